@@ -1,0 +1,130 @@
+"""Target matching: which configured targets a post mentions, and through which alias.
+
+One case-insensitive regex over every alias finds candidates; each candidate is then checked
+against its alias' case rule, the target's context words (for ambiguous aliases) and the
+target's exclusions. Handles and hashtags are looked up in dictionaries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.config import Config, Target
+
+ALIAS_KIND_ALWAYS = "alias"
+ALIAS_KIND_EXACT = "exact"
+ALIAS_KIND_AMBIGUOUS = "ambiguous"
+
+_HANDLE_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
+_HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
+_CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def split_hashtag(tag: str) -> str:
+    """'StargateIsAScam' -> 'Stargate Is A Scam'; 'AIBubble' -> 'AI Bubble'; 'maga' -> 'maga'."""
+    parts = _CAMEL_RE.findall(tag)
+    return " ".join(parts) if parts else tag
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    target_id: str
+    alias: str  # the configured alias (or @handle / #tag) that matched
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _AliasRule:
+    target: Target
+    alias: str
+    kind: str
+
+
+class Matcher:
+    def __init__(self, config: Config):
+        self.rules_version = config.rules_version
+        self.targets = {t.id: t for t in config.targets}
+        self._by_lower: dict[str, list[_AliasRule]] = {}
+        self._handles: dict[str, list[tuple[Target, str]]] = {}
+        self._hashtags: dict[str, list[tuple[Target, str]]] = {}
+        self._exclude: dict[str, list[re.Pattern[str]]] = {}
+        self._context: dict[str, tuple[str, ...]] = {}
+        for target in config.targets:
+            for kind, names in ((ALIAS_KIND_ALWAYS, target.aliases), (ALIAS_KIND_EXACT, target.exact_aliases),
+                                (ALIAS_KIND_AMBIGUOUS, target.ambiguous_aliases)):
+                for name in names:
+                    self._by_lower.setdefault(name.lower(), []).append(_AliasRule(target, name, kind))
+                    if kind != ALIAS_KIND_AMBIGUOUS:
+                        squashed = re.sub(r"[\s.]", "", name.lower())
+                        self._hashtags.setdefault(squashed, []).append((target, f"#{name.replace(' ', '')}"))
+            for handle in target.handles:
+                self._handles.setdefault(handle.lstrip("@").lower(), []).append((target, f"@{handle.lstrip('@')}"))
+            for tag in target.hashtags:
+                self._hashtags.setdefault(tag.lstrip("#").lower(), []).append((target, f"#{tag.lstrip('#')}"))
+            self._exclude[target.id] = [re.compile(p) for p in target.exclude]
+            self._context[target.id] = tuple(c.lower() for c in target.context)
+        names = sorted(self._by_lower, key=len, reverse=True)  # longest first: "Elon Musk" before "Elon"
+        alternation = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names)
+        # '#' may precede an alias (#Musk); '@' may not (that's a handle). Possessives are fine.
+        self._alias_re = re.compile(rf"(?<![\w@])(?:{alternation})(?=(?:['’]s)?(?!\w))", re.IGNORECASE)
+
+    def match(self, text: str) -> list[Mention]:
+        """Mentions in order of appearance, at most one per target (its first occurrence)."""
+        found: dict[str, Mention] = {}
+        lowered: str | None = None
+        candidates = self._alias_candidates(text)
+        if candidates:
+            lowered = text.lower()
+        for rule, start, end in candidates:
+            tid = rule.target.id
+            if tid in found:
+                continue
+            if rule.kind == ALIAS_KIND_AMBIGUOUS and not any(c in lowered for c in self._context[tid]):  # type: ignore[operator]
+                continue
+            if self._excluded(tid, text, start, end):
+                continue
+            found[tid] = Mention(tid, rule.alias, start, end)
+        if "@" in text:
+            for m in _HANDLE_RE.finditer(text):
+                for target, label in self._handles.get(m.group(1).lower(), ()):
+                    if target.id not in found:
+                        found[target.id] = Mention(target.id, label, m.start(), m.end())
+        if "#" in text:
+            for m in _HASHTAG_RE.finditer(text):
+                tag = m.group(1)
+                for target, label in self._hashtags.get(tag.lower(), ()):
+                    if target.id not in found and not self._excluded(target.id, text, m.start(), m.end()):
+                        found[target.id] = Mention(target.id, label, m.start(), m.end())
+                split = split_hashtag(tag)
+                if " " in split:  # camel case: #ElonMuskIsWrong -> "Elon Musk Is Wrong"
+                    for rule, _s, _e in self._alias_candidates(split):
+                        tid = rule.target.id
+                        if tid in found or (rule.kind == ALIAS_KIND_AMBIGUOUS and not self._has_context(tid, text)):
+                            continue
+                        if not self._excluded(tid, split, _s, _e):
+                            found[tid] = Mention(tid, rule.alias, m.start(), m.end())
+        return sorted(found.values(), key=lambda mention: mention.start)
+
+    def _alias_candidates(self, text: str) -> list[tuple[_AliasRule, int, int]]:
+        out: list[tuple[_AliasRule, int, int]] = []
+        for m in self._alias_re.finditer(text):
+            matched = m.group(0)
+            key = " ".join(matched.lower().split())
+            for rule in self._by_lower.get(key, ()):
+                if rule.kind != ALIAS_KIND_ALWAYS and " ".join(matched.split()) != rule.alias:
+                    continue  # case-sensitive alias with the wrong case ("musk", "son")
+                out.append((rule, m.start(), m.end()))
+        return out
+
+    def _has_context(self, target_id: str, text: str) -> bool:
+        lowered = text.lower()
+        return any(c in lowered for c in self._context[target_id])
+
+    def _excluded(self, target_id: str, text: str, start: int, end: int) -> bool:
+        for pattern in self._exclude[target_id]:
+            for m in pattern.finditer(text):
+                if m.start() < end and start < m.end():
+                    return True
+        return False

@@ -1,0 +1,187 @@
+"""Analyse posts: match targets, score sentiment and stance. Runs in worker processes for
+large batches, because VADER is pure Python (threads would not help)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from monitor.analysis.language import guess_language
+from monitor.analysis.matching import Matcher, Mention
+from monitor.analysis.sentiment import SentimentScorer, Thresholds, prepare, sentence_spans
+from monitor.analysis.stance import RuleStance, StanceResult
+from monitor.config import Config
+
+
+@dataclass(slots=True)
+class TargetResult:
+    target_id: str
+    alias: str | None  # None when the target was forced (score --target) without a mention
+    sentiment: float | None
+    sentiment_label: str | None
+    stance: StanceResult | None
+
+
+@dataclass(slots=True)
+class Analysis:
+    lang: str | None  # language used for the decision (platform's, or guessed)
+    scored: bool  # False for languages we do not score
+    compound: float | None = None  # per-sentence mean for long texts, else the document compound
+    compound_doc: float | None = None
+    label: str | None = None
+    sentences: int = 0
+    targets: list[TargetResult] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return any(t.alias is not None for t in self.targets)
+
+
+class Analyzer:
+    def __init__(self, config: Config, models_dir: Path | None = None):
+        self.config = config
+        self.matcher = Matcher(config)
+        self.sentiment = SentimentScorer()
+        self.thresholds = Thresholds(config.analysis.sentiment.positive, config.analysis.sentiment.negative)
+        stance_thresholds = Thresholds(config.analysis.stance.positive, config.analysis.stance.negative)
+        self.rule_stance = RuleStance(config.targets, stance_thresholds)
+        self.languages = set(config.analysis.languages)
+        self.long_text_chars = config.analysis.long_text_chars
+        self.models = load_stance_models(models_dir) if models_dir else {}
+
+    @property
+    def rules_version(self) -> str:
+        return self.matcher.rules_version
+
+    def analyse(self, text: str, lang: str | None = None, force_targets: tuple[str, ...] = ()) -> Analysis:
+        mentions = self.matcher.match(text)
+        for tid in force_targets:
+            if all(m.target_id != tid for m in mentions):
+                mentions.append(Mention(tid, None, -1, -1))  # type: ignore[arg-type]
+        used_lang = lang or guess_language(text)
+        result = Analysis(lang=used_lang, scored=False)
+        if used_lang is not None and used_lang not in self.languages:
+            result.targets = [TargetResult(m.target_id, m.alias, None, None, None) for m in mentions]
+            return result
+        if not mentions and not self.config.analysis.store_unmatched:
+            return result  # will not be stored: skip the expensive part
+        result.scored = True
+        spans = sentence_spans(text)
+        result.sentences = len(spans)
+        per_sentence: list[float] | None = None
+        doc = self.sentiment.compound(prepare(text))
+        result.compound_doc = round(doc, 4)
+        multi_target = len(mentions) > 1
+        if len(spans) > 1 and (len(text) > self.long_text_chars or multi_target):
+            per_sentence = [self.sentiment.compound(prepare(text[s:e])) for s, e in spans]
+        if per_sentence and len(text) > self.long_text_chars:
+            result.compound = round(sum(per_sentence) / len(per_sentence), 4)
+        else:
+            result.compound = result.compound_doc
+        result.label = self.thresholds.label(result.compound)
+        for m in mentions:
+            directed = doc
+            if per_sentence and m.start >= 0:
+                hits = [v for (s, e), v in zip(spans, per_sentence, strict=True) if s <= m.start < e or
+                        (m.target_id in _targets_in(self.matcher, text[s:e]))]
+                if hits:
+                    directed = sum(hits) / len(hits)
+            model = self.models.get(m.target_id)
+            stance = model.score(text) if model else self.rule_stance.score(m.target_id, text, directed)
+            result.targets.append(TargetResult(m.target_id, m.alias, round(directed, 4),
+                                               self.thresholds.label(directed), stance))
+        return result
+
+
+def _targets_in(matcher: Matcher, sentence: str) -> set[str]:
+    return {m.target_id for m in matcher.match(sentence)}
+
+
+def load_stance_models(models_dir: Path) -> dict[str, object]:
+    """Trained per-target stance models saved under the data directory (see monitor stance train)."""
+    try:
+        from monitor.analysis.stance_model import load_models
+    except ImportError:
+        return {}
+    return load_models(models_dir)
+
+
+# --- parallel execution ---------------------------------------------------------------------
+
+_worker_analyzer: Analyzer | None = None
+
+
+def _init_worker(config: Config, models_dir: Path | None) -> None:
+    global _worker_analyzer
+    _worker_analyzer = Analyzer(config, models_dir)
+
+
+def _analyse_chunk(items: list[tuple[str, str | None]]) -> list[Analysis]:
+    assert _worker_analyzer is not None
+    return [_worker_analyzer.analyse(text, lang) for text, lang in items]
+
+
+class AnalysisPool:
+    """Analyses batches in worker processes when they are big enough to pay for it."""
+
+    MIN_PARALLEL = 400
+
+    def __init__(self, config: Config, models_dir: Path | None = None, workers: int | None = None):
+        self.config = config
+        self.models_dir = models_dir
+        wanted = workers if workers is not None else config.analysis.workers
+        self.workers = wanted or (os.cpu_count() or 1)
+        self._local: Analyzer | None = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def local(self) -> Analyzer:
+        if self._local is None:
+            self._local = Analyzer(self.config, self.models_dir)
+        return self._local
+
+    def analyse(self, items: list[tuple[str, str | None]]) -> list[Analysis]:
+        if self.workers <= 1 or len(items) < self.MIN_PARALLEL:
+            return [self.local.analyse(text, lang) for text, lang in items]
+        pool = self._ensure_pool()
+        size = max(50, len(items) // (self.workers * 2) + 1)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        out: list[Analysis] = []
+        for part in pool.map(_analyse_chunk, chunks):
+            out.extend(part)
+        return out
+
+    def submit(self, items: list[tuple[str, str | None]]):
+        """Start analysing a batch in the background; returns a callable that waits for it."""
+        if self.workers <= 1 or len(items) < self.MIN_PARALLEL:
+            result = self.analyse(items)
+            return lambda: result
+        pool = self._ensure_pool()
+        size = max(50, len(items) // (self.workers * 2) + 1)
+        futures = [pool.submit(_analyse_chunk, items[i:i + size]) for i in range(0, len(items), size)]
+
+        def wait() -> list[Analysis]:
+            out: list[Analysis] = []
+            for fut in futures:
+                out.extend(fut.result())
+            return out
+
+        return wait
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=get_context("spawn"),
+                initializer=_init_worker, initargs=(self.config, self.models_dir),
+            )
+            atexit.register(self.close)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,433 @@
+"""The `monitor` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from monitor import __version__
+from monitor.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, Config, ConfigError, load_config
+from monitor.store import Store, StoreError
+from monitor.terminal import literal, safe
+
+log = logging.getLogger("monitor")
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None
+    data_dir: Path
+    verbose: int = 0
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def config(self) -> Config:
+        try:
+            return load_config(self.config_path or DEFAULT_CONFIG)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.data_dir)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help=f"Configuration file (TOML). Default: {DEFAULT_CONFIG}")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="MONITOR_DATA_DIR", default=DEFAULT_DATA_DIR,
+              show_default=True, help="Folder for monitor.duckdb, models, spool and logs (env MONITOR_DATA_DIR).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: int) -> None:
+    """Follow what people say in public about tracked people, companies and topics.
+
+    \b
+    Typical use:
+      monitor run --once              import configured archives (and collect), once
+      monitor summary --since 7d      who says what, how the mood moves
+      monitor sql "SELECT * FROM v_daily_target LIMIT 10"
+      monitor import dump.jsonl.zst   add an archive you were given
+
+    Everything is stored in DATA_DIR/monitor.duckdb, which you can also open with the DuckDB CLI
+    (duckdb -readonly data/monitor.duckdb).
+    """
+    _setup_logging(verbose)
+    ctx.obj = AppContext(config_path, data_dir, verbose)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TextColumn("posts"), TimeElapsedColumn(), console=console, transient=True)
+
+
+# --- import / run ----------------------------------------------------------------------------
+
+
+def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bool = False,
+                **options: Any) -> list[Any]:
+    from monitor.importer import Importer
+
+    with _progress(app.err) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def tick(path: str, n: int) -> None:
+            progress.update(task, advance=n, description=f"importing {Path(path.split('!')[0]).name}")
+
+        importer = Importer(app.config, app.store, progress=tick)
+        try:
+            return importer.import_paths(paths, fmt=fmt, force=force, **options)
+        finally:
+            importer.pool.close()
+
+
+def print_import_reports(app: AppContext, reports: list[Any]) -> None:
+    for r in reports:
+        if r.skipped and not r.records:
+            app.err.print(Text.assemble(literal(r.path), (f": skipped, {r.skipped}", "dim")))
+            continue
+        line = Text.assemble(
+            literal(r.path), f" [{r.format}]: {r.records} records, ", (f"{r.posts_new} new", "green"),
+            f", {r.posts_seen} already stored, {r.unmatched} without a target",
+            (f", {r.errors} bad records", "yellow") if r.errors else "", f" ({r.seconds:.1f} s)",
+            (" — database locked, batches spooled", "yellow") if r.spooled else "")
+        app.err.print(line)
+        for err in r.error_samples[:5]:
+            app.err.print(Text("    " + safe(str(err), one_line=True, limit=300), style="yellow"))
+        if r.errors > 5:
+            app.err.print(Text(f"    … {r.errors - 5} more; all are in the import_errors table "
+                               "(monitor sql \"SELECT * FROM import_errors\")", style="yellow"))
+        if r.skipped:
+            app.err.print(Text("    " + safe(r.skipped), style="red"))
+
+
+def _mapping(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            _fail(f"--map expects FIELD=COLUMN, got '{item}'")
+        key, column = item.split("=", 1)
+        out[key.strip()] = column.strip()
+    return out
+
+
+def _format_names() -> list[str]:
+    from monitor.sources import load_builtin_readers
+    from monitor.sources.base import READERS
+
+    load_builtin_readers()
+    return sorted(READERS)
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="Archive format; 'auto' detects it from the content. See --list-formats.")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Generic JSONL/CSV: read FIELD (id, text, created_at, author, platform, url, lang...) from COLUMN.")
+@click.option("--platform", default="generic", show_default=True,
+              help="Generic formats: platform when no column gives it.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the files.")
+@click.option("--force", is_flag=True, help="Read files again even if already imported unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
+@pass_app
+def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[str, ...], platform: str,
+               encoding: str, force: bool, as_json: bool) -> None:
+    """Import archives of posts: files, folders or .zip; .gz and .zst are read transparently.
+
+    \b
+    Formats (detected from the content with --format auto):
+      jsonl, csv        generic: platform, id, text, created_at, author (+ --map)
+      x_twarc           X API v2 JSONL as written by twarc2 (pages or flattened)
+      x_archive         X account archive: data/tweets.js, or the whole .zip
+      reddit_dump       Pushshift / Arctic Shift NDJSON (.zst), submissions and comments
+      reddit_listing    Reddit API listing JSON
+      bluesky           Bluesky post views (searchPosts, getAuthorFeed, getPosts pages)
+      bluesky_jetstream Bluesky Jetstream events (JSONL)
+      mastodon          Mastodon statuses (timeline or search responses, JSONL)
+      hackernews        Hacker News Algolia search responses
+
+    A bad record is reported with its file, line and reason, and skipped; the rest is imported.
+    Importing the same posts again adds nothing.
+    """
+    if fmt != "auto" and fmt not in _format_names():
+        _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
+    reports = run_imports(app, list(paths), fmt, force, mapping=_mapping(maps), platform=platform,
+                          encoding=encoding)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        print_import_reports(app, reports)
+    if any(r.skipped and r.skipped.startswith("failed") for r in reports):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one full cycle (archives, then collectors) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print what the cycle did as JSON.")
+@pass_app
+def run(app: AppContext, once: bool, as_json: bool) -> None:
+    """Run the main job: import the configured archives and collect from live sources.
+
+    With --once, one cycle runs and the command exits (good for cron). Without it, the daemon
+    keeps collecting on each source's schedule until stopped (Ctrl-C or SIGTERM).
+    """
+    if not once:
+        from monitor.daemon import run_daemon
+
+        sys.exit(run_daemon(app))
+    cycle = run_cycle(app)
+    if as_json:
+        click.echo(json.dumps(cycle, indent=2, default=str))
+
+
+def run_cycle(app: AppContext) -> dict[str, Any]:
+    """One cycle of the main job: archives from the config, then each enabled collector."""
+    config = app.config
+    paths = [config.resolve(a.path) for a in config.archives]
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        app.err.print(Text(f"archive {safe(p)} (from the config) does not exist; skipped", style="yellow"))
+    reports = []
+    for spec in config.archives:
+        path = config.resolve(spec.path)
+        if path.exists():
+            reports.extend(run_imports(app, [path], spec.format))
+    print_import_reports(app, reports)
+    collected: list[dict[str, Any]] = []
+    try:
+        from monitor.collect import run_collectors
+    except ImportError:
+        run_collectors = None  # type: ignore[assignment]
+    if run_collectors is not None:
+        collected = run_collectors(app)
+    return {"imports": [r.as_dict() for r in reports], "collectors": collected}
+
+
+# --- summary / sql / export ---------------------------------------------------------------------
+
+
+def _read(app: AppContext):
+    try:
+        return app.store.read()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--since", default="all", show_default=True, help="Window: 24h, 7d, 30d, all (or e.g. 12h, 2w).")
+@click.option("--target", help="Only this target id (see config).")
+@click.option("--platform", help="Only this platform (x, reddit, bluesky, mastodon, hackernews, news, ...).")
+@click.option("--top", default=3, show_default=True, help="How many posts and authors to list.")
+@click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON.")
+@pass_app
+def summary(app: AppContext, since: str, target: str | None, platform: str | None, top: int, as_json: bool) -> None:
+    """Per target: volume and change against the previous window, mean sentiment, stance split,
+    trend; the most positive, negative and engaged posts; top authors; platform mix; freshness."""
+    from monitor.summary import compute, parse_window, render
+
+    try:
+        parse_window(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    if target:
+        try:
+            app.config.target(target)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--target") from exc
+    try:
+        with app.store.read() as con:
+            data = compute(con, since=since, target=target, platform=platform, top=top)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    batches, size = app.store.spool_size()
+    warnings = []
+    if batches:
+        warnings.append(f"{batches} batches ({size / 1e6:.1f} MB) are waiting in the spool because the database "
+                        "was locked; they are applied when the lock is free.")
+    data["spool"] = {"batches": batches, "bytes": size}
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render(data, app.console, warnings)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--param", "params", multiple=True, help="A value for a ? placeholder (repeatable, in order).")
+@click.option("--limit", default=1000, show_default=True, help="Rows shown in table format (0 = all).")
+@pass_app
+def sql(app: AppContext, query: str, fmt: str, params: tuple[str, ...], limit: int) -> None:
+    """Run a read-only SQL query against the database.
+
+    \b
+    Examples:
+      monitor sql "SELECT * FROM v_daily_target ORDER BY day DESC LIMIT 20"
+      monitor sql "SELECT text, url FROM v_mentions WHERE target_id = ? AND stance = 'against'" --param musk
+      monitor sql "SELECT platform, count(*) FROM posts GROUP BY 1" --format csv
+
+    Tables: posts, mentions, post_sentiment, target_scores, targets, imports, import_errors, runs,
+    sightings, source_state. Views: v_posts, v_mentions, v_daily_target, v_daily_volume, v_source_health.
+    """
+    import duckdb
+
+    try:
+        with app.store.read() as con:
+            cursor = con.execute(query, list(params))
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            rows = cursor.fetchall() if columns else []
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:
+        raise click.ClickException(f"query failed: {exc}") from exc
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if v is None else safe(v) for v in r])
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        table = Table(show_lines=False)
+        for c in columns:
+            table.add_column(literal(c), overflow="fold")
+        shown = rows if limit == 0 else rows[:limit]
+        for r in shown:
+            table.add_row(*[Text("NULL", style="dim") if v is None else literal(v, limit=500) for v in r])
+        app.console.print(table)
+        if len(shown) < len(rows):
+            app.err.print(f"{len(rows) - len(shown)} more rows not shown (use --limit 0 or --format csv)")
+        app.err.print(f"{len(rows)} rows", style="dim")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default="parquet", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--target", help="Only posts that mention this target.")
+@click.option("--since", default="all", show_default=True, help="Window: 24h, 7d, 30d, all (or e.g. 12h, 2w).")
+@click.option("--platform", help="Only this platform.")
+@pass_app
+def export(app: AppContext, fmt: str, output: Path, target: str | None, since: str, platform: str | None) -> None:
+    """Export posts with their mentions and scores (one row per post; mentions as a list)."""
+    from monitor.export import export_posts
+    from monitor.summary import parse_window
+
+    try:
+        window = parse_window(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    try:
+        with app.store.read() as con:
+            count = export_posts(con, output, fmt, target=target, window=window, platform=platform)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app.err.print(f"wrote {count} posts to {safe(output)}")
+
+
+# --- score -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", default="-", type=click.File("r", encoding="utf-8"))
+@click.option("--target", "targets", multiple=True,
+              help="Score stance toward this target even where no alias appears (repeatable).")
+@pass_app
+def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...]) -> None:
+    """Score JSONL: one {"id", "text"} per line in, one result per line out.
+
+    \b
+    Output per line:
+      {"id": ..., "sentiment": {"compound": float, "label": "positive|neutral|negative"},
+       "stance": {TARGET_ID: {"label": "favor|against|none", "score": float}},
+       "mentions": [{"target": TARGET_ID, "alias": "..."}]}
+    A line that is not valid JSON gives {"id": null, "line": N, "error": "..."}.
+    Optional input fields: "lang" (posts in other languages than the configured ones get no scores).
+    """
+    from monitor.analysis.pipeline import Analyzer
+
+    for tid in targets:
+        try:
+            app.config.target(tid)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--target") from exc
+    analyzer = Analyzer(app.config, app.data_dir / "models")
+    out = sys.stdout
+    for lineno, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text = record["text"]
+            if not isinstance(text, str):
+                raise TypeError("'text' must be a string")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            out.write(json.dumps({"id": None, "line": lineno, "error": reason}) + "\n")
+            continue
+        result = analyzer.analyse(text, record.get("lang"), force_targets=targets)
+        out.write(json.dumps(score_record(record.get("id"), result), ensure_ascii=False) + "\n")
+
+
+def score_record(post_id: Any, result: Any) -> dict[str, Any]:
+    """The stable `monitor score` output object for one analysed text."""
+    return {
+        "id": post_id,
+        "sentiment": {"compound": result.compound, "label": result.label} if result.scored else None,
+        "stance": {t.target_id: {"label": t.stance.label, "score": t.stance.score}
+                   for t in result.targets if t.stance is not None},
+        "mentions": [{"target": t.target_id, "alias": t.alias} for t in result.targets if t.alias is not None],
+    }
+
+
+# Commands that live in their own modules register here.
+def _register_optional() -> None:
+    try:
+        from monitor.eval_cli import eval_command, label_command, stance_group
+    except ImportError:
+        return
+    main.add_command(eval_command)
+    main.add_command(stance_group)
+    main.add_command(label_command)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Configuration: targets, archives, sources and thresholds, from a TOML file validated by pydantic.
+
+Errors name the file and the key path (``targets[2].aliases``) so the user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = Path("config/monitor.toml")
+DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigError(Exception):
+    pass
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StanceCues(Strict):
+    favor: list[str] = Field(default_factory=list)
+    against: list[str] = Field(default_factory=list)
+
+
+class Target(Strict):
+    """A person, organisation or topic we track.
+
+    Matching rules:
+    - ``aliases``: case-insensitive names that always count ("Sam Altman", "OpenAI").
+    - ``exact_aliases``: case-sensitive names that always count ("Musk" but not "musk").
+    - ``ambiguous_aliases``: case-sensitive names that count only when one of ``context`` also
+      appears in the post ("Son" with "SoftBank"; "Stargate" with "OpenAI" or "data center").
+    - ``handles``: account names, matched as @handle on any platform.
+    - ``hashtags``: matched as #tag, case-insensitive; a camel-case or squashed hashtag of any
+      alias matches too (#SamAltman, #samaltman).
+    - ``exclude``: regular expressions; an alias occurrence that overlaps a match is dropped
+      ("Stargate SG-1", "trump card").
+    """
+
+    id: str
+    name: str
+    kind: Literal["person", "organisation", "topic"]
+    aliases: list[str] = Field(default_factory=list)
+    exact_aliases: list[str] = Field(default_factory=list)
+    ambiguous_aliases: list[str] = Field(default_factory=list)
+    context: list[str] = Field(default_factory=list)
+    handles: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    stance: StanceCues = Field(default_factory=StanceCues)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_simple(cls, value: str) -> str:
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("use letters, digits, '-' and '_' only")
+        return value
+
+    @model_validator(mode="after")
+    def _has_some_alias(self) -> Target:
+        if not (self.aliases or self.exact_aliases or self.ambiguous_aliases or self.handles or self.hashtags):
+            raise ValueError(f"target '{self.id}' has no aliases, handles or hashtags, so it can never match")
+        if self.ambiguous_aliases and not self.context:
+            raise ValueError(f"target '{self.id}' has ambiguous_aliases but no context words to confirm them")
+        return self
+
+
+class ArchiveSpec(Strict):
+    path: str
+    format: str = "auto"
+
+
+class Thresholds(Strict):
+    positive: float = 0.05
+    negative: float = -0.05
+
+
+class AnalysisConfig(Strict):
+    store_unmatched: bool = False  # keep posts that mention no target
+    sentiment: Thresholds = Field(default_factory=Thresholds)
+    stance: Thresholds = Field(default_factory=lambda: Thresholds(positive=0.1, negative=-0.1))
+    long_text_chars: int = 280  # longer texts are scored per sentence and averaged
+    languages: list[str] = Field(default_factory=lambda: ["en"])  # scored languages
+    workers: int = 0  # scoring processes; 0 = one per CPU
+
+
+class SourceConfig(BaseModel):
+    """Per-source settings; each collector reads the keys it knows (extra keys allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = True
+    interval_minutes: float = 15
+    max_pages: int = 5
+    base_url: str | None = None
+    queries: list[str] | None = None  # override queries built from aliases
+
+
+class Config(Strict):
+    contact: str = "https://github.com/discourse-monitor"
+    targets: list[Target]
+    archives: list[ArchiveSpec] = Field(default_factory=list)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.id in seen:
+                raise ValueError(f"target id '{target.id}' is used twice")
+            seen.add(target.id)
+        return self
+
+    def target(self, target_id: str) -> Target:
+        for target in self.targets:
+            if target.id == target_id:
+                return target
+        known = ", ".join(t.id for t in self.targets)
+        raise ConfigError(f"unknown target '{target_id}' (configured: {known})")
+
+    @property
+    def rules_version(self) -> str:
+        """Changes whenever the matching rules change; stored with every mention."""
+        payload = json.dumps([t.model_dump(exclude={"stance"}) for t in self.targets], sort_keys=True)
+        return "rules-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def resolve(self, path: str) -> Path:
+        """Paths in the config are relative to the directory the tool runs in, like the defaults."""
+        return Path(os.path.expanduser(path))
+
+
+def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            label = ""
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "id" in node[item]:
+                label = f" (id={node[item]['id']!r})"
+            parts[-1] = parts[-1] + f"[{item}]{label}" if parts else f"[{item}]"
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts) or "(top level)"
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    if not config_path.exists():
+        raise ConfigError(
+            f"config file {config_path} not found. Run from the project folder (it ships config/monitor.toml) "
+            "or pass --config PATH."
+        )
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text: {exc}") from exc
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{config_path}: invalid configuration:"]
+        for err in exc.errors():
+            where = _format_location(tuple(err["loc"]), raw)
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
+    config.path = config_path
+    return config

@@ -1,0 +1,80 @@
+"""The one normalised post model every source produces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from monitor import __version__
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    handle: str | None = None
+    name: str | None = None
+
+
+class Engagement(BaseModel):
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(v or 0 for v in (self.likes, self.reposts, self.replies, self.quotes))
+
+
+class Provenance(BaseModel):
+    """Where and when a record was collected, and by which version (twarc-style stamping)."""
+
+    source: str  # reader or collector name, e.g. "x_twarc" or "hackernews"
+    file: str | None = None
+    line: int | None = None  # 1-based line (or record number for non-line formats)
+    request: str | None = None  # URL of the request that returned the record
+    query: str | None = None
+    collected_at: datetime = Field(default_factory=utcnow)
+    tool_version: str = __version__
+
+
+class Post(BaseModel):
+    platform: str  # "x", "reddit", "bluesky", "mastodon", "hackernews", "news", "youtube", ...
+    id: str  # canonical id on the platform (tweet id, at:// URI, status URI, t1_/t3_ fullname, ...)
+    url: str | None = None
+    author: Author = Field(default_factory=Author)
+    text: str = ""
+    lang: str | None = None  # ISO 639-1 where known
+    created_at: datetime
+    reply_to: str | None = None
+    quote_of: str | None = None
+    repost_of: str | None = None
+    engagement: Engagement = Field(default_factory=Engagement)
+    provenance: Provenance
+    raw: dict[str, Any] | list[Any] | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @field_validator("lang")
+    @classmethod
+    def _norm_lang(cls, value: str | None) -> str | None:
+        if not value or value in ("und", "qme", "qht", "zxx", "qam", "qct", "qst"):
+            return None
+        return value.split("-")[0].split("_")[0].lower()
+
+    @property
+    def key(self) -> str:
+        """Stable primary key across sources: platform and id."""
+        return f"{self.platform}:{self.id}"

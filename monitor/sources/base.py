@@ -1,0 +1,366 @@
+"""Shared plumbing for archive readers: opening (compressed) files, reading lines and JSON
+records with line numbers, reporting bad records, and the reader registry.
+
+A reader is a plain generator function ``read(archive_input) -> Iterator[Post | RecordError]``.
+Bad records are *yielded* as ``RecordError`` (never raised) so one malformed line in a 10 GB
+archive is reported and skipped while the rest is imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from monitor.models import Post
+
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A record that could not be turned into a Post: where it is and why."""
+
+    file: str
+    line: int | None
+    reason: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        what = f" field '{self.field}':" if self.field else ""
+        return f"{where}:{what} {self.reason}"
+
+
+class FieldError(ValueError):
+    """Raised by mapping functions for a missing or unusable field; becomes a RecordError."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ArchiveInput:
+    """One readable input: a file on disk, or a member of a zip archive."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def basename(self) -> str:
+        return Path(self.member).name if self.member else self.path.name
+
+    def open(self) -> IO[bytes]:
+        """Binary stream of the decompressed content."""
+        if self.member is not None:
+            zf = zipfile.ZipFile(self.path)
+            raw: IO[bytes] = zf.open(self.member)
+            return _decompress(raw, self.member)
+        return _decompress(open(self.path, "rb"), str(self.path))
+
+    def sibling(self, name: str) -> ArchiveInput | None:
+        """Another file in the same folder or zip folder (e.g. account.js next to tweets.js)."""
+        if self.member is not None:
+            parent = str(Path(self.member).parent)
+            wanted = name if parent in ("", ".") else f"{parent}/{name}"
+            with zipfile.ZipFile(self.path) as zf:
+                return ArchiveInput(self.path, wanted) if wanted in zf.namelist() else None
+        candidate = self.path.parent / name
+        return ArchiveInput(candidate) if candidate.exists() else None
+
+    def sample(self, size: int = SNIFF_BYTES) -> bytes:
+        with self.open() as fh:
+            try:
+                return fh.read(size)
+            except Exception:  # a truncated stream still gets sniffed from what we have
+                return b""
+
+
+def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if lower.endswith(".zst") or lower.endswith(".zstd"):
+        import zstandard
+
+        # Pushshift dumps declare a 2 GiB window; the default limit refuses them.
+        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+        return dctx.stream_reader(raw, read_across_frames=True, closefd=True)  # type: ignore[return-value]
+    return raw
+
+
+def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
+    """Files under a path; zip archives expand to their members (an X archive zip stays whole)."""
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.name.startswith(".") or (child.suffix.lower() in (".md", ".txt") and "README" in child.name):
+                continue
+            yield from expand_inputs(child)
+        return
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+        for member in sorted(names):
+            if Path(member).name.startswith(".") or Path(member).name.lower().startswith("readme"):
+                continue
+            yield ArchiveInput(path, member)
+        return
+    yield ArchiveInput(path)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+class StreamError(Exception):
+    """The underlying (compressed) stream broke off: truncated or corrupt."""
+
+
+def iter_lines(source: ArchiveInput, encoding: str = "utf-8") -> Iterator[tuple[int, str] | RecordError]:
+    """(line number, text) for each non-blank line; undecodable lines and a broken stream are
+    yielded as RecordError. Reads in constant memory."""
+    lineno = 0
+    try:
+        with source.open() as fh:
+            for raw_line in fh:
+                lineno += 1
+                try:
+                    text = raw_line.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    yield RecordError(
+                        source.name,
+                        lineno,
+                        f"not valid {encoding} (byte 0x{raw_line[exc.start]:02x} at column {exc.start + 1}); "
+                        "line skipped. If the whole file uses another encoding, pass --encoding "
+                        "(e.g. --encoding cp1252)",
+                    )
+                    continue
+                if text.strip():
+                    yield lineno, text
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
+    except Exception as exc:  # zstandard.ZstdError and friends
+        if type(exc).__module__.startswith("zstandard") or "zstd" in type(exc).__name__.lower():
+            yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
+        else:
+            raise
+
+
+def iter_json_records(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
+    """JSON values with their line numbers, from JSON Lines or from a single JSON document
+    (a pretty-printed API response). A whole-document file counts as line 1."""
+    lines = iter_lines(source)
+    first: tuple[int, str] | RecordError | None = next(lines, None)
+    if first is None:
+        return
+    if isinstance(first, RecordError):
+        yield first
+        yield from _json_lines(source, lines)
+        return
+    lineno, text = first
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        # Not JSON Lines: maybe one pretty-printed document.
+        if text.lstrip()[:1] in ("{", "["):
+            doc = _whole_document(source)
+            if doc is not None:
+                yield doc
+                return
+        yield RecordError(source.name, lineno, "not valid JSON; line skipped")
+        yield from _json_lines(source, lines)
+        return
+    yield lineno, value
+    yield from _json_lines(source, lines)
+
+
+def _json_lines(source: ArchiveInput, lines: Iterator[tuple[int, str] | RecordError]) -> Iterator[
+    tuple[int, Any] | RecordError
+]:
+    for item in lines:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        lineno, text = item
+        try:
+            yield lineno, json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield RecordError(source.name, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); line skipped")
+
+
+def _whole_document(source: ArchiveInput) -> tuple[int, Any] | RecordError | None:
+    try:
+        with source.open() as fh:
+            data = fh.read()
+        return 1, json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    except Exception as exc:
+        return RecordError(source.name, 1, f"could not read file: {exc}")
+
+
+# --- small helpers shared by the mapping functions ---------------------------------------------
+
+
+def parse_time(value: Any, field: str = "created_at") -> datetime:
+    """Epoch seconds (int, float or numeric string), ISO 8601, or RFC 822/Twitter style -> UTC."""
+    if value is None or value == "":
+        raise FieldError(field, "missing")
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
+        number = float(value)
+        if number > 1e14:  # microseconds (Jetstream time_us)
+            number /= 1e6
+        elif number > 1e11:  # milliseconds
+            number /= 1e3
+        return datetime.fromtimestamp(number, UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                parsed = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                parsed = None
+        if parsed is None:
+            for fmt in ("%a %b %d %H:%M:%S %z %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+                try:
+                    parsed = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+        if parsed is not None:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise FieldError(field, f"not a recognisable time: {str(value)[:60]!r}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def require(record: dict[str, Any], key: str) -> Any:
+    if not isinstance(record, dict):
+        raise FieldError(key, f"expected a JSON object, got {type(record).__name__}")
+    value = record.get(key)
+    if value is None or value == "":
+        raise FieldError(key, "missing")
+    return value
+
+
+# --- registry -----------------------------------------------------------------------------------
+
+Sniffer = Callable[[str, str], bool]  # (decoded sample, file name) -> looks like this format?
+ReadFunc = Callable[..., Iterator[Post | RecordError]]
+
+
+@dataclass
+class Reader:
+    name: str
+    description: str
+    read: ReadFunc
+    sniff: Sniffer
+    priority: int = 50  # lower sniffs first: specific formats before generic ones
+    options: dict[str, str] = field(default_factory=dict)
+
+
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(name: str, *, description: str, sniff: Sniffer, priority: int = 50) -> Callable[
+    [ReadFunc], ReadFunc
+]:
+    """Register an archive reader. Built-in readers use this exactly as a plugin would."""
+
+    def decorate(func: ReadFunc) -> ReadFunc:
+        READERS[name] = Reader(name=name, description=description, read=func, sniff=sniff, priority=priority)
+        return func
+
+    return decorate
+
+
+def decode_sample(sample: bytes) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return decoder.decode(sample)
+
+
+def detect_format(source: ArchiveInput) -> Reader | None:
+    """Pick a reader from the content (and, as a hint, the name)."""
+    from monitor.sources import load_builtin_readers
+
+    load_builtin_readers()
+    text = decode_sample(source.sample()).lstrip("\ufeff")
+    for reader in sorted(READERS.values(), key=lambda r: r.priority):
+        try:
+            if reader.sniff(text, source.basename):
+                return reader
+        except Exception:
+            continue
+    return None
+
+
+def records_with_errors(
+    source: ArchiveInput,
+    records: Iterator[tuple[int, Any] | RecordError],
+    mapper: Callable[[Any, int], Iterator[Post]],
+) -> Iterator[Post | RecordError]:
+    """Run a mapping over records, turning FieldError/KeyError/TypeError into RecordError."""
+    for item in records:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        lineno, record = item
+        try:
+            yield from mapper(record, lineno)
+        except FieldError as exc:
+            yield RecordError(source.name, lineno, exc.reason, exc.field)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            yield RecordError(source.name, lineno, f"unexpected record shape: {type(exc).__name__}: {exc}")
+
+
+__all__ = [
+    "READERS",
+    "ArchiveInput",
+    "FieldError",
+    "Reader",
+    "RecordError",
+    "StreamError",
+    "detect_format",
+    "expand_inputs",
+    "io",
+    "iter_json_records",
+    "iter_lines",
+    "parse_time",
+    "records_with_errors",
+    "register_reader",
+    "require",
+    "to_int",
+]

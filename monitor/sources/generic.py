@@ -1,0 +1,147 @@
+"""Generic JSON Lines and CSV archives.
+
+Minimal fields: ``platform``, ``id``, ``text``, ``created_at``, ``author``. Optional: ``url``,
+``lang``, ``author_id``, ``author_name``, ``likes``, ``reposts``, ``replies``, ``quotes``,
+``reply_to``, ``quote_of``. Other column names are mapped with ``--map field=column``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.base import (
+    ArchiveInput,
+    FieldError,
+    RecordError,
+    iter_json_records,
+    iter_lines,
+    parse_time,
+    records_with_errors,
+    register_reader,
+    to_int,
+)
+
+REQUIRED = ("id", "text", "created_at")
+FIELDS = (
+    "platform", "id", "text", "created_at", "author", "author_id", "author_name", "url", "lang",
+    "likes", "reposts", "replies", "quotes", "reply_to", "quote_of",
+)
+
+
+def transform_generic(
+    record: Mapping[str, Any],
+    provenance: Provenance,
+    mapping: Mapping[str, str] | None = None,
+    default_platform: str = "generic",
+) -> Post:
+    """A flat record (JSON object or CSV row) -> Post, with optional field -> column mapping."""
+    if not isinstance(record, Mapping):
+        raise FieldError("record", f"expected a JSON object, got {type(record).__name__}")
+    mapping = mapping or {}
+
+    def get(name: str) -> Any:
+        value = record.get(mapping.get(name, name))
+        return None if value == "" else value
+
+    for name in REQUIRED:
+        if get(name) is None:
+            column = mapping.get(name, name)
+            hint = "" if column != name else f" (map another column with --map {name}=COLUMN)"
+            raise FieldError(column, f"missing{hint}")
+    author = get("author")
+    if isinstance(author, Mapping):
+        author_obj = Author(id=_s(author.get("id")), handle=_s(author.get("handle") or author.get("username")),
+                            name=_s(author.get("name")))
+    else:
+        author_obj = Author(id=_s(get("author_id")), handle=_s(author), name=_s(get("author_name")))
+    return Post(
+        platform=str(get("platform") or default_platform),
+        id=str(get("id")),
+        url=_s(get("url")),
+        author=author_obj,
+        text=str(get("text")),
+        lang=_s(get("lang")),
+        created_at=parse_time(get("created_at"), mapping.get("created_at", "created_at")),
+        reply_to=_s(get("reply_to")),
+        quote_of=_s(get("quote_of")),
+        engagement=Engagement(likes=to_int(get("likes")), reposts=to_int(get("reposts")),
+                              replies=to_int(get("replies")), quotes=to_int(get("quotes"))),
+        provenance=provenance,
+        raw=dict(record),
+    )
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _looks_generic_jsonl(sample: str, name: str) -> bool:
+    first = sample.lstrip().split("\n", 1)[0]
+    return first.startswith("{") and '"text"' in first and '"id"' in first
+
+
+def _looks_csv(sample: str, name: str) -> bool:
+    if name.lower().rsplit(".", 1)[-1] in ("csv", "tsv") or name.lower().endswith((".csv.gz", ".csv.zst")):
+        return True
+    header = sample.split("\n", 1)[0].lower()
+    return "," in header and "text" in header and not header.lstrip().startswith(("{", "["))
+
+
+@register_reader("jsonl", description="Generic JSON Lines: platform, id, text, created_at, author",
+                 sniff=_looks_generic_jsonl, priority=90)
+def read_jsonl(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, platform: str = "generic",
+               encoding: str = "utf-8", **_: Any) -> Iterator[Post | RecordError]:
+    name = source.name
+
+    def mapper(record: Any, lineno: int) -> Iterator[Post]:
+        yield transform_generic(record, Provenance(source="jsonl", file=name, line=lineno), mapping, platform)
+
+    yield from records_with_errors(source, iter_json_records(source), mapper)
+
+
+@register_reader("csv", description="Generic CSV with a header row: platform, id, text, created_at, author",
+                 sniff=_looks_csv, priority=95)
+def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, platform: str = "generic",
+             encoding: str = "utf-8", delimiter: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
+    """CSV rows may span lines (quoted newlines); line numbers are the row's first line."""
+    name = source.name
+    header: list[str] | None = None
+    buffer: list[str] = []
+    start_line = 0
+    sep = delimiter or ("\t" if source.basename.lower().endswith((".tsv", ".tsv.gz")) else ",")
+    for item in iter_lines(source, encoding):
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        lineno, text = item
+        if not buffer:
+            start_line = lineno
+        buffer.append(text)
+        joined = "".join(buffer)
+        if joined.count('"') % 2:  # inside a quoted field that continues on the next line
+            continue
+        buffer.clear()
+        try:
+            row = next(csv.reader(io.StringIO(joined), delimiter=sep))
+        except (csv.Error, StopIteration) as exc:
+            yield RecordError(name, start_line, f"not valid CSV: {exc}")
+            continue
+        if header is None:
+            header = [h.strip().lstrip("\ufeff") for h in row]
+            continue
+        if len(row) != len(header):
+            yield RecordError(name, start_line, f"expected {len(header)} columns, found {len(row)}; row skipped")
+            continue
+        try:
+            yield transform_generic(dict(zip(header, row, strict=True)),
+                                    Provenance(source="csv", file=name, line=start_line), mapping, platform)
+        except FieldError as exc:
+            yield RecordError(name, start_line, exc.reason, exc.field)
+        except ValueError as exc:
+            yield RecordError(name, start_line, str(exc))
+    if buffer:
+        yield RecordError(name, start_line, "unterminated quoted field at end of file; row skipped")

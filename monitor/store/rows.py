@@ -1,0 +1,210 @@
+"""Turning posts and analyses into table rows (transform) and batches of Arrow tables (save).
+
+A ``WriteBatch`` is everything one transaction writes: Arrow tables keyed by table name. It can be
+applied to the database or spooled to Parquet and applied later; its id makes replays idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from monitor.analysis.pipeline import Analysis, Analyzer
+from monitor.models import Post
+
+# How each table is written: "ignore" keeps the first row for a key (posts are immutable records
+# of what we saw); "replace" overwrites (state, run and import records); "append" adds rows.
+TABLE_MODES: dict[str, str] = {
+    "targets": "replace",
+    "posts": "ignore",
+    "mentions": "ignore",
+    "post_sentiment": "ignore",
+    "target_scores": "ignore",
+    "imports": "replace",
+    "import_errors": "append",
+    "runs": "replace",
+    "sightings": "append",
+    "source_state": "replace",
+}
+# Tables are written in this order (children after parents for readers' sake).
+TABLE_ORDER = list(TABLE_MODES)
+
+POSTS_SCHEMA = pa.schema([
+    ("post_key", pa.string()), ("platform", pa.string()), ("post_id", pa.string()), ("url", pa.string()),
+    ("author_id", pa.string()), ("author_handle", pa.string()), ("author_name", pa.string()),
+    ("text", pa.string()), ("lang", pa.string()), ("created_at", pa.timestamp("us")),
+    ("collected_at", pa.timestamp("us")), ("reply_to", pa.string()), ("quote_of", pa.string()),
+    ("repost_of", pa.string()), ("likes", pa.int64()), ("reposts", pa.int64()), ("replies", pa.int64()),
+    ("quotes", pa.int64()), ("source", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
+    ("source_request", pa.string()), ("source_query", pa.string()), ("tool_version", pa.string()),
+    ("import_id", pa.int64()), ("run_id", pa.int64()), ("raw", pa.string()),
+])
+MENTIONS_SCHEMA = pa.schema([("post_key", pa.string()), ("target_id", pa.string()), ("alias", pa.string()),
+                             ("rules_version", pa.string())])
+SENTIMENT_SCHEMA = pa.schema([
+    ("post_key", pa.string()), ("lang", pa.string()), ("scored", pa.bool_()), ("compound", pa.float64()),
+    ("compound_doc", pa.float64()), ("label", pa.string()), ("sentences", pa.int32()), ("scorer", pa.string()),
+    ("scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
+])
+TARGET_SCORES_SCHEMA = pa.schema([
+    ("post_key", pa.string()), ("target_id", pa.string()), ("sentiment", pa.float64()),
+    ("sentiment_label", pa.string()), ("stance", pa.string()), ("stance_score", pa.float64()),
+    ("sentiment_scorer", pa.string()), ("sentiment_scorer_version", pa.string()), ("stance_scorer", pa.string()),
+    ("stance_scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
+])
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def utcnow_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> int:
+    """63-bit random id for imports and runs (assigned in Python so spooled batches carry it)."""
+    return uuid.uuid4().int >> 65
+
+
+@dataclass
+class WriteBatch:
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    batch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: datetime = field(default_factory=utcnow_naive)
+
+    def add(self, table: str, data: pa.Table) -> None:
+        if table not in TABLE_MODES:
+            raise KeyError(f"unknown table {table}")
+        if data.num_rows == 0:
+            return
+        if table in self.tables:
+            data = pa.concat_tables([self.tables[table], data.cast(self.tables[table].schema)])
+        self.tables[table] = data
+
+    def add_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.add(table, pa.Table.from_pylist(list(rows)))
+
+    @property
+    def post_count(self) -> int:
+        posts = self.tables.get("posts")
+        return posts.num_rows if posts is not None else 0
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)
+
+
+def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int | None = None,
+                keep_raw: bool = True) -> pa.Table:
+    cols: dict[str, list[Any]] = {name: [] for name in POSTS_SCHEMA.names}
+    for p in posts:
+        prov = p.provenance
+        eng = p.engagement
+        cols["post_key"].append(p.key)
+        cols["platform"].append(p.platform)
+        cols["post_id"].append(p.id)
+        cols["url"].append(p.url)
+        cols["author_id"].append(p.author.id)
+        cols["author_handle"].append(p.author.handle)
+        cols["author_name"].append(p.author.name)
+        cols["text"].append(p.text)
+        cols["lang"].append(p.lang)
+        cols["created_at"].append(naive_utc(p.created_at))
+        cols["collected_at"].append(naive_utc(prov.collected_at))
+        cols["reply_to"].append(p.reply_to)
+        cols["quote_of"].append(p.quote_of)
+        cols["repost_of"].append(p.repost_of)
+        cols["likes"].append(eng.likes)
+        cols["reposts"].append(eng.reposts)
+        cols["replies"].append(eng.replies)
+        cols["quotes"].append(eng.quotes)
+        cols["source"].append(prov.source)
+        cols["source_file"].append(prov.file)
+        cols["source_line"].append(prov.line)
+        cols["source_request"].append(prov.request)
+        cols["source_query"].append(prov.query)
+        cols["tool_version"].append(prov.tool_version)
+        cols["import_id"].append(import_id)
+        cols["run_id"].append(run_id)
+        cols["raw"].append(json.dumps(p.raw, ensure_ascii=False, default=str) if keep_raw and p.raw is not None
+                           else None)
+    return pa.Table.from_pydict(cols, schema=POSTS_SCHEMA)
+
+
+def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], analyzer_info: AnalyzerInfo) -> dict[
+    str, pa.Table
+]:
+    now = utcnow_naive()
+    mentions: dict[str, list[Any]] = {n: [] for n in MENTIONS_SCHEMA.names}
+    sentiment: dict[str, list[Any]] = {n: [] for n in SENTIMENT_SCHEMA.names}
+    scores: dict[str, list[Any]] = {n: [] for n in TARGET_SCORES_SCHEMA.names}
+    for key, a in zip(keys, analyses, strict=True):
+        sentiment["post_key"].append(key)
+        sentiment["lang"].append(a.lang)
+        sentiment["scored"].append(a.scored)
+        sentiment["compound"].append(a.compound)
+        sentiment["compound_doc"].append(a.compound_doc)
+        sentiment["label"].append(a.label)
+        sentiment["sentences"].append(a.sentences)
+        sentiment["scorer"].append(analyzer_info.sentiment_scorer)
+        sentiment["scorer_version"].append(analyzer_info.sentiment_version)
+        sentiment["scored_at"].append(now)
+        for t in a.targets:
+            mentions["post_key"].append(key)
+            mentions["target_id"].append(t.target_id)
+            mentions["alias"].append(t.alias)
+            mentions["rules_version"].append(analyzer_info.rules_version)
+            if not a.scored:
+                continue
+            scores["post_key"].append(key)
+            scores["target_id"].append(t.target_id)
+            scores["sentiment"].append(t.sentiment)
+            scores["sentiment_label"].append(t.sentiment_label)
+            scores["stance"].append(t.stance.label if t.stance else None)
+            scores["stance_score"].append(t.stance.score if t.stance else None)
+            scores["sentiment_scorer"].append(analyzer_info.sentiment_scorer)
+            scores["sentiment_scorer_version"].append(analyzer_info.sentiment_version)
+            scores["stance_scorer"].append(t.stance.scorer if t.stance else None)
+            scores["stance_scorer_version"].append(t.stance.version if t.stance else None)
+            scores["scored_at"].append(now)
+    return {
+        "mentions": pa.Table.from_pydict(mentions, schema=MENTIONS_SCHEMA),
+        "post_sentiment": pa.Table.from_pydict(sentiment, schema=SENTIMENT_SCHEMA),
+        "target_scores": pa.Table.from_pydict(scores, schema=TARGET_SCORES_SCHEMA),
+    }
+
+
+@dataclass(frozen=True)
+class AnalyzerInfo:
+    """The versions stamped on stored analysis rows (picklable, no scorer objects)."""
+
+    rules_version: str
+    sentiment_scorer: str
+    sentiment_version: str
+
+    @classmethod
+    def of(cls, analyzer: Analyzer) -> AnalyzerInfo:
+        return cls(analyzer.rules_version, analyzer.sentiment.name, analyzer.sentiment.version)
+
+
+def targets_rows(targets: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"target_id": t.id, "name": t.name, "kind": t.kind} for t in targets]
+
+
+def dedupe_posts(posts: Iterable[Post]) -> list[Post]:
+    """First occurrence of each key wins (a batch must not hold one key twice)."""
+    seen: dict[str, Post] = {}
+    for p in posts:
+        seen.setdefault(p.key, p)
+    return list(seen.values())

@@ -1,0 +1,203 @@
+"""Schema migrations. Each migration is applied once, in order, and recorded in schema_migrations.
+
+Times are UTC, stored as TIMESTAMP (no time zone) so every DuckDB client shows the same values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("initial", """
+CREATE TABLE posts (
+    post_key       VARCHAR PRIMARY KEY,   -- platform || ':' || post_id
+    platform       VARCHAR NOT NULL,
+    post_id        VARCHAR NOT NULL,
+    url            VARCHAR,
+    author_id      VARCHAR,
+    author_handle  VARCHAR,
+    author_name    VARCHAR,
+    text           VARCHAR NOT NULL,
+    lang           VARCHAR,               -- as given by the platform
+    created_at     TIMESTAMP NOT NULL,    -- UTC
+    collected_at   TIMESTAMP NOT NULL,    -- UTC
+    reply_to       VARCHAR,
+    quote_of       VARCHAR,
+    repost_of      VARCHAR,
+    likes          BIGINT,
+    reposts        BIGINT,
+    replies        BIGINT,
+    quotes         BIGINT,
+    source         VARCHAR NOT NULL,      -- reader or collector name
+    source_file    VARCHAR,
+    source_line    BIGINT,
+    source_request VARCHAR,
+    source_query   VARCHAR,
+    tool_version   VARCHAR NOT NULL,
+    import_id      BIGINT,
+    run_id         BIGINT,
+    raw            JSON
+);
+CREATE TABLE targets (
+    target_id VARCHAR PRIMARY KEY,
+    name      VARCHAR NOT NULL,
+    kind      VARCHAR NOT NULL
+);
+CREATE TABLE mentions (
+    post_key      VARCHAR NOT NULL,
+    target_id     VARCHAR NOT NULL,
+    alias         VARCHAR,                -- configured alias, @handle or #tag that matched (NULL: forced)
+    rules_version VARCHAR NOT NULL,
+    PRIMARY KEY (post_key, target_id)
+);
+CREATE TABLE post_sentiment (
+    post_key       VARCHAR PRIMARY KEY,
+    lang           VARCHAR,               -- language used for the decision (platform's or guessed)
+    scored         BOOLEAN NOT NULL,      -- false: language not scored
+    compound       DOUBLE,                -- per-sentence mean for long texts, else document compound
+    compound_doc   DOUBLE,
+    label          VARCHAR,               -- positive | neutral | negative
+    sentences      INTEGER,
+    scorer         VARCHAR NOT NULL,
+    scorer_version VARCHAR NOT NULL,
+    scored_at      TIMESTAMP NOT NULL
+);
+CREATE TABLE target_scores (
+    post_key                 VARCHAR NOT NULL,
+    target_id                VARCHAR NOT NULL,
+    sentiment                DOUBLE,      -- from the sentences that mention the target
+    sentiment_label          VARCHAR,
+    stance                   VARCHAR,     -- favor | against | none
+    stance_score             DOUBLE,
+    sentiment_scorer         VARCHAR NOT NULL,
+    sentiment_scorer_version VARCHAR NOT NULL,
+    stance_scorer            VARCHAR,
+    stance_scorer_version    VARCHAR,
+    scored_at                TIMESTAMP NOT NULL,
+    PRIMARY KEY (post_key, target_id)
+);
+CREATE TABLE imports (
+    import_id     BIGINT PRIMARY KEY,
+    path          VARCHAR NOT NULL,
+    format        VARCHAR,
+    fingerprint   VARCHAR,
+    rules_version VARCHAR,
+    started_at    TIMESTAMP NOT NULL,
+    finished_at   TIMESTAMP,
+    status        VARCHAR NOT NULL,       -- running | complete | failed | partial
+    records       BIGINT,
+    posts_new     BIGINT,
+    posts_seen    BIGINT,
+    unmatched     BIGINT,
+    errors        BIGINT,
+    message       VARCHAR
+);
+CREATE TABLE import_errors (
+    import_id BIGINT NOT NULL,
+    file      VARCHAR NOT NULL,
+    line      BIGINT,
+    field     VARCHAR,
+    reason    VARCHAR NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
+CREATE TABLE runs (
+    run_id      BIGINT PRIMARY KEY,
+    source      VARCHAR NOT NULL,
+    query       VARCHAR,
+    started_at  TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    pages       INTEGER,
+    requests    INTEGER,
+    posts_new   BIGINT,
+    posts_seen  BIGINT,
+    statuses    VARCHAR,                  -- e.g. '200x3,429x1'
+    error       VARCHAR,
+    coverage    VARCHAR                   -- complete | capped | rate-limited | failed
+);
+CREATE TABLE sightings (
+    post_key VARCHAR NOT NULL,
+    run_id   BIGINT,
+    source   VARCHAR NOT NULL,
+    query    VARCHAR,
+    seen_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE source_state (
+    source     VARCHAR NOT NULL,
+    query      VARCHAR NOT NULL,
+    state      JSON NOT NULL,             -- cursor, newest id/time, ETag ...
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, query)
+);
+CREATE TABLE applied_batches (
+    batch_id   VARCHAR PRIMARY KEY,       -- makes replaying a spooled batch idempotent
+    applied_at TIMESTAMP NOT NULL
+);
+"""),
+    ("views", """
+CREATE OR REPLACE VIEW v_posts AS
+SELECT p.post_key, p.platform, p.created_at, p.author_handle, p.author_name, p.text, p.url, p.lang,
+       s.compound AS sentiment, s.label AS sentiment_label, s.scored,
+       p.likes, p.reposts, p.replies, p.quotes,
+       coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0) AS engagement,
+       p.reply_to, p.quote_of, p.repost_of, p.source, p.collected_at
+FROM posts p LEFT JOIN post_sentiment s USING (post_key);
+
+CREATE OR REPLACE VIEW v_mentions AS
+SELECT m.target_id, t.name AS target_name, m.alias, p.post_key, p.platform, p.created_at, p.author_handle,
+       p.text, p.url, ts.sentiment, ts.sentiment_label, ts.stance, ts.stance_score,
+       coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0) AS engagement
+FROM mentions m
+JOIN posts p USING (post_key)
+LEFT JOIN targets t USING (target_id)
+LEFT JOIN target_scores ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id;
+
+CREATE OR REPLACE VIEW v_daily_target AS
+SELECT CAST(date_trunc('day', created_at) AS DATE) AS day, target_id,
+       count(*) AS posts,
+       round(avg(sentiment), 4) AS mean_sentiment,
+       count(*) FILTER (WHERE stance = 'favor') AS favor,
+       count(*) FILTER (WHERE stance = 'against') AS against,
+       count(*) FILTER (WHERE stance = 'none') AS neutral_stance,
+       sum(engagement) AS engagement
+FROM v_mentions GROUP BY ALL ORDER BY day, target_id;
+
+CREATE OR REPLACE VIEW v_daily_volume AS
+SELECT CAST(date_trunc('day', created_at) AS DATE) AS day, platform, count(*) AS posts
+FROM posts GROUP BY ALL ORDER BY day, platform;
+"""),
+    ("source_health", """
+CREATE OR REPLACE VIEW v_source_health AS
+SELECT source, count(*) AS runs, max(started_at) AS last_run,
+       arg_max(coverage, started_at) AS last_coverage, arg_max(error, started_at) AS last_error,
+       sum(posts_new) AS posts_new, count(*) FILTER (WHERE coverage <> 'complete') AS incomplete_runs
+FROM runs GROUP BY source ORDER BY source;
+"""),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations; returns how many were applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    current = int(row[0]) if row else 0
+    applied = 0
+    for version, (name, sql) in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [version, name, datetime.now(UTC).replace(tzinfo=None)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied += 1
+    return applied

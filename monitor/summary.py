@@ -1,0 +1,228 @@
+"""The terminal summary: per target volume, change, mood, stance and trend; notable posts,
+authors, platforms and data freshness. ``compute`` returns plain data (also the --json output);
+``render`` draws it with rich, showing every post-derived string literally."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from monitor.terminal import literal, safe, sparkline
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
+TREND_BUCKETS = 14
+
+
+def parse_window(value: str) -> timedelta | None:
+    """'24h', '7d', '30d', 'all', or any N followed by h/d/w."""
+    if value in WINDOWS:
+        return WINDOWS[value]
+    match = re.fullmatch(r"(\d+)([hdw])", value.strip())
+    if not match:
+        raise ValueError(f"window '{value}' not understood: use 24h, 7d, 30d, all, or a number with h/d/w")
+    n, unit = int(match.group(1)), match.group(2)
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
+            platform: str | None = None, top: int = 3, now: datetime | None = None) -> dict[str, Any]:
+    delta = parse_window(since)
+    end = now or _now()
+    if delta is None:
+        # The whole history: the trend spans first to last post, not up to now.
+        bounds = con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchone()
+        start = bounds[0] if bounds and bounds[0] else end
+        end = bounds[1] if bounds and bounds[1] else end
+        prev_start = None
+    else:
+        start = end - delta
+        prev_start = start - delta
+    span = max(end - start, timedelta(seconds=1))
+    bucket_seconds = max(1, int(span.total_seconds() / TREND_BUCKETS) + 1)
+
+    filters = ["created_at >= ?", "created_at <= ?"]
+    params: list[Any] = [start, end]
+    if target:
+        filters.append("target_id = ?")
+        params.append(target)
+    if platform:
+        filters.append("platform = ?")
+        params.append(platform)
+    where = " AND ".join(filters)
+
+    rows = con.execute(f"""
+        SELECT target_id, any_value(target_name), count(*), avg(sentiment),
+               count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
+        FROM v_mentions WHERE {where} GROUP BY target_id ORDER BY count(*) DESC, target_id
+    """, params).fetchall()
+    previous: dict[str, int] = {}
+    if prev_start is not None:
+        prev_params = [prev_start, start, *params[2:]]
+        previous = dict(con.execute(f"SELECT target_id, count(*) FROM v_mentions WHERE {where} GROUP BY target_id",
+                                    prev_params).fetchall())
+    trend_rows = con.execute(f"""
+        SELECT target_id, CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER) AS b, count(*)
+        FROM v_mentions WHERE {where} GROUP BY ALL
+    """, [start, bucket_seconds, *params]).fetchall()
+    trends: dict[str, list[int]] = {}
+    for tid, bucket, count in trend_rows:
+        series = trends.setdefault(tid, [0] * TREND_BUCKETS)
+        series[min(max(bucket, 0), TREND_BUCKETS - 1)] += count
+
+    targets = []
+    for tid, name, count, mean, favor, against, none, engagement, authors in rows:
+        prev = previous.get(tid) if prev_start is not None else None
+        change = None if prev in (None, 0) else round((count - prev) / prev * 100, 1)
+        targets.append({
+            "target_id": tid, "name": name or tid, "posts": count, "previous_posts": prev, "change_pct": change,
+            "mean_sentiment": None if mean is None else round(mean, 3),
+            "stance": {"favor": favor, "against": against, "none": none},
+            "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
+        })
+
+    def posts(order: str, extra: str = "") -> list[dict[str, Any]]:
+        result = con.execute(f"""
+            SELECT post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement,
+                   list(DISTINCT target_id ORDER BY target_id) AS targets
+            FROM v_mentions WHERE {where} {extra}
+            GROUP BY post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement
+            ORDER BY {order} LIMIT ?
+        """, [*params, top]).fetchall()
+        return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": r[4],
+                 "url": r[5], "sentiment": r[6], "stance": r[7], "engagement": r[8], "targets": r[9]} for r in result]
+
+    authors = con.execute(f"""
+        SELECT author_handle, platform, count(DISTINCT post_key) AS n, round(avg(sentiment), 3)
+        FROM v_mentions WHERE {where} AND author_handle IS NOT NULL
+        GROUP BY ALL ORDER BY n DESC, author_handle LIMIT ?
+    """, [*params, top + 2]).fetchall()
+    platforms = con.execute(f"""
+        SELECT platform, count(DISTINCT post_key) FROM v_mentions WHERE {where} GROUP BY ALL ORDER BY 2 DESC
+    """, params).fetchall()
+    fresh = con.execute("SELECT count(*), max(created_at), max(collected_at) FROM posts").fetchone() or (0, None, None)
+    last_import = con.execute("SELECT max(finished_at) FROM imports WHERE status <> 'running'").fetchone()
+    last_run = con.execute("SELECT max(finished_at) FROM runs").fetchone()
+    total_in_window = sum(t["posts"] for t in targets)
+    return {
+        "generated_at": _iso(_now()),
+        "window": {"since": since, "start": _iso(start), "end": _iso(end),
+                   "previous_start": _iso(prev_start), "bucket_seconds": bucket_seconds},
+        "filters": {"target": target, "platform": platform},
+        "mentions_in_window": total_in_window,
+        "targets": targets,
+        "most_positive": posts("sentiment DESC", "AND sentiment > 0"),
+        "most_negative": posts("sentiment ASC", "AND sentiment < 0"),
+        "most_engaged": posts("engagement DESC, created_at DESC", "AND engagement > 0"),
+        "top_authors": [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors],
+        "platforms": [{"platform": p, "posts": n} for p, n in platforms],
+        "freshness": {"posts_total": fresh[0], "newest_post": _iso(fresh[1]), "newest_collected": _iso(fresh[2]),
+                      "last_import": _iso(last_import[0] if last_import else None),
+                      "last_collector_run": _iso(last_run[0] if last_run else None)},
+    }
+
+
+def _ago(value: str | None, now: datetime) -> str:
+    if not value:
+        return "never"
+    delta = now - datetime.fromisoformat(value)
+    seconds = delta.total_seconds()
+    if seconds < 120:
+        return f"{int(seconds)} s ago"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def _mood(value: float | None) -> Text:
+    if value is None:
+        return Text("—", style="dim")
+    style = "green" if value >= 0.05 else "red" if value <= -0.05 else "yellow"
+    return Text(f"{value:+.2f}", style=style)
+
+
+def render(data: dict[str, Any], console: Console, warnings: list[str] | None = None) -> None:
+    now = datetime.fromisoformat(data["generated_at"])
+    window = data["window"]
+    title = Text.assemble(("discourse-monitor summary", "bold"), "  window: ", window["since"],
+                          f"  ({window['start'][:16]} → {window['end'][:16]} UTC)")
+    if data["filters"]["target"] or data["filters"]["platform"]:
+        title.append(f"  filters: {safe(data['filters'])}")
+    console.print(title)
+    for warning in warnings or []:
+        console.print(Text("! " + warning, style="bold yellow"))
+    fresh = data["freshness"]
+    console.print(Text(
+        f"Data: {fresh['posts_total']} posts stored; newest post {_ago(fresh['newest_post'], now)}"
+        f" ({(fresh['newest_post'] or '—')[:16]}); last import {_ago(fresh['last_import'], now)};"
+        f" last collector run {_ago(fresh['last_collector_run'], now)}.", style="dim"))
+    if not data["targets"]:
+        console.print(Text("No mentions of any target in this window. Try --since all, or run `monitor run --once`.",
+                           style="yellow"))
+        return
+
+    table = Table(title="Targets", title_justify="left", expand=False)
+    for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
+                         ("favor/against/none", "right"), ("authors", "right"), ("trend", "left")):
+        table.add_column(col, justify=justify, no_wrap=col in ("trend", "change", "mood"))  # type: ignore[arg-type]
+    for t in data["targets"]:
+        change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
+        stance = t["stance"]
+        table.add_row(literal(t["name"]), str(t["posts"]), change, _mood(t["mean_sentiment"]),
+                      f"{stance['favor']}/{stance['against']}/{stance['none']}", str(t["authors"]),
+                      Text(sparkline(t["trend"]), style="cyan"))
+    console.print(table)
+
+    def post_table(title: str, posts: list[dict[str, Any]]) -> Table | None:
+        if not posts:
+            return None
+        pt = Table(title=title, title_justify="left", show_header=False, expand=False, box=None, padding=(0, 1))
+        pt.add_column(justify="right")
+        pt.add_column(overflow="fold")
+        for p in posts:
+            body = Text.assemble(literal(p["text"], limit=200), "\n",
+                                 literal(f"{p['platform']} · @{p['author'] or '?'} · {str(p['created_at'])[:16]} · "
+                                         f"engagement {p['engagement']} · {', '.join(p['targets'])}", style="dim"),
+                                 "\n", literal(p["url"] or "", style="blue underline"))
+            pt.add_row(_mood(p["sentiment"]), body)
+        return pt
+
+    tables = [t for t in (post_table("Most positive", data["most_positive"]),
+                          post_table("Most negative", data["most_negative"]),
+                          post_table("Most engaged", data["most_engaged"])) if t is not None]
+    if tables:
+        console.print(Panel(Group(*tables), title="Posts", title_align="left"))
+
+    authors = Table(title="Top authors", title_justify="left")
+    authors.add_column("author")
+    authors.add_column("platform")
+    authors.add_column("posts", justify="right")
+    authors.add_column("mood", justify="right")
+    for a in data["top_authors"]:
+        authors.add_row(literal(a["author"], limit=40), literal(a["platform"]), str(a["posts"]),
+                        _mood(a["mean_sentiment"]))
+    platforms = Table(title="Platforms", title_justify="left")
+    platforms.add_column("platform")
+    platforms.add_column("posts", justify="right")
+    for p in data["platforms"]:
+        platforms.add_row(literal(p["platform"]), str(p["posts"]))
+    grid = Table.grid(padding=(0, 4))
+    grid.add_row(authors, platforms)
+    console.print(grid)
