@@ -368,8 +368,9 @@ def export(app: AppContext, fmt: str, output: Path, target: str | None, since: s
 @click.argument("source", default="-", type=click.File("r", encoding="utf-8"))
 @click.option("--target", "targets", multiple=True,
               help="Score stance toward this target even where no alias appears (repeatable).")
+@click.option("--lang", default=None, help="Language of lines without a \"lang\" field (default: guessed per line).")
 @pass_app
-def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...]) -> None:
+def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...], lang: str | None) -> None:
     """Score JSONL: one {"id", "text"} per line in, one result per line out.
 
     \b
@@ -387,7 +388,10 @@ def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...]) -> N
             app.config.target(tid)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--target") from exc
-    analyzer = Analyzer(app.config, app.data_dir / "models")
+    # Every line gets a sentiment, whether or not it mentions a target.
+    config = app.config.model_copy(deep=True)
+    config.analysis.store_unmatched = True
+    analyzer = Analyzer(config, app.data_dir / "models")
     out = sys.stdout
     for lineno, line in enumerate(source, start=1):
         if not line.strip():
@@ -401,7 +405,7 @@ def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...]) -> N
             reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             out.write(json.dumps({"id": None, "line": lineno, "error": reason}) + "\n")
             continue
-        result = analyzer.analyse(text, record.get("lang"), force_targets=targets)
+        result = analyzer.analyse(text, record.get("lang") or lang, force_targets=targets)
         out.write(json.dumps(score_record(record.get("id"), result), ensure_ascii=False) + "\n")
 
 

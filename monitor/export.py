@@ -48,8 +48,8 @@ def export_posts(con: duckdb.DuckDBPyConnection, output: Path, fmt: str, target:
         flat.write_csv(str(output))
     else:
         con.sql(f"COPY ({query}) TO '{_quote(output)}' (FORMAT json)", params=params)
-    count = con.sql(f"SELECT count(*) FROM ({query})", params=params).fetchone()
-    return int(count[0]) if count else 0
+    count = con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()
+    return int(count[0][0])
 
 
 def _quote(path: Path) -> str:

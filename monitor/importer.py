@@ -18,7 +18,7 @@ from monitor.analysis.pipeline import Analysis, AnalysisPool
 from monitor.config import Config
 from monitor.models import Post
 from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
-from monitor.store import Store, WriteBatch
+from monitor.store import Store, StoreError, StoreLocked, WriteBatch
 from monitor.store.rows import (
     AnalyzerInfo,
     analysis_tables,
@@ -139,13 +139,7 @@ class Importer:
         print_name = source.name
         fp = fingerprint(source)
         rules = self.info.rules_version
-        self.store.ensure()
-        if not force:
-            with self.store.write_connection() as con:
-                done = con.execute(
-                    "SELECT import_id FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
-                    " AND path = ? LIMIT 1", [fp, rules, print_name]).fetchone()
-            if done:
+        if not force and self._already_imported(fp, rules, print_name):
                 report.skipped = "already imported (unchanged file); use --force to read it again"
                 return report
         import_id = new_id()
@@ -196,6 +190,15 @@ class Importer:
             self.store.write(end_batch)
             report.seconds = time.perf_counter() - started
         return report
+
+    def _already_imported(self, fp: str, rules: str, path: str) -> bool:
+        try:
+            with self.store.read(timeout=1.0) as con:
+                return con.execute(
+                    "SELECT 1 FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
+                    " AND path = ? LIMIT 1", [fp, rules, path]).fetchone() is not None
+        except (StoreLocked, StoreError):
+            return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
 
     def _save(self, posts: list[Post], analyses: list[Analysis], import_id: int, report: ImportReport,
               pending_errors: list[RecordError]) -> None:

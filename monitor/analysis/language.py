@@ -12,13 +12,15 @@ import re
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 _STOPWORDS = {
-    "en": "the and is are was to of in that it for on with you this not be have they at but what we",
-    "de": "der die das und ist nicht ich sie ein eine zu mit den auf für von dem es auch sich wir",
+    # Words that are also common in English ("die", "do", "no", "per") are left out of the others.
+    "en": "the and is are was to of in that it for on with you this not be have they at but what we my "
+          "so just do no me your i'm all like get why how can will",
+    "de": "der das und ist nicht ich sie ein eine zu mit den auf für von dem es auch sich wir",
     "fr": "le la les et est une des que pas pour dans qui sur au avec ce il je vous nous du",
-    "es": "el la los las que es por una con para del se no lo como pero más muy esta",
-    "pt": "o os as que não uma com para do da em por se mais muito isso você são",
-    "it": "il di che non un una per sono con gli della del anche questo come ma più",
-    "nl": "de het een en van is dat niet op te zijn met voor ook maar wel",
+    "es": "el la los las que es por una con para del se lo como pero más muy esta",
+    "pt": "os que não uma com para da em por se mais muito isso você são",
+    "it": "il di che non un una sono con gli della del anche questo come ma più",
+    "nl": "de het een en van dat niet op te zijn met voor ook maar wel",
 }
 _LOOKUP: dict[str, list[str]] = {}
 for _lang, _words in _STOPWORDS.items():
@@ -34,15 +36,17 @@ def guess_language(text: str) -> str | None:
     non_latin = sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x024F)
     if non_latin > letters * 0.3:
         return _script_language(text)
-    counts: dict[str, int] = {}
+    counts: dict[str, set[str]] = {}
     for word in _WORD_RE.findall(text.lower()):
         for lang in _LOOKUP.get(word, ()):
-            counts[lang] = counts.get(lang, 0) + 1
+            counts.setdefault(lang, set()).add(word)
     if not counts:
         return None
-    best = max(counts, key=lambda k: (counts[k], k == "en"))
-    if best != "en" and counts[best] <= counts.get("en", 0):
-        return "en"
+    english = len(counts.get("en", ()))
+    best = max(counts, key=lambda k: (len(counts[k]), k == "en"))
+    # Another language needs two distinct function words and more evidence than English has.
+    if best != "en" and (len(counts[best]) < 2 or len(counts[best]) <= english):
+        return "en" if english else None
     return best
 
 

@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "monitor.sources.bluesky",
     "monitor.sources.mastodon",
     "monitor.sources.hackernews",
+    "monitor.sources.news",
 )
 
 _loaded = False

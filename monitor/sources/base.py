@@ -82,11 +82,19 @@ class ArchiveInput:
         return ArchiveInput(candidate) if candidate.exists() else None
 
     def sample(self, size: int = SNIFF_BYTES) -> bytes:
+        chunks: list[bytes] = []
+        got = 0
         with self.open() as fh:
             try:
-                return fh.read(size)
-            except Exception:  # a truncated stream still gets sniffed from what we have
-                return b""
+                while got < size:
+                    chunk = fh.read(min(8192, size - got))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    got += len(chunk)
+            except Exception:  # a truncated stream is still sniffed from what could be read
+                pass
+        return b"".join(chunks)
 
 
 def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
@@ -94,12 +102,53 @@ def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
     if lower.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if lower.endswith(".zst") or lower.endswith(".zstd"):
+        return io.BufferedReader(_ZstdRaw(raw), buffer_size=1 << 20)
+    return raw
+
+
+class _ZstdRaw(io.RawIOBase):
+    """Streaming zstd decompression that notices a truncated file (zstandard's stream_reader just
+    stops at the end of the input, silently)."""
+
+    def __init__(self, raw: IO[bytes]):
         import zstandard
 
         # Pushshift dumps declare a 2 GiB window; the default limit refuses them.
-        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return dctx.stream_reader(raw, read_across_frames=True, closefd=True)  # type: ignore[return-value]
-    return raw
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+        self._raw = raw
+        self._obj = self._dctx.decompressobj()
+        self._pending = b""
+        self._in_frame = False
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._done:
+            chunk = self._raw.read(1 << 18)
+            if not chunk:
+                self._done = True
+                if self._in_frame:
+                    raise EOFError("compressed stream is truncated (the last zstd frame is incomplete)")
+                break
+            while chunk:
+                self._in_frame = True
+                self._pending += self._obj.decompress(chunk)
+                if self._obj.eof:  # frame finished; anything left starts a new frame
+                    chunk = self._obj.unused_data
+                    self._obj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    chunk = b""
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def expand_inputs(path: Path) -> Iterator[ArchiveInput]:

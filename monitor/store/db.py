@@ -98,8 +98,9 @@ class Store:
                     raise StoreError(f"cannot open {self.path}: {exc}") from exc
                 if time.monotonic() >= deadline:
                     raise StoreLocked(
-                        f"{self.path} is locked by {_lock_holder(exc)} (a writer, or a DuckDB session open "
-                        f"in read-write mode). Close it, or open the DuckDB CLI with -readonly."
+                        f"{self.path} is in use by {_lock_holder(exc)}. DuckDB allows one writer or many readers: "
+                        "a DuckDB session (even read-only) blocks writers, and a writer blocks readers. Close it, or "
+                        "try again in a moment."
                     ) from exc
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)

@@ -1,0 +1,52 @@
+"""Shared test fixtures: the bundled config, a data directory in tmp_path, a CLI runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+CONFIG_PATH = ROOT / "config" / "monitor.toml"
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return load_config(CONFIG_PATH)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli(data_dir: Path) -> Callable[..., Result]:
+    """Run `monitor` in-process with the bundled config and a temp data dir."""
+    from monitor.cli import main
+
+    def run(*args: str, input: str | None = None, config: Path = CONFIG_PATH) -> Result:
+        runner = CliRunner()
+        return runner.invoke(main, ["--config", str(config), "--data-dir", str(data_dir), *args], input=input,
+                             catch_exceptions=False)
+
+    return run
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def post(i: int, text: str, **extra: object) -> dict:
+    return {"platform": "x", "id": str(i), "text": text, "created_at": f"2025-01-{10 + i % 20:02d}T12:00:00Z",
+            "author": f"user{i % 4}", **extra}

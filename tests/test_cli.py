@@ -1,0 +1,145 @@
+"""The command line end to end: run --once on the bundled sample, summary, sql, export, score."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import EVAL_DIR, ROOT, post, write_jsonl
+
+HOSTILE = ("Musk says [bold red]they[/bold red] DON'T have the money \x1b[31mRED\x1b[0m "
+           "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 [link=https://x]y[/link]")
+
+
+def test_help_teaches(cli) -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    for command in ("import", "run", "summary", "sql", "export", "score"):
+        assert command in result.output
+    assert "--since" in cli("summary", "--help").output
+    assert "Formats" in cli("import", "--help").output
+
+
+def test_summary_and_sql_show_post_text_literally(cli, tmp_path: Path) -> None:
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(1, HOSTILE, likes=50), post(2, "Altman: what a huge win")])
+    assert cli("import", str(archive)).exit_code == 0
+    out = cli("summary", "--top", "5").output
+    assert "[bold red]they[/bold red]" in out
+    assert "[link=https://x]y[/link]" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[31mRED" in out  # shown, not obeyed
+    for fmt in ("table", "csv"):
+        sql_out = cli("sql", "SELECT text FROM posts WHERE text LIKE ?", "--param", "%money%", "--format", fmt).output
+        assert "[bold red]they[/bold red]" in sql_out
+        assert "\x1b" not in sql_out
+    data = json.loads(cli("sql", "SELECT text FROM posts WHERE post_id = '1'", "--format", "json").output)
+    assert data == [{"text": HOSTILE}]  # JSON keeps the exact text, escaped by JSON itself
+
+
+def test_summary_json_numbers(cli, tmp_path: Path) -> None:
+    records = [post(i, "Elon Musk is wrong and dishonest" if i % 2 else "Elon Musk is brilliant, great work",
+                    likes=i) for i in range(10)]
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", records)))
+    data = json.loads(cli("summary", "--json").output)
+    [musk] = data["targets"]
+    assert musk["target_id"] == "musk" and musk["posts"] == 10
+    assert musk["stance"]["favor"] == 5 and musk["stance"]["against"] == 5
+    assert sum(musk["trend"]) == 10
+    assert data["most_engaged"][0]["engagement"] == 9
+    assert data["most_negative"][0]["sentiment"] < 0 < data["most_positive"][0]["sentiment"]
+    assert data["freshness"]["posts_total"] == 10
+    assert data["platforms"] == [{"platform": "x", "posts": 10}]
+    assert json.loads(cli("summary", "--json", "--target", "altman").output)["targets"] == []
+    assert cli("summary", "--target", "nobody").exit_code != 0
+
+
+def test_sql_is_read_only_and_reports_errors(cli, tmp_path: Path) -> None:
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Musk")])))
+    result = cli("sql", "DELETE FROM posts")
+    assert result.exit_code != 0 and "read-only" in result.output.lower()
+    assert cli("sql", "SELEC nonsense").exit_code != 0
+    assert json.loads(cli("sql", "SELECT count(*) AS n FROM posts", "--format", "json").output) == [{"n": 1}]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_export(cli, tmp_path: Path, fmt: str) -> None:
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Musk and Altman"), post(2, "Oracle only")])))
+    out = tmp_path / f"export.{fmt}"
+    result = cli("export", "--format", fmt, "--output", str(out), "--target", "musk")
+    assert result.exit_code == 0, result.output
+    reader = {"parquet": "read_parquet", "csv": "read_csv", "jsonl": "read_json"}[fmt]
+    rows = duckdb.sql(f"SELECT post_id, mentions FROM {reader}('{out}')").fetchall()
+    assert len(rows) == 1 and rows[0][0] in ("1", 1)
+    assert "altman" in str(rows[0][1]) and "musk" in str(rows[0][1])
+
+
+def test_score_jsonl(cli) -> None:
+    lines = "\n".join([
+        json.dumps({"id": 1, "text": "Sam Altman is doing a great job!"}),
+        "not json",
+        json.dumps({"id": 3, "text": "I really hate this, it is awful."}),
+        json.dumps({"id": 4, "text": "Die Pläne von OpenAI sind nicht gut und das ist schlecht", "lang": "de"}),
+    ])
+    result = cli("score", "-", input=lines)
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert len(out) == 4
+    assert out[0]["id"] == 1 and out[0]["sentiment"]["label"] == "positive"
+    assert out[0]["stance"]["altman"]["label"] == "favor"
+    assert out[0]["mentions"] == [{"target": "altman", "alias": "Sam Altman"}]
+    assert out[1]["error"] and out[1]["line"] == 2
+    assert out[2]["sentiment"]["label"] == "negative" and out[2]["stance"] == {} and out[2]["mentions"] == []
+    assert out[3]["sentiment"] is None and out[3]["mentions"][0]["target"] == "openai"
+    forced = [json.loads(x) for x in cli("score", "--target", "musk", input=lines).output.splitlines()]
+    assert forced[2]["stance"]["musk"]["label"] == "against"
+    assert forced[2]["mentions"] == []
+
+
+def test_score_correlates_with_vader_human_ratings(cli, tmp_path: Path) -> None:
+    path = EVAL_DIR / "vader_icwsm2014" / "tweets_GroundTruth.txt"
+    if not path.exists():
+        pytest.skip("../shared/eval is not available")
+    means, lines = [], []
+    for row in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = row.split("\t")
+        if len(parts) >= 3:
+            means.append(float(parts[1]))
+            lines.append(json.dumps({"id": parts[0], "text": "\t".join(parts[2:])}))
+    result = cli("score", "--lang", "en", input="\n".join(lines))
+    scores = [json.loads(line)["sentiment"]["compound"] for line in result.output.splitlines()]
+    assert len(scores) == len(means) == 4200
+    r = _pearson(scores, means)
+    print(f"VADER tweets: Pearson r = {r:.4f}")
+    assert r >= 0.87
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return cov / math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
+
+
+def test_quick_start_main_job_offline(tmp_path: Path) -> None:
+    """`monitor run --once && monitor summary` from the project folder, with a fresh data dir."""
+    env = {"MONITOR_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "monitor", "run", "--once", "--json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    cycle = json.loads(run.stdout)
+    imported = {Path(r["path"]).name: r for r in cycle["imports"]}
+    assert imported["guardian_us_2018-01-31.rss.xml"]["records"] == 55
+    assert sum(r["posts_new"] for r in cycle["imports"]) > 10
+    summary = subprocess.run([sys.executable, "-m", "monitor", "summary", "--json"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert summary.returncode == 0, summary.stderr
+    data = json.loads(summary.stdout)
+    assert any(t["target_id"] == "trump" for t in data["targets"])
+    again = subprocess.run([sys.executable, "-m", "monitor", "run", "--once", "--json"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert sum(r["posts_new"] for r in json.loads(again.stdout)["imports"]) == 0

@@ -1,0 +1,118 @@
+"""Importing archives: counts, idempotency, and bad input that is reported without losing data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import string
+from pathlib import Path
+
+import zstandard
+
+from monitor.importer import Importer
+from monitor.store import Store
+from tests.conftest import post, write_jsonl
+
+
+def stored(store: Store, sql: str = "SELECT count(*) FROM posts"):
+    with store.read() as con:
+        return con.execute(sql).fetchall()
+
+
+def test_import_twice_adds_nothing(config, data_dir: Path, tmp_path: Path) -> None:
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Sam Altman fired back, take {i}") for i in range(50)])
+    store = Store(data_dir)
+    first = Importer(config, store).import_paths([archive])[0]
+    assert (first.records, first.posts_new, first.posts_seen) == (50, 50, 0)
+    again = Importer(config, store).import_paths([archive])[0]
+    assert again.skipped and "already imported" in again.skipped
+    forced = Importer(config, store).import_paths([archive], force=True)[0]
+    assert (forced.posts_new, forced.posts_seen) == (0, 50)
+    assert stored(store) == [(50,)]
+    assert stored(store, "SELECT count(*) FROM mentions") == [(50,)]
+
+
+def test_unmatched_posts_are_counted_not_stored(config, data_dir: Path, tmp_path: Path) -> None:
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(1, "Elon Musk again"), post(2, "nothing to see here")])
+    report = Importer(config, Store(data_dir)).import_paths([archive])[0]
+    assert (report.posts_new, report.unmatched) == (1, 1)
+
+
+def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:
+    good = [json.dumps(post(i, f"Nadella on Microsoft capex {i}")) for i in range(6)]
+    lines = [good[0], good[1], "{not json", json.dumps({"id": "x1", "created_at": "2025-01-01"}), good[2],
+             json.dumps(post(99, "OpenAI", created_at="yesterday-ish")), good[3]]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "9", "text": "Microsoft caf\xe9"}\n' +
+                     (good[4] + "\n").encode())
+    store = Store(data_dir)
+    report = Importer(config, store).import_paths([path])[0]
+    assert report.posts_new == 5
+    assert report.errors == 4
+    errors = {(e.line, e.field) for e in report.error_samples}
+    assert (3, None) in errors  # invalid JSON
+    assert (4, "text") in errors  # missing field
+    assert (6, "created_at") in errors  # unparseable time
+    assert any(e.line == 8 and "utf-8" in e.reason for e in report.error_samples)
+    rows = stored(store, "SELECT line, field FROM import_errors ORDER BY line")
+    assert [r[0] for r in rows] == [3, 4, 6, 8]
+
+
+def test_truncated_zst_keeps_what_was_read(config, data_dir: Path, tmp_path: Path) -> None:
+    rng = random.Random(7)  # incompressible text, so half the file holds whole blocks of lines
+    records = [post(i, f"Altman and Musk argue, round {i} " + "".join(rng.choices(string.ascii_letters, k=300)))
+               for i in range(2000)]
+    raw = "".join(json.dumps(r) + "\n" for r in records).encode()
+    full = zstandard.ZstdCompressor().compress(raw)
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(full[: len(full) // 2])
+    store = Store(data_dir)
+    report = Importer(config, store).import_paths([path])[0]
+    assert 0 < report.posts_new < 2000
+    assert any("ended early" in e.reason or "not valid JSON" in e.reason for e in report.error_samples)
+    kept = stored(store)[0][0]
+    # The whole file later: nothing lost, nothing duplicated.
+    path.write_bytes(full)
+    again = Importer(config, store).import_paths([path])[0]
+    assert again.posts_seen == kept and again.posts_new == 2000 - kept
+    assert stored(store) == [(2000,)]
+
+
+def test_gzip_and_csv_with_mapping(config, data_dir: Path, tmp_path: Path) -> None:
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress("".join(json.dumps(post(i, f"SoftBank {i}")) + "\n" for i in range(3)).encode()))
+    csv_path = tmp_path / "b.csv"
+    csv_path.write_text('tweet_id,body,when,user\n1001,"Oracle, and\nLarry Ellison",2025-01-22 10:00:00,al\n',
+                        encoding="utf-8")
+    store = Store(data_dir)
+    importer = Importer(config, store)
+    assert importer.import_paths([gz])[0].posts_new == 3
+    report = importer.import_paths([csv_path], mapping={"id": "tweet_id", "text": "body", "created_at": "when",
+                                                        "author": "user"}, platform="x")[0]
+    assert report.posts_new == 1, report.error_samples
+    assert stored(store, "SELECT text, author_handle, created_at::VARCHAR FROM posts WHERE post_id = '1001'") == [
+        ("Oracle, and\nLarry Ellison", "al", "2025-01-22 10:00:00")]
+
+
+def test_failure_mid_import_keeps_stored_batches(config, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    import monitor.importer as importer_module
+
+    monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Benioff {i}") for i in range(35)])
+    store = Store(data_dir)
+    importer = Importer(config, store)
+    calls = {"n": 0}
+    original = importer._save
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk on fire")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_save", flaky)
+    report = importer.import_paths([archive])[0]
+    assert report.skipped and "disk on fire" in report.skipped
+    assert stored(store) == [(20,)]
+    assert stored(store, "SELECT status FROM imports") == [("failed",)]

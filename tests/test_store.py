@@ -1,0 +1,113 @@
+"""The DuckDB store: schema, batched idempotent writes, spooling under a lock, CLI compatibility."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.importer import Importer
+from monitor.store import Store, StoreLocked, WriteBatch
+from monitor.store.rows import targets_rows
+from tests.conftest import post, write_jsonl
+
+
+def _import(config, data_dir: Path, tmp_path: Path, n: int = 30) -> Store:
+    store = Store(data_dir)
+    archive = write_jsonl(tmp_path / "posts.jsonl", [post(i, f"Musk and OpenAI, post number {i}") for i in range(n)])
+    Importer(config, store).import_paths([archive])
+    return store
+
+
+def count(store: Store, table: str) -> int:
+    with store.read() as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_schema_and_views_exist(config, data_dir: Path, tmp_path: Path) -> None:
+    store = _import(config, data_dir, tmp_path)
+    with store.read() as con:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    assert {"posts", "mentions", "post_sentiment", "target_scores", "imports", "runs", "source_state",
+            "v_mentions", "v_daily_target", "v_daily_volume", "v_posts"} <= names
+    assert version >= 2
+    assert count(store, "posts") == 30
+    assert count(store, "mentions") == 60  # musk + openai on every post
+
+
+def test_applying_the_same_batch_twice_adds_nothing(config, data_dir: Path) -> None:
+    store = Store(data_dir)
+    batch = WriteBatch()
+    batch.add_rows("targets", targets_rows(config.targets))
+    store.write(batch)
+    store.write(batch)
+    assert count(store, "targets") == len(config.targets)
+    assert count(store, "applied_batches") == 1
+
+
+@pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")
+def test_duckdb_cli_from_pypi_reads_the_file(config, data_dir: Path, tmp_path: Path) -> None:
+    store = _import(config, data_dir, tmp_path)
+    out = subprocess.run(
+        ["duckdb", "-readonly", "-csv", str(store.path), "-c",
+         "SELECT target_id, sum(posts) FROM v_daily_target GROUP BY 1 ORDER BY 1"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1:] == ["musk,30", "openai,30"]
+    version = subprocess.run(["duckdb", "--version"], capture_output=True, text=True).stdout
+    assert version.startswith("v1.")  # the CLI users install from PyPI is older than our Python duckdb
+
+
+HOLD_LOCK = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_locked_file_spools_and_drains_exactly_once(config, data_dir: Path, tmp_path: Path) -> None:
+    store = _import(config, data_dir, tmp_path, n=5)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(store.path), "30"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        locked = Store(data_dir, lock_timeout=0.3)
+        archive = write_jsonl(tmp_path / "more.jsonl", [post(100 + i, f"Altman says hi {i}") for i in range(7)])
+        reports = Importer(config, locked).import_paths([archive])
+        assert reports[0].spooled
+        batches, size = locked.spool_size()
+        assert batches >= 1 and size > 0
+        with pytest.raises(StoreLocked, match="locked"):
+            with locked.write_connection(timeout=0.2):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.drain_spool() >= 1
+    assert store.spool_size() == (0, 0)
+    assert count(store, "posts") == 12
+    with store.read() as con:
+        status = con.execute("SELECT status FROM imports ORDER BY started_at").fetchall()
+    assert [s[0] for s in status] == ["complete", "complete"]
+
+
+def test_reader_waits_briefly_then_names_the_lock(config, data_dir: Path, tmp_path: Path) -> None:
+    store = _import(config, data_dir, tmp_path, n=2)
+    writer = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("read_only=True", "read_only=False"),
+                               str(store.path), "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match=r"process \d+|another process"):
+            with store.read(timeout=0.5):
+                pass
+        assert time.monotonic() - started >= 0.4
+    finally:
+        writer.kill()
+        writer.wait()
