@@ -68,20 +68,20 @@ class Matcher:
         names = sorted(self._by_lower, key=len, reverse=True)  # longest first: "Elon Musk" before "Elon"
         alternation = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names)
         # '#' may precede an alias (#Musk); '@' may not (that's a handle). Possessives are fine.
-        self._alias_re = re.compile(rf"(?<![\w@])(?:{alternation})(?=(?:['’]s)?(?!\w))", re.IGNORECASE)
+        # Matching lowercased text with a case-sensitive pattern is ~3x faster than IGNORECASE.
+        pattern = rf"(?<![\w@])(?:{alternation.lower()})(?=(?:['’]s)?(?!\w))"
+        self._alias_re = re.compile(pattern)
+        self._alias_re_icase = re.compile(pattern, re.IGNORECASE)
 
     def match(self, text: str) -> list[Mention]:
         """Mentions in order of appearance, at most one per target (its first occurrence)."""
         found: dict[str, Mention] = {}
-        lowered: str | None = None
-        candidates = self._alias_candidates(text)
-        if candidates:
-            lowered = text.lower()
-        for rule, start, end in candidates:
+        lowered = text.lower()
+        for rule, start, end in self._alias_candidates(text, lowered):
             tid = rule.target.id
             if tid in found:
                 continue
-            if rule.kind == ALIAS_KIND_AMBIGUOUS and not any(c in lowered for c in self._context[tid]):  # type: ignore[operator]
+            if rule.kind == ALIAS_KIND_AMBIGUOUS and not any(c in lowered for c in self._context[tid]):
                 continue
             if self._excluded(tid, text, start, end):
                 continue
@@ -97,9 +97,11 @@ class Matcher:
                 for target, label in self._hashtags.get(tag.lower(), ()):
                     if target.id not in found and not self._excluded(target.id, text, m.start(), m.end()):
                         found[target.id] = Mention(target.id, label, m.start(), m.end())
+                if tag[1:].islower() or tag.isupper():
+                    continue
                 split = split_hashtag(tag)
                 if " " in split:  # camel case: #ElonMuskIsWrong -> "Elon Musk Is Wrong"
-                    for rule, _s, _e in self._alias_candidates(split):
+                    for rule, _s, _e in self._alias_candidates(split, split.lower()):
                         tid = rule.target.id
                         if tid in found or (rule.kind == ALIAS_KIND_AMBIGUOUS and not self._has_context(tid, text)):
                             continue
@@ -107,10 +109,12 @@ class Matcher:
                             found[tid] = Mention(tid, rule.alias, m.start(), m.end())
         return sorted(found.values(), key=lambda mention: mention.start)
 
-    def _alias_candidates(self, text: str) -> list[tuple[_AliasRule, int, int]]:
+    def _alias_candidates(self, text: str, lowered: str) -> list[tuple[_AliasRule, int, int]]:
         out: list[tuple[_AliasRule, int, int]] = []
-        for m in self._alias_re.finditer(text):
-            matched = m.group(0)
+        # Lowercasing keeps offsets unless a character changes length ('İ'); then match case-insensitively.
+        matches = self._alias_re.finditer(lowered) if len(lowered) == len(text) else self._alias_re_icase.finditer(text)
+        for m in matches:
+            matched = text[m.start():m.end()]
             key = " ".join(matched.lower().split())
             for rule in self._by_lower.get(key, ()):
                 if rule.kind != ALIAS_KIND_ALWAYS and " ".join(matched.split()) != rule.alias:

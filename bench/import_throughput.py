@@ -1,0 +1,146 @@
+"""Import throughput against bare VADER, on real tweet texts.
+
+Builds a generic JSONL archive of real tweets from ../shared/eval (P-Stance, SemEval-2016,
+multi-target stance, TweetEval, VADER's own sets), keeping each distinct text that mentions a
+target (the default targets plus the datasets' own: Biden, Sanders, Clinton, Cruz). Then it times
+``monitor import`` end to end in a fresh data directory (a subprocess: start-up, reading, matching,
+scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over the same texts in
+one process, and prints both rates and their ratio.
+
+    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 5] [--workers 0]
+
+--repeat K writes each text K times with a distinct " (k)" suffix, so every text stays unique
+while the run is long enough for start-up costs not to dominate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EXTRA_TARGETS = """
+[[targets]]
+id = "biden"
+name = "Joe Biden"
+kind = "person"
+aliases = ["Joe Biden", "Biden"]
+handles = ["JoeBiden"]
+
+[[targets]]
+id = "sanders"
+name = "Bernie Sanders"
+kind = "person"
+aliases = ["Bernie Sanders", "Bernie", "Sanders"]
+handles = ["BernieSanders"]
+
+[[targets]]
+id = "clinton"
+name = "Hillary Clinton"
+kind = "person"
+aliases = ["Hillary Clinton", "Hillary", "Hilary Clinton"]
+handles = ["HillaryClinton"]
+
+[[targets]]
+id = "cruz"
+name = "Ted Cruz"
+kind = "person"
+aliases = ["Ted Cruz"]
+handles = ["tedcruz"]
+"""
+
+
+def real_texts(eval_dir: Path) -> list[str]:
+    texts: list[str] = []
+    for path in sorted((eval_dir / "pstance").glob("raw_*.csv")):
+        texts += [row["Tweet"] for row in csv.DictReader(path.open(encoding="utf-8"))]
+    for path in sorted((eval_dir / "semeval2016_task6").glob("*annotations.txt")):
+        rows = path.read_text(encoding="cp1252").splitlines()[1:]
+        texts += [r.split("\t")[2] for r in rows if r.count("\t") >= 3]
+    multi = eval_dir / "multitarget_stance_sobhani2017" / "preprocessed.csv"
+    if multi.exists():
+        texts += [row["text"].split(". ", 1)[-1] for row in csv.DictReader(multi.open(encoding="utf-8"))]
+    tweeteval = eval_dir / "semeval2017_task4a_tweeteval" / "val_text.txt"
+    if tweeteval.exists():
+        texts += tweeteval.read_text(encoding="utf-8").splitlines()
+    for path in sorted((eval_dir / "vader_icwsm2014").glob("*GroundTruth.txt")):
+        texts += [r.split("\t", 2)[2] for r in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                  if r.count("\t") >= 2]
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
+    args = parser.parse_args()
+    if not args.eval_dir.exists():
+        sys.exit(f"{args.eval_dir} not found: pass --eval-dir")
+
+    from monitor.analysis.matching import Matcher
+    from monitor.config import load_config
+
+    work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    config_text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")
+    config_text = config_text.replace("workers = 0 ", f"workers = {args.workers} ") + EXTRA_TARGETS
+    config_text = config_text.replace('path = "data/sample"', f'path = "{work / "none"}"')
+    config_path = work / "bench.toml"
+    config_path.write_text(config_text, encoding="utf-8")
+    matcher = Matcher(load_config(config_path))
+    base = [t for t in real_texts(args.eval_dir) if matcher.match(t)]
+    texts = [t if k == 0 else f"{t} ({k})" for k in range(args.repeat) for t in base]
+    archive = work / "tweets.jsonl"
+    with archive.open("w", encoding="utf-8") as fh:
+        for i, text in enumerate(texts):
+            fh.write(json.dumps({"platform": "bench", "id": str(i), "text": text, "author": f"u{i % 997}",
+                                 "created_at": f"2025-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z", "lang": "en"}) + "\n")
+    print(f"archive: {len(texts):,} unique texts ({len(base):,} distinct real tweets mentioning a target, "
+          f"x{args.repeat}), {archive.stat().st_size / 1e6:.1f} MB; cores: {os.cpu_count()}")
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    stock = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    for text in texts:
+        stock.polarity_scores(text)
+    vader_seconds = time.perf_counter() - started
+    vader_rate = len(texts) / vader_seconds
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(work / "data"),
+           "import", "--json", str(archive)]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    import_seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(done.stderr)
+    report = json.loads(done.stdout)[0]
+    import_rate = len(texts) / import_seconds
+
+    from monitor.analysis.fastvader import FastSentimentIntensityAnalyzer
+
+    fast = FastSentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    for text in texts:
+        fast.polarity_scores(text)
+    fast_rate = len(texts) / (time.perf_counter() - started)
+
+    print(f"bare VADER polarity_scores, 1 process : {vader_rate:10,.0f} texts/s ({vader_seconds:.1f} s)")
+    print(f"monitor import, end to end             : {import_rate:10,.0f} posts/s ({import_seconds:.1f} s; "
+          f"{report['posts_new']:,} stored, {report['errors']} errors)")
+    print(f"ratio import / bare VADER              : {import_rate / vader_rate:10.2f}x")
+    print(f"(our VADER, same scores, 1 process     : {fast_rate:10,.0f} texts/s)")
+
+
+if __name__ == "__main__":
+    main()
