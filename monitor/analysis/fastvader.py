@@ -82,7 +82,8 @@ class FastSentimentIntensityAnalyzer(vader.SentimentIntensityAnalyzer):
             elif _is_negation(w[i - 2]):
                 valence = valence * vader.N_SCALAR
         elif start_i == 2:
-            if w[i - 3] == "never" and (w[i - 2] == "so" or w[i - 2] == "this") or (w[i - 1] == "so" or w[i - 1] == "this"):
+            never_so = w[i - 3] == "never" and (w[i - 2] == "so" or w[i - 2] == "this")
+            if never_so or (w[i - 1] == "so" or w[i - 1] == "this"):
                 valence = valence * 1.25
             elif w[i - 3] == "without" and (w[i - 2] == "doubt" or w[i - 1] == "doubt"):
                 pass

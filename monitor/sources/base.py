@@ -177,9 +177,11 @@ class StreamError(Exception):
     """The underlying (compressed) stream broke off: truncated or corrupt."""
 
 
-def iter_lines(source: ArchiveInput, encoding: str = "utf-8") -> Iterator[tuple[int, str] | RecordError]:
-    """(line number, text) for each non-blank line; undecodable lines and a broken stream are
-    yielded as RecordError. Reads in constant memory."""
+def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool = False) -> Iterator[
+    tuple[int, str] | RecordError
+]:
+    """(line number, text) for each line (blank ones only with ``keep_blank``); undecodable lines
+    and a broken stream are yielded as RecordError. Reads in constant memory."""
     lineno = 0
     try:
         with source.open() as fh:
@@ -196,7 +198,7 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8") -> Iterator[tuple[
                         "(e.g. --encoding cp1252)",
                     )
                     continue
-                if text.strip():
+                if keep_blank or text.strip():
                     yield lineno, text
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
         yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")

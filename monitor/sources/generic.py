@@ -113,11 +113,13 @@ def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, 
     buffer: list[str] = []
     start_line = 0
     sep = delimiter or ("\t" if source.basename.lower().endswith((".tsv", ".tsv.gz")) else ",")
-    for item in iter_lines(source, encoding):
+    for item in iter_lines(source, encoding, keep_blank=True):  # a quoted field may hold blank lines
         if isinstance(item, RecordError):
             yield item
             continue
         lineno, text = item
+        if not buffer and not text.strip():
+            continue
         if not buffer:
             start_line = lineno
         buffer.append(text)

@@ -159,7 +159,7 @@ def _author(account: Any, *urls: Any) -> Author:
         # Local accounts come without a domain; qualify them so handles are unique across instances.
         host = _host(*urls, account.get("url"))
         acct = f"{acct}@{host}" if host else acct
-    return Author(id=_str(account.get("id")), handle=_str(acct), name=_str(account.get("display_name")) or None)
+    return Author(id=_str(account.get("id")), handle=_str(acct), name=_str(account.get("display_name")))
 
 
 def _quoted(quote: Any) -> str | None:
@@ -223,8 +223,8 @@ def _statuses(record: Any) -> Iterator[Any]:
         yield from record
     elif isinstance(record, dict) and isinstance(record.get("statuses"), list):
         yield from record["statuses"]  # /api/v2/search (accounts and hashtags are not posts)
-    elif isinstance(record, dict) and "uri" in record and "account" in record:
-        yield record
+    elif isinstance(record, dict) and "account" in record and ({"uri", "content", "text"} & record.keys()):
+        yield record  # one status; mapping reports what it lacks
     else:
         raise FieldError("statuses", "not a Mastodon status, list of statuses or search result")
 

@@ -58,7 +58,7 @@ def iter_feed_items(stream: IO[bytes]) -> Iterator[FeedItem]:
             continue
         depth -= 1
         # Feed title: rss/channel/title (depth 2 once closed) or feed/title (depth 1).
-        if feed_title is None and (tag == "title" and depth == 2 or tag == f"{ATOM}title" and depth == 1):
+        if feed_title is None and ((tag == "title" and depth == 2) or (tag == f"{ATOM}title" and depth == 1)):
             feed_title = _text(element)
         elif tag in ("language", f"{DC}language") and feed_lang is None:
             feed_lang = _text(element)
@@ -120,7 +120,7 @@ def post_from_item(item: FeedItem, provenance: Provenance) -> Post:
 
 def _looks_like_feed(sample: str, name: str) -> bool:
     head = sample.lstrip()[:2000]
-    return head.startswith("<") and ("<rss" in head or "<feed" in head and "w3.org/2005/Atom" in head)
+    return head.startswith("<") and ("<rss" in head or ("<feed" in head and "w3.org/2005/Atom" in head))
 
 
 @register_reader("rss", description="RSS 2.0 or Atom feed (news sites, Google News)", sniff=_looks_like_feed,

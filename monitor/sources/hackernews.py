@@ -1,0 +1,108 @@
+"""Hacker News through the Algolia search API (``https://hn.algolia.com/api/v1/search[_by_date]``).
+
+The ``hackernews`` reader takes response pages (``{"hits": [...], "nbHits": ...}``, one per line
+or one document), JSONL of single hits, and recorded ``[{"url", "reply"}, ...]`` arrays (each
+``reply`` with ``hits`` is read; item and user replies are skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.base import (
+    ArchiveInput,
+    FieldError,
+    RecordError,
+    iter_json_records,
+    parse_time,
+    records_with_errors,
+    register_reader,
+    require,
+    to_int,
+)
+from monitor.sources.mastodon import explode_records, html_to_text
+
+READER = "hackernews"
+ITEM_URL = "https://news.ycombinator.com/item?id={}"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _is_comment(hit: dict[str, Any]) -> bool:
+    tags = hit.get("_tags")
+    if isinstance(tags, list) and tags:
+        return "comment" in tags
+    return hit.get("comment_text") is not None and not hit.get("title")
+
+
+def post_from_hit(hit: dict[str, Any], provenance: Provenance) -> Post:
+    """An Algolia HN hit -> Post. Stories, polls, jobs: text = title, plus a blank line and
+    the story text when there is one. Comments: the comment text. HTML is converted to text.
+    Fields may be null or absent (the index has changed shape over the years)."""
+    object_id = str(require(hit, "objectID"))
+    comment = _is_comment(hit)
+    if comment:
+        if hit.get("comment_text") is None:
+            raise FieldError("comment_text", "missing")
+        text = html_to_text(str(hit["comment_text"]))
+    else:
+        title = hit.get("title")
+        if title is None:
+            raise FieldError("title", "missing")
+        body = html_to_text(str(hit.get("story_text") or ""))
+        text = f"{title}\n\n{body}" if body else str(title)
+    created = hit.get("created_at_i") if hit.get("created_at_i") is not None else hit.get("created_at")
+    return Post(
+        platform="hackernews",
+        id=object_id,
+        url=ITEM_URL.format(object_id),
+        author=Author(handle=_str(hit.get("author"))),
+        text=text,
+        lang=None,
+        created_at=parse_time(created, "created_at"),
+        reply_to=_str(hit.get("parent_id")) if comment else None,
+        engagement=Engagement(likes=to_int(hit.get("points")), replies=to_int(hit.get("num_comments"))),
+        provenance=provenance,
+        raw=hit,
+    )
+
+
+def _is_hit(value: Any) -> bool:
+    # /users/<name> replies also have an objectID; hits have tags or a title or comment text.
+    return isinstance(value, dict) and "objectID" in value and bool({"_tags", "title", "comment_text"} & value.keys())
+
+
+def _hits(record: Any) -> Iterator[Any]:
+    if isinstance(record, dict) and isinstance(record.get("hits"), list):
+        yield from record["hits"]
+    elif _is_hit(record):
+        yield record
+    elif isinstance(record, list):
+        for entry in record:
+            if isinstance(entry, dict) and isinstance(entry.get("reply"), dict):
+                # Recorded [{url, reply}] pairs: only search replies hold hits (not /items, /users).
+                yield from entry["reply"].get("hits") or []
+            elif _is_hit(entry):
+                yield entry
+    else:
+        raise FieldError("hits", "not an Algolia Hacker News response or hit")
+
+
+def _looks_hackernews(sample: str, name: str) -> bool:
+    return (sample.lstrip()[:1] in ("{", "[") and '"objectID"' in sample and '"_tags"' in sample
+            and '"created_at' in sample)
+
+
+@register_reader(READER, description="Hacker News Algolia search responses (pages or hits)",
+                 sniff=_looks_hackernews, priority=40)
+def read_hackernews(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+    name = source.name
+
+    def mapper(hit: Any, lineno: int) -> Iterator[Post]:
+        yield post_from_hit(hit, Provenance(source=READER, file=name, line=lineno))
+
+    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _hits), mapper)

@@ -1,0 +1,314 @@
+"""X (Twitter): API v2 responses as twarc2 writes them, and the account archive (``tweets.js``).
+
+Readers:
+- ``x_twarc``: JSONL where each line is an API v2 response page (``data`` + ``includes``, with
+  twarc's ``__twarc`` stamp) or one tweet object (``twarc2 flatten`` output with ``author``
+  embedded, or a plain tweet with ``author_id``). Only ``data`` tweets become posts; tweets that
+  are merely referenced (``includes.tweets``) are not stored.
+- ``x_archive``: ``data/tweets.js`` (and ``tweets-partN.js``) from an account archive, as a file
+  or as a member of the archive zip; author details come from ``account.js`` next to it.
+- ``x_archive_other``: every other ``window.YTD.*`` archive file; yields nothing, so a whole
+  archive zip imports cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.base import (
+    ArchiveInput,
+    FieldError,
+    RecordError,
+    iter_json_records,
+    parse_time,
+    records_with_errors,
+    register_reader,
+    require,
+    to_int,
+)
+from monitor.sources.mastodon import explode_records
+
+TWARC = "x_twarc"
+ARCHIVE = "x_archive"
+ARCHIVE_OTHER = "x_archive_other"
+
+
+def unescape_twitter(text: str) -> str:
+    """X escapes exactly ``&``, ``<`` and ``>`` in tweet text (API v1.1, v2 and archives).
+    ``html.unescape`` would also rewrite things people typed, such as ``&copy``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def tweet_url(tweet_id: str, username: str | None) -> str:
+    if username:
+        return f"https://x.com/{username}/status/{tweet_id}"
+    return f"https://x.com/i/web/status/{tweet_id}"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# --- API v2 -----------------------------------------------------------------------------------
+
+
+def post_from_tweet(tweet: dict[str, Any], provenance: Provenance,
+                    users: dict[str, dict[str, Any]] | None = None) -> Post:
+    """An X API v2 tweet object -> Post.
+
+    ``users`` maps user id -> user object from the page's ``includes.users``; a twarc-flattened
+    tweet carries its user under ``author`` instead. Long posts take ``note_tweet.text``.
+    """
+    tweet_id = str(require(tweet, "id"))
+    note = tweet.get("note_tweet")
+    text = note.get("text") if isinstance(note, dict) and note.get("text") else tweet.get("text")
+    if text is None:
+        raise FieldError("text", "missing")
+    if not tweet.get("created_at"):
+        raise FieldError("created_at", "missing (request it with tweet.fields=created_at)")
+    created_at = parse_time(tweet["created_at"], "created_at")
+
+    author_id = _str(tweet.get("author_id"))
+    user = tweet.get("author") if isinstance(tweet.get("author"), dict) else None
+    if user is None and users and author_id:
+        user = users.get(author_id)
+    username = _str(user.get("username")) if user else None
+
+    refs: dict[str, str] = {}
+    for ref in tweet.get("referenced_tweets") or []:
+        if isinstance(ref, dict) and ref.get("type") and ref.get("id"):
+            refs.setdefault(str(ref["type"]), str(ref["id"]))
+
+    metrics = tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
+    raw = tweet if user is None or "author" in tweet else {**tweet, "author": user}
+    return Post(
+        platform="x",
+        id=tweet_id,
+        url=tweet_url(tweet_id, username),
+        author=Author(id=author_id or (_str(user.get("id")) if user else None), handle=username,
+                      name=_str(user.get("name")) if user else None),
+        text=unescape_twitter(str(text)),
+        lang=_str(tweet.get("lang")),
+        created_at=created_at,
+        reply_to=refs.get("replied_to"),
+        quote_of=refs.get("quoted"),
+        repost_of=refs.get("retweeted"),
+        engagement=Engagement(
+            likes=to_int(metrics.get("like_count")),
+            reposts=to_int(metrics.get("retweet_count")),
+            replies=to_int(metrics.get("reply_count")),
+            quotes=to_int(metrics.get("quote_count")),
+        ),
+        provenance=provenance,
+        raw=raw,
+    )
+
+
+def _twarc_provenance(page: dict[str, Any], file: str, line: int) -> Provenance:
+    """twarc stamps each page with the request URL and retrieval time; keep them."""
+    stamp = page.get("__twarc") if isinstance(page.get("__twarc"), dict) else {}
+    extra: dict[str, Any] = {}
+    if stamp.get("url"):
+        extra["request"] = str(stamp["url"])
+    if stamp.get("retrieved_at"):
+        try:
+            extra["collected_at"] = parse_time(stamp["retrieved_at"], "__twarc.retrieved_at")
+        except FieldError:
+            pass  # a bad stamp is no reason to drop the tweet
+    return Provenance(source=TWARC, file=file, line=line, **extra)
+
+
+def _tweets_in(record: Any) -> Iterator[tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]]:
+    """(tweet, users by id, page) for each post in a response page or flattened tweet line."""
+    if not isinstance(record, dict):
+        raise FieldError("data", f"expected an X API response page or tweet object, got {type(record).__name__}")
+    if "data" in record:
+        data = record["data"]
+        includes = record.get("includes") if isinstance(record.get("includes"), dict) else {}
+        users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and u.get("id")}
+        for tweet in data if isinstance(data, list) else [data]:
+            yield tweet, users, record
+    elif "id" in record and ("text" in record or "note_tweet" in record):
+        yield record, {}, record
+    elif not ({"meta", "errors", "__twarc"} & record.keys()):
+        # Pages with no results (meta.result_count 0) or only errors hold no tweets: not an error.
+        raise FieldError("data", "not an X API response page or tweet object")
+
+
+_TWEET_ONLY_KEYS = re.compile(
+    r'"(edit_history_tweet_ids|conversation_id|public_metrics|referenced_tweets|reply_settings|possibly_sensitive)"\s*:')
+
+
+def _looks_twarc(sample: str, name: str) -> bool:
+    head = sample.lstrip()
+    if not head.startswith("{"):
+        return False
+    first = head.split("\n", 1)[0]
+    if len(first.strip()) <= 1:  # a pretty-printed document: look at all of the sample
+        first = head
+    if '"__twarc"' in first:
+        return True
+    tweet_keys = bool(_TWEET_ONLY_KEYS.search(first)) or bool(re.search(r'"author_id"\s*:', first))
+    if re.search(r'"data"\s*:\s*[\[{]', first):
+        return tweet_keys or bool(re.search(r'"(newest_id|result_count)"\s*:', first))
+    # One tweet per line. "author_id" alone is also a generic-JSONL column: only count it
+    # when the line has no "platform" field.
+    if not (re.search(r'"id"\s*:', first) and re.search(r'"text"\s*:', first)):
+        return False
+    return bool(_TWEET_ONLY_KEYS.search(first)) or (bool(re.search(r'"author_id"\s*:', first))
+                                                    and not re.search(r'"platform"\s*:', first))
+
+
+@register_reader(TWARC, description="X API v2 JSONL (twarc2 pages or flattened tweets)", sniff=_looks_twarc,
+                 priority=40)
+def read_twarc(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+    name = source.name
+
+    def mapper(item: tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]], lineno: int) -> Iterator[Post]:
+        tweet, users, page = item
+        yield post_from_tweet(tweet, _twarc_provenance(page, name, lineno), users)
+
+    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _tweets_in), mapper)
+
+
+# --- account archive --------------------------------------------------------------------------
+
+_YTD_PREFIX = re.compile(r"\s*window\.YTD\.(\w+)\.part\d+\s*=\s*")
+_TWEET_FILES = ("tweets", "tweet")  # "tweet.js" in archives before 2022
+
+
+def post_from_archive_tweet(tweet: dict[str, Any], provenance: Provenance,
+                            account: dict[str, Any] | None = None) -> Post:
+    """A tweet from an account archive (API v1.1 shape, numbers as strings) -> Post.
+
+    ``account`` is the archive's ``account.js`` entry (username, accountId, accountDisplayName).
+    Retweets are kept with their ``RT @user: ...`` text; archives do not say which tweet they
+    repost, so ``repost_of`` stays None unless a v1.1 ``retweeted_status`` is present.
+    """
+    tweet_id = str(tweet.get("id_str") or require(tweet, "id"))
+    text = tweet.get("full_text") if tweet.get("full_text") is not None else tweet.get("text")
+    if text is None:
+        raise FieldError("full_text", "missing")
+    created_at = parse_time(tweet.get("created_at"), "created_at")
+    if account:
+        author = Author(id=_str(account.get("accountId")), handle=_str(account.get("username")),
+                        name=_str(account.get("accountDisplayName")))
+    elif isinstance(tweet.get("user"), dict):  # API v1.1 tweet objects
+        user = tweet["user"]
+        author = Author(id=_str(user.get("id_str") or user.get("id")), handle=_str(user.get("screen_name")),
+                        name=_str(user.get("name")))
+    else:
+        author = Author()
+    retweeted = tweet.get("retweeted_status") if isinstance(tweet.get("retweeted_status"), dict) else {}
+    return Post(
+        platform="x",
+        id=tweet_id,
+        url=tweet_url(tweet_id, author.handle),
+        author=author,
+        text=unescape_twitter(str(text)),
+        lang=_str(tweet.get("lang")),
+        created_at=created_at,
+        reply_to=_str(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")),
+        quote_of=_str(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id")),
+        repost_of=_str(retweeted.get("id_str") or retweeted.get("id")),
+        engagement=Engagement(likes=to_int(tweet.get("favorite_count")), reposts=to_int(tweet.get("retweet_count")),
+                              replies=to_int(tweet.get("reply_count")), quotes=to_int(tweet.get("quote_count"))),
+        provenance=provenance,
+        raw=tweet,
+    )
+
+
+def _read_ytd(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
+    """(line, entry) for each element of a ``window.YTD.<name>.partN = [...]`` file.
+
+    Archives are per account, so the file is read whole; elements are decoded one at a time to
+    report each with the line it starts on."""
+    try:
+        with source.open() as fh:
+            text = fh.read().decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        yield RecordError(source.name, None, f"could not read archive file: {exc}")
+        return
+    prefix = _YTD_PREFIX.match(text)
+    if prefix is None:
+        yield RecordError(source.name, 1, "not an X archive file (no 'window.YTD.<name>.partN =' prefix)")
+        return
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, prefix.end())
+    if text[pos:pos + 1] != "[":
+        yield RecordError(source.name, _line_at(text, pos), "expected '[' after the archive prefix")
+        return
+    pos = _skip_ws(text, pos + 1)
+    while pos < len(text) and text[pos] != "]":
+        line = _line_at(text, pos)
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield RecordError(source.name, exc.lineno, f"not valid JSON ({exc.msg}); rest of the file skipped")
+            return
+        yield line, value
+        pos = _skip_ws(text, pos)
+        if text[pos:pos + 1] == ",":
+            pos = _skip_ws(text, pos + 1)
+        elif text[pos:pos + 1] != "]":
+            yield RecordError(source.name, _line_at(text, pos), "expected ',' or ']'; rest of the file skipped")
+            return
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _line_at(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _archive_account(source: ArchiveInput) -> dict[str, Any] | None:
+    sibling = source.sibling("account.js")
+    if sibling is None:
+        return None
+    for item in _read_ytd(sibling):
+        if isinstance(item, tuple) and isinstance(item[1], dict):
+            entry = item[1]
+            return entry.get("account") if isinstance(entry.get("account"), dict) else entry
+    return None
+
+
+def _archive_kind(sample: str) -> str | None:
+    match = _YTD_PREFIX.match(sample.lstrip("\ufeff"))
+    return match.group(1) if match else None
+
+
+def _looks_archive_tweets(sample: str, name: str) -> bool:
+    return _archive_kind(sample) in _TWEET_FILES
+
+
+def _looks_archive_other(sample: str, name: str) -> bool:
+    kind = _archive_kind(sample)
+    return kind is not None and kind not in _TWEET_FILES
+
+
+@register_reader(ARCHIVE, description="X account archive tweets.js (file, folder or archive zip)",
+                 sniff=_looks_archive_tweets, priority=20)
+def read_archive(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+    name = source.name
+    account = _archive_account(source)
+
+    def mapper(entry: Any, lineno: int) -> Iterator[Post]:
+        tweet = entry.get("tweet", entry) if isinstance(entry, dict) else entry  # older archives: no wrapper
+        yield post_from_archive_tweet(tweet, Provenance(source=ARCHIVE, file=name, line=lineno), account)
+
+    yield from records_with_errors(source, _read_ytd(source), mapper)
+
+
+@register_reader(ARCHIVE_OTHER, description="Other X archive files (account.js, likes.js, ...): nothing to import",
+                 sniff=_looks_archive_other, priority=21)
+def read_archive_other(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+    # Likes, DMs, followers, deleted tweets...: not public posts by the account, deliberately skipped.
+    yield from ()
