@@ -73,7 +73,8 @@ class Analyzer:
         spans = sentence_spans(text)
         result.sentences = len(spans)
         per_sentence: list[float] | None = None
-        doc = self.sentiment.compound(prepare(text))
+        doc_scored = self.sentiment.score(prepare(text))  # the one VADER pass short posts get
+        doc = doc_scored.compound
         result.compound_doc = round(doc, 4)
         multi_target = len(mentions) > 1
         if len(spans) > 1 and (len(text) > self.long_text_chars or multi_target):
@@ -91,7 +92,7 @@ class Analyzer:
                 if hits:
                     directed = sum(hits) / len(hits)
             model = self.models.get(m.target_id)
-            stance = model.score(text) if model else self.rule_stance.score(m.target_id, text, directed)
+            stance = model.score(text) if model else self.rule_stance.score(m.target_id, text, directed, doc_scored)
             result.targets.append(TargetResult(m.target_id, m.alias, round(directed, 4),
                                                self.thresholds.label(directed), stance))
         return result

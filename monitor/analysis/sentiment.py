@@ -3,34 +3,55 @@
 No lowercasing and no stripping of punctuation or emoji: VADER uses capitals, "!!!" and emoji
 as intensity cues. Camel-case hashtags are split so their words count (#StargateIsAScam).
 Long texts are scored per sentence and averaged; the whole-document compound is kept too.
+
+``VaderEngine`` is VADER's own algorithm (vaderSentiment 3.3.2), re-implemented so that one pass
+returns the per-word valences as well as the compound: stance scoring reads them to find what is
+said about each target without a second pass. It computes the lowercase word list once instead
+of once per sentiment word, which makes it faster than the stock ``polarity_scores``. With no
+additions (``VaderEngine(extras=False)``) it gives the stock compound exactly (tests check this).
+Our additions: a few domain and social-media words (``lexicon.SENTIMENT_LEXICON``), emoji
+that VADER's emoji names misread, typographic apostrophes read as ASCII ones (so "don’t" negates).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+    SentimentIntensityAnalyzer,
+    SentiText,
+    scalar_inc_dec,
+)
 
+from monitor.analysis.lexicon import EMOJI_VALENCE, SENTIMENT_LEXICON
 from monitor.analysis.matching import split_hashtag
 
 SCORER_NAME = "vader"
-SCORER_VERSION = f"{version('vaderSentiment')}+dm1"
+SCORER_VERSION = f"{version('vaderSentiment')}+dm2"
 
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
 _URL_RE = re.compile(r"https?://\S+")
-# Sentence ends: . ! ? (and runs of them) or line breaks, followed by space/newline.
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|[.!?]+|$)|[.!?]+", re.MULTILINE)
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_NEGATE = frozenset(NEGATE)
 
 
 def prepare(text: str) -> str:
-    """Text as VADER should see it: hashtags split into words, URLs dropped (their words mislead)."""
+    """Text as VADER should see it: hashtags split into words, URLs dropped (their words mislead),
+    typographic apostrophes made ASCII (VADER's negations and contractions are spelled with ')."""
     if "#" in text:
         text = _HASHTAG_RE.sub(lambda m: split_hashtag(m.group(1)), text)
     if "http" in text:
         text = _URL_RE.sub("", text)
+    if "’" in text:
+        text = text.replace("’", "'")
     return text
 
 
@@ -60,16 +81,181 @@ class Thresholds:
         return "neutral"
 
 
+@dataclass(slots=True)
+class Scored:
+    """One VADER pass: the compound and what it was computed from."""
+
+    compound: float
+    words: list[str]  # VADER's tokens (edge punctuation stripped, emoji replaced by words)
+    raw: list[str]  # the same tokens as written (punctuation kept), for clause boundaries
+    valences: list[float]  # per token, after VADER's negation, booster, caps and 'but' rules
+    emphasis: float  # VADER's '!' and '?' amplifier for the whole text
+
+
+def _negated(word: str) -> bool:
+    return word in _NEGATE or "n't" in word
+
+
+class VaderEngine(SentimentIntensityAnalyzer):
+    """VADER, one pass, returning per-word valences (see the module docstring)."""
+
+    def __init__(self, extras: bool = True) -> None:
+        super().__init__()
+        if extras:
+            self.lexicon.update(SENTIMENT_LEXICON)
+            for emoji, valence in EMOJI_VALENCE.items():
+                token = f"emoji{ord(emoji[0]):x}"  # one word, so VADER's rules treat it like any other word
+                self.emojis[emoji] = token
+                self.lexicon[token] = valence
+
+    def _emoji_to_words(self, text: str) -> str:
+        if text.isascii():
+            return text.strip()
+        out: list[str] = []
+        prev_space = True
+        emojis = self.emojis
+        for ch in text:
+            description = emojis.get(ch)
+            if description is not None:
+                if not prev_space:
+                    out.append(" ")
+                out.append(description)
+                prev_space = False
+            else:
+                out.append(ch)
+                prev_space = ch == " "
+        return "".join(out).strip()
+
+    def score(self, text: str) -> Scored:
+        text = self._emoji_to_words(text)
+        sentitext = SentiText(text)
+        words = sentitext.words_and_emoticons
+        lower = [w.lower() for w in words]
+        valences = self._valences(words, lower, sentitext.is_cap_diff)
+        if "but" in lower:
+            valences = self._but_check(words, valences)
+        emphasis = self._punctuation_emphasis(text)
+        compound = 0.0
+        if valences:
+            total = float(sum(valences))
+            if total > 0:
+                total += emphasis
+            elif total < 0:
+                total -= emphasis
+            compound = _normalize(total)
+        return Scored(round(compound, 4), words, text.split(), valences, emphasis)
+
+    def polarity_compound(self, text: str) -> float:
+        return self.score(text).compound
+
+    def _valences(self, words: list[str], lower: list[str], is_cap_diff: bool) -> list[float]:
+        lexicon = self.lexicon
+        n = len(words)
+        out: list[float] = []
+        for i, item in enumerate(words):
+            low = lower[i]
+            base = lexicon.get(low)
+            if base is None or low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
+                out.append(0.0)
+                continue
+            valence = base
+            if low == "no" and i != n - 1 and lower[i + 1] in lexicon:
+                valence = 0.0
+            if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
+                    i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")):
+                valence = base * N_SCALAR
+            if is_cap_diff and item.isupper():
+                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+            for start_i in range(3):
+                if i > start_i and lower[i - (start_i + 1)] not in lexicon:
+                    s = scalar_inc_dec(words[i - (start_i + 1)], valence, is_cap_diff)
+                    if start_i == 1 and s != 0:
+                        s = s * 0.95
+                    if start_i == 2 and s != 0:
+                        s = s * 0.9
+                    valence = valence + s
+                    valence = _negation_check(valence, lower, start_i, i)
+                    if start_i == 2:
+                        valence = _special_idioms_check(valence, lower, i)
+            valence = _least_check(valence, lower, i, lexicon)
+            out.append(valence)
+        return out
+
+
+def _normalize(score: float, alpha: float = 15) -> float:
+    value = score / math.sqrt(score * score + alpha)
+    return max(-1.0, min(1.0, value))
+
+
+def _negation_check(valence: float, lower: list[str], start_i: int, i: int) -> float:
+    # VADER's own rule, reading the lowercase list computed once per text.
+    if start_i == 0:
+        if _negated(lower[i - 1]):
+            valence = valence * N_SCALAR
+    elif start_i == 1:
+        if lower[i - 2] == "never" and lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 2] == "without" and lower[i - 1] == "doubt":
+            pass
+        elif _negated(lower[i - 2]):
+            valence = valence * N_SCALAR
+    else:
+        if (lower[i - 3] == "never" and lower[i - 2] in ("so", "this")) or lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 3] == "without" and (lower[i - 2] == "doubt" or lower[i - 1] == "doubt"):
+            pass
+        elif _negated(lower[i - 3]):
+            valence = valence * N_SCALAR
+    return valence
+
+
+def _special_idioms_check(valence: float, lower: list[str], i: int) -> float:
+    onezero = f"{lower[i - 1]} {lower[i]}"
+    twoonezero = f"{lower[i - 2]} {lower[i - 1]} {lower[i]}"
+    twoone = f"{lower[i - 2]} {lower[i - 1]}"
+    threetwoone = f"{lower[i - 3]} {lower[i - 2]} {lower[i - 1]}"
+    threetwo = f"{lower[i - 3]} {lower[i - 2]}"
+    for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    if len(lower) - 1 > i:
+        zeroone = f"{lower[i]} {lower[i + 1]}"
+        if zeroone in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroone]
+    if len(lower) - 1 > i + 1:
+        zeroonetwo = f"{lower[i]} {lower[i + 1]} {lower[i + 2]}"
+        if zeroonetwo in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroonetwo]
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
+
+
+def _least_check(valence: float, lower: list[str], i: int, lexicon: dict[str, float]) -> float:
+    if i > 1 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        if lower[i - 2] != "at" and lower[i - 2] != "very":
+            valence = valence * N_SCALAR
+    elif i > 0 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        valence = valence * N_SCALAR
+    return valence
+
+
 class SentimentScorer:
     name = SCORER_NAME
     version = SCORER_VERSION
 
     def __init__(self) -> None:
-        self._vader = SentimentIntensityAnalyzer()
+        self.engine = VaderEngine()
+
+    def score(self, text: str) -> Scored:
+        """One pass over an already prepared text: compound plus per-word valences."""
+        return self.engine.score(text)
 
     def compound(self, text: str) -> float:
         """Compound score of an already prepared text."""
-        return self._vader.polarity_scores(text)["compound"]
+        return self.engine.score(text).compound
 
     def score_text(self, text: str) -> float:
         return self.compound(prepare(text))

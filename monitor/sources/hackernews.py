@@ -7,9 +7,12 @@ or one document), JSONL of single hits, and recorded ``[{"url", "reply"}, ...]``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+from monitor.collect import CollectContext, Page, register_collector
+from monitor.http import FetchError
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
@@ -23,6 +26,8 @@ from monitor.sources.base import (
     to_int,
 )
 from monitor.sources.mastodon import explode_records, html_to_text
+
+log = logging.getLogger(__name__)
 
 READER = "hackernews"
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
@@ -106,3 +111,48 @@ def read_hackernews(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordErr
         yield post_from_hit(hit, Provenance(source=READER, file=name, line=lineno))
 
     yield from records_with_errors(source, explode_records(source, iter_json_records(source), _hits), mapper)
+
+
+# --- live collector ---------------------------------------------------------------------------
+
+
+def _page_posts(hits: list[Any], ctx: CollectContext, request: str, query: str) -> list[Post]:
+    posts: list[Post] = []
+    for hit in hits:
+        if not _is_hit(hit):
+            continue
+        try:
+            posts.append(post_from_hit(hit, ctx.provenance(request, query)))
+        except (FieldError, ValueError) as exc:
+            log.warning("hackernews: skipped a hit (%s)", exc)
+    return posts
+
+
+@register_collector("hackernews", description="Hacker News stories and comments (Algolia search_by_date)",
+                    base_url="https://hn.algolia.com/api/v1", interval_minutes=15)
+def fetch_hackernews(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """Newest first. ``newest`` (created_at_i) only advances when a pass reaches its end, so a
+    capped run is resumed from ``next_page`` next time instead of leaving a gap; a run over
+    unchanged data is one request that returns nothing."""
+    newest = int(state.get("newest", 0))
+    pass_newest = int(state.get("pass_newest", newest))
+    page_no = int(state.get("next_page", 0))
+    while True:
+        params: dict[str, Any] = {"query": query, "tags": "(story,comment)", "page": page_no,
+                                  "hitsPerPage": int(ctx.setting("hits_per_page", 100))}
+        if newest:
+            params["numericFilters"] = f"created_at_i>{newest}"
+        data, response = ctx.http.get_json(f"{ctx.base_url}/search_by_date", params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("hits"), list):
+            raise FetchError("bad-body", f"hackernews: unexpected response shape (keys: {list(data)[:5]})",
+                             response.status)
+        hits = data["hits"]
+        posts = _page_posts(hits, ctx, response.url, query)
+        times = [int(h["created_at_i"]) for h in hits if isinstance(h, dict) and h.get("created_at_i") is not None]
+        pass_newest = max([pass_newest, *times])
+        last = not hits or page_no + 1 >= int(data.get("nbPages") or 0)
+        if last:
+            yield Page(posts, {"newest": pass_newest}, more=False, request=response.url)
+            return
+        page_no += 1
+        yield Page(posts, {"newest": newest, "pass_newest": pass_newest, "next_page": page_no}, request=response.url)

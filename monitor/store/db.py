@@ -149,6 +149,13 @@ class Store:
                 con.execute("ROLLBACK")
                 result.already_applied = True
                 return result
+            deletions = batch.tables.get("deletions")
+            if deletions is not None:
+                # Honour deletions at the source; an edit is a deletion plus the new version in this batch.
+                con.register("batch_deleted", deletions)
+                for table in ("posts", *ANALYSIS_TABLES):
+                    con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM batch_deleted)")
+                con.unregister("batch_deleted")
             posts = batch.tables.get("posts")
             if posts is not None:
                 con.register("batch_posts", posts)

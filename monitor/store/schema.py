@@ -176,6 +176,14 @@ FROM runs GROUP BY source ORDER BY source;
 """),
 ]
 
+MIGRATIONS.append(("deletions", """
+CREATE TABLE deletions (
+    post_key   VARCHAR NOT NULL,          -- deleted (or edited: deleted, then stored again) at the source
+    source     VARCHAR NOT NULL,
+    deleted_at TIMESTAMP NOT NULL
+);
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
