@@ -38,6 +38,9 @@ class Page:
     state: dict[str, Any]
     more: bool = True  # False: the end, or caught up with what earlier runs stored
     request: str | None = None
+    # Keys (platform:id) the platform reports deleted. An edited post: its key here and the new
+    # version in ``posts`` (the old version and its scores are replaced).
+    deleted: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -244,6 +247,9 @@ def _save_page(page: Page, query: str, report: RunReport, store: Store, pool: An
     report.unmatched += len(posts) - len(keep)
     now = utcnow_naive()
     batch = WriteBatch()
+    if page.deleted:
+        batch.add_rows("deletions", [{"post_key": key, "source": report.source, "deleted_at": now}
+                                     for key in dict.fromkeys(page.deleted)])
     if keep:
         kept_posts = [p for p, _ in keep]
         batch.add("posts", posts_table(kept_posts, run_id=report.run_id))
