@@ -39,7 +39,7 @@ class AppContext:
     data_dir: Path
     verbose: int = 0
     console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))  # one line stays one line
 
     @cached_property
     def config(self) -> Config:
@@ -228,14 +228,73 @@ def run_cycle(app: AppContext) -> dict[str, Any]:
         if path.exists():
             reports.extend(run_imports(app, [path], spec.format))
     print_import_reports(app, reports)
-    collected: list[dict[str, Any]] = []
+    return {"imports": [r.as_dict() for r in reports], "collectors": run_collection(app)}
+
+
+def run_collection(app: AppContext, names: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run collectors once, printing one line per source; failures never stop the others."""
+    from monitor.analysis.pipeline import AnalysisPool
+    from monitor.collect import collect_sources, summarise
+
+    def show(collector: Any, reports: list[Any]) -> None:
+        ok, line = summarise(collector, reports, collector.settings(app.config).interval_minutes)
+        app.err.print(Text(safe(line, one_line=True), style="" if ok else "yellow"))
+
+    pool = AnalysisPool(app.config, app.data_dir / "models")
     try:
-        from monitor.collect import run_collectors
-    except ImportError:
-        run_collectors = None  # type: ignore[assignment]
-    if run_collectors is not None:
-        collected = run_collectors(app)
-    return {"imports": [r.as_dict() for r in reports], "collectors": collected}
+        results = collect_sources(app.config, app.store, pool, names, on_report=show)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="SOURCE") from exc
+    finally:
+        pool.close()
+    return {name: [r.as_dict() for r in reports] for name, reports in results.items()}
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
+@pass_app
+def collect(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
+    """Run live collectors once now (default: every enabled source; see `monitor sources`).
+
+    Each source pulls what is new since its last run, up to max_pages pages per query, and
+    stores posts and its cursor together. A source that fails says so in one line and the others
+    go on.
+    """
+    results = run_collection(app, list(sources) or None)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=str))
+
+
+@main.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@pass_app
+def sources_cmd(app: AppContext, as_json: bool) -> None:
+    """List live sources: enabled or not, what each needs, its interval and queries."""
+    from monitor.collect import load_collectors
+
+    rows = []
+    for name, c in sorted(load_collectors().items()):
+        settings = c.settings(app.config)
+        missing = c.missing()
+        rows.append({"source": name, "enabled": c.is_enabled(app.config), "ready": not missing,
+                     "needs": c.needs, "missing": missing, "interval_minutes": settings.interval_minutes,
+                     "max_pages": settings.max_pages, "base_url": settings.base_url or c.base_url,
+                     "queries": c.query_list(app.config), "description": c.description})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Sources")
+    for col in ("source", "enabled", "needs", "every", "queries", "what"):
+        table.add_column(col)
+    for r in rows:
+        state = ("yes" if r["ready"] else "yes, but missing " + ", ".join(r["missing"])) if r["enabled"] else "no"
+        table.add_row(r["source"], Text(state, style="green" if r["enabled"] and r["ready"] else "yellow"),
+                      literal(r["needs"]), f"{r['interval_minutes']:g} min", str(len(r["queries"])),
+                      literal(r["description"]))
+    app.console.print(table)
+    app.err.print(Text("Enable or disable a source, and set its options, in [sources.NAME] of the config.",
+                       style="dim"))
 
 
 # --- summary / sql / export ---------------------------------------------------------------------

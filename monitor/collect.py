@@ -189,7 +189,8 @@ def run_collector(collector: Collector, config: Config, store: Store, pool: Anal
     settings = collector.settings(config)
     own_http = http is None
     http = http or HttpClient(config.contact)
-    ctx = CollectContext(collector.name, config, settings, http, (settings.base_url or collector.base_url).rstrip("/"))
+    base_url = (settings.base_url or collector.base_url).rstrip("/")
+    ctx = CollectContext(collector.name, config, settings, http, base_url)
     info = AnalyzerInfo.of(pool.local)
     reports: list[RunReport] = []
     try:
@@ -276,3 +277,44 @@ def next_retry(report: RunReport, interval_minutes: float) -> datetime:
 def describe_failure(report: RunReport, interval_minutes: float) -> str:
     when = next_retry(report, interval_minutes)
     return f"{report.source}: {report.error} — next try {when:%Y-%m-%d %H:%M} UTC"
+
+
+def collect_sources(
+    config: Config, store: Store, pool: AnalysisPool, names: list[str] | None = None,
+    on_report: Callable[[Collector, list[RunReport]], None] | None = None,
+) -> dict[str, list[RunReport]]:
+    """Run the named collectors (default: every enabled one) once, each isolated from the others'
+    failures. Collectors that need credentials that are missing are skipped with a reason."""
+    collectors = load_collectors()
+    unknown = [n for n in names or [] if n not in collectors]
+    if unknown:
+        raise KeyError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(sorted(collectors))}")
+    selected = names or [n for n, c in collectors.items() if c.is_enabled(config)]
+    results: dict[str, list[RunReport]] = {}
+    for name in selected:
+        collector = collectors[name]
+        if collector.missing():
+            results[name] = []
+            if on_report:
+                on_report(collector, [])
+            continue
+        results[name] = run_collector(collector, config, store, pool)
+        if on_report:
+            on_report(collector, results[name])
+    return results
+
+
+def summarise(collector: Collector, reports: list[RunReport], interval_minutes: float) -> tuple[bool, str]:
+    """(ok, one line) describing a collector's run for the terminal."""
+    if not reports:
+        return False, f"{collector.name}: skipped, needs {', '.join(collector.missing()) or collector.needs}"
+    failed = [r for r in reports if r.coverage in ("failed", "rate-limited")]
+    new = sum(r.posts_new for r in reports)
+    seen = sum(r.posts_seen for r in reports)
+    requests = sum(r.requests for r in reports)
+    if failed:
+        return False, describe_failure(failed[0], interval_minutes)
+    capped = sum(1 for r in reports if r.coverage == "capped")
+    extra = f", {capped} capped at max_pages" if capped else ""
+    return True, (f"{collector.name}: {len(reports)} queries, {requests} requests, {new} new posts, "
+                  f"{seen} seen before{extra}")

@@ -125,21 +125,41 @@ def _pearson(xs: list[float], ys: list[float]) -> float:
     return cov / math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
 
 
+def offline_config(tmp_path: Path) -> Path:
+    """The bundled config with every live source pointed at a closed port on this machine."""
+    from monitor.collect import load_collectors
+
+    lines = [(ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")]
+    for name, collector in load_collectors().items():
+        scheme = "ws" if collector.base_url.startswith("ws") else "http"
+        lines.append(f'\n[sources.{name}]\nenabled = true\nbase_url = "{scheme}://127.0.0.1:9"\n')
+    path = tmp_path / "offline.toml"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
 def test_quick_start_main_job_offline(tmp_path: Path) -> None:
-    """`monitor run --once && monitor summary` from the project folder, with a fresh data dir."""
+    """`monitor run --once && monitor summary` from the project folder, with a fresh data dir and
+    every live source unreachable: one line per source, and the archives still imported."""
     env = {"MONITOR_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    run = subprocess.run([sys.executable, "-m", "monitor", "run", "--once", "--json"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    config = str(offline_config(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     cycle = json.loads(run.stdout)
+    failures = [line for line in run.stderr.splitlines() if "offline" in line]
+    assert len(failures) >= 2 and all("next try" in line for line in failures)
+    assert all(reports and reports[0]["coverage"] == "failed" for reports in cycle["collectors"].values() if reports)
     imported = {Path(r["path"]).name: r for r in cycle["imports"]}
     assert imported["guardian_us_2018-01-31.rss.xml"]["records"] == 55
     assert sum(r["posts_new"] for r in cycle["imports"]) > 10
-    summary = subprocess.run([sys.executable, "-m", "monitor", "summary", "--json"], cwd=ROOT, env=env,
+    summary = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "summary", "--json"], cwd=ROOT,
+                             env=env,
                              capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0, summary.stderr
     data = json.loads(summary.stdout)
     assert any(t["target_id"] == "trump" for t in data["targets"])
-    again = subprocess.run([sys.executable, "-m", "monitor", "run", "--once", "--json"], cwd=ROOT, env=env,
+    again = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"], cwd=ROOT,
+                           env=env,
                            capture_output=True, text=True, timeout=300)
     assert sum(r["posts_new"] for r in json.loads(again.stdout)["imports"]) == 0

@@ -13,7 +13,7 @@ from monitor.config import Config, SourceConfig
 from monitor.http import HttpClient
 from monitor.store import Store
 from tests.conftest import FIXTURES
-from tests.replay import Reply, ReplayServer
+from tests.replay import ReplayServer, Reply
 
 RECORDED = json.loads((FIXTURES / "hackernews" / "search_by_date_nodejs_2017.json").read_text(encoding="utf-8"))
 PATH = "/api/v1/search_by_date"

@@ -7,14 +7,21 @@ becomes a post: the headline and summary as text, the publisher (or dc:creator) 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from monitor.collect import CollectContext, Page, default_queries, register_collector
+from monitor.config import Config, SourceConfig
+from monitor.http import FetchError
 from monitor.models import Author, Post, Provenance
 from monitor.sources.base import ArchiveInput, FieldError, RecordError, parse_time, register_reader
 from monitor.sources.mastodon import html_to_text
+
+log = logging.getLogger(__name__)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -137,3 +144,51 @@ def read_feed(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
                     yield RecordError(source.name, number, exc.reason, exc.field)
     except ET.ParseError as exc:
         yield RecordError(source.name, exc.position[0] if exc.position else None, f"not well-formed XML: {exc}")
+
+
+# --- live collector ---------------------------------------------------------------------------
+
+GOOGLE_NEWS = "https://news.google.com/rss/search"
+
+
+def news_queries(config: Config, settings: SourceConfig) -> list[str]:
+    """A Google News search per target (unless ``google_news = false``), then each configured feed."""
+    extra = settings.model_extra or {}
+    queries = [] if extra.get("google_news") is False else [f"search:{q}" for q in default_queries(config)]
+    return queries + [f"feed:{url}" for url in extra.get("feeds", [])]
+
+
+@register_collector("news", description="Google News search RSS per target, plus any RSS/Atom feeds in the config",
+                    base_url=GOOGLE_NEWS, interval_minutes=30, queries=news_queries,
+                    needs="nothing (feeds: [sources.news] feeds = [...])")
+def fetch_news(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """One request per feed, conditional on the ETag / Last-Modified of the last one, so an
+    unchanged feed costs a 304 and nothing else."""
+    kind, _, value = query.partition(":")
+    if kind == "search":
+        url = ctx.base_url
+        params: dict[str, str] | None = {"q": value, "hl": ctx.setting("hl", "en-US"), "gl": ctx.setting("gl", "US"),
+                                         "ceid": ctx.setting("ceid", "US:en")}
+    else:
+        url, params = value, None
+    headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    response = ctx.http.get(url, params=params, headers=headers, ok=(200, 304))
+    if response.status == 304:
+        yield Page([], state, more=False, request=response.url)
+        return
+    posts: list[Post] = []
+    try:
+        for number, item in enumerate(iter_feed_items(io.BytesIO(response.content)), start=1):
+            try:
+                posts.append(post_from_item(item, ctx.provenance(response.url, query)))
+            except FieldError as exc:
+                log.warning("news: item %d of %s skipped: %s", number, response.url, exc)
+    except ET.ParseError as exc:
+        raise FetchError("bad-body", f"{url}: not a well-formed RSS/Atom feed ({exc})", response.status) from exc
+    new_state = {k: v for k, v in (("etag", response.headers.get("etag")),
+                                   ("last_modified", response.headers.get("last-modified"))) if v}
+    yield Page(posts, new_state, more=False, request=response.url)
