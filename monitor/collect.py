@@ -168,7 +168,8 @@ def load_state(store: Store, source: str, query: str) -> dict[str, Any]:
 
     try:
         with store.read(timeout=2.0) as con:
-            row = con.execute("SELECT state FROM source_state WHERE source = ? AND query = ?", [source, query]).fetchone()
+            row = con.execute("SELECT state FROM source_state WHERE source = ? AND query = ?",
+                              [source, query]).fetchone()
     except StoreError:
         row = None
     state: dict[str, Any] = json.loads(row[0]) if row else {}
