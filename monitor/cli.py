@@ -231,7 +231,9 @@ def run_cycle(app: AppContext) -> dict[str, Any]:
     return {"imports": [r.as_dict() for r in reports], "collectors": run_collection(app)}
 
 
-def run_collection(app: AppContext, names: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+def run_collection(app: AppContext, names: list[str] | None = None, once: bool = True) -> dict[
+    str, list[dict[str, Any]]
+]:
     """Run collectors once, printing one line per source; failures never stop the others."""
     from monitor.analysis.pipeline import AnalysisPool
     from monitor.collect import collect_sources, summarise
@@ -242,7 +244,7 @@ def run_collection(app: AppContext, names: list[str] | None = None) -> dict[str,
 
     pool = AnalysisPool(app.config, app.data_dir / "models")
     try:
-        results = collect_sources(app.config, app.store, pool, names, on_report=show)
+        results = collect_sources(app.config, app.store, pool, names, on_report=show, once=once)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="SOURCE") from exc
     finally:
@@ -418,6 +420,47 @@ def export(app: AppContext, fmt: str, output: Path, target: str | None, since: s
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     app.err.print(f"wrote {count} posts to {safe(output)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@pass_app
+def status(app: AppContext, as_json: bool) -> None:
+    """Is the daemon running; per source the last run, its result, the next run and the last error;
+    posts per hour; spool and database size; hours with gaps in coverage."""
+    from monitor.status import compute, render
+
+    data = compute(app.store, app.data_dir)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render(data, app.console)
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Re-analyse every post, not only those with old versions.")
+@pass_app
+def rescore(app: AppContext, everything: bool) -> None:
+    """Recompute target matches, sentiment and stance from the stored posts (no re-collecting).
+
+    Run it after changing targets or aliases in the config, or training a stance model: posts whose
+    stored analysis has another rule set or scorer version are re-analysed, in batches.
+    """
+    from monitor.analysis.pipeline import AnalysisPool
+    from monitor.rescore import rescore as run_rescore
+
+    pool = AnalysisPool(app.config, app.data_dir / "models")
+    try:
+        with _progress(app.err) as progress:
+            task = progress.add_task("rescoring", total=None)
+            report = run_rescore(app.store, pool, everything,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        pool.close()
+    app.err.print(f"rescored {report.rescored} of {report.candidates} candidate posts; mentions "
+                  f"{report.mentions_before} -> {report.mentions_after}", markup=False)
 
 
 # --- score -----------------------------------------------------------------------------------

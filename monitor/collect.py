@@ -50,6 +50,7 @@ class CollectContext:
     settings: SourceConfig
     http: HttpClient
     base_url: str
+    should_stop: Callable[[], bool] = lambda: False  # streaming collectors check it while reading
 
     def provenance(self, request: str | None, query: str | None) -> Provenance:
         return Provenance(source=self.name, request=request, query=query)
@@ -185,18 +186,22 @@ def load_state(store: Store, source: str, query: str) -> dict[str, Any]:
 
 
 def run_collector(collector: Collector, config: Config, store: Store, pool: AnalysisPool,
-                  http: HttpClient | None = None, queries: list[str] | None = None) -> list[RunReport]:
-    """Run one collector once over its queries. Offline stops the source after the first query."""
+                  http: HttpClient | None = None, queries: list[str] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> list[RunReport]:
+    """Run one collector once over its queries. Offline stops the source after the first query.
+    ``should_stop`` is checked between pages: the page in hand is stored, then the run ends."""
     settings = collector.settings(config)
     own_http = http is None
     http = http or HttpClient(config.contact)
     base_url = (settings.base_url or collector.base_url).rstrip("/")
-    ctx = CollectContext(collector.name, config, settings, http, base_url)
+    ctx = CollectContext(collector.name, config, settings, http, base_url, should_stop or (lambda: False))
     info = AnalyzerInfo.of(pool.local)
     reports: list[RunReport] = []
     try:
         for query in queries or collector.query_list(config):
-            report = _run_query(collector, ctx, query, store, pool, info)
+            if should_stop and should_stop():
+                break
+            report = _run_query(collector, ctx, query, store, pool, info, should_stop)
             reports.append(report)
             if report.coverage == "failed" and report.error and report.error.startswith("offline"):
                 break
@@ -209,7 +214,7 @@ def run_collector(collector: Collector, config: Config, store: Store, pool: Anal
 
 
 def _run_query(collector: Collector, ctx: CollectContext, query: str, store: Store, pool: AnalysisPool,
-               info: AnalyzerInfo) -> RunReport:
+               info: AnalyzerInfo, should_stop: Callable[[], bool] | None = None) -> RunReport:
     report = RunReport(collector.name, query, new_id(), utcnow_naive())
     state = load_state(store, collector.name, query)
     max_pages = max(1, ctx.settings.max_pages)
@@ -221,8 +226,11 @@ def _run_query(collector: Collector, ctx: CollectContext, query: str, store: Sto
             _save_page(page, query, report, store, pool, info, ctx.config)
             if not page.more:
                 break
-            if report.pages >= max_pages:
+            if report.pages >= max_pages and not collector.streaming:  # a stream ends on its own terms
                 report.coverage = "capped"
+                break
+            if should_stop and should_stop():
+                report.coverage, report.error = "capped", "stopped: shutting down"
                 break
     except RateLimited as exc:
         report.coverage, report.error, report.retry_at = "rate-limited", str(exc), exc.retry_at
@@ -283,9 +291,11 @@ def describe_failure(report: RunReport, interval_minutes: float) -> str:
 def collect_sources(
     config: Config, store: Store, pool: AnalysisPool, names: list[str] | None = None,
     on_report: Callable[[Collector, list[RunReport]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None, once: bool = False,
 ) -> dict[str, list[RunReport]]:
     """Run the named collectors (default: every enabled one) once, each isolated from the others'
-    failures. Collectors that need credentials that are missing are skipped with a reason."""
+    failures. Collectors that need credentials that are missing are skipped with a reason. With
+    ``once`` (cron, `run --once`), streams read until they have caught up, for at most 20 seconds."""
     collectors = load_collectors()
     unknown = [n for n in names or [] if n not in collectors]
     if unknown:
@@ -299,7 +309,13 @@ def collect_sources(
             if on_report:
                 on_report(collector, [])
             continue
-        results[name] = run_collector(collector, config, store, pool)
+        run_config = config
+        if once and collector.streaming:
+            run_config = config.model_copy(deep=True)
+            settings = collector.settings(config)
+            limit = min(float((settings.model_extra or {}).get("max_seconds", 20)), 20.0)
+            run_config.sources[name] = settings.model_copy(update={"stop_when_caught_up": True, "max_seconds": limit})
+        results[name] = run_collector(collector, run_config, store, pool, should_stop=should_stop)
         if on_report:
             on_report(collector, results[name])
     return results

@@ -105,12 +105,19 @@ class SourceConfig(BaseModel):
     queries: list[str] | None = None  # override queries built from aliases
 
 
+class DaemonConfig(Strict):
+    lock_timeout_seconds: float = 10.0  # how long a batch waits for a busy database before it spools
+    inbox_interval_seconds: float = 60.0
+    maintenance_interval_seconds: float = 300.0
+
+
 class Config(Strict):
     contact: str = "https://github.com/discourse-monitor"
     targets: list[Target]
     archives: list[ArchiveSpec] = Field(default_factory=list)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

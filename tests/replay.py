@@ -52,7 +52,7 @@ Predicate = Callable[[Request], bool]
 
 class ReplayServer:
     def __init__(self) -> None:
-        self.routes: list[tuple[str, Predicate | None, list[Reply]]] = []
+        self.routes: list[tuple[str, Predicate | None, list[Any]]] = []
         self.requests: list[Request] = []
         server = self
 
@@ -100,15 +100,18 @@ class ReplayServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def add(self, path: str, *replies: Reply, when: Predicate | None = None) -> ReplayServer:
-        """Serve ``replies`` in order on ``path`` (the last one repeats). Later routes win."""
+    def add(self, path: str, *replies: Reply | Callable[[Request], Reply], when: Predicate | None = None
+            ) -> ReplayServer:
+        """Serve ``replies`` in order on ``path`` (the last one repeats; a callable builds the reply
+        from the request). Later routes win."""
         self.routes.insert(0, (path, when, list(replies)))
         return self
 
     def _reply_for(self, request: Request) -> Reply:
         for path, when, replies in self.routes:
             if request.path == path and (when is None or when(request)):
-                return replies.pop(0) if len(replies) > 1 else replies[0]
+                reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                return reply(request) if callable(reply) else reply
         return Reply({"error": f"no route for {request.path}"}, status=404)
 
     def count(self, path: str | None = None) -> int:

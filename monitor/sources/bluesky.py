@@ -6,14 +6,41 @@ Readers:
   ``getPostThread`` (``{"thread": ...}``), one page per line or a single document.
 - ``bluesky_jetstream``: JSONL of Jetstream events; only ``app.bsky.feed.post`` creates become
   posts, every other event (likes, follows, deletes, identity...) is skipped.
+
+Live collectors (same mapping functions as the readers):
+- ``bluesky_jetstream``: the Jetstream firehose of new posts, matched against the targets locally;
+  resumes from a persisted ``time_us`` cursor; post deletes and edits reach the store.
+- ``bluesky_search``: ``app.bsky.feed.searchPosts`` back-fill, logged in with an app password
+  (the AppView has refused anonymous search since early 2025).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import random
 import re
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+from websockets.sync.client import ClientConnection, connect
+
+from monitor.collect import CollectContext, Page, register_collector
+from monitor.http import FetchError, RateLimited, Response, user_agent, wait_from_headers
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
@@ -28,8 +55,11 @@ from monitor.sources.base import (
 )
 from monitor.sources.mastodon import explode_records
 
+log = logging.getLogger(__name__)
+
 VIEWS = "bluesky"
 JETSTREAM = "bluesky_jetstream"
+SEARCH = "bluesky_search"
 POST_COLLECTION = "app.bsky.feed.post"
 
 
@@ -108,8 +138,10 @@ def post_from_post_view(view: dict[str, Any], provenance: Provenance) -> Post:
     )
 
 
-def post_from_jetstream_event(event: dict[str, Any], provenance: Provenance) -> Post | None:
+def post_from_jetstream_event(event: dict[str, Any], provenance: Provenance,
+                              operations: tuple[str, ...] = ("create",)) -> Post | None:
     """A Jetstream event -> Post for ``app.bsky.feed.post`` creates, None for any other event.
+    The live collector also passes ``update`` (an edited post carries its whole new record).
 
     Jetstream carries no handle, so the author is known by DID only (and the URL uses the DID).
     """
@@ -118,7 +150,7 @@ def post_from_jetstream_event(event: dict[str, Any], provenance: Provenance) -> 
     commit = event.get("commit")
     if event.get("kind") != "commit" or not isinstance(commit, dict):
         return None
-    if commit.get("collection") != POST_COLLECTION or commit.get("operation") != "create":
+    if commit.get("collection") != POST_COLLECTION or commit.get("operation") not in operations:
         return None
     did = str(require(event, "did"))
     rkey = str(require(commit, "rkey"))
@@ -219,3 +251,412 @@ def read_jetstream(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordErro
             yield post
 
     yield from records_with_errors(source, iter_json_records(source), mapper)
+
+
+# --- live collector: Jetstream ------------------------------------------------------------------
+
+
+def jetstream_url(base: str, cursor: int | None) -> str:
+    """``{base}/subscribe`` with ``wantedCollections`` (posts only) and the replay ``cursor``;
+    other parameters of a configured URL (e.g. ``wantedDids``) are kept."""
+    parts = urlsplit(base)
+    path = parts.path if parts.path.endswith("/subscribe") else parts.path.rstrip("/") + "/subscribe"
+    params = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("wantedCollections", "cursor")]
+    params.append(("wantedCollections", POST_COLLECTION))
+    if cursor is not None:
+        params.append(("cursor", str(cursor)))
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(params), ""))
+
+
+def _post_key(did: str, rkey: str) -> str:
+    return f"bluesky:at://{did}/{POST_COLLECTION}/{rkey}"
+
+
+@dataclass
+class _Batch:
+    """Events read since the last page. Keyed by post so an event re-delivered after a reconnect,
+    or a create followed by an edit or delete, counts once and ends in its latest state."""
+
+    posts: dict[str, Post] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    events: int = 0
+    started: float = 0.0
+
+    def add(self, event: dict[str, Any], provenance: Provenance) -> None:
+        commit = event.get("commit")
+        if event.get("kind") != "commit" or not isinstance(commit, dict) or commit.get("collection") != POST_COLLECTION:
+            return  # likes, follows, identity and account events: only the cursor moves
+        did, rkey, operation = event.get("did"), commit.get("rkey"), commit.get("operation")
+        if not isinstance(did, str) or not isinstance(rkey, str):
+            log.warning("%s: skipped a post event without did/rkey", JETSTREAM)
+            return
+        key = _post_key(did, rkey)
+        if operation == "delete":
+            self.posts.pop(key, None)
+            self.deleted.append(key)
+            return
+        if operation not in ("create", "update"):
+            return
+        try:
+            post = post_from_jetstream_event(event, provenance, operations=("create", "update"))
+        except (FieldError, ValueError) as exc:
+            log.warning("%s: skipped %s (%s)", JETSTREAM, key, exc)
+            return
+        if post is None:
+            return
+        if operation == "update":  # the store deletes the old version (and its scores) first
+            self.deleted.append(key)
+            self.posts[key] = post
+        else:
+            self.posts.setdefault(key, post)
+
+    def page(self, state: dict[str, Any], more: bool, request: str | None) -> Page:
+        return Page(list(self.posts.values()), state, more=more, request=request,
+                    deleted=list(dict.fromkeys(self.deleted)))
+
+
+def _connect(ctx: CollectContext, url: str, stack: contextlib.ExitStack) -> ClientConnection:
+    """Open the WebSocket (closed with ``stack``); failures become FetchError like HTTP ones
+    (offline, timeout, http)."""
+    host = urlsplit(url).hostname or url
+    ctx.http.requests += 1  # a connection counts as a request in the run record
+    try:
+        ws = stack.enter_context(connect(url, open_timeout=float(ctx.setting("open_timeout", 10)), close_timeout=2,
+                                         user_agent_header=user_agent(ctx.config.contact), max_size=2**21))
+    except InvalidURI as exc:
+        ctx.http.statuses["bad-url"] += 1
+        raise FetchError("http", f"{JETSTREAM}: bad URL {url!r}: {exc}") from exc
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        ctx.http.statuses[str(status)] += 1
+        if status == 429:
+            wait = wait_from_headers(exc.response.headers)
+            retry_at = datetime.now(UTC) + timedelta(seconds=wait if wait is not None else 60)
+            raise RateLimited(f"{host}: rate limited; retry after {retry_at:%H:%M:%S} UTC", retry_at) from exc
+        raise FetchError("http", f"{host}: WebSocket upgrade refused: HTTP {status}", status) from exc
+    except InvalidHandshake as exc:  # something answered, but not as a WebSocket server
+        ctx.http.statuses["bad-handshake"] += 1
+        raise FetchError("http", f"{host}: WebSocket handshake failed: {exc}") from exc
+    except TimeoutError as exc:
+        ctx.http.statuses["timeout"] += 1
+        raise FetchError("timeout", f"{host}: WebSocket open timed out") from exc
+    except (OSError, WebSocketException) as exc:
+        ctx.http.statuses["network"] += 1
+        raise FetchError("offline", f"cannot connect to {host}: {exc}") from exc
+    ctx.http.statuses["101"] += 1
+    return ws
+
+
+@register_collector(JETSTREAM, description="Bluesky firehose of new posts (Jetstream), matched locally",
+                    base_url="wss://jetstream2.us-east.bsky.network", interval_minutes=1, streaming=True,
+                    queries=lambda config, settings: ["firehose"])
+def fetch_jetstream(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """Read the stream for up to ``max_seconds``; a page every ``batch_events`` events or
+    ``batch_seconds``. State: ``cursor`` (the newest ``time_us`` read) and ``recent`` (the
+    ``time_us`` of post events within the rewind window). Each run reconnects ``rewind_seconds``
+    before the cursor (Jetstream instances do not deliver strictly in ``time_us`` order) and skips
+    the events it already applied, so nothing is lost and nothing is counted twice."""
+    rewind_us = int(float(ctx.setting("rewind_seconds", 5)) * 1_000_000)
+    batch_events = max(1, int(ctx.setting("batch_events", 500)))
+    batch_seconds = float(ctx.setting("batch_seconds", 5))
+    max_reconnects = int(ctx.setting("max_reconnects", 5))
+    backoff = float(ctx.setting("reconnect_backoff", 1.0))
+    caught_up_us = int(float(ctx.setting("caught_up_seconds", 1.0)) * 1_000_000)
+    stop_when_caught_up = bool(ctx.setting("stop_when_caught_up", False))
+    # The run loop stops after max_pages pages; the last one this run may yield is the final one.
+    page_budget = max(1, int(ctx.settings.max_pages))
+    clock = time.monotonic
+    deadline = clock() + float(ctx.setting("max_seconds", 55))
+
+    newest: int | None = int(state["cursor"]) if state.get("cursor") else None
+    recent: set[int] = {int(t) for t in state.get("recent") or []}
+    batch = _Batch()
+    pages = 0
+    failures = 0
+    connected = False
+    ws: ClientConnection | None = None
+    stack = contextlib.ExitStack()  # closes the current connection
+    request: str | None = None
+
+    def flush(more: bool) -> Page:
+        nonlocal batch, pages, recent
+        if newest is not None:
+            recent = {t for t in recent if t >= newest - rewind_us}
+        page = batch.page({"cursor": newest, "recent": sorted(recent)}, more, request)
+        batch, pages = _Batch(), pages + 1
+        return page
+
+    def can_flush() -> bool:
+        return pages + 1 < page_budget
+
+    try:
+        while True:
+            now = clock()
+            if now >= deadline:
+                break
+            if ws is None:
+                request = jetstream_url(ctx.base_url, newest - rewind_us if newest is not None else None)
+                try:
+                    ws = _connect(ctx, request, stack)
+                except FetchError as exc:
+                    # First contact: an unreachable host is one failure line (like HTTP). After a drop,
+                    # a bounded number of tries with exponential backoff and jitter.
+                    if isinstance(exc, RateLimited) or (exc.kind == "offline" and not connected) \
+                            or (exc.status is not None and 400 <= exc.status < 500) or failures >= max_reconnects:
+                        raise
+                    failures += 1
+                    ctx.http.sleep(min(backoff * 2 ** (failures - 1) * (0.5 + random.random()), 30.0))
+                    continue
+                connected = True
+                continue
+            wait = deadline - now
+            if batch.events and can_flush():
+                wait = min(wait, batch.started + batch_seconds - now)
+            try:
+                message = ws.recv(timeout=max(0.0, wait))
+            except TimeoutError:
+                if batch.events and can_flush() and clock() >= batch.started + batch_seconds:
+                    yield flush(True)
+                continue
+            except ConnectionClosedOK:
+                log.info("%s: the server closed the stream", JETSTREAM)
+                break
+            except (ConnectionClosed, OSError) as exc:
+                stack.close()
+                ws = None
+                failures += 1
+                if failures > max_reconnects:
+                    raise FetchError("offline", f"{JETSTREAM}: connection lost {failures} times ({exc})") from exc
+                log.warning("%s: connection dropped (%s); reconnecting", JETSTREAM, exc)
+                if batch.events and can_flush():
+                    yield flush(True)
+                ctx.http.sleep(min(backoff * 2 ** (failures - 1) * (0.5 + random.random()), 30.0))
+                continue
+            try:
+                event = json.loads(message)
+                time_us = int(event["time_us"])
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("%s: skipped a message that is not a Jetstream event (%s)", JETSTREAM, exc)
+                continue
+            failures = 0
+            if time_us in recent:
+                continue  # re-delivered after the rewind: already applied
+            is_post = isinstance(event.get("commit"), dict) and event["commit"].get("collection") == POST_COLLECTION
+            if is_post:
+                recent.add(time_us)
+            if not batch.events:
+                batch.started = clock()
+            batch.events += 1
+            newest = time_us if newest is None else max(newest, time_us)
+            batch.add(event, ctx.provenance(request, query))
+            if batch.events >= batch_events and can_flush():
+                yield flush(True)
+            if stop_when_caught_up and time.time() * 1_000_000 - time_us <= caught_up_us:
+                log.info("%s: caught up with the live stream", JETSTREAM)
+                break
+        if batch.events:
+            yield flush(False)
+    finally:
+        stack.close()
+
+
+# --- live collector: searchPosts ----------------------------------------------------------------
+
+SEARCH_CAP = 10_000  # the search index pages at most this many results deep (offset cursor)
+_SEARCH_ENV = ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
+
+
+class _Session:
+    def __init__(self, access: str, refresh: str):
+        self.access = access
+        self.refresh = refresh
+
+    def __repr__(self) -> str:  # tokens must never reach a log line or a traceback
+        return "_Session(<hidden>)"
+
+
+# One login per account and process: createSession is limited to 30 per 5 minutes and 300 a day
+# per account, so sessions outlive a run (in memory only; tokens are never stored).
+_SESSIONS: dict[tuple[str, str], _Session] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _xrpc_error(response: Response) -> tuple[str, str]:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("error") or ""), str(body.get("message") or "")
+
+
+class _Auth:
+    def __init__(self, ctx: CollectContext):
+        handle, password = ctx.env("BLUESKY_HANDLE"), ctx.env("BLUESKY_APP_PASSWORD")
+        if not handle or not password:
+            raise FetchError("auth", f"{SEARCH} needs {' and '.join(_SEARCH_ENV)} (an app password) in the environment")
+        self.ctx = ctx
+        self.handle = handle
+        self._password = password
+        self.key = (ctx.base_url, handle)
+
+    def header(self) -> dict[str, str]:
+        with _SESSIONS_LOCK:
+            session = _SESSIONS.get(self.key)
+        return {"Authorization": f"Bearer {(session or self.login()).access}"}
+
+    def login(self) -> _Session:
+        response = self.ctx.http.request(
+            "POST", f"{self.ctx.base_url}/xrpc/com.atproto.server.createSession",
+            json_body={"identifier": self.handle, "password": self._password}, ok=(200, 400, 401))
+        if response.status != 200:
+            error, message = _xrpc_error(response)
+            raise FetchError("auth", f"{SEARCH}: login as {self.handle} refused (HTTP {response.status} {error}: "
+                                     f"{message}); check {' and '.join(_SEARCH_ENV)}", response.status)
+        return self._keep(response, "createSession")
+
+    def refresh(self) -> _Session:
+        with _SESSIONS_LOCK:
+            session = _SESSIONS.pop(self.key, None)
+        if session is None:
+            return self.login()
+        response = self.ctx.http.request(
+            "POST", f"{self.ctx.base_url}/xrpc/com.atproto.server.refreshSession",
+            headers={"Authorization": f"Bearer {session.refresh}"}, ok=(200, 400, 401))
+        if response.status != 200:  # the refresh token expired or was revoked: log in again
+            log.info("%s: session refresh refused (HTTP %s); logging in again", SEARCH, response.status)
+            return self.login()
+        return self._keep(response, "refreshSession")
+
+    def _keep(self, response: Response, call: str) -> _Session:
+        data = response.json()
+        access = data.get("accessJwt") if isinstance(data, dict) else None
+        refresh = data.get("refreshJwt") if isinstance(data, dict) else None
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise FetchError("bad-body", f"{SEARCH}: {call} returned no session tokens", response.status)
+        session = _Session(access, refresh)
+        with _SESSIONS_LOCK:
+            _SESSIONS[self.key] = session
+        return session
+
+
+def _search(ctx: CollectContext, auth: _Auth, params: dict[str, Any]) -> tuple[dict[str, Any], Response]:
+    url = f"{ctx.base_url}/xrpc/app.bsky.feed.searchPosts"
+    for attempt in range(2):
+        try:
+            response = ctx.http.request("GET", url, params=params, headers=auth.header(), ok=(200, 400, 401))
+        except FetchError as exc:
+            if exc.status == 403:
+                raise FetchError("http", f"{exc} (searchPosts refuses anonymous and unauthorised callers; is "
+                                         f"base_url the account's PDS?)", 403) from exc
+            raise
+        if response.status == 200:
+            data = response.json()
+            if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
+                raise FetchError("bad-body", f"{SEARCH}: unexpected response shape", response.status)
+            return data, response
+        error, message = _xrpc_error(response)
+        if error in ("ExpiredToken", "InvalidToken") and attempt == 0:
+            auth.refresh()
+            continue
+        raise FetchError("http", f"{url}: HTTP {response.status}: {error or 'error'}: {message}", response.status)
+    raise AssertionError("unreachable")
+
+
+def _sort_at(view: dict[str, Any]) -> datetime | None:
+    """The AppView orders and filters search results (``since``/``until``) by ``sortAt``: the
+    earlier of ``indexedAt`` and the record's ``createdAt``."""
+    record = view.get("record") if isinstance(view.get("record"), dict) else {}
+    times = []
+    for value in (view.get("indexedAt"), record.get("createdAt")):
+        try:
+            times.append(parse_time(value))
+        except (FieldError, ValueError):
+            continue
+    return min(times) if times else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return parse_time(value) if value else None
+    except (FieldError, ValueError):
+        return None
+
+
+@register_collector(SEARCH, description="Bluesky searchPosts back-fill (logs in with an app password)",
+                    base_url="https://bsky.social", needs="env BLUESKY_HANDLE, BLUESKY_APP_PASSWORD",
+                    enabled_by_default=False, interval_minutes=15, required_env=_SEARCH_ENV)
+def fetch_search(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """Newest first (``sort=latest``) down to ``floor``: the newest ``sortAt`` of the last
+    completed pass (``since=``), or ``backfill_days`` ago on the first run. ``newest`` only
+    advances when a pass completes; a capped run resumes from ``cursor`` next time. The offset
+    cursor stops at 10,000 results, so a deeper pass continues with ``until=`` below the oldest
+    post reached. A run over unchanged data is one request."""
+    auth = _Auth(ctx)
+    limit = min(100, max(1, int(ctx.setting("limit", 100))))
+    cap = int(ctx.setting("max_results", SEARCH_CAP))
+    floor = _time(state.get("floor")) or _time(state.get("newest")) or \
+        datetime.now(UTC) - timedelta(days=float(ctx.setting("backfill_days", 3)))
+    pass_newest = _time(state.get("pass_newest"))
+    until = _time(state.get("until"))
+    cursor = state.get("cursor")
+    fetched = int(state.get("fetched", 0))
+    oldest = until
+    seen: set[str] = set()  # offset paging over a live index repeats results when new posts arrive
+    while True:
+        params: dict[str, Any] = {"q": query, "sort": "latest", "limit": limit, "since": _iso_ms(floor)}
+        if until is not None:
+            params["until"] = _iso_ms(until)
+        if cursor:
+            params["cursor"] = cursor
+        data, response = _search(ctx, auth, params)
+        views = data["posts"]
+        posts: list[Post] = []
+        reached_floor = False
+        for view in views:
+            if not isinstance(view, dict):
+                continue
+            at = _sort_at(view)
+            if at is not None and at <= floor:
+                reached_floor = True  # stored by an earlier pass
+                continue
+            if at is not None:
+                pass_newest = at if pass_newest is None else max(pass_newest, at)
+                oldest = at if oldest is None else min(oldest, at)
+            uri = str(view.get("uri"))
+            if uri in seen:
+                continue
+            seen.add(uri)
+            try:
+                posts.append(post_from_post_view(view, ctx.provenance(response.url, query)))
+            except (FieldError, ValueError) as exc:
+                log.warning("%s: skipped %s (%s)", SEARCH, uri, exc)
+        fetched += len(views)
+        next_cursor = data.get("cursor")
+        done = reached_floor or not views or not next_cursor
+        if not done and fetched + limit > cap:
+            # Below the offset cap: restart paging under the oldest post reached (until is exclusive,
+            # so 1 ms later; the repeated posts at that instant are deduplicated).
+            below = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(milliseconds=1) \
+                if oldest is not None else None
+            if below is None or (until is not None and below >= until):
+                done = True  # no progress possible: end the pass rather than loop
+            else:
+                until, next_cursor, fetched = below, None, 0
+        if done:
+            newest = max(pass_newest, floor) if pass_newest is not None else floor
+            yield Page(posts, {"newest": _iso(newest)}, more=False, request=response.url)
+            return
+        cursor = next_cursor
+        yield Page(posts, {"floor": _iso(floor), "pass_newest": _iso(pass_newest) if pass_newest else None,
+                           "cursor": cursor, "until": _iso(until) if until else None, "fetched": fetched},
+                   request=response.url)

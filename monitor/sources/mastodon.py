@@ -1,19 +1,28 @@
 """Mastodon statuses: timeline / tag / account responses (a JSON array of Status objects),
 ``/api/v2/search`` results (``{"statuses": [...]}``), single statuses, or JSONL of any of these.
 
-Also home of two small helpers the other platform modules reuse: ``html_to_text`` (Mastodon
-``content`` and Hacker News ``comment_text`` are HTML) and ``explode_records`` (one response page
-per line -> one record per post, so a bad post does not cost the rest of its page).
+The ``mastodon`` collector follows hashtag timelines on configured instances and, with a token,
+runs full-text search; see ``fetch_mastodon``.
+
+Also home of small helpers the other platform modules reuse: ``html_to_text`` (Mastodon
+``content`` and Hacker News ``comment_text`` are HTML), ``explode_records`` (one response page
+per line -> one record per post, so a bad post does not cost the rest of its page) and
+``quota_exhausted`` (stop before a request the platform's rate-limit headers say will fail).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
+from monitor.collect import CollectContext, Page, register_collector
+from monitor.http import FetchError, RateLimited, Response, wait_from_headers
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
@@ -26,6 +35,8 @@ from monitor.sources.base import (
     require,
     to_int,
 )
+
+log = logging.getLogger(__name__)
 
 READER = "mastodon"
 
@@ -125,6 +136,39 @@ def explode_records(
                 yield lineno, thing
         except FieldError as exc:
             yield RecordError(source.name, lineno, exc.reason, exc.field)
+
+
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+
+
+def quota_exhausted(response: Response, default_wait: float = 60.0) -> RateLimited | None:
+    """A RateLimited to raise instead of the next request when the response says no requests
+    are left (Reddit sends "0.0", Mastodon and X integers); None while some remain. The wait
+    comes from the reset header (Reddit: seconds, Mastodon: ISO time, X: epoch)."""
+    for name in _REMAINING_HEADERS:
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            remaining = float(value)
+        except ValueError:
+            return None
+        if remaining >= 1:
+            return None
+        wait = wait_from_headers(response.headers)
+        retry_at = datetime.now(UTC) + timedelta(seconds=default_wait if wait is None else wait)
+        host = urlparse(response.url).netloc
+        return RateLimited(f"{host}: request quota used up ({name}: {value}); retry after {retry_at:%H:%M:%S} UTC",
+                           retry_at, response.status)
+    return None
+
+
+def phrase(query: str) -> str:
+    """A multi-word name as an exact phrase for a search box; queries with their own syntax
+    (quotes, parentheses, operators) are left alone."""
+    if " " not in query.strip() or any(c in query for c in "\"()#@:") or re.search(r"\b(OR|AND|NOT)\b", query):
+        return query
+    return f'"{query.strip()}"'
 
 
 # --- mapping ----------------------------------------------------------------------------------
@@ -252,3 +296,200 @@ def read_mastodon(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError
         yield post_from_status(status, Provenance(source=READER, file=name, line=lineno))
 
     yield from records_with_errors(source, explode_records(source, iter_json_records(source), _statuses), mapper)
+
+
+# --- live collector ---------------------------------------------------------------------------
+
+MASTODON_SOCIAL = "https://mastodon.social"
+TIMELINE_LIMIT = 40  # the API's maximum for timelines and search
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_NOT_TAG = re.compile(r"\W+")
+
+
+def tag_for(query: str) -> str:
+    """The hashtag a query is followed as: "Sam Altman" -> "samaltman", "#StargateAI" -> "stargateai"."""
+    return _NOT_TAG.sub("", query).lower()
+
+
+def _id_key(value: Any) -> tuple[int, str]:
+    # Status ids are decimal strings of varying length; compare them as numbers.
+    text = str(value)
+    return (len(text), text) if text.isdigit() else (0, text)
+
+
+def _newer(status_id: Any, than: str | None) -> bool:
+    return status_id is not None and (than is None or _id_key(status_id) > _id_key(than))
+
+
+def _newest(*ids: Any) -> str | None:
+    present = [str(i) for i in ids if i is not None]
+    return max(present, key=_id_key) if present else None
+
+
+def _next_max_id(response: Response) -> str | None:
+    """``max_id`` of the Link header's rel="next" URL (Mastodon's own pagination)."""
+    match = _LINK_NEXT.search(response.headers.get("link") or "")
+    if not match:
+        return None
+    values = parse_qs(urlparse(match.group(1)).query).get("max_id")
+    return values[0] if values else None
+
+
+def _first_pass_cutoff(ctx: CollectContext, newest: str | None) -> datetime | None:
+    """Hashtag timelines and search reach back for years: a first pass (no newest id yet) stops
+    at statuses older than ``backfill_days`` (default 7; 0 = no limit)."""
+    days = float(ctx.setting("backfill_days", 7) or 0)
+    return None if newest or days <= 0 else datetime.now(UTC) - timedelta(days=days)
+
+
+def _before(status: dict[str, Any], cutoff: datetime | None) -> bool:
+    if cutoff is None:
+        return False
+    try:
+        return parse_time(status.get("created_at"), "created_at") < cutoff
+    except FieldError:
+        return False
+
+
+def _status_posts(statuses: list[Any], ctx: CollectContext, request: str, query: str) -> list[Post]:
+    posts: list[Post] = []
+    for status in statuses:
+        try:
+            posts.append(post_from_status(status, ctx.provenance(request, query)))
+        except (FieldError, ValueError) as exc:
+            log.warning("mastodon: skipped a status from %s (%s)", urlparse(request).netloc, exc)
+    return posts
+
+
+def _timeline_pass(ctx: CollectContext, instance: str, tag: str, query: str, cursor: dict[str, Any],
+                   quota: dict[str, RateLimited | None]) -> Iterator[tuple[list[Post], bool, Response]]:
+    """One pass over ``/api/v1/timelines/tag/{tag}``, newest first, down to ``cursor["newest"]``
+    (``since_id``; on a first pass, down to the backfill cutoff), following the Link header's
+    ``max_id``. ``cursor`` is updated in place: ``newest`` moves to ``pass_newest`` only when the
+    pass ends, so a capped pass resumes at ``max_id`` next run."""
+    url = f"{instance}/api/v1/timelines/tag/{quote(tag, safe='')}"
+    newest = cursor.get("newest")
+    cutoff = _first_pass_cutoff(ctx, newest)
+    while True:
+        pending = quota.get(instance)
+        if pending is not None:
+            raise pending
+        params: dict[str, Any] = {"limit": TIMELINE_LIMIT}
+        if newest:
+            params["since_id"] = newest
+        if cursor.get("max_id"):
+            params["max_id"] = cursor["max_id"]
+        data, response = ctx.http.get_json(url, params=params)
+        quota[instance] = quota_exhausted(response)
+        if not isinstance(data, list):
+            raise FetchError("bad-body", f"{urlparse(url).netloc}: expected a list of statuses from the tag timeline",
+                             response.status)
+        statuses = [s for s in data if isinstance(s, dict)]
+        fresh = [s for s in statuses if _newer(s.get("id"), newest) and not _before(s, cutoff)]
+        pass_newest = _newest(cursor.get("pass_newest") or newest, *(s.get("id") for s in fresh))
+        next_max = _next_max_id(response)
+        if next_max is None and len(data) >= TIMELINE_LIMIT and fresh:  # a proxy may drop the Link header
+            next_max = min((str(s["id"]) for s in fresh), key=_id_key)
+        done = not statuses or len(fresh) < len(statuses) or next_max is None
+        cursor.clear()
+        if done:
+            cursor.update({"newest": pass_newest} if pass_newest else {})
+        else:
+            cursor.update({k: v for k, v in (("newest", newest), ("pass_newest", pass_newest),
+                                              ("max_id", next_max)) if v})
+        yield _status_posts(fresh, ctx, response.url, query), done, response
+        if done:
+            return
+
+
+def _search_pass(ctx: CollectContext, instance: str, query: str, token: str, cursor: dict[str, Any],
+                 quota: dict[str, RateLimited | None]) -> Iterator[tuple[list[Post], bool, Response]]:
+    """Full-text ``/api/v2/search?type=statuses`` (needs a token; finds only posts the instance
+    has indexed), statuses newer than ``cursor["newest"]`` (``min_id``), paged by ``offset``."""
+    url = f"{instance}/api/v2/search"
+    headers = {"Authorization": f"Bearer {token}"}
+    newest = cursor.get("newest")
+    cutoff = _first_pass_cutoff(ctx, newest)
+    while True:
+        pending = quota.get(instance)
+        if pending is not None:
+            raise pending
+        offset = int(cursor.get("offset", 0))
+        params: dict[str, Any] = {"q": phrase(query), "type": "statuses", "limit": TIMELINE_LIMIT,
+                                  "resolve": "false", "offset": offset}
+        if newest:
+            params["min_id"] = newest
+        data, response = ctx.http.get_json(url, params=params, headers=headers)
+        quota[instance] = quota_exhausted(response)
+        if not isinstance(data, dict) or not isinstance(data.get("statuses"), list):
+            raise FetchError("bad-body", f"{urlparse(url).netloc}: expected a search result with statuses",
+                             response.status)
+        statuses = [s for s in data["statuses"] if isinstance(s, dict)]
+        fresh = [s for s in statuses if _newer(s.get("id"), newest) and not _before(s, cutoff)]
+        pass_newest = _newest(cursor.get("pass_newest") or newest, *(s.get("id") for s in fresh))
+        done = len(data["statuses"]) < TIMELINE_LIMIT or len(fresh) < len(statuses)
+        cursor.clear()
+        if done:
+            cursor.update({"newest": pass_newest} if pass_newest else {})
+        else:
+            cursor.update({k: v for k, v in (("newest", newest), ("pass_newest", pass_newest),
+                                              ("offset", offset + len(data["statuses"]))) if v})
+        yield _status_posts(fresh, ctx, response.url, query), done, response
+        if done:
+            return
+
+
+def _instances(ctx: CollectContext) -> list[str]:
+    configured = ctx.setting("instances") or [ctx.base_url]
+    if isinstance(configured, str):
+        configured = [configured]
+    return list(dict.fromkeys(str(url).rstrip("/") for url in configured if url))
+
+
+@register_collector("mastodon", description="Mastodon hashtag timelines on the configured instances "
+                                            "(and full-text search with MASTODON_TOKEN)",
+                    base_url=MASTODON_SOCIAL, interval_minutes=15,
+                    needs="nothing (optional: env MASTODON_TOKEN for search)")
+def fetch_mastodon(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """For each instance, the hashtag timeline of the query's tag (incremental per instance via
+    ``since_id``); then, with ``MASTODON_TOKEN``, full-text search on ``search_instance`` (the
+    token's home; default the first instance). The token is sent to that instance only.
+
+    State: ``{"timeline": {instance: cursor}, "search": {instance: cursor}}``. Ids are local to
+    each instance, so each has its own cursor; the Post id is the status URI, so a status seen
+    through two instances is stored once. A first pass reaches back ``backfill_days``. One
+    instance failing does not stop the others; its error is raised after them."""
+    instances = _instances(ctx)
+    token = ctx.env("MASTODON_TOKEN")
+    tag = tag_for(query)
+    units = [("timeline", instance) for instance in instances] if tag else []
+    if token:
+        units.append(("search", str(ctx.setting("search_instance") or instances[0]).rstrip("/")))
+    cursors: dict[str, dict[str, dict[str, Any]]] = {
+        kind: {k: dict(v) for k, v in (state.get(kind) or {}).items() if isinstance(v, dict)}
+        for kind in ("timeline", "search")}
+    quota: dict[str, RateLimited | None] = {}
+    errors: list[FetchError] = []
+    failed: set[str] = set()
+    for index, (kind, instance) in enumerate(units):
+        if instance in failed:
+            continue
+        cursor = cursors[kind].setdefault(instance, {})
+        walk = (_timeline_pass(ctx, instance, tag, query, cursor, quota) if kind == "timeline"
+                else _search_pass(ctx, instance, query, token or "", cursor, quota))
+        try:
+            for posts, done, response in walk:
+                # more=False only at the very end, and never while an error is still to be raised.
+                last = done and index == len(units) - 1 and not errors
+                yield Page(posts, json.loads(json.dumps(cursors)), more=not last, request=response.url)
+        except FetchError as exc:
+            log.info("mastodon: %s %s: %s", urlparse(instance).netloc, kind, exc)
+            errors.append(exc)
+            failed.add(instance)
+    if errors:
+        first = errors[0]
+        if first.kind == "offline" and len(failed) < len(instances):
+            # Other instances answered: this is not the machine being offline, so do not stop the
+            # source's other queries.
+            raise FetchError("unreachable", str(first), first.status) from first
+        raise first

@@ -7,10 +7,15 @@ dumps stream through base.py, which reports a truncated file as one "stream ende
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
+from monitor.collect import CollectContext, Page, register_collector
+from monitor.http import FetchError, RateLimited, Response
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
@@ -23,7 +28,9 @@ from monitor.sources.base import (
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records
+from monitor.sources.mastodon import explode_records, phrase, quota_exhausted
+
+log = logging.getLogger(__name__)
 
 DUMP = "reddit_dump"
 LISTING = "reddit_listing"
@@ -179,3 +186,138 @@ def read_dump(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
                  sniff=_looks_listing, priority=40)
 def read_listing(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
     yield from _read(source, LISTING)
+
+
+# --- live collector ---------------------------------------------------------------------------
+
+OAUTH = "https://oauth.reddit.com"
+PAGE_SIZE = 100  # the Data API's maximum
+# (auth_url, client_id) -> (access token, monotonic expiry). In memory only: never logged or stored.
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+class _AppAuth:
+    """Application-only OAuth (client credentials) for an app registered at reddit.com/prefs/apps."""
+
+    def __init__(self, auth_url: str, client_id: str, secret: str):
+        self.auth_url, self.client_id, self._secret = auth_url, client_id, secret
+
+    def token(self, ctx: CollectContext) -> str:
+        cached = _TOKENS.get((self.auth_url, self.client_id))
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        basic = base64.b64encode(f"{self.client_id}:{self._secret}".encode()).decode()
+        # grant_type goes in the query string: HttpClient posts JSON bodies only, and Reddit reads
+        # request parameters from the URL as well as from a form body.
+        response = ctx.http.request("POST", f"{self.auth_url}/api/v1/access_token",
+                                    params={"grant_type": "client_credentials"},
+                                    headers={"Authorization": f"Basic {basic}"})
+        data = response.json()
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token:  # Reddit answers a refused grant with 200 and {"error": ...}
+            reason = data.get("error") if isinstance(data, dict) else "no access_token"
+            raise FetchError("auth", f"reddit: the OAuth token request was refused ({reason}); "
+                                     "check REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET", response.status)
+        lifetime = float(data.get("expires_in") or 3600)
+        _TOKENS[(self.auth_url, self.client_id)] = (str(token), time.monotonic() + max(60.0, lifetime - 60))
+        return str(token)
+
+    def forget(self) -> None:
+        _TOKENS.pop((self.auth_url, self.client_id), None)
+
+
+def _listing(ctx: CollectContext, url: str, params: dict[str, Any], auth: _AppAuth | None) -> tuple[Any, Response]:
+    if auth is None:
+        return ctx.http.get_json(url, params=params)
+    for attempt in range(2):
+        try:
+            return ctx.http.get_json(url, params=params, headers={"Authorization": f"Bearer {auth.token(ctx)}"})
+        except FetchError as exc:
+            if exc.status != 401 or attempt:
+                raise
+            auth.forget()  # revoked or expired early: one new token, one more try
+    raise AssertionError("unreachable")
+
+
+def _units(ctx: CollectContext) -> list[str]:
+    """Site-wide search, then each configured subreddit ("technology", "r/technology")."""
+    subs = ctx.setting("subreddits") or []
+    if isinstance(subs, str):
+        subs = [subs]
+    names = (str(s).strip().strip("/").removeprefix("r/").strip("/") for s in subs)
+    return ["all", *dict.fromkeys(f"r/{name}" for name in names if name)]
+
+
+def _is_new(post: Post, newest: float, newest_ids: set[str]) -> bool:
+    created = post.created_at.timestamp()
+    return created > newest or (created == newest and post.id not in newest_ids)
+
+
+@register_collector("reddit", description="Reddit search, newest first: site-wide and in the configured subreddits",
+                    base_url=WEB, interval_minutes=15,
+                    needs="nothing (optional: env REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET)")
+def fetch_reddit(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """``search.json?sort=new`` site-wide and per subreddit (``restrict_sr=1``), paged with
+    ``after``. Search has no "since" parameter, so each pass reads newest first until it reaches
+    the newest post (``created_utc`` and the fullnames at that second) of the last completed pass;
+    a run over unchanged data is one request. With ``REDDIT_CLIENT_ID`` / ``REDDIT_CLIENT_SECRET``
+    the requests go to ``oauth_url`` with an app-only token from ``auth_url``.
+
+    State: ``{unit: cursor}`` for unit "all" and "r/<name>"; a cursor holds ``newest`` /
+    ``newest_ids``, plus ``pass_newest`` / ``pass_ids`` / ``after`` while a pass is unfinished.
+    When ``x-ratelimit-remaining`` reaches 0 the run stops (rate-limited) until the reset."""
+    client_id, secret = ctx.env("REDDIT_CLIENT_ID"), ctx.env("REDDIT_CLIENT_SECRET")
+    auth = None
+    base = ctx.base_url
+    if client_id and secret:
+        auth = _AppAuth(str(ctx.setting("auth_url") or WEB).rstrip("/"), client_id, secret)
+        base = str(ctx.setting("oauth_url") or OAUTH).rstrip("/")
+    units = _units(ctx)
+    cursors: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.items() if isinstance(v, dict)}
+    pending: RateLimited | None = None
+    for index, unit in enumerate(units):
+        cursor = cursors.setdefault(unit, {})
+        newest = float(cursor.get("newest", 0))
+        newest_ids = set(cursor.get("newest_ids", []))
+        url = f"{base}/search.json" if unit == "all" else f"{base}/{unit}/search.json"
+        while True:
+            if pending is not None:
+                raise pending
+            params: dict[str, Any] = {"q": phrase(query), "sort": "new", "limit": PAGE_SIZE, "raw_json": 1}
+            if unit != "all":
+                params["restrict_sr"] = 1
+            if cursor.get("after"):
+                params["after"] = cursor["after"]
+            data, response = _listing(ctx, url, params, auth)
+            pending = quota_exhausted(response)
+            listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+            if not isinstance(listing, dict) or not isinstance(listing.get("children"), list):
+                raise FetchError("bad-body", f"reddit: expected a Listing from {unit} search", response.status)
+            posts: list[Post] = []
+            for thing, kind in _things(data):
+                try:
+                    posts.append(post_from_thing(thing, ctx.provenance(response.url, query), kind))
+                except (FieldError, ValueError) as exc:
+                    log.warning("reddit: skipped a thing (%s)", exc)
+            fresh = [p for p in posts if _is_new(p, newest, newest_ids)]
+            pass_newest = float(cursor.get("pass_newest", newest))
+            pass_ids = set(cursor.get("pass_ids", newest_ids))
+            for post in fresh:
+                created = post.created_at.timestamp()
+                if created > pass_newest:
+                    pass_newest, pass_ids = created, {post.id}
+                elif created == pass_newest:
+                    pass_ids.add(post.id)
+            after = listing.get("after")
+            done = not listing["children"] or len(fresh) < len(posts) or not after
+            cursor.clear()
+            if done:
+                if pass_newest:
+                    cursor.update(newest=pass_newest, newest_ids=sorted(pass_ids))
+            else:
+                cursor.update(newest=newest, newest_ids=sorted(newest_ids), pass_newest=pass_newest,
+                              pass_ids=sorted(pass_ids), after=str(after))
+            last = done and index == len(units) - 1
+            yield Page(fresh, {k: dict(v) for k, v in cursors.items()}, more=not last, request=response.url)
+            if done:
+                break

@@ -9,15 +9,23 @@ Readers:
   or as a member of the archive zip; author details come from ``account.js`` next to it.
 - ``x_archive_other``: every other ``window.YTD.*`` archive file; yields nothing, so a whole
   archive zip imports cleanly.
+
+Collector ``x`` (disabled by default; needs ``X_BEARER_TOKEN``): API v2 recent search, mapped with
+the same ``post_from_tweet`` as the twarc reader.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+from monitor.collect import CollectContext, Page, register_collector
+from monitor.config import Config, SourceConfig
+from monitor.http import FetchError, RateLimited, Response
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
@@ -30,7 +38,9 @@ from monitor.sources.base import (
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records
+from monitor.sources.mastodon import explode_records, quota_exhausted
+
+log = logging.getLogger(__name__)
 
 TWARC = "x_twarc"
 ARCHIVE = "x_archive"
@@ -312,3 +322,139 @@ def read_archive(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]
 def read_archive_other(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
     # Likes, DMs, followers, deleted tweets...: not public posts by the account, deliberately skipped.
     yield from ()
+
+
+# --- live collector ---------------------------------------------------------------------------
+
+X_API = "https://api.x.com"
+SEARCH_PATH = "/2/tweets/search/recent"
+TWEET_FIELDS = "created_at,lang,public_metrics,referenced_tweets,conversation_id,author_id,edit_history_tweet_ids"
+EXPANSIONS = "author_id,referenced_tweets.id"
+USER_FIELDS = "username,name"
+_SNOWFLAKE_EPOCH_MS = 1288834974657  # X ids since late 2010 carry their creation time in the top bits
+
+
+def _term(name: str) -> str:
+    return name if re.fullmatch(r"\w+", name) else '"' + name.replace('"', "") + '"'
+
+
+def x_queries(config: Config, settings: SourceConfig) -> list[str]:
+    """One search per target: its most specific name (as a phrase) or any of its @handles,
+    retweets left out (they repeat the text they share): ``("Elon Musk" OR @elonmusk) -is:retweet``.
+    Queries set in ``[sources.x] queries`` are used as written, in X's search syntax."""
+    queries: list[str] = []
+    for target in config.targets:
+        names = target.aliases or target.exact_aliases or [target.name]
+        terms = list(dict.fromkeys([_term(names[0]), *(f"@{h.lstrip('@')}" for h in target.handles)]))
+        body = terms[0] if len(terms) == 1 else f"({' OR '.join(terms)})"
+        queries.append(f"{body} -is:retweet")
+    return list(dict.fromkeys(queries))
+
+
+def _newest_id(*ids: Any) -> str | None:
+    present = [str(i) for i in ids if i is not None and str(i).isdigit()]
+    return max(present, key=lambda i: (len(i), i)) if present else None
+
+
+def _snowflake_time(tweet_id: str) -> str | None:
+    if not tweet_id.isdigit() or int(tweet_id) < 1 << 40:  # pre-snowflake ids carry no time
+        return None
+    ms = (int(tweet_id) >> 22) + _SNOWFLAKE_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+def _page_posts(data: dict[str, Any], ctx: CollectContext, request: str, query: str) -> tuple[list[Post], list[str]]:
+    """Posts of a search page (``includes.users`` give the handles) and the keys of the earlier
+    versions of edited tweets in it: an edit is a new tweet id, so the old version is removed."""
+    includes = data.get("includes") if isinstance(data.get("includes"), dict) else {}
+    users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and u.get("id")}
+    posts: list[Post] = []
+    replaced: list[str] = []
+    for tweet in data.get("data") or []:
+        if not isinstance(tweet, dict):
+            continue
+        try:
+            tweet_id = str(require(tweet, "id"))
+            derived = None if tweet.get("created_at") else _snowflake_time(tweet_id)
+            post = post_from_tweet({**tweet, "created_at": derived} if derived else tweet,
+                                   ctx.provenance(request, query), users)
+            if derived and isinstance(post.raw, dict):
+                # The time came from the id (the response lacked created_at): keep raw as received.
+                post = post.model_copy(update={"raw": {k: v for k, v in post.raw.items() if k != "created_at"}})
+        except (FieldError, ValueError) as exc:
+            log.warning("x: skipped a tweet (%s)", exc)
+            continue
+        posts.append(post)
+        history = tweet.get("edit_history_tweet_ids")
+        if isinstance(history, list) and tweet_id.isdigit():
+            # Only earlier versions: an old version is served with the whole history, newer ids included.
+            replaced.extend(f"x:{old}" for old in history if str(old).isdigit() and int(old) < int(tweet_id))
+    gone = set(replaced)
+    return [p for p in posts if p.key not in gone], list(dict.fromkeys(replaced))
+
+
+@register_collector("x", description="X API v2 recent search (the last 7 days), one query per target",
+                    base_url=X_API, enabled_by_default=False, interval_minutes=60,
+                    required_env=("X_BEARER_TOKEN",), needs="env X_BEARER_TOKEN", queries=x_queries)
+def fetch_x(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """``/2/tweets/search/recent``, newest first, paged with ``next_token``. Incremental with
+    ``since_id`` = the newest id of the last completed pass; a capped pass resumes at its
+    ``next_token``. The bearer token goes in the Authorization header only (never in a URL,
+    a log line, the state or an error message)."""
+    token = ctx.env("X_BEARER_TOKEN")
+    if not token:
+        raise FetchError("auth", "x: X_BEARER_TOKEN is not set")
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{ctx.base_url}{SEARCH_PATH}"
+    newest = state.get("newest")
+    pass_newest = state.get("pass_newest", newest)
+    next_token = state.get("next_token")
+    pending: RateLimited | None = None
+    while True:
+        if pending is not None:
+            raise pending
+        params: dict[str, Any] = {"query": query, "max_results": int(ctx.setting("max_results", 100)),
+                                  "tweet.fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user.fields": USER_FIELDS}
+        if newest:
+            params["since_id"] = newest
+        if next_token:
+            params["next_token"] = next_token
+        try:
+            data, response = ctx.http.get_json(url, params=params, headers=headers)
+        except FetchError as exc:
+            if exc.status == 400 and newest and "since_id" in str(exc):
+                # since_id older than the 7-day window is refused; everything searchable is newer anyway.
+                log.info("x: since_id %s refused; searching the whole window", newest)
+                newest, next_token = None, None
+                continue
+            raise
+        pending = quota_exhausted(response)
+        data = _checked(data, response)
+        posts, replaced = _page_posts(data, ctx, response.url, query)
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        tweets = data.get("data") or []
+        pass_newest = _newest_id(pass_newest, meta.get("newest_id"),
+                                 *(t.get("id") for t in tweets if isinstance(t, dict)))
+        next_token = meta.get("next_token")
+        done = not tweets or not next_token
+        if done:
+            page_state: dict[str, Any] = {"newest": pass_newest} if pass_newest else {}
+        else:
+            page_state = {k: v for k, v in (("newest", newest), ("pass_newest", pass_newest),
+                                            ("next_token", next_token)) if v}
+        yield Page(posts, page_state, more=not done, request=response.url, deleted=replaced)
+        if done:
+            return
+
+
+def _checked(data: Any, response: Response) -> dict[str, Any]:
+    """A search page; a body with only ``errors`` (and no ``data`` / ``meta``) is a failure."""
+    if not isinstance(data, dict):
+        raise FetchError("bad-body", "x: expected a JSON object from recent search", response.status)
+    if "data" not in data and "meta" not in data:
+        errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+        detail = "; ".join(str(e.get("message") or e.get("detail") or e) for e in errors if isinstance(e, dict))
+        raise FetchError("http", f"x: search returned no data ({detail or 'unexpected body'})", response.status)
+    if not isinstance(data.get("data", []), list):
+        raise FetchError("bad-body", "x: 'data' is not a list of tweets", response.status)
+    return data

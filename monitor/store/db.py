@@ -13,6 +13,7 @@ import logging
 import random
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ class Store:
         self.spool_dir = self.data_dir / "spool"
         self.lock_timeout = lock_timeout
         self._ready = False
+        self._write_lock = threading.Lock()  # one writer per process too (daemon jobs run in threads)
 
     # --- connections ---------------------------------------------------------------------
 
@@ -114,8 +116,27 @@ class Store:
         """A brief read-only connection. Retries a lock conflict for ``timeout`` seconds."""
         if not self.path.exists():
             raise StoreError(f"no database yet at {self.path}: run `monitor run --once` or `monitor import PATH` first")
+        if not self._ready:
+            self._migrate_if_behind(timeout)
         with self._connect(read_only=True, timeout=timeout) as con:
             yield con
+
+    def _migrate_if_behind(self, timeout: float) -> None:
+        """A newer version of the tool may add tables and views: the first reader applies them if it
+        can take the write lock briefly (otherwise the writer will)."""
+        from monitor.store.schema import SCHEMA_VERSION
+
+        try:
+            with self._connect(read_only=True, timeout=timeout) as con:
+                row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            if row and row[0] is not None and row[0] >= SCHEMA_VERSION:
+                self._ready = True
+                return
+            with self._write_lock, self._connect(read_only=False, timeout=min(timeout, 1.0)) as con:
+                migrate(con)
+            self._ready = True
+        except (StoreLocked, duckdb.Error):
+            pass
 
     @contextmanager
     def write_connection(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -131,7 +152,7 @@ class Store:
         if not batch:
             return ApplyResult()
         try:
-            with self.write_connection() as con:
+            with self._write_lock, self.write_connection() as con:
                 self._drain_spool(con)
                 return self._apply(con, batch)
         except StoreLocked:
@@ -156,6 +177,12 @@ class Store:
                 for table in ("posts", *ANALYSIS_TABLES):
                     con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM batch_deleted)")
                 con.unregister("batch_deleted")
+            rescored = batch.tables.get("rescored")
+            if rescored is not None:
+                con.register("batch_rescored", rescored)
+                for table in ANALYSIS_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM batch_rescored)")
+                con.unregister("batch_rescored")
             posts = batch.tables.get("posts")
             if posts is not None:
                 con.register("batch_posts", posts)
@@ -168,7 +195,7 @@ class Store:
                 con.unregister("batch_posts")
             for table in TABLE_ORDER:
                 data = batch.tables.get(table)
-                if data is None or table == "posts":
+                if data is None or table == "posts" or TABLE_MODES[table] == "keys":
                     continue
                 name = f"batch_{table}"
                 con.register(name, data)
@@ -238,5 +265,5 @@ class Store:
         """Apply spooled batches now (in order, idempotently). Returns how many were applied."""
         if not self.spooled_batches():
             return 0
-        with self.write_connection() as con:
+        with self._write_lock, self.write_connection() as con:
             return self._drain_spool(con)

@@ -32,6 +32,9 @@ TABLE_MODES: dict[str, str] = {
     "runs": "replace",
     "sightings": "append",
     "source_state": "replace",
+    "inbox_files": "ignore",
+    "daemon_events": "append",
+    "rescored": "keys",  # not a table: posts whose analysis the analysis rows in this batch replace
 }
 # Tables are written in this order (children after parents for readers' sake).
 TABLE_ORDER = list(TABLE_MODES)

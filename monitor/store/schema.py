@@ -184,6 +184,28 @@ CREATE TABLE deletions (
 );
 """))
 
+MIGRATIONS.append(("daemon", """
+CREATE TABLE inbox_files (
+    content_hash VARCHAR PRIMARY KEY,     -- sha256 of the file: a file is imported once, whatever its name
+    name         VARCHAR NOT NULL,
+    size         BIGINT,
+    import_id    BIGINT,
+    imported_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE daemon_events (
+    event_at TIMESTAMP NOT NULL,
+    kind   VARCHAR NOT NULL,              -- start | stop | job-error | job-missed
+    job    VARCHAR,
+    detail VARCHAR
+);
+-- Hours in which a source was down, capped or rate-limited: trends can show them as gaps.
+CREATE OR REPLACE VIEW v_coverage_gaps AS
+SELECT source, CAST(date_trunc('hour', started_at) AS TIMESTAMP) AS hour,
+       list(DISTINCT coverage ORDER BY coverage) AS problems, count(*) AS runs, any_value(error) AS example_error
+FROM runs WHERE coverage <> 'complete'
+GROUP BY ALL ORDER BY hour DESC, source;
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,386 @@
+"""`monitor run`: the long-running daemon.
+
+APScheduler 3 (BlockingScheduler, UTC) runs one job per enabled source at its interval with
+jitter, watches ``data/inbox/`` for archives, and does maintenance (spool drain, checkpoint). The
+store opens the database only for each batch, so readers (summary, sql, the DuckDB CLI) can open it
+between batches; a held lock makes batches spool and nothing is lost.
+
+Signals: the first SIGTERM/SIGINT lets the running batch finish and flush, then exits 0; a second
+one exits at once (every write is a transaction and spool files are renamed into place, so an
+abrupt exit corrupts nothing). One daemon per data directory (an flock on ``daemon.lock``, which a
+dead process cannot keep).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import fcntl
+import hashlib
+import json
+import logging
+import logging.handlers
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.analysis.pipeline import AnalysisPool
+from monitor.collect import Collector, load_collectors, run_collector, summarise
+from monitor.config import Config
+from monitor.store import Store, WriteBatch
+from monitor.store.rows import utcnow_naive
+
+log = logging.getLogger("monitor.daemon")
+
+LOCK_NAME = "daemon.lock"
+STATUS_NAME = "daemon-status.json"
+INBOX_NAME = "inbox"
+MISFIRE_GRACE_SECONDS = 300  # a job delayed by a long batch still runs (the library default is 1 s)
+
+
+class DaemonRunning(Exception):
+    pass
+
+
+# --- one daemon per data directory ------------------------------------------------------------
+
+
+class DaemonLock:
+    """An exclusive flock on DATA_DIR/daemon.lock holding our pid. The kernel drops the lock when
+    the process dies, so a stale pid file never blocks a restart."""
+
+    def __init__(self, data_dir: Path):
+        self.path = data_dir / LOCK_NAME
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")  # held (and locked) for the daemon's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            fh.close()
+            raise DaemonRunning(f"a daemon (pid {pid}) is already running for {self.path.parent}; "
+                                "stop it first, or use another --data-dir") from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The daemon's pid if one holds the lock for this data directory."""
+    path = data_dir / LOCK_NAME
+    if not path.exists():
+        return None
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+# --- logging ----------------------------------------------------------------------------------
+
+
+def setup_daemon_logging(data_dir: Path, verbose: int) -> Path:
+    """A rotating log file under the data directory (INFO, or DEBUG with -vv) plus the console."""
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "monitor.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    for console in root.handlers:
+        if console is not handler:
+            console.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines print full URLs
+    return path
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def settled_files(inbox: Path, min_age: float = 2.0) -> list[Path]:
+    """Files in the inbox that are not hidden and have not changed for ``min_age`` seconds (a file
+    still being copied in is left for the next scan)."""
+    if not inbox.exists():
+        return []
+    now = time.time()
+    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and now - p.stat().st_mtime >= min_age)
+
+
+# --- the daemon -------------------------------------------------------------------------------
+
+
+@dataclass
+class Daemon:
+    config: Config
+    store: Store
+    data_dir: Path
+    say: Callable[[str], None] = print
+    inbox_interval: float = 60.0
+    maintenance_interval: float = 300.0
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _pools: threading.local = field(default_factory=threading.local)
+    _status: dict[str, Any] = field(default_factory=dict)
+    _status_lock: threading.Lock = field(default_factory=threading.Lock)
+    _intervals: dict[str, float] = field(default_factory=dict)
+
+    def pool(self) -> AnalysisPool:
+        """One analysis pool per scheduler thread (scorers keep per-call state)."""
+        pool = getattr(self._pools, "pool", None)
+        if pool is None:
+            pool = self._pools.pool = AnalysisPool(self.config, self.data_dir / "models", workers=1)
+        return pool
+
+    # jobs
+
+    def collect(self, collector: Collector) -> None:
+        if self.stopping.is_set():
+            return
+        started = utcnow_naive()
+        reports = run_collector(collector, self.config, self.store, self.pool(), should_stop=self.stopping.is_set)
+        ok, line = summarise(collector, reports, collector.settings(self.config).interval_minutes)
+        (log.info if ok else log.warning)("%s", line)
+        if not ok:
+            self.say(line)
+        self._record(collector.name, {"last_run": started.isoformat(), "ok": ok, "summary": line,
+                                      "posts_new": sum(r.posts_new for r in reports)})
+
+    def scan_inbox(self) -> None:
+        from monitor.importer import Importer
+
+        inbox = self.data_dir / INBOX_NAME
+        inbox.mkdir(parents=True, exist_ok=True)
+        for path in settled_files(inbox):
+            if self.stopping.is_set():
+                return
+            digest = content_hash(path)
+            if self._inbox_seen(digest):
+                continue
+            importer = Importer(self.config, self.store, pool=self.pool())
+            reports = importer.import_paths([path])
+            batch = WriteBatch()
+            batch.add_rows("inbox_files", [{"content_hash": digest, "name": path.name, "size": path.stat().st_size,
+                                            "import_id": None, "imported_at": utcnow_naive()}])
+            self.store.write(batch)
+            new = sum(r.posts_new for r in reports)
+            errors = sum(r.errors for r in reports)
+            log.info("inbox: imported %s: %d new posts, %d bad records", path.name, new, errors)
+            self._record("inbox", {"last_run": utcnow_naive().isoformat(), "ok": True,
+                                   "summary": f"imported {path.name}: {new} new posts, {errors} bad records"})
+
+    def _inbox_seen(self, digest: str) -> bool:
+        from monitor.store import StoreError
+
+        try:
+            with self.store.read(timeout=2.0) as con:
+                if con.execute("SELECT 1 FROM inbox_files WHERE content_hash = ?", [digest]).fetchone():
+                    return True
+        except StoreError:
+            pass
+        for spooled in self.store.spooled_batches():  # imported, but still waiting in the spool
+            table = self.store.load_spooled(spooled).tables.get("inbox_files")
+            if table is not None and digest in table.column("content_hash").to_pylist():
+                return True
+        return False
+
+    def maintenance(self) -> None:
+        from monitor.store import StoreLocked
+
+        try:
+            drained = self.store.drain_spool()
+            with self.store._write_lock, self.store.write_connection(timeout=2.0) as con:
+                con.execute("CHECKPOINT")
+            if drained:
+                log.info("maintenance: applied %d spooled batches", drained)
+        except StoreLocked:
+            log.info("maintenance: database busy; will try again")
+        self._write_status()
+
+    # bookkeeping
+
+    def _record(self, job: str, values: dict[str, Any]) -> None:
+        with self._status_lock:
+            self._status.setdefault(job, {}).update(values)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        # Jobs must not call back into the scheduler (get_jobs takes a lock that shutdown can hold
+        # while it waits for this very job): next runs are worked out from the intervals instead.
+        with self._status_lock:
+            for job, seconds in self._intervals.items():
+                entry = self._status.setdefault(job, {})
+                last = entry.get("last_run")
+                if last:
+                    entry["next_run"] = (datetime.fromisoformat(last) + timedelta(seconds=seconds)).isoformat()
+            payload = {"pid": os.getpid(), "updated_at": datetime.now(UTC).isoformat(), "jobs": self._status}
+            tmp = self.data_dir / f".{STATUS_NAME}.tmp"
+            tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+            tmp.replace(self.data_dir / STATUS_NAME)
+
+    def event(self, kind: str, job: str | None, detail: str | None) -> None:
+        batch = WriteBatch()
+        batch.add_rows("daemon_events", [{"event_at": utcnow_naive(), "kind": kind, "job": job, "detail": detail}])
+        try:
+            self.store.write(batch)
+        except Exception:  # recording an event must never take the daemon down
+            log.exception("could not record daemon event %s", kind)
+
+    def on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+            self.event("job-missed", event.job_id, f"scheduled {event.scheduled_run_time}")
+        elif event.exception is not None:
+            log.error("job %s failed: %s", event.job_id, event.exception)
+            self.event("job-error", event.job_id, f"{type(event.exception).__name__}: {event.exception}")
+
+    # main loop
+
+    def build_scheduler(self) -> BlockingScheduler:
+        scheduler = BlockingScheduler(
+            timezone=UTC,
+            # Polling sources and maintenance share one thread; long-running streams get their own.
+            executors={"default": ThreadPoolExecutor(1), "stream": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        )
+        now = datetime.now(UTC)
+        stagger = 0
+        for name, collector in sorted(load_collectors().items()):
+            if not collector.is_enabled(self.config):
+                continue
+            if collector.missing():
+                self.say(f"{name}: not started, needs {', '.join(collector.missing())}")
+                continue
+            minutes = max(collector.settings(self.config).interval_minutes, 1 / 60)
+            jitter = min(60.0, minutes * 60 * 0.1)
+            self._intervals[name] = minutes * 60
+            scheduler.add_job(self.collect, IntervalTrigger(minutes=minutes, jitter=jitter, timezone=UTC),
+                              args=[collector], id=name, name=f"collect {name}",
+                              executor="stream" if collector.streaming else "default",
+                              next_run_time=now + timedelta(seconds=stagger))
+            stagger += 2
+        scheduler.add_job(self.scan_inbox, IntervalTrigger(seconds=self.inbox_interval, timezone=UTC), id="inbox",
+                          name="inbox", next_run_time=now)
+        scheduler.add_job(self.maintenance, IntervalTrigger(seconds=self.maintenance_interval, timezone=UTC),
+                          id="maintenance", name="maintenance")
+        scheduler.add_listener(self.on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._intervals["inbox"] = self.inbox_interval
+        return scheduler
+
+    def run(self) -> int:
+        scheduler = self.build_scheduler()
+        signals_seen = 0
+
+        def on_signal(signum: int, frame: Any) -> None:
+            # Only os.write here: a handler that prints through Python's buffered streams can
+            # deadlock when the signal lands in the middle of another print.
+            nonlocal signals_seen
+            signals_seen += 1
+            if signals_seen > 1:
+                os.write(2, b"second signal: exiting now\n")
+                os._exit(1)
+            os.write(2, f"{signal.Signals(signum).name}: finishing the current batch, then exiting "
+                        "(send it again to exit at once)\n".encode())
+            self.stopping.set()
+            # Stop scheduling; the running job is waited for below, outside the scheduler's locks.
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID` shows what every thread does
+        self._clean_spool_leftovers()
+        self.event("start", None, f"pid {os.getpid()}")
+        self._write_status()
+        scheduler.start()  # blocks until shutdown
+        # Let running jobs store the batch in hand (they see `stopping` between pages).
+        self._wait_for_jobs(scheduler, time.monotonic() + 30)
+        try:
+            self.store.drain_spool()
+        except Exception:
+            log.info("spool left for the next start: database busy")
+        self.event("stop", None, "signal" if self.stopping.is_set() else "scheduler stopped")
+        for pool in (getattr(self._pools, "pool", None),):
+            if pool is not None:
+                pool.close()
+        return 0
+
+    @staticmethod
+    def _wait_for_jobs(scheduler: BlockingScheduler, deadline: float) -> None:
+        for executor in scheduler._executors.values():
+            pool = getattr(executor, "_pool", None)
+            if pool is not None and time.monotonic() < deadline:
+                pool.shutdown(wait=True)
+
+    def _clean_spool_leftovers(self) -> None:
+        """A crash while spooling leaves a .tmp_ folder: it was never renamed into place, so it never
+        counted; the batch it held was not acknowledged either and its cursor did not move."""
+        if self.store.spool_dir.exists():
+            for leftover in self.store.spool_dir.glob(".tmp_*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def run_daemon(app: Any) -> int:
+    """Entry point for `monitor run` (no --once)."""
+    from monitor.cli import run_imports
+
+    lock = DaemonLock(app.data_dir)
+    try:
+        lock.acquire()
+    except DaemonRunning as exc:
+        app.err.print(str(exc), style="red", markup=False)
+        return 1
+    try:
+        log_path = setup_daemon_logging(app.data_dir, app.verbose)
+        config = app.config
+        app.err.print(f"monitor daemon (pid {os.getpid()}) for {app.data_dir}; log: {log_path}; stop with Ctrl-C "
+                      "or SIGTERM", markup=False)
+        # Archives in the config first (skipped quickly when already imported), then the schedule.
+        paths = [config.resolve(a.path) for a in config.archives if config.resolve(a.path).exists()]
+        if paths:
+            run_imports(app, paths)
+        store = Store(app.data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
+        daemon = Daemon(config, store, app.data_dir, say=lambda line: app.err.print(line, markup=False),
+                        inbox_interval=config.daemon.inbox_interval_seconds,
+                        maintenance_interval=config.daemon.maintenance_interval_seconds)
+        return daemon.run()
+    finally:
+        lock.release()

@@ -1,0 +1,77 @@
+"""Recompute matches and scores from stored posts after the config or a scorer changed,
+without collecting again. Posts whose stored analysis carries other rule or scorer versions than
+the current ones are re-analysed (or all of them, with ``everything``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from monitor.analysis.pipeline import AnalysisPool, Analyzer
+from monitor.store import Store, WriteBatch
+from monitor.store.rows import AnalyzerInfo, analysis_tables
+
+CHUNK = 5000
+
+
+@dataclass
+class RescoreReport:
+    candidates: int = 0
+    rescored: int = 0
+    mentions_before: int = 0
+    mentions_after: int = 0
+
+
+def stance_version(analyzer: Analyzer, target_id: str) -> str:
+    """The stance scorer version new scores for this target carry (a trained model's, else the rules')."""
+    model = analyzer.models.get(target_id)
+    return str(getattr(model, "version", None) or analyzer.rule_stance.version)
+
+
+def stale_keys_query(everything: bool) -> str:
+    if everything:
+        return "SELECT post_key FROM posts ORDER BY post_key"
+    return """
+        SELECT p.post_key FROM posts p
+        LEFT JOIN post_sentiment s USING (post_key)
+        WHERE s.post_key IS NULL OR s.scorer_version <> $sentiment_version
+           OR EXISTS (SELECT 1 FROM mentions m WHERE m.post_key = p.post_key AND m.rules_version <> $rules)
+           OR EXISTS (SELECT 1 FROM target_scores t LEFT JOIN current_stance c USING (target_id)
+                      WHERE t.post_key = p.post_key AND t.stance_scorer_version IS DISTINCT FROM c.version)
+           OR NOT EXISTS (SELECT 1 FROM mentions m WHERE m.post_key = p.post_key)
+        ORDER BY p.post_key
+    """
+
+
+def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> RescoreReport:
+    analyzer = pool.local
+    info = AnalyzerInfo.of(analyzer)
+    current = {t.id: stance_version(analyzer, t.id) for t in analyzer.config.targets}
+    report = RescoreReport()
+    with store.read() as con:
+        con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))
+        params = {} if everything else {"sentiment_version": info.sentiment_version, "rules": info.rules_version}
+        keys = [r[0] for r in con.execute(stale_keys_query(everything), params).fetchall()]
+        report.mentions_before = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    report.candidates = len(keys)
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        with store.read() as con:
+            con.register("wanted", pa.table({"post_key": chunk}))
+            rows = con.execute("SELECT post_key, text, lang FROM posts SEMI JOIN wanted USING (post_key) "
+                               "ORDER BY post_key").fetchall()
+        analyses = pool.analyse([(text, lang) for _, text, lang in rows])
+        batch = WriteBatch()
+        batch.add("rescored", pa.table({"post_key": [r[0] for r in rows]}))
+        for table, data in analysis_tables([r[0] for r in rows], analyses, info).items():
+            batch.add(table, data)
+        store.write(batch)
+        report.rescored += len(rows)
+        if progress:
+            progress(report.rescored, len(keys))
+    with store.read() as con:
+        report.mentions_after = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    return report

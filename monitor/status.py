@@ -1,0 +1,115 @@
+"""`monitor status`: is the daemon running, how each source is doing, and how big things are."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from monitor.daemon import STATUS_NAME, running_pid
+from monitor.store import Store, StoreError
+from monitor.terminal import literal
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    pid = running_pid(data_dir)
+    daemon_status: dict[str, Any] = {}
+    status_file = data_dir / STATUS_NAME
+    if pid and status_file.exists():
+        try:
+            daemon_status = json.loads(status_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            daemon_status = {}
+    jobs = daemon_status.get("jobs", {})
+    batches, spool_bytes = store.spool_size()
+    db_bytes = sum(p.stat().st_size for p in (store.path, store.path.with_name(store.path.name + ".wal"))
+                   if p.exists())
+    result: dict[str, Any] = {
+        "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at")},
+        "database": {"path": str(store.path), "bytes": db_bytes},
+        "spool": {"batches": batches, "bytes": spool_bytes},
+        "sources": [], "posts_per_hour": None, "posts_last_hour": None, "gaps": [],
+    }
+    try:
+        with store.read() as con:
+            rows = con.execute("""
+                SELECT source, max(started_at) AS last_run, arg_max(coverage, started_at),
+                       arg_max(error, started_at), sum(posts_new) FILTER (WHERE started_at >= ?),
+                       count(*) FILTER (WHERE started_at >= ? AND coverage <> 'complete'),
+                       max(started_at) FILTER (WHERE coverage = 'complete')
+                FROM runs GROUP BY source ORDER BY source
+            """, [now - timedelta(hours=24), now - timedelta(hours=24)]).fetchall()
+            last_errors = dict(con.execute("""
+                SELECT source, arg_max(error, started_at) FROM runs WHERE error IS NOT NULL GROUP BY source
+            """).fetchall())
+            day = con.execute("SELECT count(*) FROM posts WHERE collected_at >= ?",
+                              [now - timedelta(hours=24)]).fetchone()[0]
+            hour = con.execute("SELECT count(*) FROM posts WHERE collected_at >= ?",
+                               [now - timedelta(hours=1)]).fetchone()[0]
+            gaps = con.execute("""
+                SELECT source, count(*) AS hours, min(hour), max(hour) FROM v_coverage_gaps
+                WHERE hour >= ? GROUP BY source ORDER BY source
+            """, [now - timedelta(days=7)]).fetchall()
+            events = con.execute("""
+                SELECT event_at, kind, job, detail FROM daemon_events
+                WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
+            """).fetchall()
+    except StoreError as exc:
+        result["error"] = str(exc)
+        return result
+    for source, last_run, coverage, error, new_24h, problems_24h, last_ok in rows:
+        job = jobs.get(source, {})
+        result["sources"].append({
+            "source": source, "last_run": _iso(last_run), "result": coverage, "last_error": last_errors.get(source),
+            "current_error": error, "last_complete": _iso(last_ok), "posts_new_24h": int(new_24h or 0),
+            "incomplete_runs_24h": problems_24h, "next_run": job.get("next_run"),
+        })
+    result["posts_per_hour"] = round(day / 24, 1)
+    result["posts_last_hour"] = hour
+    result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in gaps]
+    result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
+    return result
+
+
+def render(data: dict[str, Any], console: Console) -> None:
+    daemon = data["daemon"]
+    state = Text(f"running (pid {daemon['pid']})", style="green") if daemon["running"] else Text("not running",
+                                                                                                style="yellow")
+    console.print(Text.assemble("Daemon: ", state))
+    console.print(f"Database: {data['database']['path']} ({data['database']['bytes'] / 1e6:.1f} MB); "
+                  f"spool: {data['spool']['batches']} batches ({data['spool']['bytes'] / 1e6:.1f} MB)", markup=False)
+    if "error" in data:
+        console.print(Text(data["error"], style="yellow"))
+        return
+    console.print(f"Posts collected: {data['posts_per_hour']} per hour over the last 24 h; "
+                  f"{data['posts_last_hour']} in the last hour", markup=False)
+    table = Table(title="Sources", title_justify="left")
+    for col in ("source", "last run", "result", "new (24h)", "next run", "last error"):
+        table.add_column(col, overflow="fold")
+    for s in data["sources"]:
+        style = "green" if s["result"] == "complete" else "yellow"
+        table.add_row(literal(s["source"]), (s["last_run"] or "—")[:19], Text(s["result"] or "—", style=style),
+                      str(s["posts_new_24h"]), (s["next_run"] or "—")[:19],
+                      literal(s["last_error"] or "", limit=120))
+    console.print(table)
+    if data["gaps"]:
+        gaps = Table(title="Coverage gaps, last 7 days (hours with a failed, capped or rate-limited run)",
+                     title_justify="left")
+        for col in ("source", "hours", "first", "last"):
+            gaps.add_column(col)
+        for g in data["gaps"]:
+            gaps.add_row(literal(g["source"]), str(g["hours_7d"]), str(g["first"])[:16], str(g["last"])[:16])
+        console.print(gaps)
+    for problem in data.get("recent_job_problems", []):
+        console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
+                              style="yellow"))

@@ -1,0 +1,217 @@
+"""The real daemon as a subprocess, collecting from a local replay server while people read the
+same database: spooling under a held lock, signals, kill -9 and restart, one daemon per data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from monitor.collect import load_collectors
+from monitor.daemon import DaemonLock, DaemonRunning, running_pid
+from tests.conftest import CONFIG_PATH, FIXTURES, ROOT
+from tests.replay import ReplayServer, Reply, Request
+
+RECORDED = json.loads((FIXTURES / "hackernews" / "search_by_date_nodejs_2017.json").read_text(encoding="utf-8"))
+HITS = sorted(RECORDED["hits"], key=lambda h: h["created_at_i"])  # oldest first
+TOTAL = len(HITS)
+
+
+class GrowingIndex:
+    """Algolia as seen over time: each request publishes one more recorded hit, and a
+    numericFilters=created_at_i>N request sees only the newer ones."""
+
+    def __init__(self) -> None:
+        self.published = 1
+
+    def __call__(self, request: Request) -> Reply:
+        visible = HITS[: self.published]
+        self.published = min(TOTAL, self.published + 1)
+        flt = request.param("numericFilters")
+        if flt:
+            after = int(flt.split(">")[1])
+            visible = [h for h in visible if h["created_at_i"] > after]
+        return Reply({**RECORDED, "hits": list(reversed(visible)), "nbHits": len(visible), "nbPages": 1, "page": 0})
+
+
+def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.3) -> Path:
+    lines = [CONFIG_PATH.read_text(encoding="utf-8").replace('path = "data/sample"', f'path = "{tmp_path}/none"'),
+             "\n[daemon]\n", f"lock_timeout_seconds = {lock_timeout}\n", "inbox_interval_seconds = 1\n",
+             "maintenance_interval_seconds = 2\n"]
+    lines.insert(1, "")
+    text = "".join(lines).replace("store_unmatched = false", "store_unmatched = true")
+    for name in load_collectors():
+        if name == "hackernews":
+            text += (f'\n[sources.hackernews]\nbase_url = "{server.url}/api/v1"\ninterval_minutes = 0.01\n'
+                     'queries = ["nodejs"]\n')
+        else:
+            text += f"\n[sources.{name}]\nenabled = false\n"
+    path = tmp_path / "daemon.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start(config: Path, data_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "--data-dir", str(data_dir),
+                             "run"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def open_read_only(db: Path) -> duckdb.DuckDBPyConnection:
+    """Like an analyst would: retry while the daemon's short write transaction holds the file."""
+    for _ in range(200):
+        try:
+            return duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException:
+            time.sleep(0.05)
+    raise AssertionError("database stayed locked")
+
+
+def count_posts(db: Path) -> int:
+    for _ in range(200):
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException:
+            time.sleep(0.05)
+            continue
+        try:
+            return con.execute("SELECT count(*) FROM posts").fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+        finally:
+            con.close()
+    raise AssertionError("database stayed locked")
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def spool_batches(data_dir: Path) -> int:
+    spool = data_dir / "spool"
+    return len([p for p in spool.iterdir() if p.is_dir() and not p.name.startswith(".")]) if spool.exists() else 0
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as replay:
+        replay.add("/api/v1/search_by_date", GrowingIndex())
+        yield replay
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 20.0) -> tuple[int, str]:
+    proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the daemon dumps every thread's stack
+        time.sleep(1)
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"daemon did not stop within {timeout} s:\n{out[-6000:]}") from None
+    return proc.returncode, out
+
+
+def test_daemon_collects_while_readers_hold_the_file(tmp_path: Path, server: ReplayServer) -> None:
+    data_dir = tmp_path / "data"
+    db = data_dir / "monitor.duckdb"
+    proc = start(daemon_config(tmp_path, server), data_dir)
+    try:
+        wait_for(lambda: db.exists() and count_posts(db) >= 3, what="first posts")
+        summary = subprocess.run([sys.executable, "-m", "monitor", "--config", str(CONFIG_PATH), "--data-dir",
+                                  str(data_dir), "summary", "--json"], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=60)
+        assert summary.returncode == 0, summary.stderr
+        assert json.loads(summary.stdout)["freshness"]["posts_total"] >= 3
+        # An analyst keeps a read-only session open: the daemon's batches go to the spool.
+        reader = open_read_only(db)
+        try:
+            held = reader.execute("SELECT count(*) FROM posts").fetchone()[0]
+            wait_for(lambda: spool_batches(data_dir) >= 2, timeout=60, what="spooled batches")
+            assert reader.execute("SELECT count(*) FROM posts").fetchone()[0] == held
+        finally:
+            reader.close()
+        wait_for(lambda: count_posts(db) == TOTAL and spool_batches(data_dir) == 0, timeout=90,
+                 what="every post, spool drained")
+        code, out = stop(proc)
+        assert code == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    con = open_read_only(db)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT post_id) FROM posts").fetchone() == (TOTAL, TOTAL)
+        ids = {r[0] for r in con.execute("SELECT post_id FROM posts").fetchall()}
+        assert ids == {h["objectID"] for h in HITS}
+        kinds = [r[0] for r in con.execute("SELECT kind FROM daemon_events ORDER BY event_at").fetchall()]
+        assert kinds[0] == "start" and kinds[-1] == "stop"
+    finally:
+        con.close()
+
+
+def test_kill_9_then_restart_loses_and_duplicates_nothing(tmp_path: Path, server: ReplayServer) -> None:
+    data_dir = tmp_path / "data"
+    db = data_dir / "monitor.duckdb"
+    config = daemon_config(tmp_path, server)
+    first = start(config, data_dir)
+    try:
+        wait_for(lambda: db.exists() and count_posts(db) >= 5, what="first posts")
+        first.kill()  # SIGKILL, wherever it is
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert running_pid(data_dir) is None  # the dead daemon's lock is gone with it
+    second = start(config, data_dir)
+    try:
+        wait_for(lambda: count_posts(db) == TOTAL and spool_batches(data_dir) == 0, timeout=90, what="all posts")
+        code, out = stop(second)
+        assert code == 0, out
+    finally:
+        if second.poll() is None:
+            second.kill()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT post_id) FROM posts").fetchone() == (TOTAL, TOTAL)
+    finally:
+        con.close()
+
+
+def test_one_daemon_per_data_dir_and_second_signal_exits_at_once(tmp_path: Path, server: ReplayServer) -> None:
+    data_dir = tmp_path / "data"
+    config = daemon_config(tmp_path, server)
+    proc = start(config, data_dir)
+    try:
+        wait_for(lambda: running_pid(data_dir) == proc.pid, what="daemon lock")
+        with pytest.raises(DaemonRunning, match=str(proc.pid)):
+            DaemonLock(data_dir).acquire()
+        other = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "--data-dir",
+                                str(data_dir), "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert other.returncode == 1 and "already running" in other.stderr
+        status = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "--data-dir",
+                                 str(data_dir), "status", "--json"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=60)
+        assert json.loads(status.stdout)["daemon"] == {"running": True, "pid": proc.pid,
+                                                       "status_updated_at": json.loads(status.stdout)["daemon"][
+                                                           "status_updated_at"]}
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        assert proc.returncode in (0, 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert count_posts(data_dir / "monitor.duckdb") >= 0  # the file still opens and reads
