@@ -128,12 +128,12 @@ class HttpClient:
 
     def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json_body: Any = None,
-                ok: tuple[int, ...] = (200,)) -> Response:
+                form: Mapping[str, str] | None = None, ok: tuple[int, ...] = (200,)) -> Response:
         last_error = ""
         for attempt in range(self.max_tries):
             self.requests += 1
             try:
-                raw = self._client.request(method, url, params=params, headers=headers, json=json_body)
+                raw = self._client.request(method, url, params=params, headers=headers, json=json_body, data=form)
                 content = raw.read()
             except httpx.TimeoutException as exc:
                 self.statuses["timeout"] += 1

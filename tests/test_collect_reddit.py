@@ -210,8 +210,9 @@ def test_oauth_token_then_bearer_requests_to_the_oauth_host(rd, monkeypatch: pyt
     assert (first.coverage, first.posts_new) == ("complete", 6)
     token_call, *searches = server.requests
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    assert (token_call.method, token_call.path, token_call.param("grant_type")) == (
-        "POST", "/auth/api/v1/access_token", "client_credentials")
+    assert (token_call.method, token_call.path, token_call.body) == (
+        "POST", "/auth/api/v1/access_token", b"grant_type=client_credentials")
+    assert token_call.headers["content-type"] == "application/x-www-form-urlencoded"
     assert token_call.headers["authorization"] == f"Basic {basic}"
     assert [r.path for r in searches] == ["/oauth/search.json"] * 2
     assert all(r.headers["authorization"] == f"Bearer {ACCESS_TOKEN}" for r in searches)

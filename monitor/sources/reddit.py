@@ -207,10 +207,8 @@ class _AppAuth:
         if cached and cached[1] > time.monotonic():
             return cached[0]
         basic = base64.b64encode(f"{self.client_id}:{self._secret}".encode()).decode()
-        # grant_type goes in the query string: HttpClient posts JSON bodies only, and Reddit reads
-        # request parameters from the URL as well as from a form body.
         response = ctx.http.request("POST", f"{self.auth_url}/api/v1/access_token",
-                                    params={"grant_type": "client_credentials"},
+                                    form={"grant_type": "client_credentials"},
                                     headers={"Authorization": f"Basic {basic}"})
         data = response.json()
         token = data.get("access_token") if isinstance(data, dict) else None
