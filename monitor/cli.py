@@ -206,11 +206,19 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
     With --once, one cycle runs and the command exits (good for cron). Without it, the daemon
     keeps collecting on each source's schedule until stopped (Ctrl-C or SIGTERM).
     """
-    if not once:
-        from monitor.daemon import run_daemon
+    from monitor.daemon import DaemonLock, DaemonRunning, run_daemon
 
+    if not once:
         sys.exit(run_daemon(app))
-    cycle = run_cycle(app)
+    lock = DaemonLock(app.data_dir)  # a cron cycle never overlaps a daemon or another cycle
+    try:
+        lock.acquire()
+    except DaemonRunning as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        cycle = run_cycle(app)
+    finally:
+        lock.release()
     if as_json:
         click.echo(json.dumps(cycle, indent=2, default=str))
 
