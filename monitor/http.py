@@ -8,11 +8,12 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -190,3 +191,36 @@ class HttpClient:
 
     def status_summary(self) -> str:
         return ",".join(f"{k}x{v}" for k, v in sorted(self.statuses.items()))
+
+
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+
+
+def quota_exhausted(response: Response, default_wait: float = 60.0) -> RateLimited | None:
+    """A RateLimited to raise instead of the next request when the response says no requests
+    are left (Reddit sends "0.0", Mastodon and X integers); None while some remain. The wait
+    comes from the reset header (Reddit: seconds, Mastodon: ISO time, X: epoch)."""
+    for name in _REMAINING_HEADERS:
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            remaining = float(value)
+        except ValueError:
+            return None
+        if remaining >= 1:
+            return None
+        wait = wait_from_headers(response.headers)
+        retry_at = datetime.now(UTC) + timedelta(seconds=default_wait if wait is None else wait)
+        host = httpx.URL(response.url).host
+        return RateLimited(f"{host}: request quota used up ({name}: {value}); retry after {retry_at:%H:%M:%S} UTC",
+                           retry_at, response.status)
+    return None
+
+
+def phrase(query: str) -> str:
+    """A multi-word name as an exact phrase for a search box; queries with their own syntax
+    (quotes, parentheses, operators) are left alone."""
+    if " " not in query.strip() or any(c in query for c in "\"()#@:") or re.search(r"\b(OR|AND|NOT)\b", query):
+        return query
+    return f'"{query.strip()}"'

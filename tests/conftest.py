@@ -42,6 +42,18 @@ def cli(data_dir: Path) -> Callable[..., Result]:
     return run
 
 
+def config_file(path: Path, edit: Callable[[dict], None]) -> Path:
+    """The bundled config, changed by ``edit`` (on the parsed TOML), written to ``path``."""
+    import tomllib
+
+    import tomli_w
+
+    data = tomllib.loads(CONFIG_PATH.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return path
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import EVAL_DIR, ROOT, post, write_jsonl
+from tests.conftest import EVAL_DIR, ROOT, config_file, post, write_jsonl
 
 HOSTILE = ("Musk says [bold red]they[/bold red] DON'T have the money \x1b[31mRED\x1b[0m "
            "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 [link=https://x]y[/link]")
@@ -126,16 +126,15 @@ def _pearson(xs: list[float], ys: list[float]) -> float:
 
 
 def offline_config(tmp_path: Path) -> Path:
-    """The bundled config with every live source pointed at a closed port on this machine."""
+    """The bundled config with every live source enabled and pointed at a closed port here."""
     from monitor.collect import load_collectors
 
-    lines = [(ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")]
-    for name, collector in load_collectors().items():
-        scheme = "ws" if collector.base_url.startswith("ws") else "http"
-        lines.append(f'\n[sources.{name}]\nenabled = true\nbase_url = "{scheme}://127.0.0.1:9"\n')
-    path = tmp_path / "offline.toml"
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
+    def edit(data: dict) -> None:
+        for name, collector in load_collectors().items():
+            scheme = "ws" if collector.base_url.startswith("ws") else "http"
+            data.setdefault("sources", {}).setdefault(name, {}).update(enabled=True, base_url=f"{scheme}://127.0.0.1:9")
+
+    return config_file(tmp_path / "offline.toml", edit)
 
 
 def test_quick_start_main_job_offline(tmp_path: Path) -> None:

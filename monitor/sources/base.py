@@ -13,7 +13,7 @@ import gzip
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,10 +171,6 @@ def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
 
 
 # --- reading ----------------------------------------------------------------------------
-
-
-class StreamError(Exception):
-    """The underlying (compressed) stream broke off: truncated or corrupt."""
 
 
 def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool = False) -> Iterator[
@@ -397,21 +393,28 @@ def records_with_errors(
             yield RecordError(source.name, lineno, f"unexpected record shape: {type(exc).__name__}: {exc}")
 
 
-__all__ = [
-    "READERS",
-    "ArchiveInput",
-    "FieldError",
-    "Reader",
-    "RecordError",
-    "StreamError",
-    "detect_format",
-    "expand_inputs",
-    "io",
-    "iter_json_records",
-    "iter_lines",
-    "parse_time",
-    "records_with_errors",
-    "register_reader",
-    "require",
-    "to_int",
-]
+def explode_records(
+    source: ArchiveInput,
+    records: Iterable[tuple[int, Any] | RecordError],
+    explode: Callable[[Any], Iterable[Any]],
+) -> Iterator[tuple[int, Any] | RecordError]:
+    """Split each record (an API response page) into its items, all keeping the page's line
+    number, so ``records_with_errors`` maps and reports each item on its own. ``explode`` raises
+    FieldError for a record of the wrong shape."""
+    for item in records:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        lineno, record = item
+        try:
+            for thing in explode(record):
+                yield lineno, thing
+        except FieldError as exc:
+            yield RecordError(source.name, lineno, exc.reason, exc.field)
+
+
+
+def opt_str(value: Any) -> str | None:
+    """None for missing or empty values, else the value as a string."""
+    return None if value is None or value == "" else str(value)
+

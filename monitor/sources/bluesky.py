@@ -46,14 +46,15 @@ from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    explode_records,
     iter_json_records,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,6 @@ JETSTREAM = "bluesky_jetstream"
 SEARCH = "bluesky_search"
 POST_COLLECTION = "app.bsky.feed.post"
 
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def web_url(actor: str, rkey: str) -> str:
@@ -84,13 +82,13 @@ def _text(record: dict[str, Any]) -> str:
 
 def _lang(record: dict[str, Any]) -> str | None:
     langs = record.get("langs")
-    return _str(langs[0]) if isinstance(langs, list) and langs else None
+    return opt_str(langs[0]) if isinstance(langs, list) and langs else None
 
 
 def _reply_parent(record: dict[str, Any]) -> str | None:
     reply = record.get("reply")
     parent = reply.get("parent") if isinstance(reply, dict) else None
-    return _str(parent.get("uri")) if isinstance(parent, dict) else None
+    return opt_str(parent.get("uri")) if isinstance(parent, dict) else None
 
 
 def _quoted(record: dict[str, Any]) -> str | None:
@@ -113,15 +111,15 @@ def post_from_post_view(view: dict[str, Any], provenance: Provenance) -> Post:
     if not isinstance(record, dict):
         raise FieldError("record", "missing")
     author = view.get("author") if isinstance(view.get("author"), dict) else {}
-    did = _str(author.get("did")) or uri.removeprefix("at://").split("/", 1)[0]
-    handle = _str(author.get("handle"))
+    did = opt_str(author.get("did")) or uri.removeprefix("at://").split("/", 1)[0]
+    handle = opt_str(author.get("handle"))
     if handle == "handle.invalid":  # the AppView's placeholder when the handle does not verify
         handle = None
     return Post(
         platform="bluesky",
         id=uri,
         url=web_url(handle or did, _rkey(uri)),
-        author=Author(id=did, handle=handle, name=_str(author.get("displayName"))),
+        author=Author(id=did, handle=handle, name=opt_str(author.get("displayName"))),
         text=_text(record),
         lang=_lang(record),
         created_at=parse_time(record.get("createdAt") or view.get("indexedAt"), "record.createdAt"),

@@ -19,6 +19,7 @@ from monitor.sources.base import (
     RecordError,
     iter_json_records,
     iter_lines,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
@@ -54,29 +55,26 @@ def transform_generic(
             raise FieldError(column, f"missing{hint}")
     author = get("author")
     if isinstance(author, Mapping):
-        author_obj = Author(id=_s(author.get("id")), handle=_s(author.get("handle") or author.get("username")),
-                            name=_s(author.get("name")))
+        author_obj = Author(id=opt_str(author.get("id")), name=opt_str(author.get("name")),
+                            handle=opt_str(author.get("handle") or author.get("username")))
     else:
-        author_obj = Author(id=_s(get("author_id")), handle=_s(author), name=_s(get("author_name")))
+        author_obj = Author(id=opt_str(get("author_id")), handle=opt_str(author), name=opt_str(get("author_name")))
     return Post(
         platform=str(get("platform") or default_platform),
         id=str(get("id")),
-        url=_s(get("url")),
+        url=opt_str(get("url")),
         author=author_obj,
         text=str(get("text")),
-        lang=_s(get("lang")),
+        lang=opt_str(get("lang")),
         created_at=parse_time(get("created_at"), mapping.get("created_at", "created_at")),
-        reply_to=_s(get("reply_to")),
-        quote_of=_s(get("quote_of")),
+        reply_to=opt_str(get("reply_to")),
+        quote_of=opt_str(get("quote_of")),
         engagement=Engagement(likes=to_int(get("likes")), reposts=to_int(get("reposts")),
                               replies=to_int(get("replies")), quotes=to_int(get("quotes"))),
         provenance=provenance,
         raw=dict(record),
     )
 
-
-def _s(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _looks_generic_jsonl(sample: str, name: str) -> bool:

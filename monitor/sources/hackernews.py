@@ -18,23 +18,22 @@ from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    explode_records,
     iter_json_records,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records, html_to_text
+from monitor.sources.text import html_to_text
 
 log = logging.getLogger(__name__)
 
 READER = "hackernews"
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _is_comment(hit: dict[str, Any]) -> bool:
@@ -65,11 +64,11 @@ def post_from_hit(hit: dict[str, Any], provenance: Provenance) -> Post:
         platform="hackernews",
         id=object_id,
         url=ITEM_URL.format(object_id),
-        author=Author(handle=_str(hit.get("author"))),
+        author=Author(handle=opt_str(hit.get("author"))),
         text=text,
         lang=None,
         created_at=parse_time(created, "created_at"),
-        reply_to=_str(hit.get("parent_id")) if comment else None,
+        reply_to=opt_str(hit.get("parent_id")) if comment else None,
         engagement=Engagement(likes=to_int(hit.get("points")), replies=to_int(hit.get("num_comments"))),
         provenance=provenance,
         raw=hit,

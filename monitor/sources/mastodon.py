@@ -15,161 +15,32 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 from monitor.collect import CollectContext, Page, register_collector
-from monitor.http import FetchError, RateLimited, Response, wait_from_headers
+from monitor.http import FetchError, RateLimited, Response, phrase, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    explode_records,
     iter_json_records,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
     require,
     to_int,
 )
+from monitor.sources.text import html_to_text
 
 log = logging.getLogger(__name__)
 
 READER = "mastodon"
-
-# --- shared helpers ---------------------------------------------------------------------------
-
-# Tags that end a paragraph (blank line) or a line; everything else is inline.
-_PARAGRAPH_TAGS = frozenset({"p", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"})
-_LINE_TAGS = frozenset({"div", "li", "tr", "dt", "dd", "section", "article", "header", "footer"})
-_SKIP_TAGS = frozenset({"script", "style"})
-_SPACES = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, turning block boundaries into newlines."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.pending_newlines = 0  # line breaks owed before the next visible text
-        self.in_pre = 0
-        self.in_skip = 0
-
-    def _owe(self, count: int, cumulative: bool = False) -> None:
-        owed = self.pending_newlines + count if cumulative else max(self.pending_newlines, count)
-        self.pending_newlines = min(owed, 2)  # never more than one blank line
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self._owe(1, cumulative=True)  # <br><br> is a blank line
-        elif tag in _PARAGRAPH_TAGS:
-            self._owe(2)
-        elif tag in _LINE_TAGS:
-            self._owe(1)
-        if tag == "pre":
-            self.in_pre += 1
-        elif tag in _SKIP_TAGS:
-            self.in_skip += 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)  # <br/>: no end tag follows
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _PARAGRAPH_TAGS:
-            self._owe(2)
-        elif tag in _LINE_TAGS:
-            self._owe(1)
-        if tag == "pre" and self.in_pre:
-            self.in_pre -= 1
-        elif tag in _SKIP_TAGS and self.in_skip:
-            self.in_skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if self.in_skip:
-            return
-        if not self.in_pre:
-            data = _SPACES.sub(" ", data)
-        at_line_start = not self.parts or self.pending_newlines > 0 or self.parts[-1].endswith((" ", "\n"))
-        if at_line_start and not self.in_pre:
-            data = data.lstrip(" ")
-        if not data:
-            return
-        if self.pending_newlines and self.parts:
-            self.parts[-1] = self.parts[-1].rstrip(" ")
-            self.parts.append("\n" * self.pending_newlines)
-        self.pending_newlines = 0
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: entities decoded, tags dropped, paragraphs kept as blank
-    lines and ``<br>`` as line breaks. Whitespace inside ``<pre>`` is preserved."""
-    if not html:
-        return ""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = "".join(parser.parts).split("\n")
-    return _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in lines)).strip()
-
-
-def explode_records(
-    source: ArchiveInput,
-    records: Iterable[tuple[int, Any] | RecordError],
-    explode: Callable[[Any], Iterable[Any]],
-) -> Iterator[tuple[int, Any] | RecordError]:
-    """Split each record (an API response page) into its items, all keeping the page's line
-    number, so ``records_with_errors`` maps and reports each item on its own. ``explode`` raises
-    FieldError for a record of the wrong shape."""
-    for item in records:
-        if isinstance(item, RecordError):
-            yield item
-            continue
-        lineno, record = item
-        try:
-            for thing in explode(record):
-                yield lineno, thing
-        except FieldError as exc:
-            yield RecordError(source.name, lineno, exc.reason, exc.field)
-
-
-_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
-
-
-def quota_exhausted(response: Response, default_wait: float = 60.0) -> RateLimited | None:
-    """A RateLimited to raise instead of the next request when the response says no requests
-    are left (Reddit sends "0.0", Mastodon and X integers); None while some remain. The wait
-    comes from the reset header (Reddit: seconds, Mastodon: ISO time, X: epoch)."""
-    for name in _REMAINING_HEADERS:
-        value = response.headers.get(name)
-        if value is None:
-            continue
-        try:
-            remaining = float(value)
-        except ValueError:
-            return None
-        if remaining >= 1:
-            return None
-        wait = wait_from_headers(response.headers)
-        retry_at = datetime.now(UTC) + timedelta(seconds=default_wait if wait is None else wait)
-        host = urlparse(response.url).netloc
-        return RateLimited(f"{host}: request quota used up ({name}: {value}); retry after {retry_at:%H:%M:%S} UTC",
-                           retry_at, response.status)
-    return None
-
-
-def phrase(query: str) -> str:
-    """A multi-word name as an exact phrase for a search box; queries with their own syntax
-    (quotes, parentheses, operators) are left alone."""
-    if " " not in query.strip() or any(c in query for c in "\"()#@:") or re.search(r"\b(OR|AND|NOT)\b", query):
-        return query
-    return f'"{query.strip()}"'
-
 
 # --- mapping ----------------------------------------------------------------------------------
 
@@ -203,7 +74,7 @@ def _author(account: Any, *urls: Any) -> Author:
         # Local accounts come without a domain; qualify them so handles are unique across instances.
         host = _host(*urls, account.get("url"))
         acct = f"{acct}@{host}" if host else acct
-    return Author(id=_str(account.get("id")), handle=_str(acct), name=_str(account.get("display_name")))
+    return Author(id=opt_str(account.get("id")), handle=opt_str(acct), name=opt_str(account.get("display_name")))
 
 
 def _quoted(quote: Any) -> str | None:
@@ -216,7 +87,7 @@ def _quoted(quote: Any) -> str | None:
         return str(inner["uri"])
     if quote.get("uri"):
         return str(quote["uri"])
-    return _str(quote.get("quoted_status_id"))  # instance-local id, stored as given
+    return opt_str(quote.get("quoted_status_id"))  # instance-local id, stored as given
 
 
 def post_from_status(status: dict[str, Any], provenance: Provenance) -> Post:
@@ -239,9 +110,9 @@ def post_from_status(status: dict[str, Any], provenance: Provenance) -> Post:
         url=str(url),
         author=_author(status.get("account"), status.get("url"), uri),
         text=_text_of(shown),
-        lang=_str(shown.get("language")),
+        lang=opt_str(shown.get("language")),
         created_at=created_at,
-        reply_to=_str(status.get("in_reply_to_id")),
+        reply_to=opt_str(status.get("in_reply_to_id")),
         quote_of=_quoted(shown.get("quote")),
         repost_of=str(reblog["uri"]) if reblog else None,
         engagement=Engagement(
@@ -254,9 +125,6 @@ def post_from_status(status: dict[str, Any], provenance: Provenance) -> Post:
         raw=status,
     )
 
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 # --- reader -----------------------------------------------------------------------------------

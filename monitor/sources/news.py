@@ -19,7 +19,7 @@ from monitor.config import Config, SourceConfig
 from monitor.http import FetchError
 from monitor.models import Author, Post, Provenance
 from monitor.sources.base import ArchiveInput, FieldError, RecordError, parse_time, register_reader
-from monitor.sources.mastodon import html_to_text
+from monitor.sources.text import html_to_text
 
 log = logging.getLogger(__name__)
 

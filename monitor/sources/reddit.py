@@ -15,20 +15,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from monitor.collect import CollectContext, Page, register_collector
-from monitor.http import FetchError, RateLimited, Response
+from monitor.http import FetchError, RateLimited, Response, phrase, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    explode_records,
     iter_json_records,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records, phrase, quota_exhausted
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,6 @@ WEB = "https://www.reddit.com"
 # Not people: keep them out of author handles so they do not pool into one pseudo-author.
 _NO_AUTHOR = frozenset({"[deleted]", "[removed]"})
 
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _unescape(text: str) -> str:
@@ -92,13 +90,13 @@ def post_from_thing(thing: dict[str, Any], provenance: Provenance, kind: str | N
         if body is None:
             raise FieldError("body", "missing")
         text = _unescape(str(body))
-        reply_to = _str(thing.get("parent_id")) or _str(thing.get("link_id"))
-    author = _str(thing.get("author"))
+        reply_to = opt_str(thing.get("parent_id")) or opt_str(thing.get("link_id"))
+    author = opt_str(thing.get("author"))
     return Post(
         platform="reddit",
         id=fullname,
         url=_permalink_url(thing, kind, bare_id),
-        author=Author(id=_str(thing.get("author_fullname")), handle=None if author in _NO_AUTHOR else author),
+        author=Author(id=opt_str(thing.get("author_fullname")), handle=None if author in _NO_AUTHOR else author),
         text=text,
         lang=None,
         created_at=parse_time(thing.get("created_utc"), "created_utc"),

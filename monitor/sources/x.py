@@ -25,20 +25,21 @@ from typing import Any
 
 from monitor.collect import CollectContext, Page, register_collector
 from monitor.config import Config, SourceConfig
-from monitor.http import FetchError, RateLimited, Response
+from monitor.http import FetchError, RateLimited, Response, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    explode_records,
     iter_json_records,
+    opt_str,
     parse_time,
     records_with_errors,
     register_reader,
     require,
     to_int,
 )
-from monitor.sources.mastodon import explode_records, quota_exhausted
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,6 @@ def tweet_url(tweet_id: str, username: str | None) -> str:
         return f"https://x.com/{username}/status/{tweet_id}"
     return f"https://x.com/i/web/status/{tweet_id}"
 
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 # --- API v2 -----------------------------------------------------------------------------------
@@ -82,11 +80,11 @@ def post_from_tweet(tweet: dict[str, Any], provenance: Provenance,
         raise FieldError("created_at", "missing (request it with tweet.fields=created_at)")
     created_at = parse_time(tweet["created_at"], "created_at")
 
-    author_id = _str(tweet.get("author_id"))
+    author_id = opt_str(tweet.get("author_id"))
     user = tweet.get("author") if isinstance(tweet.get("author"), dict) else None
     if user is None and users and author_id:
         user = users.get(author_id)
-    username = _str(user.get("username")) if user else None
+    username = opt_str(user.get("username")) if user else None
 
     refs: dict[str, str] = {}
     for ref in tweet.get("referenced_tweets") or []:
@@ -99,10 +97,10 @@ def post_from_tweet(tweet: dict[str, Any], provenance: Provenance,
         platform="x",
         id=tweet_id,
         url=tweet_url(tweet_id, username),
-        author=Author(id=author_id or (_str(user.get("id")) if user else None), handle=username,
-                      name=_str(user.get("name")) if user else None),
+        author=Author(id=author_id or (opt_str(user.get("id")) if user else None), handle=username,
+                      name=opt_str(user.get("name")) if user else None),
         text=unescape_twitter(str(text)),
-        lang=_str(tweet.get("lang")),
+        lang=opt_str(tweet.get("lang")),
         created_at=created_at,
         reply_to=refs.get("replied_to"),
         quote_of=refs.get("quoted"),
@@ -205,12 +203,12 @@ def post_from_archive_tweet(tweet: dict[str, Any], provenance: Provenance,
         raise FieldError("full_text", "missing")
     created_at = parse_time(tweet.get("created_at"), "created_at")
     if account:
-        author = Author(id=_str(account.get("accountId")), handle=_str(account.get("username")),
-                        name=_str(account.get("accountDisplayName")))
+        author = Author(id=opt_str(account.get("accountId")), handle=opt_str(account.get("username")),
+                        name=opt_str(account.get("accountDisplayName")))
     elif isinstance(tweet.get("user"), dict):  # API v1.1 tweet objects
         user = tweet["user"]
-        author = Author(id=_str(user.get("id_str") or user.get("id")), handle=_str(user.get("screen_name")),
-                        name=_str(user.get("name")))
+        author = Author(id=opt_str(user.get("id_str") or user.get("id")), handle=opt_str(user.get("screen_name")),
+                        name=opt_str(user.get("name")))
     else:
         author = Author()
     retweeted = tweet.get("retweeted_status") if isinstance(tweet.get("retweeted_status"), dict) else {}
@@ -220,11 +218,11 @@ def post_from_archive_tweet(tweet: dict[str, Any], provenance: Provenance,
         url=tweet_url(tweet_id, author.handle),
         author=author,
         text=unescape_twitter(str(text)),
-        lang=_str(tweet.get("lang")),
+        lang=opt_str(tweet.get("lang")),
         created_at=created_at,
-        reply_to=_str(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")),
-        quote_of=_str(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id")),
-        repost_of=_str(retweeted.get("id_str") or retweeted.get("id")),
+        reply_to=opt_str(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")),
+        quote_of=opt_str(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id")),
+        repost_of=opt_str(retweeted.get("id_str") or retweeted.get("id")),
         engagement=Engagement(likes=to_int(tweet.get("favorite_count")), reposts=to_int(tweet.get("retweet_count")),
                               replies=to_int(tweet.get("reply_count")), quotes=to_int(tweet.get("quote_count"))),
         provenance=provenance,
