@@ -265,6 +265,12 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
     """Epoch seconds (int, float or numeric string), ISO 8601, or RFC 822/Twitter style -> UTC."""
     if value is None or value == "":
         raise FieldError(field, "missing")
+    if isinstance(value, str) and value[:1].isdigit() and len(value) >= 10 and value[4:5] == "-":
+        try:  # the common case first: ISO 8601
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
         number = float(value)
         if number > 1e14:  # microseconds (Jetstream time_us)

@@ -35,45 +35,46 @@ FIELDS = (
 
 def transform_generic(
     record: Mapping[str, Any],
-    provenance: Provenance,
+    provenance: Provenance | dict[str, Any],
     mapping: Mapping[str, str] | None = None,
     default_platform: str = "generic",
 ) -> Post:
-    """A flat record (JSON object or CSV row) -> Post, with optional field -> column mapping."""
+    """A flat record (JSON object or CSV row) -> Post, with optional field -> column mapping.
+    This runs for every line of a large archive, so it is written for speed: one pydantic
+    validation per post (nested values as plain dicts), no copies of the record."""
     if not isinstance(record, Mapping):
         raise FieldError("record", f"expected a JSON object, got {type(record).__name__}")
-    mapping = mapping or {}
-
-    def get(name: str) -> Any:
-        value = record.get(mapping.get(name, name))
-        return None if value == "" else value
-
+    if mapping:
+        record = {field: record.get(mapping.get(field, field)) for field in FIELDS}
+    values = {k: v for k, v in record.items() if v is not None and v != ""} if "" in record.values() else record
     for name in REQUIRED:
-        if get(name) is None:
-            column = mapping.get(name, name)
+        if values.get(name) is None:
+            column = (mapping or {}).get(name, name)
             hint = "" if column != name else f" (map another column with --map {name}=COLUMN)"
             raise FieldError(column, f"missing{hint}")
-    author = get("author")
+    author = values.get("author")
     if isinstance(author, Mapping):
-        author_obj = Author(id=opt_str(author.get("id")), name=opt_str(author.get("name")),
-                            handle=opt_str(author.get("handle") or author.get("username")))
+        author_fields = {"id": opt_str(author.get("id")), "name": opt_str(author.get("name")),
+                         "handle": opt_str(author.get("handle") or author.get("username"))}
     else:
-        author_obj = Author(id=opt_str(get("author_id")), handle=opt_str(author), name=opt_str(get("author_name")))
-    return Post(
-        platform=str(get("platform") or default_platform),
-        id=str(get("id")),
-        url=opt_str(get("url")),
-        author=author_obj,
-        text=str(get("text")),
-        lang=opt_str(get("lang")),
-        created_at=parse_time(get("created_at"), mapping.get("created_at", "created_at")),
-        reply_to=opt_str(get("reply_to")),
-        quote_of=opt_str(get("quote_of")),
-        engagement=Engagement(likes=to_int(get("likes")), reposts=to_int(get("reposts")),
-                              replies=to_int(get("replies")), quotes=to_int(get("quotes"))),
-        provenance=provenance,
-        raw=dict(record),
-    )
+        author_fields = {"id": opt_str(values.get("author_id")), "handle": opt_str(author),
+                         "name": opt_str(values.get("author_name"))}
+    get = values.get
+    return Post.model_validate({
+        "platform": str(get("platform") or default_platform),
+        "id": str(get("id")),
+        "url": opt_str(get("url")),
+        "author": author_fields,
+        "text": str(get("text")),
+        "lang": opt_str(get("lang")),
+        "created_at": parse_time(get("created_at"), (mapping or {}).get("created_at", "created_at")),
+        "reply_to": opt_str(get("reply_to")),
+        "quote_of": opt_str(get("quote_of")),
+        "engagement": {"likes": to_int(get("likes")), "reposts": to_int(get("reposts")),
+                       "replies": to_int(get("replies")), "quotes": to_int(get("quotes"))},
+        "provenance": provenance,
+        "raw": record,
+    })
 
 
 
@@ -96,7 +97,8 @@ def read_jsonl(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None
     name = source.name
 
     def mapper(record: Any, lineno: int) -> Iterator[Post]:
-        yield transform_generic(record, Provenance(source="jsonl", file=name, line=lineno), mapping, platform)
+        # Provenance as a dict: validated together with the post, in one pydantic call.
+        yield transform_generic(record, {"source": "jsonl", "file": name, "line": lineno}, mapping, platform)
 
     yield from records_with_errors(source, iter_json_records(source), mapper)
 
