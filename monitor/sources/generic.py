@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from monitor.models import Author, Engagement, Post, Provenance
+from monitor.models import Post, Provenance
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
