@@ -43,6 +43,7 @@ _TEXT_COLUMNS = ("text", "tweet", "content", "body", "post", "sentence")
 _LABEL_COLUMNS = ("label", "stance", "sentiment", "class", "gold")
 _RATING_COLUMNS = ("rating", "score", "mean", "mean_rating", "value")
 _TARGET_COLUMNS = ("target", "topic", "entity")
+_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})")  # literal "\u2019" left in some exported tweets
 
 
 class EvalDataError(ValueError):
@@ -239,6 +240,8 @@ def _to_examples(rows: Iterable[dict[str, Any]], label_map: dict[str, str], path
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
             continue
+        if "\\u" in text:  # TweetEval keeps some characters as literal escapes ("can\u2019t")
+            text = _ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
         label = row.get("label")
         rating = row.get("rating")
         if label is not None and str(label).strip() != "":
@@ -389,7 +392,16 @@ def adhoc_target(name: str) -> Target:
         parts.extend(w for w in chunk if len(w) > 2)
         chunk = []
     aliases = list(dict.fromkeys([name, *parts]))
-    return Target(id=slug(name), name=name, kind="topic", aliases=aliases)
+    return Target(id=slug(name), name=name, kind="person" if _looks_like_person(words) else "topic", aliases=aliases)
+
+
+_TOPIC_SUFFIXES = ("ism", "ist", "ists", "ment", "tion", "sion", "ity", "ness", "ance", "ence", "ing", "ics")
+
+
+def _looks_like_person(words: list[str]) -> bool:
+    """'Hillary Clinton' yes; 'Feminist Movement', 'Legalization of Abortion', 'Atheism' no."""
+    return (2 <= len(words) <= 3 and all(w[:1].isupper() for w in words)
+            and not any(w.lower().endswith(_TOPIC_SUFFIXES) or w.lower() in _NAME_STOPWORDS for w in words))
 
 
 def resolve_target(config: Config, name: str) -> Target:
@@ -490,7 +502,7 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
             if binary and label == "none":
                 label = "favor" if stance.score >= 0 else "against"
         vader = vader_stance(stock(e.text), binary) if stock else None
-        rows.append((target.name if fixed is None else target.name, e.label or "none", label, vader))
+        rows.append((target.name, e.label or "none", label, vader))
         if progress and i % 200 == 0:
             progress(i)
     report = Report(dataset.name, "stance", len(rows))
@@ -553,3 +565,54 @@ def evaluate_sentiment(dataset: Dataset, config: Config, baselines: bool = True,
     report.notes.append(f"our labels use the configured thresholds (positive >= {thresholds.positive}, "
                         f"negative <= {thresholds.negative})")
     return report
+
+
+# --- labelling -------------------------------------------------------------------------------
+
+LABEL_FIELDS = ("text", "label", "target", "post_key")
+
+
+def labelled_keys(path: Path) -> set[str]:
+    """Post keys (and texts, for rows without a key) already in a labels file."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {row.get("post_key") or row.get("text") or "" for row in csv.DictReader(fh)}
+
+
+def append_label(path: Path, text: str, label: str, target_id: str, post_key: str | None = None) -> None:
+    """Append one labelled row (CSV text,label,target,post_key; header written for a new file).
+
+    The file is what ``monitor stance train`` and ``monitor eval`` read.
+    """
+    label = label.strip().lower()
+    if label not in STANCE_LABELS:
+        raise ValueError(f"label must be one of {', '.join(STANCE_LABELS)}, not {label!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LABEL_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({"text": text, "label": label, "target": target_id, "post_key": post_key or ""})
+
+
+def sample_posts(con: Any, target_id: str, count: int, exclude: set[str] | None = None,
+                 seed: int | None = None) -> list[tuple[str, str]]:
+    """Up to ``count`` random stored posts that mention the target: (post_key, text).
+
+    ``con`` is a DuckDB connection to the store; posts whose key (or text) is in ``exclude`` are
+    skipped, so a labelling session continues where the last one stopped.
+    """
+    exclude = exclude or set()
+    if seed is not None:
+        con.execute("SELECT setseed(?)", [((seed % 1000) / 1000.0)])
+    rows = con.execute(
+        "SELECT m.post_key, p.text FROM mentions m JOIN posts p USING (post_key) "
+        "WHERE m.target_id = ? ORDER BY random() LIMIT ?",
+        [target_id, count + len(exclude)],
+    ).fetchall()
+    out = [(str(k), str(t)) for k, t in rows if k not in exclude and t not in exclude and str(t).strip()]
+    return out[:count]

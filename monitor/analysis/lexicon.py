@@ -39,6 +39,12 @@ EMOJI_VALENCE: dict[str, float] = {
     "😩": -1.5, "😫": -1.5, "🥴": -0.8,
 }
 
+# Laughter: VADER reads it as joy, which is right for sentiment; aimed at a target it is mostly
+# mockery ("Musk says they DON'T have the money 😂"), so stance reads it with LAUGHTER_STANCE.
+LAUGHING_EMOJI = ("😂", "🤣", "😆", "😹")
+LAUGHTER_STANCE = -0.8
+LAUGHTER_WORDS = ("lol", "lmao", "lmfao", "rofl", "haha", "hahaha", "hahahaha", "lolol", "lolz")
+
 # Stance only: words that say something about a person or project when aimed at it, but that a
 # sentiment scorer should not read that way in general ("a good joke" is fine; "X is a joke" is not).
 STANCE_LEXICON: dict[str, float] = {
@@ -104,6 +110,15 @@ HARM_VERBS = frozenset({
     "torched", "roast", "roasts", "roasted", "owns", "owned", "dismantle", "dismantles", "dismantled",
     "smash", "smashes", "smashed", "humiliate", "humiliates", "humiliated", "rip", "rips", "ripped",
     "takes down", "battle", "battles", "hammer", "hammers", "hammered",
+})
+
+# Verbs whose object is being got rid of ("remove X", "vote out X", "impeach X").
+REMOVAL_VERBS = frozenset({
+    "remove", "removing", "removed", "impeach", "impeaching", "impeached", "oust", "ousting", "ousted", "dump",
+    "dumping", "fire", "firing", "replace", "replacing", "stop", "stopping", "boycott", "boycotting", "indict",
+    "indicting", "arrest", "arresting", "jail", "jailing", "convict", "convicting", "unseat", "resist",
+    "resisting", "reject", "rejecting", "ditch", "ditching", "cancel", "canceling", "cancelling", "ban", "banning",
+    "sue", "suing", "investigate", "investigating", "prosecute", "prosecuting",
 })
 
 # Markers of irony: praise next to them is not meant.

@@ -31,7 +31,7 @@ from vaderSentiment.vaderSentiment import (
     scalar_inc_dec,
 )
 
-from monitor.analysis.lexicon import EMOJI_VALENCE, SENTIMENT_LEXICON
+from monitor.analysis.lexicon import EMOJI_VALENCE, LAUGHING_EMOJI, SENTIMENT_LEXICON
 from monitor.analysis.matching import split_hashtag
 
 SCORER_NAME = "vader"
@@ -87,9 +87,15 @@ class Scored:
 
     compound: float
     words: list[str]  # VADER's tokens (edge punctuation stripped, emoji replaced by words)
+    lower: list[str]  # the same, lowercased
     raw: list[str]  # the same tokens as written (punctuation kept), for clause boundaries
     valences: list[float]  # per token, after VADER's negation, booster, caps and 'but' rules
     emphasis: float  # VADER's '!' and '?' amplifier for the whole text
+
+
+def emoji_token(emoji: str) -> str:
+    """The word an emoji with a valence of our own is replaced by (🔥 -> 'emoji1f525')."""
+    return f"emoji{ord(emoji[0]):x}"
 
 
 def _negated(word: str) -> bool:
@@ -104,9 +110,17 @@ class VaderEngine(SentimentIntensityAnalyzer):
         if extras:
             self.lexicon.update(SENTIMENT_LEXICON)
             for emoji, valence in EMOJI_VALENCE.items():
-                token = f"emoji{ord(emoji[0]):x}"  # one word, so VADER's rules treat it like any other word
+                token = emoji_token(emoji)  # one word, so VADER's rules treat it like any other word
                 self.emojis[emoji] = token
                 self.lexicon[token] = valence
+            for emoji in LAUGHING_EMOJI:
+                # Same sentiment as VADER's reading of the emoji's name ("face with tears of joy"), but
+                # as one word of our own, so stance scoring can tell laughter from joy.
+                described = self.emojis.get(emoji, "")
+                token = emoji_token(emoji)
+                self.lexicon[token] = round(sum(self._valences(described.split(), described.lower().split(),
+                                                               False)), 3)
+                self.emojis[emoji] = token
 
     def _emoji_to_words(self, text: str) -> str:
         if text.isascii():
@@ -143,7 +157,7 @@ class VaderEngine(SentimentIntensityAnalyzer):
             elif total < 0:
                 total -= emphasis
             compound = _normalize(total)
-        return Scored(round(compound, 4), words, text.split(), valences, emphasis)
+        return Scored(round(compound, 4), words, lower, text.split(), valences, emphasis)
 
     def polarity_compound(self, text: str) -> float:
         return self.score(text).compound

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from monitor.analysis.lexicon import (
     DOUBT_VERBS,
@@ -33,7 +34,11 @@ from monitor.analysis.lexicon import (
     HASHTAG_AGAINST_SUFFIX,
     HASHTAG_FAVOR_PREFIX,
     HASHTAG_FAVOR_SUFFIX,
+    LAUGHING_EMOJI,
+    LAUGHTER_STANCE,
+    LAUGHTER_WORDS,
     PERSON_PRONOUNS,
+    REMOVAL_VERBS,
     REPORTING_VERBS,
     SARCASM_MARKERS,
     SECOND_PERSON,
@@ -41,7 +46,7 @@ from monitor.analysis.lexicon import (
     TITLES,
 )
 from monitor.analysis.matching import split_hashtag
-from monitor.analysis.sentiment import Scored, Thresholds, VaderEngine, prepare
+from monitor.analysis.sentiment import Scored, Thresholds, VaderEngine, emoji_token, prepare
 from monitor.config import Target
 
 RULES_NAME = "stance-rules"
@@ -52,7 +57,8 @@ _CLAUSE_END = (".", "!", "?", ";", ":", "…", ")")
 _CLAUSE_START = frozenset({"but", "however", "although", "though", "whereas", "while", "yet", "meanwhile",
                            "|", "-", "—", "–", "rt"})
 _NEGATORS = frozenset({"not", "no", "never", "nothing", "nobody", "none", "cannot", "without", "nor", "neither"})
-_TOPIC_SUFFIXES = ("ism", "ist", "ists", "ment", "tion", "sion", "ity", "ness", "ance", "ence", "ing")
+_STANCE_WORDS = {**STANCE_LEXICON, **{w: LAUGHTER_STANCE for w in LAUGHTER_WORDS},
+                 **{emoji_token(e): LAUGHTER_STANCE for e in LAUGHING_EMOJI}}
 
 
 @dataclass(slots=True)
@@ -68,19 +74,18 @@ class Params:
     """Weights of the rules (valence units, VADER's -4..+4 scale). Tuned on development data."""
 
     other_clause: float = 0.5  # words in clauses that do not name or refer to the target
-    pronoun_clause: float = 0.8  # clauses that refer to a person target as he/she
-    reported: float = 0.3  # words the target is reported as saying
-    doubt: float = 1.0  # "X claims ..."
-    harm_subject: float = -0.5  # valence factor for "X destroys ..." (negative: turns into praise)
-    question: float = 0.5  # praise inside a question
-    sarcasm: float = -0.6  # praise next to a sarcasm marker
-    hashtag: float = 2.5  # one stance hashtag
+    pronoun_clause: float = 0.3  # clauses that refer to a person target only as he/she
+    implicit: float = 1.5  # posts that never name the target (it is implied): weight of everything
+    reported: float = 0.6  # words the target is reported as saying ("X says ...")
+    doubt: float = 1.0  # "X claims ...": the author does not believe X
+    harm_subject: float = 0.0  # valence factor for "X destroys ...": X attacks, it is not attacked
+    harm_object: float = 1.5  # "defeat X", "impeach X": the target is the one attacked
+    asks: float = -1.5  # a question about the target (rhetorical questions are mostly critical)
+    sarcasm: float = -0.6  # factor for praise next to a sarcasm marker (negative: turns into mockery)
+    title: float = 2.0  # "President X", "Senator X": a respectful title
+    hashtag: float = 4.0  # one stance hashtag (#NeverX, #X2020)
     cue: float = 2.0  # one configured cue regex
-    alpha: float = 15.0  # VADER's normalisation constant
-    implicit: float = 1.0  # posts that never name the target (it is implied): weight of everything
-    other_entity: float = 0.2  # clauses about someone else (another name or @handle), not the target
-    title: float = 1.0  # "President X", "Senator X": a respectful title
-    asks: float = -0.5  # a question about the target (rhetorical questions are mostly critical)
+    alpha: float = 5.0  # normalisation of the total into [-1, 1] (VADER uses 15; stance sums are smaller)
 
 
 @dataclass(slots=True)
@@ -90,6 +95,9 @@ class _TargetWords:
     stems: tuple[str, ...]  # word beginnings for topic names ("feminis" for feminist/feminism)
     squashed: frozenset[str]  # names written as one hashtag ("elonmusk")
     person: bool
+    starts: dict[str, tuple[tuple[str, ...], ...]]  # first word -> several-word names starting with it
+    names: frozenset[str]  # one-word names as they appear among the words, possessives too ("trump's")
+    tag_names: tuple[str, ...]  # what a hashtag about the target contains ("trump", "donaldtrump")
 
 
 def _target_words(target: Target) -> _TargetWords:
@@ -120,7 +128,14 @@ def _target_words(target: Target) -> _TargetWords:
         for word in single:
             if len(word) >= 7 and word.isalpha():
                 stems.append(word[:max(6, len(word) - 3)])
-    return _TargetWords(frozenset(single), tuple(multi), tuple(stems), frozenset(squashed), person)
+    starts: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for seq in multi:
+        starts[seq[0]] = (*starts.get(seq[0], ()), seq)
+    names = {*single, *squashed}
+    names |= {f"{w}'s" for w in names}
+    tag_names = tuple(sorted({*single, *squashed, *stems}))
+    return _TargetWords(frozenset(single), tuple(multi), tuple(stems), frozenset(squashed), person, starts,
+                        frozenset(names), tag_names)
 
 
 def _strip_possessive(word: str) -> str:
@@ -183,55 +198,63 @@ class RuleStance:
         return StanceResult(label, round(value, 4), self.name, self.version)
 
     def _directed(self, target: _TargetWords, scored: Scored) -> float:
+        """Sum of valences, each weighted by how clearly it is said about the target."""
         p = self.params
-        words = scored.words
-        raw = scored.raw
+        words, lower, raw = scored.words, scored.lower, scored.raw
         n = len(words)
         if n == 0:
             return 0.0
-        lower = [_strip_possessive(w.lower()) for w in words]
+        valences = list(scored.valences)
+        present = set(lower)
+        for w in _STANCE_WORDS.keys() & present:  # re-read words that mean more when aimed at someone
+            value = _STANCE_WORDS[w]
+            for i, x in enumerate(lower):
+                if x == w:
+                    valences[i] = _stance_valence(lower, i, value)
         mention = [False] * n
-        for i, w in enumerate(lower):
-            if w in target.single or w in target.squashed or (target.stems and w.startswith(target.stems)):
-                mention[i] = True
-        for seq in target.multi:
-            k = len(seq)
-            for i in range(n - k + 1):
-                if lower[i] == seq[0] and tuple(lower[i:i + k]) == seq:
-                    for j in range(i, i + k):
-                        mention[j] = True
-        # clauses: cut after . ! ? ; : and before but / however / ...
-        clause = [0] * n
-        current = 0
-        for i in range(n):
-            if i and (lower[i] in _CLAUSE_START or raw[i - 1].endswith(_CLAUSE_END)):
-                current += 1
-            clause[i] = current
-        named = {clause[i] for i in range(n) if mention[i]}
-        if not named:
+        found = target.names & present
+        if found:
+            for i, w in enumerate(lower):
+                if w in found:
+                    mention[i] = True
+        if target.stems:
+            for i, w in enumerate(lower):
+                if w.startswith(target.stems):
+                    mention[i] = found = True  # type: ignore[assignment]
+        for first in target.starts.keys() & present:
+            for seq in target.starts[first]:
+                k = len(seq)
+                for i, w in enumerate(lower):
+                    if w == first and tuple(x[:-2] if x.endswith("'s") else x for x in lower[i:i + k]) == seq:
+                        mention[i:i + k] = [True] * k
+                        found = True  # type: ignore[assignment]
+        if not found:
             # the target is implicit (the post is about it without naming it): all of it counts
-            total = sum(_stance_valences(lower, scored.valences)) * p.implicit
-            if raw[-1].endswith("?") or "?" in raw[-1]:
+            total = sum(valences) * p.implicit
+            if raw[-1].endswith("?"):
                 total += p.asks
             return total
-        others: set[int] = set()
-        if p.other_entity != p.other_clause:
-            others = {clause[i] for i in range(1, n) if not mention[i] and _entity_like(words[i], raw[i], raw[i - 1])}
-            others -= named
-        referred: set[int] = set()
-        if target.person:
-            referred = {clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS} - named
-        addressed: set[int] = set()
-        if mention[0] or (n > 1 and mention[1] and words[0].startswith("@")):
-            addressed = {clause[i] for i in range(n) if lower[i] in SECOND_PERSON} - named
-        weights = [1.0 if clause[i] in named or clause[i] in addressed
-                   else p.pronoun_clause if clause[i] in referred
-                   else p.other_entity if clause[i] in others else p.other_clause for i in range(n)]
-        valences = _stance_valences(lower, scored.valences)
+        # clauses: cut after . ! ? ; : and before but / however / ...
+        ends = [r.endswith(_CLAUSE_END) for r in raw]
+        clause = list(accumulate([False, *(w in _CLAUSE_START or e for w, e in zip(lower[1:], ends, strict=False))]))
+        current = clause[-1]
+        mentioned = [i for i in range(n) if mention[i]]
+        named = {clause[i] for i in mentioned}
+        weights = [1.0 if c in named else p.other_clause for c in clause]
+        if len(named) <= current:  # some clauses do not name the target: do they refer to it?
+            addressed: set[int] = set()
+            if mention[0] or (n > 1 and mention[1] and words[0].startswith("@")):  # the post speaks to it
+                addressed = {clause[i] for i in range(n) if lower[i] in SECOND_PERSON}
+            referred = {clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS} if target.person else set()
+            if addressed or referred:
+                for i, c in enumerate(clause):
+                    if c not in named:
+                        if c in addressed:
+                            weights[i] = 1.0
+                        elif c in referred:
+                            weights[i] = p.pronoun_clause
         extra = 0.0
-        for i in range(n):
-            if not mention[i]:
-                continue
+        for i in mentioned:
             # reported speech: "X says ..." / doubt: "X claims ..."
             for j in (i + 1, i + 2):
                 if j < n and clause[j] == clause[i] and not mention[j]:
@@ -242,34 +265,25 @@ class RuleStance:
                     if lower[j] in REPORTING_VERBS:
                         _scale_clause_after(weights, clause, j, p.reported)
                         break
-            # X as the subject of a verb of defeating: praise of X, not an attack on it
+            # X as the object of a verb of defeating or removing: an attack on X
+            for j in range(i - 1, max(-1, i - 4), -1):
+                if clause[j] != clause[i] or mention[j]:
+                    break
+                if lower[j] in HARM_VERBS or lower[j] in REMOVAL_VERBS:
+                    extra -= p.harm_object
+                    break
+            # X as the subject of a verb of defeating: X attacks, it is not attacked
             for j in range(i + 1, min(n, i + 4)):
                 if clause[j] != clause[i] or mention[j]:
                     break
                 if lower[j] in HARM_VERBS and valences[j] < 0:
                     valences[j] *= p.harm_subject
                     break
-        if any(raw[i].endswith("?") and clause[i] in named for i in range(n)):
+            if i and not mention[i - 1] and lower[i - 1] in TITLES:
+                extra += p.title
+        if any(e and raw[i].endswith("?") and clause[i] in named for i, e in enumerate(ends)):
             extra += p.asks
-        if p.title and any(mention[i] and i and not mention[i - 1] and lower[i - 1] in TITLES for i in range(n)):
-            extra += p.title
-        total = extra
-        for i in range(n):
-            v = valences[i]
-            if v:
-                if v > 0 and raw[-1].endswith("?") and clause[i] == clause[-1]:
-                    v *= p.question
-                total += v * weights[i]
-        return total
-
-
-def _entity_like(word: str, raw: str, previous: str) -> bool:
-    """A name of someone or something: an @handle, or a capitalised word inside a sentence."""
-    if raw.startswith("@"):
-        return True
-    if not word[:1].isupper() or previous.endswith(_CLAUSE_END) or word in ("I", "I'm", "I'll", "I've", "I'd"):
-        return False
-    return not word.isupper() or len(word) <= 4
+        return extra + sum(v * w for v, w in zip(valences, weights, strict=True) if v)
 
 
 def _scale_clause_after(weights: list[float], clause: list[int], start: int, factor: float) -> None:
@@ -279,25 +293,22 @@ def _scale_clause_after(weights: list[float], clause: list[int], start: int, fac
         weights[k] *= factor
 
 
-def _stance_valences(lower: list[str], valences: list[float]) -> list[float]:
-    """VADER's valences with the stance lexicon's words re-read (a simple negation check for them)."""
-    out = list(valences)
-    for i, w in enumerate(lower):
-        value = STANCE_LEXICON.get(w)
-        if value is None:
-            continue
-        if any(lower[j] in _NEGATORS or "n't" in lower[j] for j in range(max(0, i - 3), i)):
-            value *= -0.74
-        out[i] = value
-    return out
+def _stance_valence(lower: list[str], i: int, value: float) -> float:
+    """A stance-lexicon word's valence, negated like VADER does when one of the 3 words before negates."""
+    if any(lower[j] in _NEGATORS or "n't" in lower[j] for j in range(max(0, i - 3), i)):
+        return value * -0.74
+    return value
 
 
 def _hashtag_cues(text: str, target: _TargetWords) -> int:
     """+1 per hashtag supporting the target (#VoteX, #X2020), -1 per opposing one (#NeverX)."""
     total = 0
+    names = target.tag_names
     for m in _HASHTAG_RE.finditer(text):
         tag = m.group(1)
         lowered = tag.lower()
+        if not any(name in lowered for name in names):
+            continue  # most hashtags do not name the target
         parts = [p.lower() for p in split_hashtag(tag).split()]
         where = -1
         for k, part in enumerate(parts):

@@ -1,0 +1,438 @@
+"""`monitor eval`, `monitor stance ...` and `monitor label`: measure scores against human labels,
+train per-target stance models from labels, and make labels.
+
+The commands read the global context the main CLI sets (``ctx.obj``: ``.config``, ``.data_dir``,
+``.console``). Post text shown in the terminal is escaped (rich ``Text``, control characters
+made visible): it is data, never markup.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from monitor.config import Config, ConfigError
+from monitor.evaluation import (
+    FORMATS,
+    Dataset,
+    EvalDataError,
+    Report,
+    append_label,
+    evaluate,
+    labelled_keys,
+    parse_label_map,
+    read_dataset,
+    resolve_target,
+    sample_posts,
+)
+from monitor.terminal import safe
+
+
+def _app() -> Any:
+    obj = click.get_current_context().obj
+    if obj is None:
+        raise click.ClickException("internal error: no application context")
+    return obj
+
+
+def _models_dir(app: Any) -> Path:
+    return Path(app.data_dir) / "models"
+
+
+def _configured(config: Config, target_id: str, param: str = "--target") -> None:
+    try:
+        config.target(target_id)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from exc
+
+
+def _read(path: Path, fmt: str, labels: Path | None, label_map: str | None, target_prefix: bool,
+          target_name: str | None = None) -> Dataset:
+    try:
+        return read_dataset(path, fmt, labels, parse_label_map(label_map), target_prefix, target_name)
+    except EvalDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _file_options(func: Any) -> Any:
+    """Options that say how to read a labelled file (shared by eval and stance train)."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+                     help="File layout; 'auto' detects it (see above)."),
+        click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Labels file, one per line, aligned with FILE's lines (TweetEval layout). A mapping.txt "
+                          "beside it ('0<TAB>negative') is used when present."),
+        click.option("--label-map", metavar="RAW=LABEL,...",
+                     help="Translate raw labels, e.g. 0=against,1=none,2=favor or 0=negative,1=neutral,2=positive."),
+        click.option("--target-prefix", is_flag=True,
+                     help="Texts start with their target: 'Donald Trump. <tweet>' (the multi-target stance set)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+# --- eval ------------------------------------------------------------------------------------
+
+
+@click.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_file_options
+@click.option("--target", "target_id", metavar="ID",
+              help="Score every row's stance toward this configured target (ignores the file's targets).")
+@click.option("--target-name", metavar="NAME",
+              help="Target of rows that name none, e.g. 'Donald Trump' (zero-shot if not configured).")
+@click.option("--binary/--three-way", default=None,
+              help="Stance as favor/against only (default: when the gold labels have no 'none').")
+@click.option("--rules-only", is_flag=True, help="Ignore trained stance models; measure the zero-shot rules.")
+@click.option("--sentiment-thresholds", metavar="POS,NEG",
+              help="Try other sentiment label thresholds than the config's, e.g. 0.3,-0.1.")
+@click.option("--no-baselines", is_flag=True, help="Skip the stock-VADER baselines (faster).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str | None, target_prefix: bool,
+                 target_id: str | None, target_name: str | None, binary: bool | None, rules_only: bool,
+                 sentiment_thresholds: str | None, no_baselines: bool, as_json: bool) -> None:
+    """Measure our scores against human labels in FILE.
+
+    \b
+    FILE holds labelled texts. Recognised layouts:
+      CSV / JSONL   columns text (or tweet), label (or stance/sentiment), optional target;
+                    or a numeric rating (or score/mean) instead of a label
+      semeval2016   SemEval-2016 Task 6 TSV (ID, Target, Tweet, Stance); Windows-1252 is fine
+      lines         one text per line, with --labels FILE giving one label per line
+      ratings       TSV id<TAB>rating<TAB>text (VADER's ground-truth files)
+    Labels favor/against/none (any case) are stance; positive/neutral/negative are sentiment;
+    numbers need --label-map. A numeric rating column gives Pearson r.
+
+    \b
+    Figures printed, ours next to the naive baselines on the same rows:
+      stance     per target F1 favor, F1 against, F_avg = their mean (SemEval-2016 Task 6),
+                 a confusion matrix; 'all' pools every row, as the official scorer does.
+                 Baseline 'vader-as-stance': stock VADER's compound, positive -> favor,
+                 negative -> against (binary sets: compound >= 0 -> favor).
+      sentiment  AvgRec (macro recall, SemEval-2017 Task 4A), macro-F1, F1 of pos/neg, accuracy.
+      ratings    Pearson r of the compound against the rating.
+
+    \b
+    Targets: each row's target is matched to a configured target by id, name or alias
+    ('Donald Trump' -> trump); an unknown one ('Atheism') is scored zero-shot by the rules
+    with the name and its words as aliases. Stance is scored whether or not the text names the
+    target. A trained model for a target (monitor stance train) is used, as in `monitor score`.
+
+    \b
+    Examples:
+      monitor eval my_labels.csv
+      monitor eval raw_val_trump.csv                      # P-Stance: binary, auto-detected
+      monitor eval preprocessed.csv --label-map 0=against,1=none,2=favor --target-prefix
+      monitor eval val_text.txt --labels val_labels.txt   # TweetEval sentiment
+      monitor eval tweets_GroundTruth.txt                 # VADER's ratings: Pearson r
+    """
+    app = _app()
+    config: Config = app.config
+    if target_id:
+        _configured(config, target_id)
+    if sentiment_thresholds:
+        config = with_sentiment_thresholds(config, sentiment_thresholds)
+    dataset = _read(file, fmt, labels_path, label_map, target_prefix, target_name)
+    models_dir = None if rules_only else _models_dir(app)
+    try:
+        report = evaluate(dataset, config, models_dir, target_id, binary, baselines=not no_baselines)
+    except EvalDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    print_report(app.console, report)
+
+
+def with_sentiment_thresholds(config: Config, spec: str) -> Config:
+    """A copy of ``config`` whose sentiment labels use the thresholds in 'POS,NEG'."""
+    try:
+        pos, neg = (float(x) for x in spec.split(","))
+    except ValueError as exc:
+        raise click.BadParameter("give two numbers, POS,NEG (e.g. 0.3,-0.1)",
+                                 param_hint="--sentiment-thresholds") from exc
+    if not neg < pos:
+        raise click.BadParameter("NEG must be below POS", param_hint="--sentiment-thresholds")
+    sentiment = config.analysis.sentiment.model_copy(update={"positive": pos, "negative": neg})
+    return config.model_copy(update={"analysis": config.analysis.model_copy(update={"sentiment": sentiment})})
+
+
+def print_report(console: Console, report: Report) -> None:
+    title = f"{safe(report.name, one_line=True)}: {report.task}, {report.n:,} rows"
+    if report.task == "stance":
+        table = Table(title=title, title_justify="left")
+        for col, justify in (("target", "left"), ("n", "right"), ("system", "left"), ("F1 favor", "right"),
+                             ("F1 against", "right"), ("F_avg", "right"), ("accuracy", "right")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for group, systems in report.groups.items():
+            first = True
+            for system, m in systems.items():
+                table.add_row(Text(safe(group, one_line=True)) if first else "", f"{m['n']:,}" if first else "",
+                              system, f"{m['f1_favor']:.3f}", f"{m['f1_against']:.3f}",
+                              Text(f"{m['f_avg']:.3f}", style="bold" if system == "ours" else ""),
+                              f"{m['accuracy']:.3f}")
+                first = False
+            table.add_section()
+        console.print(table)
+        key = "all" if "all" in report.groups else next(iter(report.groups))
+        console.print(_confusion_table(f"confusion, ours ({key}): rows gold", report.groups[key]["ours"]))
+    elif report.task == "sentiment":
+        table = Table(title=title, title_justify="left")
+        for col in ("system", "AvgRec", "macro-F1", "F1 pos/neg", "accuracy"):
+            table.add_column(col, justify="left" if col == "system" else "right")
+        for system, m in report.groups["all"].items():
+            table.add_row(system, Text(f"{m['avg_recall']:.3f}", style="bold" if system == "ours" else ""),
+                          f"{m['macro_f1']:.3f}", f"{m['f1_pn']:.3f}", f"{m['accuracy']:.3f}")
+        console.print(table)
+        console.print(_confusion_table("confusion, ours: rows gold", report.groups["all"]["ours"]))
+    else:
+        table = Table(title=title, title_justify="left")
+        table.add_column("system")
+        table.add_column("Pearson r", justify="right")
+        for system, m in report.groups["all"].items():
+            table.add_row(system, f"{m['pearson_r']:.4f}")
+        console.print(table)
+    for system, scorer in report.scorers.items():
+        console.print(Text(f"{system}: {safe(scorer, one_line=True)}", style="dim"))
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def _confusion_table(title: str, metrics: dict[str, Any]) -> Table:
+    labels = metrics["confusion"]["labels"]
+    matrix = metrics["confusion"]["matrix"]
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("gold \\ pred")
+    for lab in labels:
+        table.add_column(lab, justify="right")
+    for lab, row in zip(labels, matrix, strict=True):
+        if any(row) or any(r[labels.index(lab)] for r in matrix):
+            table.add_row(lab, *(str(v) for v in row))
+    return table
+
+
+# --- stance models ---------------------------------------------------------------------------
+
+
+@click.group("stance")
+def stance_group() -> None:
+    """Stance models learned from your labels, one per target.
+
+    \b
+    Without a model, stance comes from zero-shot rules (what is said about the target, cue
+    regexes in the config, hashtags, negation, quotes...). With labelled posts for a target
+    you can train a model that learns your targets' vocabulary:
+      monitor label --target musk                 # label stored posts in the terminal
+      monitor stance train --target musk data/labels/musk.csv
+      monitor rescore                             # re-score stored posts with it
+    `score`, `import`, the daemon and `rescore` use the current model from then on.
+    """
+
+
+@stance_group.command("train")
+@click.option("--target", "target_id", required=True, metavar="ID", help="Configured target the labels are about.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_file_options
+@click.option("--all-rows", is_flag=True,
+              help="Use every row even if the file's target column names other targets.")
+@click.option("--c", "c_value", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Inverse regularisation strength (smaller: simpler model).")
+@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Held-out labelled file to measure the new model on (read like FILE).")
+@click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model.")
+def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None, label_map: str | None,
+                 target_prefix: bool, all_rows: bool, c_value: float, eval_file: Path | None, dry_run: bool) -> None:
+    """Train a stance model for one target from labelled FILE.
+
+    \b
+    FILE: CSV or JSONL with text and label columns (labels favor / against / none, any case;
+    numbers with --label-map), or any layout `monitor eval` reads. Rows whose target column names
+    another target are left out (--all-rows keeps them). At least 5 examples of each of two
+    stances are needed; a few hundred per stance give a useful model.
+
+    \b
+    The model (word and character n-grams, NB-weighted logistic regression) is saved under
+    DATA_DIR/models/stance/ID/model-<time>-<hash>.json and becomes current; earlier models stay.
+    Scores made with it carry the scorer 'stance-linear' and the hash as version.
+    Training needs numpy: pip install 'discourse-monitor[stance]'.
+
+    \b
+    Example:
+      monitor stance train --target trump raw_train_trump.csv --eval raw_val_trump.csv
+    """
+    from monitor.analysis.stance_model import StanceModelError, save_model, train_model
+
+    app = _app()
+    config: Config = app.config
+    _configured(config, target_id)
+    dataset = _read(file, fmt, labels_path, label_map, target_prefix)
+    if dataset.task != "stance":
+        raise click.ClickException(f"{file} holds {dataset.task} labels; stance training needs favor/against/none")
+    rows = [e for e in dataset.examples if e.label is not None]
+    if not all_rows:
+        keep = [e for e in rows if not e.target or resolve_target(config, e.target).id == target_id]
+        if not keep:
+            found = ", ".join(sorted({e.target or "" for e in rows}))[:200]
+            raise click.ClickException(f"no rows are about target '{target_id}' (targets in the file: {found}); "
+                                       "use --all-rows to train on all of them")
+        rows = keep
+    console: Console = app.console
+    counts = Counter(e.label for e in rows)
+    console.print(Text(f"training '{target_id}' on {len(rows):,} labelled texts "
+                       f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})..."))
+    try:
+        model = train_model([e.text for e in rows], [e.label or "" for e in rows], target_id, c=c_value,
+                            meta={"source": file.name})
+    except StanceModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(Text(f"model {model.version}: {model.meta['features']:,} features, classes "
+                       f"{', '.join(model.classes)}"))
+    if eval_file is not None:
+        held = _read(eval_file, "auto", None, label_map, target_prefix)
+        gold = [e for e in held.examples if e.label is not None]
+        if held.task != "stance" or not gold:
+            raise click.ClickException(f"{eval_file}: no stance labels to measure on")
+        from monitor.evaluation import stance_metrics
+
+        binary = "none" not in {e.label for e in gold}
+        preds = []
+        for e in gold:
+            result = model.score(e.text)
+            label = result.label
+            if binary and label == "none":
+                label = "favor" if result.score >= 0 else "against"
+            preds.append(label)
+        m = stance_metrics([e.label or "none" for e in gold], preds)
+        console.print(Text(f"on {eval_file.name} ({m['n']:,} rows): F_avg {m['f_avg']:.3f} "
+                           f"(F1 favor {m['f1_favor']:.3f}, F1 against {m['f1_against']:.3f}), "
+                           f"accuracy {m['accuracy']:.3f}", style="bold"))
+    if dry_run:
+        console.print("dry run: model not saved")
+        return
+    path = save_model(model, _models_dir(app))
+    console.print(Text(f"saved {path} (now current for '{target_id}'). "
+                       "Run `monitor rescore` to re-score stored posts."))
+
+
+@stance_group.command("list")
+def stance_list() -> None:
+    """Show which targets have a trained stance model, and which one is current."""
+    from monitor.analysis.stance_model import StanceModelError, current_model_path, load_model
+
+    app = _app()
+    config: Config = app.config
+    table = Table(title="stance scorers", title_justify="left")
+    for col in ("target", "scorer", "version", "trained", "examples", "file"):
+        table.add_column(col)
+    for target in config.targets:
+        path = current_model_path(_models_dir(app), target.id)
+        if path is None:
+            table.add_row(target.id, "stance-rules", "(zero-shot)", "", "", "")
+            continue
+        try:
+            model = load_model(path)
+        except StanceModelError as exc:
+            table.add_row(target.id, "stance-rules", Text(f"model unreadable: {safe(exc, one_line=True)}"), "", "", "")
+            continue
+        examples = ", ".join(f"{k} {v}" for k, v in sorted(model.meta.get("examples", {}).items()))
+        table.add_row(target.id, model.name, model.version, str(model.meta.get("trained_at", "")), examples,
+                      Text(path.name))
+    app.console.print(table)
+
+
+@stance_group.command("reset")
+@click.option("--target", "target_id", required=True, metavar="ID")
+def stance_reset(target_id: str) -> None:
+    """Go back to the zero-shot rules for a target (its model files are kept)."""
+    from monitor.analysis.stance_model import CURRENT, target_dir
+
+    app = _app()
+    _configured(app.config, target_id)
+    pointer = target_dir(_models_dir(app), target_id) / CURRENT
+    if pointer.exists():
+        pointer.unlink()
+        app.console.print(f"'{target_id}' now uses the zero-shot rules. Run `monitor rescore` to re-score.")
+    else:
+        app.console.print(f"'{target_id}' has no current model; nothing to do.")
+
+
+# --- label -----------------------------------------------------------------------------------
+
+_KEYS = {"f": "favor", "a": "against", "n": "none", "s": "skip", "q": "quit"}
+
+
+@click.command("label")
+@click.option("--target", "target_id", required=True, metavar="ID", help="Configured target to label stance toward.")
+@click.option("--file", "labels_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Labels file to append to. Default: DATA_DIR/labels/ID.csv")
+@click.option("--count", type=click.IntRange(min=1), default=50, show_default=True, help="Posts to show.")
+@click.option("--seed", type=int, help="Sample the same posts again (for a reproducible session).")
+def label_command(target_id: str, labels_file: Path | None, count: int, seed: int | None) -> None:
+    """Label the stance of stored posts toward a target, in the terminal.
+
+    \b
+    Shows random stored posts that mention the target, one at a time. Press:
+      f  favor     the author supports the target
+      a  against   the author opposes or attacks it
+      n  none      neither, or cannot tell
+      s  skip      (not written)         q  quit
+    Each answer is appended at once to the labels file (CSV: text,label,target,post_key), so
+    quitting loses nothing and the next session skips posts already labelled. Then:
+      monitor stance train --target ID DATA_DIR/labels/ID.csv
+      monitor eval DATA_DIR/labels/ID.csv --target ID     # how well we do on your labels
+    """
+    from monitor.store import Store, StoreError
+
+    app = _app()
+    config: Config = app.config
+    _configured(config, target_id)
+    path = labels_file or Path(app.data_dir) / "labels" / f"{target_id}.csv"
+    done = labelled_keys(path)
+    try:
+        store = Store(app.data_dir)
+        with store.read() as con:
+            posts = sample_posts(con, target_id, count, done, seed)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console: Console = app.console
+    if not posts:
+        console.print(f"no unlabelled stored posts mention '{target_id}'")
+        return
+    console.print(Text(f"{len(posts)} posts about '{target_id}'; labels go to {path}"))
+    written = 0
+    for i, (post_key, text) in enumerate(posts, start=1):
+        console.rule(Text(f"{i}/{len(posts)}  {safe(post_key, one_line=True)}"))
+        console.print(Text(safe(text)))
+        choice = _ask()
+        if choice == "quit":
+            break
+        if choice == "skip":
+            continue
+        append_label(path, text, choice, target_id, post_key)
+        written += 1
+    console.print(Text(f"{written} labels written to {path}"))
+
+
+def _ask() -> str:
+    prompt = "[f]avor  [a]gainst  [n]one  [s]kip  [q]uit: "
+    if sys.stdin.isatty():
+        while True:
+            click.echo(prompt, nl=False)
+            key = click.getchar().lower()
+            click.echo(key)
+            if key in _KEYS:
+                return _KEYS[key]
+            if key in ("\x03", "\x04"):
+                return "quit"
+    answer = click.prompt(prompt.rstrip(": "), type=click.Choice(list(_KEYS)), show_choices=False,
+                          default="q")
+    return _KEYS[answer]
