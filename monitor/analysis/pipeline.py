@@ -33,7 +33,7 @@ class Analysis:
     compound: float | None = None  # per-sentence mean for long texts, else the document compound
     compound_doc: float | None = None
     label: str | None = None
-    sentences: int = 0
+    sentences: int | None = None  # counted only where sentences are used (long or multi-target posts)
     targets: list[TargetResult] = field(default_factory=list)
 
     @property
@@ -70,15 +70,18 @@ class Analyzer:
         if not mentions and not self.config.analysis.store_unmatched:
             return result  # will not be stored: skip the expensive part
         result.scored = True
-        spans = sentence_spans(text)
-        result.sentences = len(spans)
         per_sentence: list[float] | None = None
         doc_scored = self.sentiment.score(prepare(text))  # the one VADER pass short posts get
         doc = doc_scored.compound
         result.compound_doc = round(doc, 4)
-        multi_target = len(mentions) > 1
-        if len(spans) > 1 and (len(text) > self.long_text_chars or multi_target):
-            per_sentence = [self.sentiment.compound(prepare(text[s:e])) for s, e in spans]
+        spans: list[tuple[int, int]] = []
+        # Sentences matter for long texts and for posts naming several targets (each target's
+        # sentiment comes from its own sentence); for the rest, splitting would be wasted work.
+        if len(text) > self.long_text_chars or len(mentions) > 1:
+            spans = sentence_spans(text)
+            result.sentences = len(spans)
+            if len(spans) > 1:
+                per_sentence = [self.sentiment.compound(prepare(text[s:e])) for s, e in spans]
         if per_sentence and len(text) > self.long_text_chars:
             result.compound = round(sum(per_sentence) / len(per_sentence), 4)
         else:
@@ -87,8 +90,9 @@ class Analyzer:
         for m in mentions:
             directed = doc
             if per_sentence and m.start >= 0:
+                # every sentence that names the target (the matcher reports one mention per target)
                 hits = [v for (s, e), v in zip(spans, per_sentence, strict=True) if s <= m.start < e or
-                        (m.target_id in _targets_in(self.matcher, text[s:e]))]
+                        m.target_id in _targets_in(self.matcher, text[s:e])]
                 if hits:
                     directed = sum(hits) / len(hits)
             model = self.models.get(m.target_id)

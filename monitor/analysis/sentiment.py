@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -27,7 +28,6 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    SentiText,
     scalar_inc_dec,
 )
 
@@ -98,6 +98,19 @@ def emoji_token(emoji: str) -> str:
     return f"emoji{ord(emoji[0]):x}"
 
 
+def _words_and_emoticons(text: str) -> list[str]:
+    """SentiText's tokens, without a function call per word: punctuation is stripped from a token
+    unless that leaves two characters or fewer (then it was an emoticon like ':)')."""
+    punctuation = string.punctuation
+    return [w if len(s := w.strip(punctuation)) <= 2 else s for w in text.split()]
+
+
+def _is_cap_diff(words: list[str]) -> bool:
+    """VADER's allcap_differential: some but not all words are ALL CAPS."""
+    caps = sum(1 for w in words if w.isupper())
+    return 0 < len(words) - caps < len(words)
+
+
 def _negated(word: str) -> bool:
     return word in _NEGATE or "n't" in word
 
@@ -142,10 +155,9 @@ class VaderEngine(SentimentIntensityAnalyzer):
 
     def score(self, text: str) -> Scored:
         text = self._emoji_to_words(text)
-        sentitext = SentiText(text)
-        words = sentitext.words_and_emoticons
+        words = _words_and_emoticons(text)
         lower = [w.lower() for w in words]
-        valences = self._valences(words, lower, sentitext.is_cap_diff)
+        valences = self._valences(words, lower, _is_cap_diff(words))
         if "but" in lower:
             valences = self._but_check(words, valences)
         emphasis = self._punctuation_emphasis(text)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from itertools import accumulate
 
 from monitor.analysis.lexicon import (
     DOUBT_VERBS,
@@ -214,18 +213,18 @@ class RuleStance:
         mention = [False] * n
         found = target.names & present
         if found:
-            for i, w in enumerate(lower):
-                if w in found:
-                    mention[i] = True
+            for i in [i for i, w in enumerate(lower) if w in found]:
+                mention[i] = True
         if target.stems:
             for i, w in enumerate(lower):
                 if w.startswith(target.stems):
                     mention[i] = found = True  # type: ignore[assignment]
         for first in target.starts.keys() & present:
+            at = [i for i, w in enumerate(lower) if w == first]
             for seq in target.starts[first]:
                 k = len(seq)
-                for i, w in enumerate(lower):
-                    if w == first and tuple(x[:-2] if x.endswith("'s") else x for x in lower[i:i + k]) == seq:
+                for i in at:
+                    if tuple(x[:-2] if x.endswith("'s") else x for x in lower[i:i + k]) == seq:
                         mention[i:i + k] = [True] * k
                         found = True  # type: ignore[assignment]
         if not found:
@@ -236,16 +235,23 @@ class RuleStance:
             return total
         # clauses: cut after . ! ? ; : and before but / however / ...
         ends = [r.endswith(_CLAUSE_END) for r in raw]
-        clause = list(accumulate([False, *(w in _CLAUSE_START or e for w, e in zip(lower[1:], ends, strict=False))]))
-        current = clause[-1]
-        mentioned = [i for i in range(n) if mention[i]]
+        # clause number of each word: a new clause after an ending punctuation mark, or at a
+        # clause-starting word ("but", "however", ...)
+        clause = [0] * n
+        current = 0
+        for i in range(1, n):
+            if ends[i - 1] or lower[i] in _CLAUSE_START:
+                current += 1
+            clause[i] = current
+        mentioned = [i for i, m in enumerate(mention) if m]
         named = {clause[i] for i in mentioned}
-        weights = [1.0 if c in named else p.other_clause for c in clause]
+        weights = [1.0] * n if current == 0 else [1.0 if c in named else p.other_clause for c in clause]
         if len(named) <= current:  # some clauses do not name the target: do they refer to it?
             addressed: set[int] = set()
             if mention[0] or (n > 1 and mention[1] and words[0].startswith("@")):  # the post speaks to it
                 addressed = {clause[i] for i in range(n) if lower[i] in SECOND_PERSON}
-            referred = {clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS} if target.person else set()
+            referred = ({clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS}
+                        if target.person and not PERSON_PRONOUNS.isdisjoint(present) else set())
             if addressed or referred:
                 for i, c in enumerate(clause):
                     if c not in named:
@@ -316,7 +322,9 @@ def _hashtag_cues(text: str, target: _TargetWords) -> int:
                 where = k
                 break
         if where < 0:
-            for name in target.squashed:
+            # Longest name first, and in a fixed order: iterating the set itself would depend on
+            # the process's hash seed ("nojoebiden": "joebiden" must win over "biden").
+            for name in sorted(target.squashed, key=lambda s: (-len(s), s)):
                 if name in lowered and lowered != name:
                     idx = lowered.index(name)
                     before, after = lowered[:idx], lowered[idx + len(name):]
