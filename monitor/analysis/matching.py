@@ -72,6 +72,10 @@ class Matcher:
         pattern = rf"(?<![\w@])(?:{alternation.lower()})(?=(?:['’]s)?(?!\w))"
         self._alias_re = re.compile(pattern)
         self._alias_re_icase = re.compile(pattern, re.IGNORECASE)
+        # A hashtag can only name a target if its lowercase contains some alias without spaces:
+        # one regex search rules out most hashtags before any lookup or camel-case split.
+        pieces = {re.sub(r"[\s.]", "", n) for n in self._by_lower} | set(self._hashtags)
+        self._tag_filter = re.compile("|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True) if p))
 
     def match(self, text: str) -> list[Mention]:
         """Mentions in order of appearance, at most one per target (its first occurrence)."""
@@ -94,7 +98,10 @@ class Matcher:
         if "#" in text:
             for m in _HASHTAG_RE.finditer(text):
                 tag = m.group(1)
-                for target, label in self._hashtags.get(tag.lower(), ()):
+                tag_lower = tag.lower()
+                if not self._tag_filter.search(tag_lower):
+                    continue
+                for target, label in self._hashtags.get(tag_lower, ()):
                     if target.id not in found and not self._excluded(target.id, text, m.start(), m.end()):
                         found[target.id] = Mention(target.id, label, m.start(), m.end())
                 if tag[1:].islower() or tag.isupper():
