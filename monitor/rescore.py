@@ -37,10 +37,9 @@ def stale_keys_query(everything: bool) -> str:
         SELECT p.post_key FROM posts p
         LEFT JOIN post_sentiment s USING (post_key)
         WHERE s.post_key IS NULL OR s.scorer_version <> $sentiment_version
-           OR EXISTS (SELECT 1 FROM mentions m WHERE m.post_key = p.post_key AND m.rules_version <> $rules)
+           OR s.rules_version IS DISTINCT FROM $rules
            OR EXISTS (SELECT 1 FROM target_scores t LEFT JOIN current_stance c USING (target_id)
                       WHERE t.post_key = p.post_key AND t.stance_scorer_version IS DISTINCT FROM c.version)
-           OR NOT EXISTS (SELECT 1 FROM mentions m WHERE m.post_key = p.post_key)
         ORDER BY p.post_key
     """
 

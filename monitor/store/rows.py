@@ -54,7 +54,7 @@ MENTIONS_SCHEMA = pa.schema([("post_key", pa.string()), ("target_id", pa.string(
 SENTIMENT_SCHEMA = pa.schema([
     ("post_key", pa.string()), ("lang", pa.string()), ("scored", pa.bool_()), ("compound", pa.float64()),
     ("compound_doc", pa.float64()), ("label", pa.string()), ("sentences", pa.int32()), ("scorer", pa.string()),
-    ("scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
+    ("scorer_version", pa.string()), ("scored_at", pa.timestamp("us")), ("rules_version", pa.string()),
 ])
 TARGET_SCORES_SCHEMA = pa.schema([
     ("post_key", pa.string()), ("target_id", pa.string()), ("sentiment", pa.float64()),
@@ -164,6 +164,7 @@ def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], analyzer_
         sentiment["scorer"].append(analyzer_info.sentiment_scorer)
         sentiment["scorer_version"].append(analyzer_info.sentiment_version)
         sentiment["scored_at"].append(now)
+        sentiment["rules_version"].append(analyzer_info.rules_version)
         for t in a.targets:
             mentions["post_key"].append(key)
             mentions["target_id"].append(t.target_id)

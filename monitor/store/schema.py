@@ -206,6 +206,12 @@ FROM runs WHERE coverage <> 'complete'
 GROUP BY ALL ORDER BY hour DESC, source;
 """))
 
+MIGRATIONS.append(("post rules version", """
+-- The rule set a post was matched with, also for posts that matched nothing (store_unmatched),
+-- so `monitor rescore` knows which posts to match again after the rules change.
+ALTER TABLE post_sentiment ADD COLUMN rules_version VARCHAR;
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,74 @@
+"""rescore after a config change, the daemon's inbox, and `monitor status`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from monitor.analysis.pipeline import AnalysisPool
+from monitor.daemon import Daemon
+from monitor.importer import Importer
+from monitor.rescore import rescore
+from monitor.store import Store
+from tests.conftest import post, write_jsonl
+
+
+def mentions(store: Store) -> list[tuple[str, str]]:
+    with store.read() as con:
+        return con.execute("SELECT post_key, target_id FROM mentions ORDER BY ALL").fetchall()
+
+
+def test_rescore_after_adding_an_alias(config, data_dir: Path, tmp_path: Path) -> None:
+    cfg = config.model_copy(deep=True)
+    cfg.analysis.store_unmatched = True
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(1, "Elon Musk and the Tesla boss"), post(2, "Tesla boss again")])
+    store = Store(data_dir)
+    Importer(cfg, store).import_paths([archive])
+    assert mentions(store) == [("x:1", "musk")]
+    assert rescore(store, AnalysisPool(cfg, workers=1)).candidates == 0  # everything is current
+    changed = cfg.model_copy(deep=True)
+    changed.target("musk").aliases.append("Tesla boss")
+    report = rescore(store, AnalysisPool(changed, workers=1))
+    assert report.rescored == 2 and report.mentions_after == 2
+    assert mentions(store) == [("x:1", "musk"), ("x:2", "musk")]
+    with store.read() as con:
+        versions = con.execute("SELECT DISTINCT rules_version FROM mentions").fetchall()
+        scores = con.execute("SELECT count(*) FROM target_scores").fetchone()[0]
+    assert versions == [(changed.rules_version,)] and scores == 2
+    assert rescore(store, AnalysisPool(changed, workers=1)).candidates == 0
+
+
+def test_inbox_imports_each_file_once_by_content(config, data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    daemon = Daemon(config, store, data_dir, say=lambda line: None)
+    inbox = data_dir / "inbox"
+    inbox.mkdir()
+    records = [post(i, f"Satya Nadella on capex, part {i}") for i in range(4)]
+    first = write_jsonl(inbox / "drop1.jsonl", records)
+    old = time.time() - 60
+    os.utime(first, (old, old))
+    daemon.scan_inbox()
+    copy = inbox / "same-content-other-name.jsonl"
+    copy.write_bytes(first.read_bytes())
+    os.utime(copy, (old, old))
+    fresh = write_jsonl(inbox / "still-copying.jsonl", [post(9, "Nadella again")])  # too new: left for later
+    daemon.scan_inbox()
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 4
+        assert con.execute("SELECT name FROM inbox_files").fetchall() == [("drop1.jsonl",)]
+    os.utime(fresh, (old, old))
+    daemon.scan_inbox()
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 5
+
+
+def test_status_json(cli, tmp_path: Path) -> None:
+    assert json.loads(cli("status", "--json").output)["daemon"]["running"] is False
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Altman")])))
+    data = json.loads(cli("status", "--json").output)
+    assert data["database"]["bytes"] > 0 and data["spool"] == {"batches": 0, "bytes": 0}
+    assert data["sources"] == [] and data["gaps"] == []
+    out = cli("status").output
+    assert "Daemon: not running" in out
