@@ -111,38 +111,40 @@ class WriteBatch:
 
 def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int | None = None,
                 keep_raw: bool = True) -> pa.Table:
-    cols: dict[str, list[Any]] = {name: [] for name in POSTS_SCHEMA.names}
-    for p in posts:
-        prov = p.provenance
-        eng = p.engagement
-        cols["post_key"].append(p.key)
-        cols["platform"].append(p.platform)
-        cols["post_id"].append(p.id)
-        cols["url"].append(p.url)
-        cols["author_id"].append(p.author.id)
-        cols["author_handle"].append(p.author.handle)
-        cols["author_name"].append(p.author.name)
-        cols["text"].append(p.text)
-        cols["lang"].append(p.lang)
-        cols["created_at"].append(naive_utc(p.created_at))
-        cols["collected_at"].append(naive_utc(prov.collected_at))
-        cols["reply_to"].append(p.reply_to)
-        cols["quote_of"].append(p.quote_of)
-        cols["repost_of"].append(p.repost_of)
-        cols["likes"].append(eng.likes)
-        cols["reposts"].append(eng.reposts)
-        cols["replies"].append(eng.replies)
-        cols["quotes"].append(eng.quotes)
-        cols["source"].append(prov.source)
-        cols["source_file"].append(prov.file)
-        cols["source_line"].append(prov.line)
-        cols["source_request"].append(prov.request)
-        cols["source_query"].append(prov.query)
-        cols["tool_version"].append(prov.tool_version)
-        cols["import_id"].append(import_id)
-        cols["run_id"].append(run_id)
-        cols["raw"].append(json.dumps(p.raw, ensure_ascii=False, default=str) if keep_raw and p.raw is not None
-                           else None)
+    """Posts as an Arrow table (one list per column: much faster than a dict per row)."""
+    prov = [p.provenance for p in posts]
+    eng = [p.engagement for p in posts]
+    dumps = json.dumps
+    cols: dict[str, list[Any]] = {
+        "post_key": [f"{p.platform}:{p.id}" for p in posts],
+        "platform": [p.platform for p in posts],
+        "post_id": [p.id for p in posts],
+        "url": [p.url for p in posts],
+        "author_id": [p.author.id for p in posts],
+        "author_handle": [p.author.handle for p in posts],
+        "author_name": [p.author.name for p in posts],
+        "text": [p.text for p in posts],
+        "lang": [p.lang for p in posts],
+        "created_at": [naive_utc(p.created_at) for p in posts],
+        "collected_at": [naive_utc(v.collected_at) for v in prov],
+        "reply_to": [p.reply_to for p in posts],
+        "quote_of": [p.quote_of for p in posts],
+        "repost_of": [p.repost_of for p in posts],
+        "likes": [e.likes for e in eng],
+        "reposts": [e.reposts for e in eng],
+        "replies": [e.replies for e in eng],
+        "quotes": [e.quotes for e in eng],
+        "source": [v.source for v in prov],
+        "source_file": [v.file for v in prov],
+        "source_line": [v.line for v in prov],
+        "source_request": [v.request for v in prov],
+        "source_query": [v.query for v in prov],
+        "tool_version": [v.tool_version for v in prov],
+        "import_id": [import_id] * len(posts),
+        "run_id": [run_id] * len(posts),
+        "raw": [dumps(p.raw, ensure_ascii=False, default=str) if keep_raw and p.raw is not None else None
+                for p in posts],
+    }
     return pa.Table.from_pydict(cols, schema=POSTS_SCHEMA)
 
 
