@@ -200,10 +200,11 @@ class Store:
                 name = f"batch_{table}"
                 con.register(name, data)
                 mode = TABLE_MODES[table]
-                if table in ANALYSIS_TABLES and posts is not None:
-                    # Analysis of a post is stored with the post, once; rescore replaces it explicitly.
-                    con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {name} "
-                                "SEMI JOIN new_keys USING (post_key)")
+                if table in ANALYSIS_TABLES:
+                    # Analysis of a post is stored with the post, once (only for posts new in this
+                    # batch); rescore deletes the old rows above before inserting the new ones.
+                    semi = " SEMI JOIN new_keys USING (post_key)" if posts is not None else ""
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}{semi}")
                 elif mode == "replace":
                     con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {name}")
                 elif mode == "ignore":

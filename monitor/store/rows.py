@@ -19,7 +19,8 @@ from monitor.analysis.pipeline import Analysis, Analyzer
 from monitor.models import Post
 
 # How each table is written: "ignore" keeps the first row for a key (posts are immutable records
-# of what we saw); "replace" overwrites (state, run and import records); "append" adds rows.
+# of what we saw: only posts whose key is not stored yet are inserted, with their analysis);
+# "replace" overwrites (state, run and import records); "append" adds rows.
 TABLE_MODES: dict[str, str] = {
     "deletions": "append",  # applied first: the platform deleted (or edited) these posts
     "targets": "replace",

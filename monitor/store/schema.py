@@ -11,8 +11,11 @@ import duckdb
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial", """
+-- The big tables (posts and their analysis) have no PRIMARY KEY: the writer keeps keys unique
+-- itself (it inserts only posts whose key is not stored yet), and DuckDB's key indexes made every
+-- batch's insert and checkpoint ~8x slower on a 1M-post database (bench/writer_lock.py).
 CREATE TABLE posts (
-    post_key       VARCHAR PRIMARY KEY,   -- platform || ':' || post_id
+    post_key       VARCHAR NOT NULL,      -- platform || ':' || post_id, unique
     platform       VARCHAR NOT NULL,
     post_id        VARCHAR NOT NULL,
     url            VARCHAR,
@@ -49,11 +52,10 @@ CREATE TABLE mentions (
     post_key      VARCHAR NOT NULL,
     target_id     VARCHAR NOT NULL,
     alias         VARCHAR,                -- configured alias, @handle or #tag that matched (NULL: forced)
-    rules_version VARCHAR NOT NULL,
-    PRIMARY KEY (post_key, target_id)
+    rules_version VARCHAR NOT NULL        -- unique per (post_key, target_id)
 );
 CREATE TABLE post_sentiment (
-    post_key       VARCHAR PRIMARY KEY,
+    post_key       VARCHAR NOT NULL,      -- unique
     lang           VARCHAR,               -- language used for the decision (platform's or guessed)
     scored         BOOLEAN NOT NULL,      -- false: language not scored
     compound       DOUBLE,                -- per-sentence mean for long texts, else document compound
@@ -75,8 +77,7 @@ CREATE TABLE target_scores (
     sentiment_scorer_version VARCHAR NOT NULL,
     stance_scorer            VARCHAR,
     stance_scorer_version    VARCHAR,
-    scored_at                TIMESTAMP NOT NULL,
-    PRIMARY KEY (post_key, target_id)
+    scored_at                TIMESTAMP NOT NULL   -- unique per (post_key, target_id)
 );
 CREATE TABLE imports (
     import_id     BIGINT PRIMARY KEY,
