@@ -1,0 +1,623 @@
+"""How long the writer holds the DuckDB lock per batch, on a database of a million posts.
+
+The daemon opens the file for each batch, writes one transaction and closes it; while it is open,
+nobody else (not even a read-only DuckDB session) can open the file. Goal (the issue): under 50 ms
+for a batch of 1,000 posts on a 1M-post database.
+
+1. Builds the database fast: ``Store(data_dir).ensure()`` creates the real schema (same tables,
+   primary keys and storage version), then one connection bulk-generates ``--posts`` posts with
+   DuckDB SQL (x / bluesky / hackernews / reddit / mastodon keys, real tweet texts, a raw JSON
+   document per post), 1-2 mentions per post (1.5 on average) with their ``target_scores`` rows, a
+   ``post_sentiment`` row per post, a sighting per post, a run per 20 posts and an applied batch
+   per 4 posts (the daemon records one per write), then checkpoints.
+2. Times ``Store.write(batch)`` for ``--batches`` batches of ``--batch-size`` new posts built the
+   way a collector page is (``Post`` objects -> ``posts_table`` + ``analysis_tables`` from a real
+   ``Analyzer``, plus sightings, the cursor and the run row), then the same number of batches of
+   posts that are all already stored (re-seen: a collector re-reading a page).
+
+The lock is held from inside ``duckdb.connect`` (the file lock is taken while the file is opened)
+until ``close()`` returns, so "held" = open + apply + close, measured by wrapping ``Store._connect``;
+the apply part is broken down per statement, and the close part (where DuckDB checkpoints the WAL
+it just wrote) is reported with the WAL size it had to fold into the file.
+
+3. What-if (skip with --no-what-if): the same new-post batches with the checkpoint deferred
+   (``PRAGMA disable_checkpoint_on_shutdown``): per-batch hold, a reader's open with the WAL
+   pending, and the one maintenance CHECKPOINT that folds it in.
+
+``--variant plain-insert`` / ``--variant no-pk`` rerun everything with one change to the write path
+(see the comment above ``TimedConnection``) to measure a suggested fix; the library is not changed.
+
+The checkpoint after an append rewrites the last (partly filled) row group of every table with a
+primary key, so its cost follows the fill of the posts' last row group (122,880 rows): 1,000,000
+posts leave 16,960 rows in it (a cheap point of the sawtooth); ``--posts 1090000`` is near the top.
+
+    python bench/writer_lock.py [--posts 1000000] [--batches 30] [--batch-size 1000] [--keep]
+                                [--eval-dir ../shared/eval] [--variant current|plain-insert|no-pk]
+                                [--no-what-if] [--data-dir DIR]
+
+Texts: the P-Stance Trump tweets under --eval-dir when present (development data, read at run time,
+never copied), else generated sentences that mention the configured targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GOAL_MS = 50.0
+PLATFORMS = 10  # key scheme below cycles over ten slots
+EPOCH = datetime(2025, 1, 1)
+SECONDS_PER_POST = 8  # 1M posts span ~3 months
+
+# --- keys: the same scheme in Python (batches) and SQL (the bulk build) ------------------------------
+
+
+def post_key(i: int) -> tuple[str, str]:
+    """(platform, post_id) of synthetic post number ``i``. Must match ``PLATFORM_SQL`` and
+    ``POST_ID_SQL`` (the re-seen batches check it: they must find every key stored)."""
+    slot = i % PLATFORMS
+    h = hashlib.md5(str(i).encode()).hexdigest()
+    if slot < 5:
+        return "x", str(1_200_000_000_000_000_000 + i * 104_729)
+    if slot < 7:
+        did = hashlib.md5(f"u{i % 200_003}".encode()).hexdigest()[:24]
+        return "bluesky", f"at://did:plc:{did}/app.bsky.feed.post/3k{h[:5]}{i}"
+    if slot == 7:
+        return "hackernews", str(30_000_000 + i)
+    if slot == 8:
+        return "reddit", f"t1_{h[:4]}{i}"
+    return "mastodon", f"https://mastodon.social/users/u{i % 50_021}/statuses/{110_000_000_000_000_000 + i}"
+
+
+PLATFORM_SQL = """CASE WHEN i % 10 < 5 THEN 'x' WHEN i % 10 < 7 THEN 'bluesky' WHEN i % 10 = 7 THEN 'hackernews'
+                       WHEN i % 10 = 8 THEN 'reddit' ELSE 'mastodon' END"""
+POST_ID_SQL = """CASE WHEN i % 10 < 5 THEN (1200000000000000000 + i * 104729)::VARCHAR
+    WHEN i % 10 < 7 THEN 'at://did:plc:' || substr(md5('u' || (i % 200003)::VARCHAR), 1, 24)
+                         || '/app.bsky.feed.post/3k' || substr(md5(i::VARCHAR), 1, 5) || i::VARCHAR
+    WHEN i % 10 = 7 THEN (30000000 + i)::VARCHAR
+    WHEN i % 10 = 8 THEN 't1_' || substr(md5(i::VARCHAR), 1, 4) || i::VARCHAR
+    ELSE 'https://mastodon.social/users/u' || (i % 50021)::VARCHAR || '/statuses/'
+         || (110000000000000000 + i)::VARCHAR END"""
+SECOND_TARGETS = ["Elon Musk", "Sam Altman", "OpenAI", "Nvidia", "Satya Nadella", "SoftBank", "Microsoft"]
+SOURCE_OF = {"x": "x", "bluesky": "bluesky_jetstream", "hackernews": "hackernews", "reddit": "reddit",
+             "mastodon": "mastodon"}
+
+
+# --- texts --------------------------------------------------------------------------------------------
+
+
+def load_texts(eval_dir: Path) -> tuple[list[str], str]:
+    texts: list[str] = []
+    for path in sorted((eval_dir / "pstance").glob("raw_*_trump.csv")):
+        with path.open(encoding="utf-8") as fh:
+            texts += [row["Tweet"].strip() for row in csv.DictReader(fh)]
+    texts = list(dict.fromkeys(t for t in texts if t))
+    if texts:
+        return texts, f"{len(texts):,} P-Stance Trump tweets from {eval_dir / 'pstance'}"
+    rng = random.Random(7)
+    names = ["Elon Musk", "Sam Altman", "Trump", "OpenAI", "Nvidia", "Satya Nadella", "Oracle", "SoftBank"]
+    moods = ["is doing great work on", "keeps lying about", "announced a huge win for", "has no plan for",
+             "will probably ruin", "quietly changed", "is the real story behind", "doesn't actually have the money for"]
+    things = ["the Stargate data center in Abilene", "AI infrastructure", "the new GPU deal", "the election",
+              "their earnings call", "the chip export rules", "the $500 billion promise", "open source models"]
+    for _ in range(5000):
+        a, b = rng.sample(names, 2)
+        texts.append(f"{a} {rng.choice(moods)} {rng.choice(things)}. And {b}? {rng.choice(moods)} it too.")
+    return list(dict.fromkeys(texts)), "generated sentences (no --eval-dir data found)"
+
+
+# --- the database -------------------------------------------------------------------------------------
+
+
+def build_database(data_dir: Path, n_posts: int, texts: list[str], config: Any) -> dict[str, float]:
+    """Real schema via Store.ensure(), then bulk rows in one connection. Returns seconds per step."""
+    import duckdb
+    import pyarrow as pa
+
+    from monitor.store import Store
+    from monitor.store.rows import targets_rows
+
+    Store(data_dir).ensure()
+    steps: dict[str, float] = {}
+    con = duckdb.connect(str(data_dir / "monitor.duckdb"))
+    try:
+        # One thread: parallel inserts leave partly filled row groups in a run-dependent layout, and the
+        # checkpoint cost measured below depends on the fill of each table's last row group. Appended
+        # in order, as the daemon appends, every row group but the last is full.
+        con.execute("SET threads = 1")
+        con.register("bench_texts", pa.table({"idx": list(range(len(texts))), "text": texts}))
+        target_ids = [t.id for t in config.targets]
+        target_names = [t.name for t in config.targets]
+        con.execute("CREATE TEMP TABLE bench_targets AS SELECT * FROM (SELECT unnest(?) AS target_id, "
+                    "unnest(?) AS alias, generate_subscripts(?, 1) - 1 AS k)", [target_ids, target_names, target_ids])
+        for row in targets_rows(config.targets):
+            con.execute("INSERT OR REPLACE INTO targets VALUES (?, ?, ?)", [row["target_id"], row["name"], row["kind"]])
+        n_texts = len(texts)
+        n_targets = len(target_ids)
+        started = time.perf_counter()
+        con.execute(f"""
+            CREATE TEMP TABLE gen AS
+            SELECT i, {PLATFORM_SQL} AS platform, {POST_ID_SQL} AS post_id,
+                   TIMESTAMP '{EPOCH:%Y-%m-%d}' + to_seconds(i * {SECONDS_PER_POST}) AS created_at
+            FROM range({n_posts}) r(i)""")
+        con.execute(f"""
+            INSERT INTO posts BY NAME
+            SELECT g.platform || ':' || g.post_id AS post_key, g.platform, g.post_id,
+                   CASE g.platform WHEN 'x' THEN 'https://x.com/u' || (i % 50021)::VARCHAR || '/status/' || g.post_id
+                        ELSE 'https://' || g.platform || '.example/' || g.post_id END AS url,
+                   (i % 50021)::VARCHAR AS author_id, 'u' || (i % 50021)::VARCHAR AS author_handle,
+                   'User ' || (i % 50021)::VARCHAR AS author_name, t.text, 'en' AS lang, g.created_at,
+                   g.created_at + INTERVAL 60 SECOND AS collected_at,
+                   CASE WHEN i % 3 = 0 THEN g.platform || ':' || (i - 1)::VARCHAR END AS reply_to,
+                   NULL AS quote_of, NULL AS repost_of, i % 97 AS likes, i % 13 AS reposts, i % 7 AS replies,
+                   NULL AS quotes,
+                   CASE g.platform WHEN 'x' THEN 'x' WHEN 'bluesky' THEN 'bluesky_jetstream'
+                        ELSE g.platform END AS source,
+                   NULL AS source_file, NULL AS source_line,
+                   'https://api.example/' || g.platform || '/search?q=Trump&since=' || (i // 100)::VARCHAR
+                       AS source_request,
+                   'Trump' AS source_query, '0.1.0' AS tool_version, NULL AS import_id, i // 20 AS run_id,
+                   json_object('id', g.post_id, 'text', t.text, 'author_id', (i % 50021)::VARCHAR,
+                               'created_at', strftime(g.created_at, '%Y-%m-%dT%H:%M:%S.000Z'), 'lang', 'en',
+                               'conversation_id', g.post_id,
+                               'public_metrics', json_object('like_count', i % 97, 'retweet_count', i % 13,
+                                                             'reply_count', i % 7, 'quote_count', 0))::VARCHAR AS raw
+            FROM gen g JOIN bench_texts t ON t.idx = g.i % {n_texts}""")
+        steps["posts"] = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute(f"""
+            CREATE TEMP TABLE gen_mentions AS
+            SELECT g.platform || ':' || g.post_id AS post_key, bt.target_id, bt.alias, i
+            FROM gen g, range(2) m(j), bench_targets bt
+            WHERE (j = 0 OR i % 2 = 0) AND bt.k = (i + j * 5) % {n_targets}""")
+        con.execute("INSERT INTO mentions BY NAME SELECT post_key, target_id, alias, 'bench-rules' AS rules_version "
+                    "FROM gen_mentions")
+        steps["mentions"] = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute("""
+            INSERT INTO post_sentiment BY NAME
+            SELECT g.platform || ':' || g.post_id AS post_key, 'en' AS lang, true AS scored,
+                   ((i % 2001) - 1000) / 1000.0 AS compound, ((i % 1999) - 999) / 1000.0 AS compound_doc,
+                   CASE WHEN i % 2001 > 1050 THEN 'positive' WHEN i % 2001 < 950 THEN 'negative'
+                        ELSE 'neutral' END AS label, 1 + i % 4 AS sentences, 'vader' AS scorer,
+                   '3.3.2' AS scorer_version, g.created_at + INTERVAL 61 SECOND AS scored_at
+            FROM gen g""")
+        steps["post_sentiment"] = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute("""
+            INSERT INTO target_scores BY NAME
+            SELECT post_key, target_id, ((i % 2001) - 1000) / 1000.0 AS sentiment,
+                   CASE WHEN i % 2001 > 1050 THEN 'positive' WHEN i % 2001 < 950 THEN 'negative'
+                        ELSE 'neutral' END AS sentiment_label,
+                   CASE i % 3 WHEN 0 THEN 'favor' WHEN 1 THEN 'against' ELSE 'none' END AS stance,
+                   ((i % 201) - 100) / 100.0 AS stance_score, 'vader' AS sentiment_scorer,
+                   '3.3.2' AS sentiment_scorer_version, 'rules' AS stance_scorer, '1' AS stance_scorer_version,
+                   TIMESTAMP '2025-01-01' + to_seconds(i * 8 + 61) AS scored_at
+            FROM gen_mentions""")
+        steps["target_scores"] = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute("""
+            INSERT INTO sightings BY NAME
+            SELECT g.platform || ':' || g.post_id AS post_key, i // 20 AS run_id,
+                   CASE g.platform WHEN 'bluesky' THEN 'bluesky_jetstream' ELSE g.platform END AS source,
+                   'Trump' AS query, g.created_at + INTERVAL 60 SECOND AS seen_at
+            FROM gen g""")
+        con.execute(f"""
+            INSERT INTO runs BY NAME
+            SELECT r AS run_id, 'hackernews' AS source, 'Trump' AS query,
+                   TIMESTAMP '2025-01-01' + to_seconds(r * 160) AS started_at,
+                   TIMESTAMP '2025-01-01' + to_seconds(r * 160 + 2) AS finished_at, 1 AS pages, 1 AS requests,
+                   20 AS posts_new, 0 AS posts_seen, '200x1' AS statuses, NULL AS error, 'complete' AS coverage
+            FROM range({max(1, n_posts // 20)}) t(r)""")
+        con.execute(f"""
+            INSERT INTO applied_batches
+            SELECT md5('batch' || b::VARCHAR), TIMESTAMP '2025-01-01' + to_seconds(b * 32)
+            FROM range({max(1, n_posts // 4)}) t(b)""")
+        con.execute("""
+            INSERT INTO source_state
+            SELECT source, 'Trump', '{"newest": 1700000000}', TIMESTAMP '2025-04-01'
+            FROM (VALUES ('x'), ('bluesky_jetstream'), ('hackernews'), ('reddit'), ('mastodon')) v(source)""")
+        steps["sightings, runs, applied_batches"] = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute("DROP TABLE gen")
+        con.execute("DROP TABLE gen_mentions")
+        con.execute("CHECKPOINT")
+        steps["checkpoint"] = time.perf_counter() - started
+    finally:
+        con.close()
+    return steps
+
+
+# --- batches, built the way a collector page is -----------------------------------------------------
+
+
+class BatchMaker:
+    def __init__(self, config: Any, texts: list[str]):
+        from monitor.analysis.pipeline import Analyzer
+        from monitor.store.rows import AnalyzerInfo
+
+        self.analyzer = Analyzer(config)
+        self.info = AnalyzerInfo.of(self.analyzer)
+        self.texts = texts
+        self.run_id = 10**12
+
+    def posts(self, numbers: list[int]) -> list[Any]:
+        from monitor.models import Author, Engagement, Post, Provenance
+
+        out = []
+        for n in numbers:
+            platform, post_id = post_key(n)
+            text = self.texts[n % len(self.texts)]
+            if n % 2 == 0:  # half the posts name a second target, as in the built database (1.5 per post)
+                text = f"{text} cc {SECOND_TARGETS[n // 2 % len(SECOND_TARGETS)]}"
+            created = EPOCH.replace(tzinfo=UTC) + timedelta(seconds=n * SECONDS_PER_POST)
+            author = str(n % 50_021)
+            raw = {"id": post_id, "text": text, "author_id": author, "created_at": created.isoformat(), "lang": "en",
+                   "conversation_id": post_id,
+                   "public_metrics": {"like_count": n % 97, "retweet_count": n % 13, "reply_count": n % 7,
+                                      "quote_count": 0}}
+            out.append(Post(platform=platform, id=post_id, url=f"https://{platform}.example/{post_id}",
+                            author=Author(id=author, handle=f"u{author}", name=f"User {author}"), text=text,
+                            lang="en", created_at=created,
+                            engagement=Engagement(likes=n % 97, reposts=n % 13, replies=n % 7),
+                            provenance=Provenance(source=SOURCE_OF[platform], query="Trump",
+                                                  request=f"https://api.example/{platform}/search?q=Trump"),
+                            raw=raw))
+        return out
+
+    def batch(self, numbers: list[int]) -> tuple[Any, int]:
+        """A WriteBatch as ``collect._save_page`` builds it; returns it and its mention count."""
+        import json
+
+        from monitor.store import WriteBatch
+        from monitor.store.rows import analysis_tables, dedupe_posts, posts_table, utcnow_naive
+
+        posts = dedupe_posts(self.posts(numbers))
+        analyses = [self.analyzer.analyse(p.text, p.lang) for p in posts]
+        self.run_id += 1
+        now = utcnow_naive()
+        batch = WriteBatch()
+        batch.add("posts", posts_table(posts, run_id=self.run_id))
+        for table, data in analysis_tables([p.key for p in posts], analyses, self.info).items():
+            batch.add(table, data)
+        batch.add_rows("sightings", [{"post_key": p.key, "run_id": self.run_id, "source": SOURCE_OF[p.platform],
+                                      "query": "Trump", "seen_at": now} for p in posts])
+        batch.add_rows("source_state", [{"source": "x", "query": "Trump", "state": json.dumps({"newest_id": "1"}),
+                                         "updated_at": now}])
+        batch.add_rows("runs", [{"run_id": self.run_id, "source": "x", "query": "Trump", "started_at": now,
+                                 "finished_at": now, "pages": 1, "requests": 1, "posts_new": 0, "posts_seen": 0,
+                                 "statuses": "200x1", "error": None, "coverage": "complete"}])
+        return batch, sum(len(a.targets) for a in analyses)
+
+
+# --- timing -------------------------------------------------------------------------------------------
+
+_LABELS = [
+    (r"^SELECT 1 FROM applied_batches", "applied_batches lookup (PK)"),
+    (r"TEMP TABLE new_keys", "new_keys: ANTI JOIN posts"),
+    (r"^SELECT count\(\*\) FROM new_keys", "count new_keys"),
+    (r"^INSERT INTO applied_batches", "insert applied_batches (PK)"),
+]
+
+
+def _label(sql: str) -> str:
+    flat = " ".join(sql.split())
+    for pattern, name in _LABELS:
+        if re.search(pattern, flat):
+            return name
+    match = re.match(r"^(INSERT(?: OR \w+)? INTO \w+|DELETE FROM \w+|BEGIN|COMMIT|ROLLBACK|CHECKPOINT)", flat)
+    return match.group(1) if match else flat[:40]
+
+
+# --- what-if variants (experiments for the report; the library is not changed) ------------------------
+#
+# plain-insert: the analysis rows of a batch's NEW posts are written with a plain INSERT instead of
+#   INSERT OR IGNORE (which DuckDB runs as a MERGE: a hash join over a full scan of the target table).
+#   They cannot conflict: new_keys holds only posts not stored yet, and deletions remove a post's
+#   analysis rows with it. The primary key still guards.
+# no-pk: additionally, posts, mentions, post_sentiment and target_scores are created without primary
+#   keys (uniqueness comes from the ANTI JOIN against posts, under the one-writer lock).
+
+_PLAIN_INSERT = re.compile(r"^INSERT OR IGNORE INTO (mentions|post_sentiment|target_scores) (BY NAME SELECT \* FROM "
+                           r"batch_\w+ SEMI JOIN new_keys USING \(post_key\))$")
+
+
+def patch_schema_without_keys() -> None:
+    """Drop the PRIMARY KEYs of the four big tables from the first migration (this process only)."""
+    from monitor.store import schema
+
+    name, sql = schema.MIGRATIONS[0]
+    edits = [("post_key       VARCHAR PRIMARY KEY,   -- platform", "post_key       VARCHAR,   -- platform"),
+             ("post_key       VARCHAR PRIMARY KEY,\n    lang", "post_key       VARCHAR,\n    lang"),
+             ("rules_version VARCHAR NOT NULL,\n    PRIMARY KEY (post_key, target_id)",
+              "rules_version VARCHAR NOT NULL"),
+             ("scored_at                TIMESTAMP NOT NULL,\n    PRIMARY KEY (post_key, target_id)",
+              "scored_at                TIMESTAMP NOT NULL")]
+    for old, new in edits:
+        if sql.count(old) != 1:
+            raise SystemExit(f"--variant no-pk: the schema changed, cannot find {old!r}")
+        sql = sql.replace(old, new)
+    schema.MIGRATIONS[0] = (name, sql)
+
+
+class TimedConnection:
+    """Forwards to a DuckDB connection, timing each execute/register/unregister."""
+
+    plain_insert = False  # the plain-insert what-if (see above)
+
+    def __init__(self, con: Any, steps: list[tuple[str, float]]):
+        self._con = con
+        self._steps = steps
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:
+        if self.plain_insert:
+            sql = _PLAIN_INSERT.sub(r"INSERT INTO \1 \2", sql)
+        started = time.perf_counter()
+        result = self._con.execute(sql, parameters) if parameters is not None else self._con.execute(sql)
+        self._steps.append((_label(sql), time.perf_counter() - started))
+        return result
+
+    def register(self, name: str, data: Any) -> Any:
+        started = time.perf_counter()
+        result = self._con.register(name, data)
+        self._steps.append(("register arrow tables", time.perf_counter() - started))
+        return result
+
+    def unregister(self, name: str) -> Any:
+        started = time.perf_counter()
+        result = self._con.unregister(name)
+        self._steps.append(("register arrow tables", time.perf_counter() - started))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _make_timed_store() -> type:
+    from monitor.store import Store
+
+    class TimedStore(Store):
+        """Records, for each read-write connection: open, body and close times, the WAL size at close."""
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.records: list[dict[str, Any]] = []
+            self.defer_checkpoint = False  # what-if: leave the WAL for the next opener / maintenance
+
+        @contextmanager
+        def _connect(self, read_only: bool, timeout: float) -> Iterator[Any]:
+            steps: list[tuple[str, float]] = []
+            wal = self.path.with_name(self.path.name + ".wal")
+            with ExitStack() as stack:
+                t0 = time.perf_counter()
+                con = stack.enter_context(super()._connect(read_only, timeout))
+                if self.defer_checkpoint and not read_only:
+                    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+                    con.execute("SET checkpoint_threshold = '1GB'")
+                t1 = time.perf_counter()
+                yield TimedConnection(con, steps) if not read_only else con
+                t2 = time.perf_counter()
+                wal_bytes = wal.stat().st_size if wal.exists() else 0
+            t3 = time.perf_counter()
+            if not read_only:
+                self.records.append({"open": t1 - t0, "apply": t2 - t1, "close": t3 - t2, "held": t3 - t0,
+                                     "wal_bytes": wal_bytes, "steps": steps})
+
+    return TimedStore
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f}"
+
+
+def _summary(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return statistics.median(ordered), p95, ordered[-1]
+
+
+def run_batches(store: Any, maker: BatchMaker, numbers: list[list[int]], expect_new: bool,
+                label: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for nums in numbers:
+        batch, mentions = maker.batch(nums)
+        store.records.clear()
+        started = time.perf_counter()
+        result = store.write(batch)
+        total = time.perf_counter() - started
+        if len(store.records) != 1:
+            raise SystemExit(f"{label}: expected one connection per write, got {len(store.records)}")
+        want = len(nums) if expect_new else 0
+        if result.posts_new != want:
+            raise SystemExit(f"{label}: expected {want} new posts, stored {result.posts_new}")
+        record = dict(store.records[0], write=total, mentions=mentions)
+        out.append(record)
+    return out
+
+
+def print_table(title: str, records: list[dict[str, Any]], close_label: str = "  close (checkpoints the WAL)"
+                ) -> None:
+    print(f"\n{title} ({len(records)} batches)")
+    print(f"  {'':32} {'median':>8} {'p95':>8} {'max':>8}  (ms)")
+    for key, name in (("held", "LOCK HELD (open+apply+close)"), ("open", "  open (duckdb.connect)"),
+                      ("apply", "  apply (the transaction)"), ("close", close_label),
+                      ("write", "Store.write, whole call")):
+        med, p95, top = _summary([r[key] for r in records])
+        print(f"  {name:32} {_ms(med)} {_ms(p95)} {_ms(top)}")
+    per_step: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        sums: dict[str, float] = defaultdict(float)
+        for name, seconds in r["steps"]:
+            sums[name] += seconds
+        for name, seconds in sums.items():
+            per_step[name].append(seconds)
+    print("  apply, per statement (median ms):")
+    for name, values in sorted(per_step.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"    {name:40} {_ms(statistics.median(values))}")
+    wal = statistics.median([r["wal_bytes"] for r in records])
+    mentions = statistics.mean([r["mentions"] for r in records])
+    print(f"  WAL at close (median): {wal / 1e6:.2f} MB; mentions per batch: {mentions:.0f}")
+
+
+def last_row_group(db: Path, table: str = "posts") -> tuple[int, int]:
+    """(row groups, rows in the last one): the checkpoint after an append rewrites that last row group."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(f"SELECT row_group_id, sum(count) FROM pragma_storage_info('{table}') "
+                           "WHERE column_id = 0 AND segment_type <> 'VALIDITY' GROUP BY 1 ORDER BY 1").fetchall()
+    return (len(rows), int(rows[-1][1])) if rows else (0, 0)
+
+
+def free_bytes(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute("SELECT free_blocks * block_size FROM pragma_database_size()").fetchone()
+    return int(row[0]) if row else 0
+
+
+def timed(func: Any) -> float:
+    started = time.perf_counter()
+    func()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=1_000_000, help="posts in the database (default 1,000,000)")
+    parser.add_argument("--batches", type=int, default=30, help="batches of new posts to time (and re-seen ones)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--data-dir", type=Path, help="reuse (or create) the database here instead of a temp dir")
+    parser.add_argument("--no-what-if", action="store_true", help="skip the deferred-checkpoint comparison")
+    parser.add_argument("--variant", choices=["current", "plain-insert", "no-pk"], default="current",
+                        help="what-if for the whole run (see the comment above TimedConnection); default: the "
+                             "library as it is")
+    args = parser.parse_args()
+    if args.batches < 1 or args.batch_size < 1 or args.posts < args.batch_size:
+        parser.error("--batches and --batch-size must be at least 1, and --posts at least --batch-size")
+
+    import duckdb
+
+    from monitor.config import load_config
+
+    config = load_config(ROOT / "config" / "monitor.toml")
+    if args.variant != "current":
+        TimedConnection.plain_insert = True
+        if args.variant == "no-pk":
+            patch_schema_without_keys()
+    texts, origin = load_texts(args.eval_dir)
+    maker = BatchMaker(config, texts)
+    matched = [t for t in texts if maker.analyzer.analyse(t, "en").matched]
+    maker.texts = matched or texts
+    print(f"texts: {origin}; {len(maker.texts):,} mention a configured target")
+    print(f"duckdb {duckdb.__version__}, python {sys.version.split()[0]}, cores: {os.cpu_count()}")
+
+    work = args.data_dir or Path(tempfile.mkdtemp(prefix="monitor-writer-lock-"))
+    data_dir = work if args.data_dir else work / "data"
+    db = data_dir / "monitor.duckdb"
+    try:
+        if not db.exists():
+            started = time.perf_counter()
+            steps = build_database(data_dir, args.posts, maker.texts, config)
+            print(f"built {args.posts:,} posts in {time.perf_counter() - started:.1f} s ("
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()) + ")")
+        else:
+            print(f"reusing {db}")
+        with duckdb.connect(str(db), read_only=True) as con:
+            counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                      for t in ("posts", "mentions", "post_sentiment", "target_scores", "sightings",
+                                "applied_batches")}
+            stored = counts["posts"]
+            # post number i of platform hackernews has id 30,000,000 + i: the highest one used so far
+            row = con.execute("SELECT max(CAST(post_id AS BIGINT)) FROM posts WHERE platform = 'hackernews'").fetchone()
+            first_free = (row[0] - 30_000_000 + PLATFORMS) if row and row[0] is not None else 0
+            keyed = [r[0] for r in con.execute(
+                "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND "
+                "table_name IN ('posts', 'mentions', 'post_sentiment', 'target_scores') ORDER BY 1").fetchall()]
+        print(f"variant: {args.variant}; primary keys on: {', '.join(keyed) or 'none of the big tables'}")
+        size_before = db.stat().st_size
+        print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        groups, in_last = last_row_group(db)
+        print(f"database file: {size_before / 1e6:,.0f} MB; posts: {groups} row groups, {in_last:,} rows in the last")
+
+        store = _make_timed_store()(data_dir)
+        store.ensure()
+        # New posts continue the numbering (their keys interleave with the stored ones, as real ids do);
+        # a reused database (--data-dir) may already hold earlier bench batches: start past them.
+        start = max(args.posts, first_free) + args.batch_size
+        size = args.batch_size
+
+        def numbers(first: int, count: int) -> list[list[int]]:
+            return [list(range(first + b * size, first + (b + 1) * size)) for b in range(count)]
+
+        rng = random.Random(1)
+        seen_numbers = [sorted(rng.sample(range(min(stored, args.posts)), size)) for _ in range(args.batches)]
+        # One untimed write first: the first open of a file pays for reading it from disk.
+        run_batches(store, maker, numbers(start - size, 1), True, "warm-up")
+        new = run_batches(store, maker, numbers(start, args.batches), True, "new posts")
+        seen = run_batches(store, maker, seen_numbers, False, "re-seen posts")
+        size_after = db.stat().st_size
+        groups_after, in_last_after = last_row_group(db)
+        free_after = free_bytes(db)
+
+        print_table(f"batches of {size:,} NEW posts on a {stored:,}-post database", new)
+        print_table(f"batches of {size:,} RE-SEEN posts (all already stored)", seen)
+        med, p95, top = _summary([r["held"] for r in new])
+        verdict = "meets" if p95 < GOAL_MS / 1000 else "MISSES"
+        print(f"\ngoal: lock held < {GOAL_MS:.0f} ms per {size:,}-post batch -> {verdict} "
+              f"(median {med * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {top * 1000:.1f} ms)")
+        print(f"database file: {size_before / 1e6:,.0f} MB before the timed batches, {size_after / 1e6:,.0f} MB after "
+              f"(+{(size_after - size_before) / 1e6:,.0f} MB for {(args.batches + 1) * size:,} posts); "
+              f"posts' last row group: {in_last:,} -> {in_last_after:,} rows ({groups_after} groups)")
+        print(f"  of the file, {free_after / 1e6:,.0f} MB are free blocks (old copies of rewritten row groups)")
+
+        if not args.no_what_if:
+            # What-if: the same batches without a checkpoint at each close (the WAL is kept; the next
+            # opener replays it; one CHECKPOINT at maintenance time folds it in).
+            store.defer_checkpoint = True
+            deferred = run_batches(store, maker, numbers(start + args.batches * size, args.batches), True,
+                                   "deferred")
+            store.defer_checkpoint = False
+            print_table("WHAT-IF: same NEW batches, checkpoint deferred (PRAGMA disable_checkpoint_on_shutdown, "
+                        "checkpoint_threshold 1GB)", deferred, close_label="  close (no checkpoint)")
+            reader = timed(lambda: duckdb.connect(str(db), read_only=True).close())
+            wal = db.with_name(db.name + ".wal")
+            wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+            with store.write_connection() as con:
+                maintenance = timed(lambda: con.execute("CHECKPOINT"))
+            held = store.records[-1]["held"]
+            med, p95, top = _summary([r["held"] for r in deferred])
+            print(f"  a reader's read-only open with that {wal_mb:.1f} MB WAL pending: {reader * 1000:.1f} ms")
+            print(f"  the one maintenance CHECKPOINT folding it in: {maintenance * 1000:.1f} ms "
+                  f"(lock held {held * 1000:.1f} ms)")
+            print(f"  -> per batch: median {med * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {top * 1000:.1f} ms")
+    finally:
+        if args.keep or args.data_dir:
+            print(f"kept: {data_dir}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
