@@ -54,6 +54,25 @@ def config_file(path: Path, edit: Callable[[dict], None]) -> Path:
     return path
 
 
+def run_source(name: str, cfg: Config, store, sleeps: list[float] | None = None, timeout: float = 5.0):
+    """Run one collector once, as the daemon would, with recorded (not real) back-off sleeps."""
+    from monitor.analysis.pipeline import AnalysisPool
+    from monitor.collect import load_collectors, run_collector
+    from monitor.http import HttpClient
+
+    sleeps = [] if sleeps is None else sleeps
+    http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
+    try:
+        return run_collector(load_collectors()[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
+    finally:
+        http.close()
+
+
+def stored(store, sql: str) -> list[tuple]:
+    with store.read() as con:
+        return con.execute(sql).fetchall()
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import load_collectors, run_collector
 from monitor.config import Config, SourceConfig
-from monitor.http import HttpClient
 from monitor.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 RECORDED = json.loads((FIXTURES / "hackernews" / "search_by_date_nodejs_2017.json").read_text(encoding="utf-8"))
@@ -31,13 +29,7 @@ def by_page(n: int):
     return lambda r: r.param("page") == str(n) and r.param("numericFilters") is None
 
 
-def collect(cfg: Config, store: Store, sleeps: list[float] | None = None, timeout: float = 5.0):
-    sleeps = [] if sleeps is None else sleeps
-    http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
-    try:
-        return run_collector(load_collectors()["hackernews"], cfg, store, AnalysisPool(cfg, workers=1), http=http)
-    finally:
-        http.close()
+collect = functools.partial(run_source, "hackernews")
 
 
 @pytest.fixture
@@ -48,10 +40,6 @@ def hn(config: Config, data_dir: Path):
         cfg.sources["hackernews"] = SourceConfig(base_url=f"{server.url}/api/v1", queries=["nodejs"], max_pages=10)
         yield server, cfg, Store(data_dir)
 
-
-def stored(store: Store, sql: str):
-    with store.read() as con:
-        return con.execute(sql).fetchall()
 
 
 def test_pages_then_incremental_run_is_one_empty_request(hn) -> None:

@@ -7,6 +7,7 @@ rate-limit reset), and the Mastodon 4.x dev-server timelines and search result.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,16 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import default_queries, load_collectors, run_collector
+from monitor.collect import default_queries
 from monitor.config import Config, SourceConfig
-from monitor.http import HttpClient
 from monitor.sources import mastodon
 from monitor.sources.base import parse_time
 from monitor.sources.mastodon import html_to_text, tag_for
 from monitor.store import Store
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "mastodon"
@@ -83,18 +82,8 @@ def serve_pages(server: ReplayServer, prefix: str, size: int, statuses: list[dic
     server.add(prefix + PATH, page([], instance), when=at(max_id, since_id))
 
 
-def collect(cfg: Config, store: Store, sleeps: list[float] | None = None, timeout: float = 5.0):
-    sleeps = [] if sleeps is None else sleeps
-    http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
-    try:
-        return run_collector(load_collectors()["mastodon"], cfg, store, AnalysisPool(cfg, workers=1), http=http)
-    finally:
-        http.close()
+collect = functools.partial(run_source, "mastodon")
 
-
-def stored(store: Store, sql: str) -> list[tuple]:
-    with store.read() as con:
-        return con.execute(sql).fetchall()
 
 
 def state_of(store: Store, query: str = "IchBinHanna") -> dict[str, Any]:

@@ -8,6 +8,7 @@ and the 2025 responses with ``x-ratelimit-remaining: 998.0`` / ``x-ratelimit-res
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,14 +16,11 @@ from typing import Any
 
 import pytest
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import load_collectors, run_collector
 from monitor.config import Config, SourceConfig
-from monitor.http import HttpClient
 from monitor.sources import reddit
 from monitor.store import Store
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "reddit"
@@ -70,18 +68,8 @@ def serve_pages(server: ReplayServer, path: str, size: int, headers: dict[str, s
         after = nxt
 
 
-def collect(cfg: Config, store: Store, sleeps: list[float] | None = None, timeout: float = 5.0):
-    sleeps = [] if sleeps is None else sleeps
-    http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
-    try:
-        return run_collector(load_collectors()["reddit"], cfg, store, AnalysisPool(cfg, workers=1), http=http)
-    finally:
-        http.close()
+collect = functools.partial(run_source, "reddit")
 
-
-def stored(store: Store, sql: str) -> list[tuple]:
-    with store.read() as con:
-        return con.execute(sql).fetchall()
 
 
 def state_of(store: Store) -> dict[str, Any]:

@@ -8,6 +8,7 @@ it), and twarc-csv's lookup of an edited tweet.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,16 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import load_collectors, run_collector
+from monitor.collect import load_collectors
 from monitor.config import Config, SourceConfig
-from monitor.http import HttpClient
 from monitor.sources.base import parse_time
 from monitor.sources.x import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, x_queries
 from monitor.store import Store, WriteBatch
 from monitor.store.rows import utcnow_naive
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "x"
@@ -76,18 +75,8 @@ def serve(server: ReplayServer, pages: list[dict[str, Any]], since_id: str | Non
         token = body["meta"].get("next_token")
 
 
-def collect(cfg: Config, store: Store, sleeps: list[float] | None = None, timeout: float = 5.0):
-    sleeps = [] if sleeps is None else sleeps
-    http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
-    try:
-        return run_collector(load_collectors()["x"], cfg, store, AnalysisPool(cfg, workers=1), http=http)
-    finally:
-        http.close()
+collect = functools.partial(run_source, "x")
 
-
-def stored(store: Store, sql: str) -> list[tuple]:
-    with store.read() as con:
-        return con.execute(sql).fetchall()
 
 
 def state_of(store: Store) -> dict[str, Any]:
