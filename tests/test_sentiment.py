@@ -18,6 +18,8 @@ EDGE_CASES = [
     "no good", "at least it works", "the least bad option", "NOT GOOD at all!!!", "Sort of ok I guess??",
     "😡😡 terrible 💯", "I can't believe how GREAT this is", "", "   ", ":) :D <3", "yeah right, the bomb",
     "no, not nor never good", "BUT but But fine", "good good but bad bad", "Is it good???? yes!!!!!",
+    "this cake is to die for", "a kiss of death for the deal", "my beating heart is happy", "just enough good",
+    "the shit was the bomb", "it was at least good", "Very least good", "EXTREMELY good but terrible", "no no great",
 ]
 
 

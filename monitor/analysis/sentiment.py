@@ -28,7 +28,6 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    scalar_inc_dec,
 )
 
 from monitor.analysis.lexicon import EMOJI_VALENCE, LAUGHING_EMOJI, SENTIMENT_LEXICON
@@ -41,6 +40,11 @@ _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
 _URL_RE = re.compile(r"https?://\S+")
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _NEGATE = frozenset(NEGATE)
+# Every word of VADER's multi-word idioms and boosters: where none is near, no idiom can match.
+_IDIOM_WORDS = frozenset(w for key in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in key for w in key.split())
+# Words that change the valence of a word up to three places after them (boosters, negations, and
+# VADER's "never so", "without doubt" and "so"/"this" rules): where none is near, the window is skipped.
+_MODIFIERS = frozenset(BOOSTER_DICT) | _NEGATE | {"so", "this", "never", "without"}
 
 
 def prepare(text: str) -> str:
@@ -107,7 +111,7 @@ def _words_and_emoticons(text: str) -> list[str]:
 
 def _is_cap_diff(words: list[str]) -> bool:
     """VADER's allcap_differential: some but not all words are ALL CAPS."""
-    caps = sum(1 for w in words if w.isupper())
+    caps = sum(map(str.isupper, words))
     return 0 < len(words) - caps < len(words)
 
 
@@ -157,7 +161,7 @@ class VaderEngine(SentimentIntensityAnalyzer):
         text = self._emoji_to_words(text)
         words = _words_and_emoticons(text)
         lower = [w.lower() for w in words]
-        valences = self._valences(words, lower, _is_cap_diff(words))
+        valences = self._valences(words, lower, _is_cap_diff(words), "n't" in text.lower())
         if "but" in lower:
             valences = self._but_check(words, valences)
         emphasis = self._punctuation_emphasis(text)
@@ -174,38 +178,55 @@ class VaderEngine(SentimentIntensityAnalyzer):
     def polarity_compound(self, text: str) -> float:
         return self.score(text).compound
 
-    def _valences(self, words: list[str], lower: list[str], is_cap_diff: bool) -> list[float]:
+    def _valences(self, words: list[str], lower: list[str], is_cap_diff: bool, has_nt: bool = True) -> list[float]:
         lexicon = self.lexicon
         n = len(words)
-        out: list[float] = []
-        for i, item in enumerate(words):
+        out = [0.0] * n
+        # Only lexicon words get a valence: visit those (about one word in ten) and leave the rest 0.
+        for i in [i for i, low in enumerate(lower) if low in lexicon]:
             low = lower[i]
-            base = lexicon.get(low)
-            if base is None or low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
-                out.append(0.0)
+            if low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
                 continue
+            base = lexicon[low]
             valence = base
             if low == "no" and i != n - 1 and lower[i + 1] in lexicon:
                 valence = 0.0
             if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
                     i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")):
                 valence = base * N_SCALAR
-            if is_cap_diff and item.isupper():
+            if is_cap_diff and words[i].isupper():
                 valence = valence + C_INCR if valence > 0 else valence - C_INCR
-            for start_i in range(3):
-                if i > start_i and lower[i - (start_i + 1)] not in lexicon:
-                    s = scalar_inc_dec(words[i - (start_i + 1)], valence, is_cap_diff)
-                    if start_i == 1 and s != 0:
-                        s = s * 0.95
-                    if start_i == 2 and s != 0:
-                        s = s * 0.9
-                    valence = valence + s
-                    valence = _negation_check(valence, lower, start_i, i)
-                    if start_i == 2:
-                        valence = _special_idioms_check(valence, lower, i)
-            valence = _least_check(valence, lower, i, lexicon)
-            out.append(valence)
+            if has_nt or not _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]):
+                for start_i in range(3):
+                    j = i - (start_i + 1)
+                    if j >= 0 and lower[j] not in lexicon:
+                        s = _booster(words[j], lower[j], valence, is_cap_diff)
+                        if start_i == 1 and s != 0:
+                            s = s * 0.95
+                        if start_i == 2 and s != 0:
+                            s = s * 0.9
+                        valence = valence + s
+                        valence = _negation_check(valence, lower, start_i, i)
+                        if start_i == 2 and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
+                            valence = _special_idioms_check(valence, lower, i)
+            elif i > 2 and lower[i - 3] not in lexicon and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
+                valence = _special_idioms_check(valence, lower, i)  # the only rule left that can apply
+            if i > 0 and lower[i - 1] == "least":
+                valence = _least_check(valence, lower, i, lexicon)
+            out[i] = valence
         return out
+
+
+def _booster(word: str, low: str, valence: float, is_cap_diff: bool) -> float:
+    """VADER's scalar_inc_dec, reading the lowercase word computed once per text."""
+    scalar = BOOSTER_DICT.get(low)
+    if scalar is None:
+        return 0.0
+    if valence < 0:
+        scalar = -scalar
+    if is_cap_diff and word.isupper():
+        scalar = scalar + C_INCR if valence > 0 else scalar - C_INCR
+    return scalar
 
 
 def _normalize(score: float, alpha: float = 15) -> float:

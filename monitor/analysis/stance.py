@@ -52,7 +52,7 @@ RULES_NAME = "stance-rules"
 RULES_VERSION = "2"
 
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
-_CLAUSE_END = (".", "!", "?", ";", ":", "…", ")")
+_CLAUSE_END = ".!?;:…)"  # a token ending in one of these ends its clause
 _CLAUSE_START = frozenset({"but", "however", "although", "though", "whereas", "while", "yet", "meanwhile",
                            "|", "-", "—", "–", "rt"})
 _NEGATORS = frozenset({"not", "no", "never", "nothing", "nobody", "none", "cannot", "without", "nor", "neither"})
@@ -160,6 +160,20 @@ class RuleStance:
         }
         self._words = {t.id: _target_words(t) for t in targets}
         self._engine: VaderEngine | None = None
+        self._tag_cues: dict[tuple[str, str], int] = {}  # (target, hashtag) -> its cue: the same tags recur
+
+    def _hashtag_cues(self, target_id: str, target: _TargetWords, text: str) -> int:
+        """Sum of the cues of the post's hashtags (see ``_hashtag_cue``), at most 2 either way."""
+        cache = self._tag_cues
+        if len(cache) > 200_000:  # bounded, for a daemon that runs for months
+            cache.clear()
+        total = 0
+        for tag in _HASHTAG_RE.findall(text):
+            cue = cache.get((target_id, tag))
+            if cue is None:
+                cue = cache[(target_id, tag)] = _hashtag_cue(tag, target)
+            total += cue
+        return max(-2, min(2, total))
 
     def add_target(self, target: Target) -> None:
         self._cues[target.id] = ([re.compile(p, re.IGNORECASE) for p in target.stance.favor],
@@ -182,7 +196,7 @@ class RuleStance:
             if any(m in lowered for m in SARCASM_MARKERS):
                 total *= p.sarcasm
         if words and "#" in text:
-            total += p.hashtag * _hashtag_cues(text, words)
+            total += p.hashtag * self._hashtag_cues(target_id, words, text)
         favor, against = self._cues.get(target_id, ([], []))
         if favor or against:
             cue = sum(1 for c in favor if c.search(text)) - sum(1 for c in against if c.search(text))
@@ -207,9 +221,8 @@ class RuleStance:
         present = set(lower)
         for w in _STANCE_WORDS.keys() & present:  # re-read words that mean more when aimed at someone
             value = _STANCE_WORDS[w]
-            for i, x in enumerate(lower):
-                if x == w:
-                    valences[i] = _stance_valence(lower, i, value)
+            for i in [i for i, x in enumerate(lower) if x == w]:
+                valences[i] = _stance_valence(lower, i, value)
         mention = [False] * n
         found = target.names & present
         if found:
@@ -234,15 +247,10 @@ class RuleStance:
                 total += p.asks
             return total
         # clauses: cut after . ! ? ; : and before but / however / ...
-        ends = [r.endswith(_CLAUSE_END) for r in raw]
-        # clause number of each word: a new clause after an ending punctuation mark, or at a
-        # clause-starting word ("but", "however", ...)
-        clause = [0] * n
-        current = 0
-        for i in range(1, n):
-            if ends[i - 1] or lower[i] in _CLAUSE_START:
-                current += 1
-            clause[i] = current
+        ends = [i for i, r in enumerate(raw) if r[-1] in _CLAUSE_END]
+        clause = _clause_numbers(n, ends, [] if _CLAUSE_START.isdisjoint(present) else
+                                 [i for i, w in enumerate(lower) if w in _CLAUSE_START])
+        current = clause[-1]
         mentioned = [i for i, m in enumerate(mention) if m]
         named = {clause[i] for i in mentioned}
         weights = [1.0] * n if current == 0 else [1.0 if c in named else p.other_clause for c in clause]
@@ -287,9 +295,24 @@ class RuleStance:
                     break
             if i and not mention[i - 1] and lower[i - 1] in TITLES:
                 extra += p.title
-        if any(e and raw[i].endswith("?") and clause[i] in named for i, e in enumerate(ends)):
+        if any(raw[i][-1] == "?" and clause[i] in named for i in ends):
             extra += p.asks
-        return extra + sum(v * w for v, w in zip(valences, weights, strict=True) if v)
+        return extra + sum(valences[i] * weights[i] for i in [i for i, v in enumerate(valences) if v])
+
+
+def _clause_numbers(n: int, ends: list[int], starts: list[int]) -> list[int]:
+    """Clause number of each of ``n`` words: a new clause begins after a word that ends one
+    (``ends``) and at a clause-starting word (``starts``: "but", "however", ...)."""
+    cuts = sorted({i + 1 for i in ends if i + 1 < n}.union(i for i in starts if i))
+    if not cuts:
+        return [0] * n
+    clause: list[int] = []
+    previous = 0
+    for number, cut in enumerate(cuts):
+        clause += [number] * (cut - previous)
+        previous = cut
+    clause += [len(cuts)] * (n - previous)
+    return clause
 
 
 def _scale_clause_after(weights: list[float], clause: list[int], start: int, factor: float) -> None:
@@ -306,41 +329,37 @@ def _stance_valence(lower: list[str], i: int, value: float) -> float:
     return value
 
 
-def _hashtag_cues(text: str, target: _TargetWords) -> int:
-    """+1 per hashtag supporting the target (#VoteX, #X2020), -1 per opposing one (#NeverX)."""
-    total = 0
-    names = target.tag_names
-    for m in _HASHTAG_RE.finditer(text):
-        tag = m.group(1)
-        lowered = tag.lower()
-        if not any(name in lowered for name in names):
-            continue  # most hashtags do not name the target
-        parts = [p.lower() for p in split_hashtag(tag).split()]
-        where = -1
-        for k, part in enumerate(parts):
-            if part in target.single or part in target.squashed:
-                where = k
+def _hashtag_cue(tag: str, target: _TargetWords) -> int:
+    """+1 for a hashtag supporting the target (#VoteX, #X2020), -1 for an opposing one (#NeverX), else 0."""
+    lowered = tag.lower()
+    if not any(name in lowered for name in target.tag_names):
+        return 0  # most hashtags do not name the target
+    parts = [p.lower() for p in split_hashtag(tag).split()]
+    where = -1
+    for k, part in enumerate(parts):
+        if part in target.single or part in target.squashed:
+            where = k
+            break
+    if where < 0:
+        # Longest name first, and in a fixed order: iterating the set itself would depend on
+        # the process's hash seed ("nojoebiden": "joebiden" must win over "biden").
+        for name in sorted(target.squashed, key=lambda s: (-len(s), s)):
+            if name in lowered and lowered != name:
+                idx = lowered.index(name)
+                before, after = lowered[:idx], lowered[idx + len(name):]
+                parts = [before] if before else []
+                where = len(parts)
+                parts += [name] + ([after] if after else [])
                 break
-        if where < 0:
-            # Longest name first, and in a fixed order: iterating the set itself would depend on
-            # the process's hash seed ("nojoebiden": "joebiden" must win over "biden").
-            for name in sorted(target.squashed, key=lambda s: (-len(s), s)):
-                if name in lowered and lowered != name:
-                    idx = lowered.index(name)
-                    before, after = lowered[:idx], lowered[idx + len(name):]
-                    parts = [before] if before else []
-                    where = len(parts)
-                    parts += [name] + ([after] if after else [])
-                    break
-        if where < 0 or len(parts) == 1:
-            continue
-        before, after = parts[:where], parts[where + 1:]
-        if any(b in HASHTAG_AGAINST_PREFIX for b in before):
-            total -= 1
-        elif any(b in HASHTAG_FAVOR_PREFIX for b in before):
-            total += 1
-        elif after and (after[0].isdigit() or after[0] in HASHTAG_FAVOR_SUFFIX):
-            total += 1
-        elif after and after[0] in HASHTAG_AGAINST_SUFFIX:
-            total -= 1
-    return max(-2, min(2, total))
+    if where < 0 or len(parts) == 1:
+        return 0
+    before, after = parts[:where], parts[where + 1:]
+    if any(b in HASHTAG_AGAINST_PREFIX for b in before):
+        return -1
+    if any(b in HASHTAG_FAVOR_PREFIX for b in before):
+        return 1
+    if after and (after[0].isdigit() or after[0] in HASHTAG_FAVOR_SUFFIX):
+        return 1
+    if after and after[0] in HASHTAG_AGAINST_SUFFIX:
+        return -1
+    return 0
