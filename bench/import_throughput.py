@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -110,18 +111,21 @@ def main() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     stock = SentimentIntensityAnalyzer()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for text in texts:
         stock.polarity_scores(text)
     vader_seconds = time.perf_counter() - started
+    vader_cpu = time.process_time() - cpu_started
     vader_rate = len(texts) / vader_seconds
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(work / "data"),
            "import", "--json", str(archive)]
-    started = time.perf_counter()
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     import_seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import and its worker processes
+    import_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if done.returncode != 0:
         sys.exit(done.stderr)
     report = json.loads(done.stdout)[0]
@@ -139,6 +143,9 @@ def main() -> None:
     print(f"monitor import, end to end             : {import_rate:10,.0f} posts/s ({import_seconds:.1f} s; "
           f"{report['posts_new']:,} stored, {report['errors']} errors)")
     print(f"ratio import / bare VADER              : {import_rate / vader_rate:10.2f}x")
+    print(f"CPU time per post: bare VADER {vader_cpu / len(texts) * 1e6:.1f} us; "
+          f"import {import_cpu / len(texts) * 1e6:.1f} us in all its processes (so {os.cpu_count()} idle cores "
+          f"allow at most {vader_cpu * (os.cpu_count() or 1) / import_cpu:.2f}x)")
     print(f"(our full analysis, 1 process         : {analysis_rate:10,.0f} posts/s: matching, sentiment, "
           "stance per target)")
 

@@ -22,7 +22,7 @@ from monitor.config import Config, SourceConfig
 from monitor.http import FetchError, HttpClient, RateLimited
 from monitor.models import Post, Provenance
 from monitor.store import Store, WriteBatch
-from monitor.store.rows import AnalyzerInfo, analysis_tables, dedupe_posts, new_id, posts_table, utcnow_naive
+from monitor.store.rows import dedupe_posts, new_id, posts_table, utcnow_naive
 
 if TYPE_CHECKING:
     from monitor.analysis.pipeline import AnalysisPool
@@ -195,13 +195,12 @@ def run_collector(collector: Collector, config: Config, store: Store, pool: Anal
     http = http or HttpClient(config.contact)
     base_url = (settings.base_url or collector.base_url).rstrip("/")
     ctx = CollectContext(collector.name, config, settings, http, base_url, should_stop or (lambda: False))
-    info = AnalyzerInfo.of(pool.local)
     reports: list[RunReport] = []
     try:
         for query in queries or collector.query_list(config):
             if should_stop and should_stop():
                 break
-            report = _run_query(collector, ctx, query, store, pool, info, should_stop)
+            report = _run_query(collector, ctx, query, store, pool, should_stop)
             reports.append(report)
             if report.coverage == "failed" and report.error and report.error.startswith("offline"):
                 break
@@ -214,7 +213,7 @@ def run_collector(collector: Collector, config: Config, store: Store, pool: Anal
 
 
 def _run_query(collector: Collector, ctx: CollectContext, query: str, store: Store, pool: AnalysisPool,
-               info: AnalyzerInfo, should_stop: Callable[[], bool] | None = None) -> RunReport:
+               should_stop: Callable[[], bool] | None = None) -> RunReport:
     report = RunReport(collector.name, query, new_id(), utcnow_naive())
     state = load_state(store, collector.name, query)
     max_pages = max(1, ctx.settings.max_pages)
@@ -223,7 +222,7 @@ def _run_query(collector: Collector, ctx: CollectContext, query: str, store: Sto
     try:
         for page in collector.fetch(ctx, query, dict(state)):
             report.pages += 1
-            _save_page(page, query, report, store, pool, info, ctx.config)
+            _save_page(page, query, report, store, pool)
             if not page.more:
                 break
             if report.pages >= max_pages and not collector.streaming:  # a stream ends on its own terms
@@ -249,21 +248,19 @@ def _run_query(collector: Collector, ctx: CollectContext, query: str, store: Sto
     return report
 
 
-def _save_page(page: Page, query: str, report: RunReport, store: Store, pool: AnalysisPool, info: AnalyzerInfo,
-               config: Config) -> None:
+def _save_page(page: Page, query: str, report: RunReport, store: Store, pool: AnalysisPool) -> None:
     posts = dedupe_posts(page.posts)
-    analyses = pool.analyse([(p.text, p.lang) for p in posts])
-    keep = [(p, a) for p, a in zip(posts, analyses, strict=True) if a.matched or config.analysis.store_unmatched]
-    report.unmatched += len(posts) - len(keep)
+    analysed = pool.analyse([(p.key, p.text, p.lang) for p in posts])
+    kept_posts = [p for p, keep in zip(posts, analysed.keep, strict=True) if keep]
+    report.unmatched += len(posts) - len(kept_posts)
     now = utcnow_naive()
     batch = WriteBatch()
     if page.deleted:
         batch.add_rows("deletions", [{"post_key": key, "source": report.source, "deleted_at": now}
                                      for key in dict.fromkeys(page.deleted)])
-    if keep:
-        kept_posts = [p for p, _ in keep]
+    if kept_posts:
         batch.add("posts", posts_table(kept_posts, run_id=report.run_id))
-        for table, data in analysis_tables([p.key for p in kept_posts], [a for _, a in keep], info).items():
+        for table, data in analysed.tables.items():
             batch.add(table, data)
         batch.add_rows("sightings", [{"post_key": p.key, "run_id": report.run_id, "source": report.source,
                                       "query": query, "seen_at": now} for p in kept_posts])

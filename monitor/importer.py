@@ -14,20 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis.pipeline import Analysis, AnalysisPool
+from monitor.analysis.pipeline import AnalysedBatch, AnalysisPool
 from monitor.config import Config
 from monitor.models import Post
 from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
 from monitor.store import Store, StoreError, StoreLocked, WriteBatch
-from monitor.store.rows import (
-    AnalyzerInfo,
-    analysis_tables,
-    dedupe_posts,
-    new_id,
-    posts_table,
-    targets_rows,
-    utcnow_naive,
-)
+from monitor.store.rows import AnalyzerInfo, dedupe_posts, new_id, posts_table, targets_rows, utcnow_naive
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +152,11 @@ class Importer:
             log.debug("%s", err)
 
         status, message = "complete", None
-        pending: tuple[list[Post], Callable[[], list[Analysis]]] | None = None
+        pending: tuple[list[Post], Callable[[], AnalysedBatch]] | None = None
         try:
             for posts in _chunks(reader.read(source, **options), BATCH_SIZE, on_error):
                 posts = dedupe_posts(posts)
-                waiter = self.pool.submit([(p.text, p.lang) for p in posts])
+                waiter = self.pool.submit([(p.key, p.text, p.lang) for p in posts])
                 if pending is not None:
                     self._save(pending[0], pending[1](), import_id, report, pending_errors)
                 pending = (posts, waiter)
@@ -200,21 +192,15 @@ class Importer:
         except (StoreLocked, StoreError):
             return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
 
-    def _save(self, posts: list[Post], analyses: list[Analysis], import_id: int, report: ImportReport,
+    def _save(self, posts: list[Post], analysed: AnalysedBatch, import_id: int, report: ImportReport,
               pending_errors: list[RecordError]) -> None:
-        keep_unmatched = self.config.analysis.store_unmatched
-        kept_posts: list[Post] = []
-        kept: list[Analysis] = []
-        for post, analysis in zip(posts, analyses, strict=True):
-            if analysis.matched or keep_unmatched:
-                kept_posts.append(post)
-                kept.append(analysis)
+        kept_posts = [post for post, keep in zip(posts, analysed.keep, strict=True) if keep]
         report.records += len(posts)
         report.unmatched += len(posts) - len(kept_posts)
         batch = WriteBatch()
         if kept_posts:
             batch.add("posts", posts_table(kept_posts, import_id=import_id))
-            for table, data in analysis_tables([p.key for p in kept_posts], kept, self.info).items():
+            for table, data in analysed.tables.items():
                 batch.add(table, data)
         self._add_errors(batch, import_id, pending_errors)
         if batch:

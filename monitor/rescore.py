@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from monitor.analysis.pipeline import AnalysisPool, Analyzer
 from monitor.store import Store, WriteBatch
-from monitor.store.rows import AnalyzerInfo, analysis_tables
+from monitor.store.rows import AnalyzerInfo
 
 CHUNK = 5000
 
@@ -62,10 +62,10 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
             con.register("wanted", pa.table({"post_key": chunk}))
             rows = con.execute("SELECT post_key, text, lang FROM posts SEMI JOIN wanted USING (post_key) "
                                "ORDER BY post_key").fetchall()
-        analyses = pool.analyse([(text, lang) for _, text, lang in rows])
+        analysed = pool.analyse(rows, keep_all=True)
         batch = WriteBatch()
         batch.add("rescored", pa.table({"post_key": [r[0] for r in rows]}))
-        for table, data in analysis_tables([r[0] for r in rows], analyses, info).items():
+        for table, data in analysed.tables.items():
             batch.add(table, data)
         store.write(batch)
         report.rescored += len(rows)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+
+import pyarrow as pa
 
 from monitor.analysis.language import guess_language
 from monitor.analysis.matching import Matcher, Mention
@@ -115,7 +118,32 @@ def load_stance_models(models_dir: Path) -> dict[str, object]:
     return load_models(models_dir)
 
 
-# --- parallel execution ---------------------------------------------------------------------
+# --- batches, in worker processes ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AnalysedBatch:
+    """A batch's analysis as the store takes it: which items to keep, and their analysis rows
+    (Arrow tables ``mentions``, ``post_sentiment``, ``target_scores``) for the kept ones. Workers
+    send tables rather than ``Analysis`` objects: pickling those cost more than scoring them."""
+
+    keep: list[bool]
+    tables: dict[str, pa.Table]
+
+
+def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None]],
+                  keep_all: bool = False) -> AnalysedBatch:
+    """Analyse (key, text, lang) items. Kept: matched posts, unmatched ones too when the config
+    stores them, everything with ``keep_all`` (re-scoring posts already stored)."""
+    from monitor.store.rows import AnalyzerInfo, analysis_tables  # rows imports this module
+
+    analyses = [analyzer.analyse(text, lang) for _, text, lang in items]
+    keep_all = keep_all or analyzer.config.analysis.store_unmatched
+    keep = [keep_all or a.matched for a in analyses]
+    kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
+    tables = analysis_tables([k for k, _ in kept], [a for _, a in kept], AnalyzerInfo.of(analyzer))
+    return AnalysedBatch(keep, tables)
+
 
 _worker_analyzer: Analyzer | None = None
 
@@ -125,9 +153,9 @@ def _init_worker(config: Config, models_dir: Path | None) -> None:
     _worker_analyzer = Analyzer(config, models_dir)
 
 
-def _analyse_chunk(items: list[tuple[str, str | None]]) -> list[Analysis]:
+def _analyse_chunk(items: list[tuple[str, str, str | None]], keep_all: bool) -> AnalysedBatch:
     assert _worker_analyzer is not None
-    return [_worker_analyzer.analyse(text, lang) for text, lang in items]
+    return analyse_batch(_worker_analyzer, items, keep_all)
 
 
 class AnalysisPool:
@@ -149,31 +177,24 @@ class AnalysisPool:
             self._local = Analyzer(self.config, self.models_dir)
         return self._local
 
-    def analyse(self, items: list[tuple[str, str | None]]) -> list[Analysis]:
-        if self.workers <= 1 or len(items) < self.MIN_PARALLEL:
-            return [self.local.analyse(text, lang) for text, lang in items]
-        pool = self._ensure_pool()
-        size = max(50, len(items) // (self.workers * 2) + 1)
-        chunks = [items[i:i + size] for i in range(0, len(items), size)]
-        out: list[Analysis] = []
-        for part in pool.map(_analyse_chunk, chunks):
-            out.extend(part)
-        return out
+    def analyse(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> AnalysedBatch:
+        return self.submit(items, keep_all)()
 
-    def submit(self, items: list[tuple[str, str | None]]):
-        """Start analysing a batch in the background; returns a callable that waits for it."""
+    def submit(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> Callable[[], AnalysedBatch]:
+        """Start analysing (key, text, lang) items; returns a callable that waits for the result.
+        Large batches go to worker processes in chunks, so reading the next batch overlaps."""
         if self.workers <= 1 or len(items) < self.MIN_PARALLEL:
-            result = self.analyse(items)
+            result = analyse_batch(self.local, items, keep_all)
             return lambda: result
         pool = self._ensure_pool()
         size = max(50, len(items) // (self.workers * 2) + 1)
-        futures = [pool.submit(_analyse_chunk, items[i:i + size]) for i in range(0, len(items), size)]
+        futures = [pool.submit(_analyse_chunk, items[i:i + size], keep_all) for i in range(0, len(items), size)]
 
-        def wait() -> list[Analysis]:
-            out: list[Analysis] = []
-            for fut in futures:
-                out.extend(fut.result())
-            return out
+        def wait() -> AnalysedBatch:
+            parts = [fut.result() for fut in futures]
+            return AnalysedBatch([k for part in parts for k in part.keep],
+                                 {name: pa.concat_tables([part.tables[name] for part in parts])
+                                  for name in parts[0].tables})
 
         return wait
 
