@@ -7,7 +7,7 @@ target (the default targets plus the datasets' own: Biden, Sanders, Clinton, Cru
 scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over the same texts in
 one process, and prints both rates and their ratio.
 
-    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 5] [--workers 0]
+    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--workers 0]
 
 --repeat K writes each text K times with a distinct " (k)" suffix, so every text stays unique
 while the run is long enough for start-up costs not to dominate.
@@ -82,7 +82,7 @@ def real_texts(eval_dir: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
     args = parser.parse_args()
     if not args.eval_dir.exists():

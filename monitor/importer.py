@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis.pipeline import AnalysedBatch, AnalysisPool
+from monitor.analysis.pipeline import AnalysedBatch, AnalysisPool, relax_gc
 from monitor.config import Config
 from monitor.models import Post
 from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
@@ -103,6 +103,7 @@ class Importer:
     def import_paths(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
                      **options: Any) -> list[ImportReport]:
         reports: list[ImportReport] = []
+        relax_gc()
         for path in paths:
             if not path.exists():
                 reports.append(ImportReport(str(path), skipped=f"{path} does not exist"))
