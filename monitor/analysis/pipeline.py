@@ -146,13 +146,15 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     return AnalysedBatch(keep, tables)
 
 
-def relax_gc() -> None:
+def relax_gc(freeze: bool = False) -> None:
     """For processes that analyse big batches. Analysis allocates millions of short-lived objects
     (freed by reference counting, not the cycle collector); with the default threshold (700
-    allocations) the collector walked the heap so often it took ~15% of an import's CPU. Objects
-    alive now (lexicons, compiled rules) are frozen out of its scans."""
-    gc.freeze()
+    allocations) the collector walked the heap so often it took ~15% of an import's CPU.
+    ``freeze`` also moves the objects alive now (lexicons, compiled rules) out of its scans: only
+    for worker processes, once, as frozen cycles are never freed (a daemon must not freeze twice)."""
     gc.set_threshold(50_000, 20, 50)
+    if freeze:
+        gc.freeze()
 
 
 _worker_analyzer: Analyzer | None = None
@@ -161,7 +163,7 @@ _worker_analyzer: Analyzer | None = None
 def _init_worker(config: Config, models_dir: Path | None) -> None:
     global _worker_analyzer
     _worker_analyzer = Analyzer(config, models_dir)
-    relax_gc()
+    relax_gc(freeze=True)
 
 
 def _analyse_chunk(items: list[tuple[str, str, str | None]], keep_all: bool) -> AnalysedBatch:
