@@ -102,11 +102,11 @@ def emoji_token(emoji: str) -> str:
     return f"emoji{ord(emoji[0]):x}"
 
 
-def _words_and_emoticons(text: str) -> list[str]:
+def _words_and_emoticons(raw: list[str]) -> list[str]:
     """SentiText's tokens, without a function call per word: punctuation is stripped from a token
     unless that leaves two characters or fewer (then it was an emoticon like ':)')."""
     punctuation = string.punctuation
-    return [w if len(s := w.strip(punctuation)) <= 2 else s for w in text.split()]
+    return [w if len(s := w.strip(punctuation)) <= 2 else s for w in raw]
 
 
 def _is_cap_diff(words: list[str]) -> bool:
@@ -159,7 +159,8 @@ class VaderEngine(SentimentIntensityAnalyzer):
 
     def score(self, text: str) -> Scored:
         text = self._emoji_to_words(text)
-        words = _words_and_emoticons(text)
+        raw = text.split()
+        words = _words_and_emoticons(raw)
         lower = [w.lower() for w in words]
         valences = self._valences(words, lower, _is_cap_diff(words), "n't" in text.lower())
         if "but" in lower:
@@ -173,7 +174,7 @@ class VaderEngine(SentimentIntensityAnalyzer):
             elif total < 0:
                 total -= emphasis
             compound = _normalize(total)
-        return Scored(round(compound, 4), words, lower, text.split(), valences, emphasis)
+        return Scored(round(compound, 4), words, lower, raw, valences, emphasis)
 
     def polarity_compound(self, text: str) -> float:
         return self.score(text).compound
