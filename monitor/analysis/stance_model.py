@@ -1,14 +1,26 @@
-"""Stance learned from a user's labels: one light linear model per target.
+"""Stance learned from a user's labels: one light model per target.
 
-Model: NB-weighted logistic regression (Wang & Manning's "NBSVM" idea) over word uni/bigrams
-(hashtags also split at camel case), whole hashtags and @handles, and character 1-5-grams inside
-words; TF-IDF with sublinear term frequency, L2-normalised. Two classes (favor/against) train one
-classifier; three (with none) train one-vs-rest and normalise.
+Three views of a post, combined by a small logistic regression ("stacking"):
+
+- ``words``: NB-weighted logistic regression (Wang & Manning's "NBSVM" idea) over word uni- and
+  bigrams (hashtags also split at camel case), whole hashtags and @handles, and character
+  2-5-grams inside words;
+- ``chars``: plain logistic regression over character 1-5-grams of the whole lowercased text,
+  across word boundaries (they catch spellings, "tRump", "#MAGA2020", emoji runs and word pairs);
+- ``rules``: the zero-shot rule score for the target (``monitor.analysis.stance``): what is said
+  about the target, hashtags, cues. It brings knowledge the labels lack (VADER's lexicon, who is
+  attacked), and helps most when the labels are few.
+
+Both n-gram views use TF-IDF with sublinear term frequency, L2-normalised. The weights of the
+combination are fitted on out-of-fold decisions (5-fold cross-validation on the training file),
+so each view counts as much as it proves to on posts it was not trained on. Two classes
+(favor/against) train one classifier per view; three (with none) train one-vs-rest and normalise.
 
 Saved as plain JSON (no pickle: a model file cannot run code when loaded) under
 ``<data_dir>/models/stance/<target_id>/model-<utc time>-<hash>.json`` with a ``current`` file
 naming the one in use; older models stay for comparison and rollback. The hash is the scorer
-version stored with every score row, so rows always say which model scored them.
+version stored with every score row, so rows always say which model scored them. The file holds
+the target's names (for the rule view), so a model scores the same whatever the config says later.
 
 Scoring is pure Python. Training needs numpy (``pip install 'discourse-monitor[stance]'``).
 """
@@ -24,31 +36,43 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.analysis.stance import StanceResult
+from monitor.analysis.stance import RULES_VERSION, StanceResult
+
+if TYPE_CHECKING:
+    from monitor.analysis.sentiment import Scored
+    from monitor.config import Target
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "stance-linear"
-FORMAT = "discourse-monitor/stance-linear/1"
+FORMAT = "discourse-monitor/stance-linear/2"
+FORMAT_V1 = "discourse-monitor/stance-linear/1"  # words view only; still read
 LABELS = ("favor", "against", "none")
 CURRENT = "current"
-CHAR_MIN, CHAR_MAX = 2, 5  # character n-gram lengths inside words
+CHAR_MIN, CHAR_MAX = 2, 5  # character n-gram lengths inside words (words view)
+TEXT_CHAR_MIN, TEXT_CHAR_MAX = 1, 5  # character n-gram lengths across the whole text (chars view)
 MIN_DF = 2  # features seen in one training text only are dropped (a third of the size, same accuracy)
+WORDS_C, CHARS_C, STACK_C = 10.0, 3.0, 1.0  # inverse regularisation (chosen by 5-fold CV on P-Stance train)
+FOLDS = 5
+INPUTS = ("words", "chars", "rules", "rules_abs")  # what the combination reads, per class
 
 _TOKEN_RE = re.compile(r"#\w+|@\w+|\w+(?:['’]\w+)*|[^\w\s]")
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _URL_RE = re.compile(r"https?://\S+")
+_SPACE_RE = re.compile(r"\s+")
 
 
 class StanceModelError(Exception):
     """Training or loading failed; the message says what to do."""
 
 
-def features(text: str) -> Counter[str]:
-    """Feature counts of one text (see the module docstring)."""
+def features(text: str, in_word_chars: bool = True) -> Counter[str]:
+    """Word features of one text: words, bigrams, hashtags, handles, and (``in_word_chars``)
+    character 2-5-grams inside words (format 1 models; the chars view covers those now)."""
     out: list[str] = []
     words: list[str] = []
     for tok in _TOKEN_RE.findall(_URL_RE.sub(" ", text)):
@@ -64,11 +88,22 @@ def features(text: str) -> Counter[str]:
         out.append("w:" + w)
         if i:
             out.append("b:" + words[i - 1] + " " + w)
-        grams = _CHAR_CACHE.get(w)
-        if grams is None:
-            grams = _char_grams(w)
-        out.extend(grams)
+        if in_word_chars:
+            grams = _CHAR_CACHE.get(w)
+            if grams is None:
+                grams = _char_grams(w)
+            out.extend(grams)
     return Counter(out)
+
+
+def text_char_features(text: str) -> Counter[str]:
+    """Character n-gram counts of the whole text (chars view): lowercased, URLs dropped, runs of
+    white space made one space."""
+    if "http" in text:
+        text = _URL_RE.sub(" ", text)
+    s = _SPACE_RE.sub(" ", text.lower())
+    n = len(s)
+    return Counter([s[k:k + m] for m in range(TEXT_CHAR_MIN, TEXT_CHAR_MAX + 1) for k in range(n - m + 1)])
 
 
 _CHAR_CACHE: dict[str, tuple[str, ...]] = {}
@@ -84,48 +119,166 @@ def _char_grams(word: str) -> tuple[str, ...]:
     return grams
 
 
+def word_features(text: str) -> Counter[str]:
+    """Feature counts of one text for the words view."""
+    return features(text, in_word_chars=False)
+
+
+# view name -> its features ("words1": the one view of format 1 models, with in-word n-grams)
+_VIEWS = {"words": word_features, "chars": text_char_features, "words1": features}
+
+
+@dataclass(slots=True)
+class LinearView:
+    """One n-gram view: TF-IDF (sublinear, L2) and one linear classifier per head."""
+
+    idf: dict[str, float]
+    weights: dict[str, list[float]]  # feature -> one weight per head (NB ratio folded in)
+    bias: list[float]
+    _first: dict[str, complex] = field(default_factory=dict, repr=False)
+    _rest: list[dict[str, float]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        # Scoring sums idf^2 (for the norm) and idf * weight (per head) over the text's features.
+        # One dict lookup per feature gives both sums for the first head: the value is the complex
+        # number idf^2 + i * idf * weight, summed by map() and sum() in C, not in a Python loop.
+        heads = len(self.bias)
+        self._first = {f: complex(v * v, v * self.weights[f][0] if f in self.weights else 0.0)
+                       for f, v in self.idf.items()}
+        self._rest = [{f: self.idf[f] * w[h] for f, w in self.weights.items() if w[h]} for h in range(1, heads)]
+
+    def decision(self, counts: Counter[str]) -> list[float]:
+        # A feature seen c times weighs (1 + ln c) * idf (sublinear TF): summed as if each were
+        # seen once, then corrected for the few seen more often.
+        first = self._first
+        total = sum(map(first.get, counts, repeat(0j)))
+        norm, acc = total.real, [total.imag]
+        acc.extend(sum(map(rest.get, counts, repeat(0.0))) for rest in self._rest)
+        multi = [(f, c) for f, c in counts.items() if c > 1]
+        if multi:
+            log_ = math.log
+            for f, c in multi:
+                entry = first.get(f)
+                if entry is None:
+                    continue
+                tf = 1.0 + log_(c)
+                norm += (tf * tf - 1.0) * entry.real
+                acc[0] += (tf - 1.0) * entry.imag
+                for h, rest in enumerate(self._rest, start=1):
+                    acc[h] += (tf - 1.0) * rest.get(f, 0.0)
+        norm = math.sqrt(norm) or 1.0
+        return [b + a / norm for b, a in zip(self.bias, acc, strict=True)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bias": self.bias,
+                "features": {f: [round(self.idf[f], 5), *(round(w, 6) for w in self.weights.get(f, []))]
+                             for f in self.idf}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], heads: int) -> LinearView:
+        idf: dict[str, float] = {}
+        weights: dict[str, list[float]] = {}
+        for f, row in data["features"].items():
+            if not isinstance(row, list) or len(row) not in (1, heads + 1):
+                raise StanceModelError(f"bad feature row for {f!r}")
+            idf[str(f)] = float(row[0])
+            if len(row) > 1 and any(row[1:]):
+                weights[str(f)] = [float(x) for x in row[1:]]
+        bias = [float(b) for b in data["bias"]]
+        if len(bias) != heads:
+            raise StanceModelError("bias does not match the classes")
+        return cls(idf, weights, bias)
+
+
+_ENGINE: Any = None
+
+
+def _vader() -> Any:
+    """One VADER engine for every model in the process (the rule view needs a VADER pass)."""
+    global _ENGINE
+    if _ENGINE is None:
+        from monitor.analysis.sentiment import VaderEngine
+
+        _ENGINE = VaderEngine()
+    return _ENGINE
+
+
+class RuleView:
+    """The zero-shot rule score toward the model's target, in [-1, 1]."""
+
+    def __init__(self, target: Target):
+        from monitor.analysis.sentiment import Thresholds
+        from monitor.analysis.stance import RuleStance
+
+        self.target = target
+        self._rules = RuleStance([target], Thresholds(0.1, -0.1))
+
+    def score(self, text: str, scored: Scored | None = None) -> float:
+        if scored is None:
+            from monitor.analysis.sentiment import prepare
+
+            scored = _vader().score(prepare(text))
+        return self._rules.score(self.target.id, text, None, scored).score
+
+
+def default_target(target_id: str) -> Target:
+    """The target a model is trained for when none is given: its id is its only name."""
+    from monitor.config import Target
+
+    return Target(id=target_id, name=target_id, kind="topic", aliases=[target_id.replace("-", " ")])
+
+
 @dataclass(slots=True)
 class LinearStanceModel:
-    """A trained model, as loaded from JSON: scoring needs nothing beyond the standard library."""
+    """A trained model, as loaded from JSON: scoring needs nothing beyond the standard library
+    (and the project's own VADER and rules, for the rule view)."""
 
     target_id: str
     classes: tuple[str, ...]
-    idf: dict[str, float]
-    weights: dict[str, list[float]]  # feature -> one weight per classifier (NB ratio folded in)
-    bias: list[float]
+    views: dict[str, LinearView]  # "words", "chars"
+    stack_weights: list[list[float]]  # per head, one weight per input in ``inputs``
+    stack_bias: list[float]
+    inputs: tuple[str, ...]
+    target: Target | None  # for the rule view (None: no rule view, as in format 1 files)
     version: str
     meta: dict[str, Any]
-    _table: dict[str, tuple[float, tuple[float, ...]]] = field(default_factory=dict, repr=False)
+    _rules: RuleView | None = field(default=None, repr=False)
 
     name = MODEL_NAME
 
     def __post_init__(self) -> None:
-        # one lookup per feature when scoring: (idf, weights)
-        empty = (0.0,) * len(self.bias)
-        self._table = {f: (v, tuple(self.weights.get(f, empty))) for f, v in self.idf.items()}
+        if any(i.startswith("rules") for i in self.inputs):
+            if self.target is None:
+                raise StanceModelError("the model reads the rule score but names no target")
+            self._rules = RuleView(self.target)
 
-    def decision(self, text: str) -> list[float]:
-        table = self._table
-        norm = 0.0
-        acc = [0.0] * len(self.bias)
-        single = len(acc) == 1
-        log = math.log
-        for f, c in features(text).items():
-            entry = table.get(f)
-            if entry is None:
-                continue
-            v = entry[0] if c == 1 else (1.0 + log(c)) * entry[0]
-            norm += v * v
-            if single:
-                acc[0] += entry[1][0] * v
-            else:
-                for k, w in enumerate(entry[1]):
-                    acc[k] += w * v
-        norm = math.sqrt(norm) or 1.0
-        return [b + a / norm for b, a in zip(self.bias, acc, strict=True)]
+    @property
+    def heads(self) -> int:
+        return 1 if len(self.classes) == 2 else len(self.classes)
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        z = self.decision(text)
+    def view_decisions(self, text: str, scored: Scored | None = None) -> dict[str, Any]:
+        """Each input of the combination: per-head decisions of the n-gram views, the rule score."""
+        out: dict[str, Any] = {name: view.decision(_VIEWS[name](text)) for name, view in self.views.items()}
+        if self._rules is not None:
+            r = self._rules.score(text, scored)
+            out["rules"], out["rules_abs"] = r, abs(r)
+        return out
+
+    def decision(self, text: str, scored: Scored | None = None) -> list[float]:
+        """One value per head. ``scored`` is the VADER pass over ``prepare(text)`` if the caller
+        has it (saves the rule view a second pass)."""
+        parts = self.view_decisions(text, scored)
+        out = []
+        for h, (weights, bias) in enumerate(zip(self.stack_weights, self.stack_bias, strict=True)):
+            z = bias
+            for name, w in zip(self.inputs, weights, strict=True):
+                value = parts[name]
+                z += w * (value[h] if isinstance(value, list) else value)
+            out.append(z)
+        return out
+
+    def probabilities(self, text: str, scored: Scored | None = None) -> dict[str, float]:
+        z = self.decision(text, scored)
         if len(self.classes) == 2:  # one classifier: P(first class)
             p = _sigmoid(z[0])
             return {self.classes[0]: p, self.classes[1]: 1.0 - p}
@@ -133,38 +286,64 @@ class LinearStanceModel:
         total = sum(ps) or 1.0
         return {c: p / total for c, p in zip(self.classes, ps, strict=True)}
 
-    def score(self, text: str) -> StanceResult:
-        probs = self.probabilities(text)
+    def score(self, text: str, scored: Scored | None = None) -> StanceResult:
+        probs = self.probabilities(text, scored)
         label = max(probs, key=lambda c: probs[c])
         value = probs.get("favor", 0.0) - probs.get("against", 0.0)
         return StanceResult(label, round(max(-1.0, min(1.0, value)), 4), self.name, self.version)
 
+    @property
+    def n_features(self) -> int:
+        return sum(len(v.idf) for v in self.views.values())
+
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "target_id": self.target_id, "classes": list(self.classes),
-                "bias": self.bias, "meta": self.meta,
-                "features": {f: [round(self.idf[f], 5), *(round(w, 6) for w in self.weights.get(f, []))]
-                             for f in self.idf}}
+        return {"format": FORMAT, "target_id": self.target_id, "classes": list(self.classes), "meta": self.meta,
+                "target": self.target.model_dump(mode="json") if self.target is not None else None,
+                "rules_version": RULES_VERSION,
+                "stack": {"inputs": list(self.inputs), "weights": [[round(w, 6) for w in row]
+                                                                   for row in self.stack_weights],
+                          "bias": [round(b, 6) for b in self.stack_bias]},
+                "views": {name: view.to_json() for name, view in self.views.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], version: str) -> LinearStanceModel:
-        if data.get("format") != FORMAT:
-            raise StanceModelError(f"not a stance model file (format {data.get('format')!r}, expected {FORMAT})")
+        fmt = data.get("format")
+        if fmt not in (FORMAT, FORMAT_V1):
+            raise StanceModelError(f"not a stance model file (format {fmt!r}, expected {FORMAT})")
         classes = tuple(str(c) for c in data["classes"])
         if not set(classes) <= set(LABELS) or len(classes) < 2:
             raise StanceModelError(f"bad classes {classes}")
-        n = 1 if len(classes) == 2 else len(classes)
-        idf: dict[str, float] = {}
-        weights: dict[str, list[float]] = {}
-        for f, row in data["features"].items():
-            if not isinstance(row, list) or len(row) not in (1, n + 1):
-                raise StanceModelError(f"bad feature row for {f!r}")
-            idf[str(f)] = float(row[0])
-            if len(row) > 1 and any(row[1:]):
-                weights[str(f)] = [float(x) for x in row[1:]]
-        bias = [float(b) for b in data["bias"]]
-        if len(bias) != n:
-            raise StanceModelError("bias does not match the classes")
-        return cls(str(data["target_id"]), classes, idf, weights, bias, version, dict(data.get("meta") or {}))
+        heads = 1 if len(classes) == 2 else len(classes)
+        meta = dict(data.get("meta") or {})
+        if fmt == FORMAT_V1:  # words view alone, taken as it is
+            words = LinearView.from_json({"bias": data["bias"], "features": data["features"]}, heads)
+            return cls(str(data["target_id"]), classes, {"words1": words}, [[1.0]] * heads, [0.0] * heads,
+                       ("words1",), None, version, meta)
+        views = {str(name): LinearView.from_json(view, heads) for name, view in data["views"].items()}
+        if not set(views) <= set(_VIEWS):
+            raise StanceModelError(f"unknown views {sorted(set(views) - set(_VIEWS))}")
+        stack = data["stack"]
+        inputs = tuple(str(i) for i in stack["inputs"])
+        if not set(inputs) <= {*views, "rules", "rules_abs"}:
+            raise StanceModelError(f"unknown inputs {inputs}")
+        weights = [[float(w) for w in row] for row in stack["weights"]]
+        bias = [float(b) for b in stack["bias"]]
+        if len(weights) != heads or len(bias) != heads or any(len(row) != len(inputs) for row in weights):
+            raise StanceModelError("combination weights do not match the classes")
+        target = None
+        if data.get("target") is not None:
+            from pydantic import ValidationError
+
+            from monitor.config import Target
+
+            try:
+                target = Target.model_validate(data["target"])
+            except ValidationError as exc:
+                raise StanceModelError(f"bad target: {exc}") from exc
+        if data.get("rules_version") != RULES_VERSION:
+            log.info("stance model %s was trained with rules version %s (now %s)", version,
+                     data.get("rules_version"), RULES_VERSION)
+        return cls(str(data["target_id"]), classes, views, weights, bias, inputs, target, version, meta)
 
 
 def _sigmoid(z: float) -> float:
@@ -193,9 +372,16 @@ def normalise_label(label: str) -> str | None:
     return value if value in LABELS else None
 
 
-def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: float = 10.0,
-                min_df: int = MIN_DF, meta: dict[str, Any] | None = None) -> LinearStanceModel:
-    """Fit a model on labelled texts (labels favor/against/none, case-insensitive)."""
+def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: float = WORDS_C,
+                min_df: int = MIN_DF, meta: dict[str, Any] | None = None, target: Target | None = None,
+                char_c: float = CHARS_C, folds: int = FOLDS, seed: int = 0,
+                progress: Any = None) -> LinearStanceModel:
+    """Fit a model on labelled texts (labels favor/against/none, case-insensitive).
+
+    ``target`` gives the names the rule view looks for (default: the id as the only name).
+    ``progress(message)`` is told what is being fitted (training a few thousand texts takes a minute
+    or two: each view is fitted once per fold, then on everything).
+    """
     np = _numpy()
     clean = [normalise_label(lab) for lab in labels]
     bad = sorted({lab for lab, c_ in zip(labels, clean, strict=True) if c_ is None})
@@ -209,44 +395,128 @@ def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: 
     if too_few:
         raise StanceModelError(f"too few examples of {', '.join(too_few)} (need 5 or more of each; "
                                f"counts {dict(counts)})")
-    docs = [features(t) for t in texts]
+    target = target or default_target(target_id)
+    say = progress or (lambda _msg: None)
+    heads = classes[:1] if len(classes) == 2 else classes  # binary: one classifier for the first class
+    y_all = np.array(clean)
+    ys = [(y_all == cls).astype(float) for cls in heads]
+    settings = {"words": (True, c), "chars": (False, char_c)}  # (NB weighting, C)
+    matrices = {name: _vectorise(np, [_VIEWS[name](t) for t in texts], min_df) for name in settings}
+    rules = RuleView(target)
+    r = np.array([rules.score(t) for t in texts])
+
+    # out-of-fold decisions of each view: what the combination learns its weights from
+    fold_of = _stratified_folds(np, clean, min(folds, min(counts.values())), seed)
+    oof = {name: np.zeros((len(texts), len(heads))) for name in settings}
+    for k in range(int(fold_of.max()) + 1):
+        say(f"fold {k + 1} of {int(fold_of.max()) + 1}")
+        train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        for name, (nb, cv) in settings.items():
+            x = matrices[name][2]
+            xa, xb = x.take(train), x.take(test)
+            for h, y in enumerate(ys):
+                w, b = _fit_view(np, xa, y[train], nb, cv)
+                oof[name][test, h] = xb.dot(w) + b
+    stack_w, stack_b = [], []
+    for h, y in enumerate(ys):
+        z = np.column_stack([oof["words"][:, h], oof["chars"][:, h], r, np.abs(r)])
+        w, b = _fit_dense_logistic(np, z, y, STACK_C)
+        stack_w.append([float(v) for v in w])
+        stack_b.append(float(b))
+
+    say("final fit on all texts")
+    views = {}
+    for name, (nb, cv) in settings.items():
+        names, idf, x = matrices[name]
+        rows, biases = [], []
+        for y in ys:
+            w, b = _fit_view(np, x, y, nb, cv)
+            rows.append(w)
+            biases.append(float(b))
+        stacked = np.vstack(rows).T  # feature x head
+        views[name] = LinearView({f: float(idf[i]) for i, f in enumerate(names)},
+                                 {f: [float(v) for v in stacked[i]] for i, f in enumerate(names) if np.any(stacked[i])},
+                                 biases)
+    model = LinearStanceModel(
+        target_id, classes, views, stack_w, stack_b, INPUTS, target, "",
+        {**(meta or {}), "examples": dict(counts), "features": sum(len(v.idf) for v in views.values()),
+         "c": c, "char_c": char_c, "folds": int(fold_of.max()) + 1,
+         "cv": _cv_report(np, clean, heads, oof, r, stack_w, stack_b, classes),
+         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    model.version = model_hash(model.to_json())
+    return model
+
+
+def _cv_report(np: Any, clean: list[str | None], heads: Sequence[str], oof: dict[str, Any], r: Any,
+               stack_w: list[list[float]], stack_b: list[float], classes: tuple[str, ...]) -> dict[str, float]:
+    """F_avg of each view and of the combination on out-of-fold decisions (the combination's
+    weights were fitted on the same decisions, so its figure is a little optimistic)."""
+    from monitor.evaluation import stance_metrics
+
+    def labels_of(z: Any) -> list[str]:
+        if len(heads) == 1:
+            return [classes[0] if v > 0 else classes[1] for v in z[:, 0]]
+        return [classes[int(i)] for i in np.argmax(z, axis=1)]
+
+    gold = [c or "none" for c in clean]
+    out = {name: round(stance_metrics(gold, labels_of(z))["f_avg"], 4) for name, z in oof.items()}
+    rule = r[:, None] if classes == ("favor", "against") else _rule_heads(np, r, tuple(heads))
+    out["rules"] = round(stance_metrics(gold, labels_of(rule))["f_avg"], 4)
+    combined = np.column_stack([
+        b + w[0] * oof["words"][:, h] + w[1] * oof["chars"][:, h] + w[2] * r + w[3] * np.abs(r)
+        for h, (w, b) in enumerate(zip(stack_w, stack_b, strict=True))])
+    out["combined"] = round(stance_metrics(gold, labels_of(combined))["f_avg"], 4)
+    return out
+
+
+def _rule_heads(np: Any, r: Any, classes: tuple[str, ...]) -> Any:
+    # the rule score as one-vs-rest decisions: favor high, against low, none near zero
+    cols = {"favor": r - 0.1, "against": -r - 0.1, "none": 0.1 - np.abs(r)}
+    return np.column_stack([cols[c] for c in classes])
+
+
+def _stratified_folds(np: Any, labels: Sequence[str | None], k: int, seed: int) -> Any:
+    """Fold number of each example: every class spread evenly over ``k`` folds, in a fixed random order."""
+    rng = np.random.default_rng(seed)
+    fold_of = np.zeros(len(labels), dtype=np.int64)
+    offset = 0
+    for lab in sorted({lab or "" for lab in labels}):
+        idx = np.flatnonzero(np.array([(x or "") == lab for x in labels]))
+        rng.shuffle(idx)
+        fold_of[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)
+    return fold_of
+
+
+def _vectorise(np: Any, docs: list[Counter[str]], min_df: int) -> tuple[list[str], Any, _Csr]:
+    """Vocabulary (features in ``min_df`` texts or more), IDF and the TF-IDF rows (sublinear, L2)."""
     df: Counter[str] = Counter()
     for d in docs:
         df.update(d.keys())
-    vocab = {f: i for i, f in enumerate(sorted(f for f, k in df.items() if k >= min_df))}
-    n_docs, n_feat = len(docs), len(vocab)
-    idf = np.zeros(n_feat)
-    for f, i in vocab.items():
-        idf[i] = math.log((1 + n_docs) / (1 + df[f])) + 1.0
+    names = sorted(f for f, k in df.items() if k >= min_df)
+    vocab = {f: i for i, f in enumerate(names)}
+    n_docs = len(docs)
+    idf = np.array([math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in names])
     indptr = [0]
     indices: list[int] = []
     data: list[float] = []
     for d in docs:
-        row = [(vocab[f], (1.0 + math.log(k)) * idf[vocab[f]]) for f, k in d.items() if f in vocab]
+        row = [(i, (1.0 + math.log(k)) * idf[i]) for f, k in d.items() if (i := vocab.get(f)) is not None]
         norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
         indices.extend(i for i, _ in row)
         data.extend(v / norm for _, v in row)
         indptr.append(len(indices))
-    x = _Csr(np, np.array(indptr), np.array(indices, dtype=np.int64), np.array(data), n_feat)
-    heads = classes[:1] if len(classes) == 2 else classes  # binary: one classifier for the first class
-    weight_rows = []
-    biases = []
-    y_all = np.array(clean)
-    for cls in heads:
-        y = (y_all == cls).astype(float)
-        ratio = x.nb_ratio(y)
-        w, b = _fit_logistic(np, x.scaled(ratio), y, c)
-        weight_rows.append(w * ratio)
-        biases.append(float(b))
-    stacked = np.vstack(weight_rows).T  # feature x classifier
-    names = sorted(vocab, key=vocab.__getitem__)
-    model = LinearStanceModel(
-        target_id, classes, {f: float(idf[i]) for i, f in enumerate(names)},
-        {f: [float(v) for v in stacked[i]] for i, f in enumerate(names) if np.any(stacked[i])},
-        biases, "", {**(meta or {}), "examples": dict(counts), "features": n_feat, "c": c,
-                     "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    model.version = model_hash(model.to_json())
-    return model
+    x = _Csr(np, np.array(indptr), np.array(indices, dtype=np.int64), np.array(data), len(names))
+    return names, idf, x
+
+
+def _fit_view(np: Any, x: _Csr, y: Any, nb: bool, c: float) -> tuple[Any, float]:
+    """Weights (NB ratio folded in) and bias of one head of an n-gram view."""
+    if not nb:
+        return _fit_logistic(np, x, y, c)
+    ratio = x.nb_ratio(y)
+    w, b = _fit_logistic(np, x.scaled(ratio), y, c)
+    return w * ratio, b
 
 
 class _Csr:
@@ -258,6 +528,15 @@ class _Csr:
 
     def scaled(self, col_factor: Any) -> _Csr:
         return _Csr(self.np, self.indptr, self.indices, self.data * col_factor[self.indices], self.n_cols)
+
+    def take(self, rows: Any) -> _Csr:
+        """The given rows, in that order."""
+        np = self.np
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        pos = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return _Csr(np, indptr, self.indices[pos], self.data[pos], self.n_cols)
 
     def dot(self, w: Any) -> Any:
         sums = self.np.concatenate([[0.0], self.np.cumsum(self.data * w[self.indices])])
@@ -288,6 +567,21 @@ def _fit_logistic(np: Any, x: _Csr, y: Any, c: float, max_iter: int = 400) -> tu
         return loss, np.append(x.tdot(g) + w / c, g.sum())
 
     params = _lbfgs(np, loss_grad, np.zeros(n + 1), max_iter)
+    return params[:n], float(params[n])
+
+
+def _fit_dense_logistic(np: Any, x: Any, y: Any, c: float) -> tuple[Any, float]:
+    """The same on a small dense matrix (the combination's inputs)."""
+    n = x.shape[1]
+
+    def loss_grad(params: Any) -> tuple[float, Any]:
+        w, b = params[:n], params[n]
+        z = x @ w + b
+        loss = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 / c * w @ w)
+        g = 0.5 * (1.0 + np.tanh(0.5 * z)) - y
+        return loss, np.append(x.T @ g + w / c, g.sum())
+
+    params = _lbfgs(np, loss_grad, np.zeros(n + 1), 500, tol=1e-9)
     return params[:n], float(params[n])
 
 
