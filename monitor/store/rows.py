@@ -110,12 +110,16 @@ class WriteBatch:
         return bool(self.tables)
 
 
+# One encoder for every row: json.dumps with options builds a new encoder per call.
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int | None = None,
                 keep_raw: bool = True) -> pa.Table:
     """Posts as an Arrow table (one list per column: much faster than a dict per row)."""
     prov = [p.provenance for p in posts]
     eng = [p.engagement for p in posts]
-    dumps = json.dumps
+    dumps = _RAW_ENCODER.encode
     cols: dict[str, list[Any]] = {
         "post_key": [f"{p.platform}:{p.id}" for p in posts],
         "platform": [p.platform for p in posts],
@@ -143,8 +147,7 @@ def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int
         "tool_version": [v.tool_version for v in prov],
         "import_id": [import_id] * len(posts),
         "run_id": [run_id] * len(posts),
-        "raw": [dumps(p.raw, ensure_ascii=False, default=str) if keep_raw and p.raw is not None else None
-                for p in posts],
+        "raw": [dumps(p.raw) if keep_raw and p.raw is not None else None for p in posts],
     }
     return pa.Table.from_pydict(cols, schema=POSTS_SCHEMA)
 
