@@ -91,12 +91,15 @@ class Analyzer:
         else:
             result.compound = result.compound_doc
         result.label = self.thresholds.label(result.compound)
+        named: list[set[str]] = []  # targets each sentence names, found once for all the post's targets
         for m in mentions:
             directed = doc
             if per_sentence and m.start >= 0:
                 # every sentence that names the target (the matcher reports one mention per target)
-                hits = [v for (s, e), v in zip(spans, per_sentence, strict=True) if s <= m.start < e or
-                        m.target_id in _targets_in(self.matcher, text[s:e])]
+                if not named:
+                    named = [_targets_in(self.matcher, text[s:e]) for s, e in spans]
+                hits = [v for (s, e), v, names in zip(spans, per_sentence, named, strict=True)
+                        if s <= m.start < e or m.target_id in names]
                 if hits:
                     directed = sum(hits) / len(hits)
             model = self.models.get(m.target_id)
