@@ -9,6 +9,14 @@ from datetime import UTC, datetime
 
 import duckdb
 
+
+def key_hash_sql(key: str) -> str:
+    """SQL for a post key's 64-bit hash: the first 16 hex digits of its MD5, as UBIGINT. Defined by
+    MD5 rather than DuckDB's hash(), which may change between DuckDB versions: a stored hash that no
+    longer matches would let a post in twice. Equals int(hashlib.md5(key.encode()).hexdigest()[:16], 16)."""
+    return f"('0x' || md5({key})[1:16])::UBIGINT"
+
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial", """
 -- The big tables (posts and their analysis) have no PRIMARY KEY: the writer keeps keys unique
@@ -211,6 +219,27 @@ MIGRATIONS.append(("post rules version", """
 -- The rule set a post was matched with, also for posts that matched nothing (store_unmatched),
 -- so `monitor rescore` knows which posts to match again after the rules change.
 ALTER TABLE post_sentiment ADD COLUMN rules_version VARCHAR;
+"""))
+
+MIGRATIONS.append(("post key hash", f"""
+-- The writer finds which posts of a batch are stored already by scanning this one integer column
+-- (8 bytes a post) instead of the VARCHAR keys, and confirms the few matches on post_key (two keys
+-- can share a 64-bit hash). The writer computes it for the posts it stores; this fills it in for
+-- stored posts. A post stored another way (by hand) may have none: the writer checks those rows'
+-- keys too, and maintenance fills them in.
+ALTER TABLE posts ADD COLUMN key_hash UBIGINT;
+UPDATE posts SET key_hash = {key_hash_sql("post_key")};
+"""))
+
+MIGRATIONS.append(("checkpoints", """
+-- Checkpoints (folding the write-ahead log into the file) done by the writer: when the WAL has grown
+-- past a size, or by maintenance. Only maintenance, or every so many folds, also merges small row groups.
+CREATE TABLE checkpoints (
+    checkpoint_at TIMESTAMP NOT NULL,
+    reason        VARCHAR NOT NULL,       -- wal | maintenance
+    wal_bytes     BIGINT NOT NULL,        -- size of the WAL it folded
+    vacuum        BOOLEAN NOT NULL        -- row groups merged too
+);
 """))
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,245 @@
+"""The writer's short lock: the file attached per batch, checkpoints deferred to a WAL limit and to
+maintenance, and stored posts found by their key hash. Real DuckDB files in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from monitor.daemon import Daemon
+from monitor.models import Author, Post, Provenance
+from monitor.store import Store, StoreLocked, WriteBatch
+from monitor.store.db import DB_NAME, STORAGE_VERSION
+from monitor.store.rows import posts_table
+from monitor.store.schema import MIGRATIONS, key_hash_sql
+from tests.conftest import ROOT
+
+
+def make_post(i: int, text: str | None = None) -> Post:
+    return Post(platform="x", id=str(i), author=Author(id="1", handle="someone"),
+                text=text or f"Musk and OpenAI, post number {i}", created_at=datetime(2025, 1, 1, 12),
+                provenance=Provenance(source="test"))
+
+
+def batch_of(numbers: range | list[int], **texts: str) -> WriteBatch:
+    batch = WriteBatch()
+    batch.add("posts", posts_table([make_post(i, texts.get(f"p{i}")) for i in numbers]))
+    return batch
+
+
+def rows(store: Store, sql: str) -> list[tuple]:
+    with store.read() as con:
+        return con.execute(sql).fetchall()
+
+
+def row_groups(store: Store, table: str = "posts") -> int:
+    return rows(store, f"SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('{table}')")[0][0]
+
+
+def test_key_hash_is_the_md5_prefix_in_every_version(data_dir: Path) -> None:
+    """The stored hash must not change with DuckDB's version: it is defined by MD5."""
+    keys = ["x:1", "bluesky:at://did:plc:abc/app.bsky.feed.post/3k", "mastodon:https://m.social/u/1/statuses/2", "é"]
+    with duckdb.connect() as con:
+        got = [con.execute(f"SELECT {key_hash_sql('?')}", [k]).fetchone()[0] for k in keys]
+    assert got == [int(hashlib.md5(k.encode()).hexdigest()[:16], 16) for k in keys]
+
+
+def test_a_commit_stays_in_the_wal_and_readers_see_it(data_dir: Path) -> None:
+    store = Store(data_dir)
+    result = store.write(batch_of(range(50)))
+    assert result.posts_new == 50
+    assert store.wal_bytes() > 0  # not checkpointed at the end of the write
+    # A reader in another process replays the WAL (read-only): the batch is there.
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(con.execute('SELECT count(*), count(DISTINCT key_hash) FROM posts').fetchone())")
+    out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(50, 50)"
+    assert store.wal_bytes() > 0  # a read-only open leaves the WAL alone
+    assert store.write(batch_of(range(40, 60))).posts_new == 10
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(60, 60)]
+
+
+@pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")
+def test_duckdb_cli_reads_a_file_with_a_pending_wal(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(batch_of(range(30)))
+    assert store.wal_bytes() > 0
+    out = subprocess.run(["duckdb", "-readonly", "-csv", str(store.path), "-c",
+                          "SELECT count(*), count(key_hash) FROM posts"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1:] == ["30,30"]
+
+
+def test_the_wal_is_folded_inside_a_write_once_past_its_limit(data_dir: Path) -> None:
+    store = Store(data_dir, wal_checkpoint_bytes=64 * 1024)
+    store.write(batch_of(range(5)))
+    small = store.wal_bytes()
+    assert 0 < small < 64 * 1024
+    n = 5
+    while store.wal_bytes():  # grows until one write passes the limit and folds it
+        assert n < 5000, "the WAL was never folded"
+        store.write(batch_of(range(n, n + 50)))
+        n += 50
+    assert rows(store, "SELECT reason, vacuum FROM checkpoints") == [("wal", False)]
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(n, n)]
+
+
+def test_maintenance_folds_the_wal_and_merges_row_groups(config, data_dir: Path) -> None:
+    store = Store(data_dir, wal_checkpoint_bytes=0)  # every write folds (without merging)
+    for b in range(6):
+        store.write(batch_of(range(b * 10, b * 10 + 10)))
+    assert store.wal_bytes() == 0
+    assert row_groups(store) >= 6  # one small row group per fold
+    assert rows(store, "SELECT count(*) FILTER (WHERE vacuum) FROM checkpoints") == [(0,)]
+    store.wal_checkpoint_bytes = 1 << 30  # now writes leave their WAL
+    store.write(batch_of(range(100, 110)))
+    assert store.wal_bytes() > 0
+    Daemon(config, store, data_dir, say=lambda line: None).maintenance()
+    assert store.wal_bytes() == 0
+    assert row_groups(store) == 1
+    assert rows(store, "SELECT reason, vacuum FROM checkpoints ORDER BY checkpoint_at DESC LIMIT 1") == [
+        ("maintenance", True)]
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(70, 70)]
+    assert store.checkpoint() is False  # nothing left to do
+
+
+def test_without_maintenance_every_nth_fold_merges(data_dir: Path) -> None:
+    store = Store(data_dir, wal_checkpoint_bytes=0, folds_per_vacuum=3)
+    for b in range(7):
+        store.write(batch_of(range(b * 10, b * 10 + 10)))
+    flags = [v for (v,) in rows(store, "SELECT vacuum FROM checkpoints ORDER BY checkpoint_at")]
+    assert len(flags) >= 7 and flags == [(i + 1) % 3 == 0 for i in range(len(flags))]
+
+
+def test_migration_adds_and_fills_the_key_hash_on_an_old_database(data_dir: Path) -> None:
+    # A database as the version before the key hash left it: migrations up to "post rules version".
+    old = [name for name, _ in MIGRATIONS].index("post rules version") + 1
+    path = data_dir / DB_NAME
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{path}' AS monitor (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute("USE monitor")
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        for version, (name, sql) in enumerate(MIGRATIONS[:old], start=1):
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name])
+        con.register("old_posts", posts_table([make_post(i) for i in range(20)]))
+        con.execute("INSERT INTO posts BY NAME SELECT * FROM old_posts")
+    store = Store(data_dir)
+    store.ensure()
+    stored = rows(store, "SELECT post_key, key_hash FROM posts ORDER BY post_key")
+    assert len(stored) == 20
+    assert all(h == int(hashlib.md5(k.encode()).hexdigest()[:16], 16) for k, h in stored)
+    # The backfilled hashes find the old posts: only the new ones go in.
+    assert store.write(batch_of(range(15, 25))).posts_new == 5
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(25, 25)]
+
+
+def test_a_hash_shared_by_two_keys_keeps_both_posts(data_dir: Path) -> None:
+    """Two keys with one 64-bit hash are told apart by the key itself (forced here: x:1 is stored
+    with x:2's hash)."""
+    store = Store(data_dir)
+    store.write(batch_of([1]))
+    with store.write_connection() as con:
+        con.execute(f"UPDATE posts SET key_hash = {key_hash_sql(repr('x:2'))} WHERE post_key = 'x:1'")
+    result = store.write(batch_of([2]))
+    assert (result.posts_new, result.posts_seen) == (1, 0)
+    assert store.write(batch_of([1, 2])).posts_new == 0
+    assert rows(store, "SELECT post_key FROM posts ORDER BY 1") == [("x:1",), ("x:2",)]
+
+
+def test_a_post_stored_without_a_hash_is_still_found(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.ensure()
+    with store.write_connection() as con:  # stored by hand, as an analyst or another tool might
+        con.execute("INSERT INTO posts (post_key, platform, post_id, text, created_at, collected_at, source, "
+                    "tool_version) VALUES ('x:7', 'x', '7', 'by hand', now()::TIMESTAMP, now()::TIMESTAMP, 'sql', '0')")
+    assert store.write(batch_of([7, 8])).posts_new == 1
+    assert rows(store, "SELECT post_key, text FROM posts ORDER BY 1") == [
+        ("x:7", "by hand"), ("x:8", make_post(8).text)]
+    store.checkpoint()  # maintenance fills the hash in
+    assert rows(store, "SELECT count(*) FROM posts WHERE key_hash IS NULL") == [(0,)]
+
+
+def test_deletions_of_posts_never_stored_and_an_edit(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(batch_of(range(3)))
+    batch = batch_of([1], p1="edited text")  # an edit: the deletion and the new version, one batch
+    batch.add("deletions", pa.table({"post_key": ["x:1", "x:999", "bluesky:never"], "source": ["x"] * 3,
+                                     "deleted_at": [datetime(2025, 1, 2)] * 3}))
+    result = store.write(batch)
+    assert (result.posts_new, result.posts_seen) == (1, 0)
+    assert rows(store, "SELECT post_key, text FROM posts ORDER BY 1") == [
+        ("x:0", make_post(0).text), ("x:1", "edited text"), ("x:2", make_post(2).text)]
+    assert rows(store, "SELECT count(*) FROM deletions") == [(3,)]
+
+
+def test_a_reader_in_the_same_process_makes_the_writer_wait_then_spool(data_dir: Path) -> None:
+    store = Store(data_dir, lock_timeout=0.3)
+    store.write(batch_of([1]))
+    reader = Store(data_dir)
+    with reader.read():
+        result = store.write(batch_of([2]))  # the file is open in this process: DuckDB refuses a second handle
+        assert result.spooled
+        with pytest.raises(StoreLocked, match="this process"):
+            with store.write_connection(timeout=0.1):
+                pass
+    assert store.drain_spool() == 1
+    assert rows(store, "SELECT post_key FROM posts ORDER BY 1") == [("x:1",), ("x:2",)]
+
+
+def test_threads_share_one_writer(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.ensure()
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        try:
+            for b in range(5):
+                store.write(batch_of(range(start + b * 10, start + b * 10 + 15)))  # overlapping keys
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t * 1000,)) for t in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(3 * 55, 3 * 55)]
+
+
+KILL_AFTER_WRITE = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[2])
+from tests.test_store_writer import batch_of
+from monitor.store import Store
+batch = batch_of(range(100, 140))
+batch.batch_id = "killed-batch"
+Store(sys.argv[1]).write(batch)
+os.kill(os.getpid(), signal.SIGKILL)  # right after the commit, before any checkpoint
+"""
+
+
+def test_kill_9_after_a_commit_loses_nothing_and_duplicates_nothing(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(batch_of(range(100, 110)))
+    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITE, str(data_dir), str(ROOT)], timeout=120)
+    assert proc.returncode == -9
+    assert store.wal_bytes() > 0  # the batch is only in the WAL
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(40, 40)]
+    again = batch_of(range(100, 140))
+    again.batch_id = "killed-batch"  # the same batch replayed (a spool drain): applied once
+    assert store.write(again).already_applied
+    assert store.write(batch_of(range(130, 150))).posts_new == 10
+    store.checkpoint()
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(50, 50)]
