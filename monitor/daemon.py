@@ -228,8 +228,9 @@ class Daemon:
 
         try:
             drained = self.store.drain_spool()
-            with self.store._write_lock, self.store.write_connection(timeout=2.0) as con:
-                con.execute("CHECKPOINT")
+            # Writes leave their changes in the WAL (up to a few MB): fold it into the file, so
+            # readers do not replay it, and merge the small row groups the writes' folds left.
+            self.store.checkpoint(timeout=2.0)
             if drained:
                 log.info("maintenance: applied %d spooled batches", drained)
         except StoreLocked:
@@ -338,6 +339,10 @@ class Daemon:
         except Exception:
             log.info("spool left for the next start: database busy")
         self.event("stop", None, "signal" if self.stopping.is_set() else "scheduler stopped")
+        try:
+            self.store.checkpoint(timeout=2.0)  # leave no WAL for readers to replay
+        except Exception:
+            log.info("WAL left for the next opener to replay: database busy")
         for pool in (getattr(self._pools, "pool", None),):
             if pool is not None:
                 pool.close()
