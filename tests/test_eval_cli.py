@@ -107,10 +107,14 @@ def test_stance_train_list_reset(run, tmp_path: Path) -> None:  # type: ignore[n
     dry = run("stance", "train", "--target", "altman", str(labels), "--eval", str(labels), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "F_avg 1.000" in dry.output and "not saved" in dry.output
+    assert "5-fold cross-validation" in dry.output and "combined" in dry.output
     assert not (tmp_path / "data" / "models").exists()
     result = run("stance", "train", "--target", "altman", str(labels))
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "data" / "models" / "stance" / "altman" / "current").is_file()
+    folder = tmp_path / "data" / "models" / "stance" / "altman"
+    assert (folder / "current").is_file()
+    saved = json.loads((folder / (folder / "current").read_text().strip()).read_text())
+    assert saved["target"]["id"] == "altman" and "Sam Altman" in saved["target"]["aliases"]  # from the config
     listing = run("stance", "list").output
     assert "stance-linear" in listing and "stance-rules" in listing
     assert "favor 24" in listing
