@@ -97,11 +97,15 @@ def main() -> None:
         row("target", "trained on", "evaluated on", "F_avg", "F1 favor", "F1 against", "train s")
         if args.markdown:
             row(*["---"] * 7)
-        for name in ("trump", "biden", "bernie"):
+        from monitor.evaluation import resolve_target
+
+        for name, full_name in (("trump", "Donald Trump"), ("biden", "Joe Biden"), ("bernie", "Bernie Sanders")):
             train = read_dataset(args.eval_dir / "pstance" / f"raw_train_{name}.csv")
             val = read_dataset(args.eval_dir / "pstance" / f"raw_val_{name}.csv")
+            target = resolve_target(config, full_name)  # as `monitor stance train` does: the rule view needs its names
             started = time.perf_counter()
-            model = train_model([e.text for e in train.examples], [e.label or "" for e in train.examples], name)
+            model = train_model([e.text for e in train.examples], [e.label or "" for e in train.examples], target.id,
+                                target=target)
             seconds = time.perf_counter() - started
             with tempfile.TemporaryDirectory() as tmp:  # saved and loaded back, as the CLI does
                 from monitor.analysis.stance_model import load_model

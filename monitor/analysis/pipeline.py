@@ -103,7 +103,8 @@ class Analyzer:
                 if hits:
                     directed = sum(hits) / len(hits)
             model = self.models.get(m.target_id)
-            stance = model.score(text) if model else self.rule_stance.score(m.target_id, text, directed, doc_scored)
+            stance = (model.score(text, doc_scored) if model else
+                      self.rule_stance.score(m.target_id, text, directed, doc_scored))
             result.targets.append(TargetResult(m.target_id, m.alias, round(directed, 4),
                                                self.thresholds.label(directed), stance))
         return result
