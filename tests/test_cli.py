@@ -42,6 +42,16 @@ def test_summary_and_sql_show_post_text_literally(cli, tmp_path: Path) -> None:
     assert data == [{"text": HOSTILE}]  # JSON keeps the exact text, escaped by JSON itself
 
 
+def test_import_leaves_the_database_file_whole(cli, tmp_path: Path, data_dir: Path) -> None:
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Altman on Stargate, take {i}") for i in range(5)])
+    assert cli("import", str(archive)).exit_code == 0
+    assert not (data_dir / "monitor.duckdb.wal").exists()  # folded in: a copy of the file alone has everything
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes((data_dir / "monitor.duckdb").read_bytes())
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM posts").fetchone() == (5,)
+
+
 def test_summary_json_numbers(cli, tmp_path: Path) -> None:
     records = [post(i, "Elon Musk is wrong and dishonest" if i % 2 else "Elon Musk is brilliant, great work",
                     likes=i) for i in range(10)]
