@@ -94,6 +94,19 @@ def test_the_wal_is_folded_inside_a_write_once_past_its_limit(data_dir: Path) ->
     assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(n, n)]
 
 
+def test_the_wal_is_folded_once_replaying_it_has_cost_as_much_as_a_fold(data_dir: Path) -> None:
+    store = Store(data_dir, wal_checkpoint_bytes=1 << 30, replay_checkpoint_bytes=256 * 1024)
+    store.write(batch_of(range(200)))  # a big write: its WAL is replayed by every later open
+    pending = store.wal_bytes()
+    writes = 0
+    while store.wal_bytes():  # small writes after it
+        writes += 1
+        assert writes < 100, "the WAL was never folded"
+        store.write(batch_of([1000 + writes]))
+    assert 1 < writes <= -(-256 * 1024 // pending)  # folded once the opens had replayed the budget
+    assert rows(store, "SELECT reason FROM checkpoints") == [("replay",)]
+
+
 def test_maintenance_folds_the_wal_and_merges_row_groups(config, data_dir: Path) -> None:
     store = Store(data_dir, wal_checkpoint_bytes=0)  # every write folds (without merging)
     for b in range(6):
@@ -195,6 +208,19 @@ def test_a_reader_in_the_same_process_makes_the_writer_wait_then_spool(data_dir:
                 pass
     assert store.drain_spool() == 1
     assert rows(store, "SELECT post_key FROM posts ORDER BY 1") == [("x:1",), ("x:2",)]
+
+
+def test_the_writers_duckdb_instance_is_renewed(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived instance keeps a little memory per ATTACH: it is replaced every so many."""
+    monkeypatch.setattr("monitor.store.db.ENGINE_ATTACHES", 3)
+    store = Store(data_dir)
+    engines: list[object] = []  # kept alive, so no two share an id
+    for b in range(7):
+        store.write(batch_of(range(b * 10, b * 10 + 12)))
+        if store._engine_con is not None and not any(e is store._engine_con for e in engines):
+            engines.append(store._engine_con)
+    assert store._engine_attaches < 3 and len(engines) >= 2
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(72, 72)]
 
 
 def test_threads_share_one_writer(data_dir: Path) -> None:

@@ -13,7 +13,8 @@ database) takes three things:
   an instance per batch (~12 ms).
 - A commit leaves the batch in the write-ahead log (durable: DuckDB fsyncs it) and detaching does
   not checkpoint. The WAL is folded into the file inside a write once it passes
-  ``WAL_CHECKPOINT_BYTES`` (so the replay every opener does stays short), and by maintenance.
+  ``WAL_CHECKPOINT_BYTES`` or has been replayed ``REPLAY_CHECKPOINT_BYTES`` over (so the replay
+  every opener does stays short), and by maintenance.
   Those folds skip DuckDB's merging of small row groups (a merge rewrites up to ~120k rows);
   maintenance merges, and so does every ``FOLDS_PER_VACUUM``-th fold when no maintenance runs.
 - Which posts of a batch are stored already is found by scanning ``posts.key_hash`` (one
@@ -54,10 +55,16 @@ ATTACH_AS = "monitor"
 # batch, a reader) replays the WAL, at ~5 ms per MB; a 1,000-post batch writes ~1.4 MB of it, and a
 # checkpoint costs ~15 ms plus the writing of the rows: folding every ~3 such batches costs least.
 WAL_CHECKPOINT_BYTES = 4 << 20
+# Also fold once this writer's opens have replayed this much WAL since the last fold (~40 ms spent
+# replaying, about what a fold costs): small writes after a big one stop paying for its replay.
+REPLAY_CHECKPOINT_BYTES = 8 << 20
 # Folds inside writes do not merge small row groups; maintenance does. Without maintenance (cron,
 # CLI imports), every this-many-th fold merges them too.
 FOLDS_PER_VACUUM = 16
 DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small row groups
+# A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
+# (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
+ENGINE_ATTACHES = 1000
 KEY_HASH = key_hash_sql("post_key")
 
 
@@ -123,10 +130,13 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 class Store:
     def __init__(self, data_dir: Path | str, lock_timeout: float = 10.0,
-                 wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES, folds_per_vacuum: int = FOLDS_PER_VACUUM):
+                 wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES, folds_per_vacuum: int = FOLDS_PER_VACUUM,
+                 replay_checkpoint_bytes: int = REPLAY_CHECKPOINT_BYTES):
         self.data_dir = Path(data_dir)
         self.wal_checkpoint_bytes = wal_checkpoint_bytes
+        self.replay_checkpoint_bytes = replay_checkpoint_bytes
         self.folds_per_vacuum = folds_per_vacuum
+        self._replayed = 0  # WAL bytes this writer's opens replayed since its last checkpoint
         self.path = self.data_dir / DB_NAME
         self.wal_path = self.path.with_name(self.path.name + ".wal")
         self.spool_dir = self.data_dir / "spool"
@@ -136,6 +146,7 @@ class Store:
         # daemon's maintenance hold it around write_connection(), which takes it as well.
         self._write_lock = threading.RLock()
         self._engine_con: duckdb.DuckDBPyConnection | None = None
+        self._engine_attaches = 0
         self._seq = 0  # names the temp objects of each prepared batch
 
     # --- connections ---------------------------------------------------------------------
@@ -171,6 +182,7 @@ class Store:
     def _drop_engine(self) -> None:
         """Closing the instance detaches whatever it still has attached, releasing the file lock."""
         con, self._engine_con = self._engine_con, None
+        self._engine_attaches = 0
         if con is not None:
             try:
                 con.close()
@@ -214,6 +226,7 @@ class Store:
         with self._write_lock:
             engine = self._engine()
             escaped = str(self.path).replace("'", "''")
+            wal = self.wal_bytes()  # what the ATTACH will replay
             try:
                 self._retry_open(lambda: engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS}; USE {ATTACH_AS}"),
                                  timeout)
@@ -222,10 +235,14 @@ class Store:
             except StoreError:
                 self._drop_engine()  # the next write starts from a fresh instance
                 raise
+            self._replayed += wal
+            self._engine_attaches += 1
             try:
                 yield engine
             finally:
                 self._detach(engine)
+                if self._engine_attaches >= ENGINE_ATTACHES:
+                    self._drop_engine()  # the file is detached: this no longer holds the lock
 
     def _detach(self, engine: duckdb.DuckDBPyConnection) -> None:
         try:
@@ -287,12 +304,14 @@ class Store:
             return 0
 
     def _fold_if_big(self, con: duckdb.DuckDBPyConnection) -> bool:
-        """Checkpoint if the WAL has passed ``wal_checkpoint_bytes`` (called inside a write)."""
+        """Checkpoint (inside a write) if the WAL has passed ``wal_checkpoint_bytes``, or if replaying
+        it has cost this writer ``replay_checkpoint_bytes`` since the last checkpoint."""
         wal = self.wal_bytes()
-        if not wal or wal < self.wal_checkpoint_bytes:
+        if not wal or (wal < self.wal_checkpoint_bytes and self._replayed < self.replay_checkpoint_bytes):
             return False
         folds = self._folds_since_vacuum(con)
-        self._checkpoint(con, "wal", vacuum=folds + 1 >= self.folds_per_vacuum)
+        reason = "wal" if wal >= self.wal_checkpoint_bytes else "replay"
+        self._checkpoint(con, reason, vacuum=folds + 1 >= self.folds_per_vacuum)
         return True
 
     @staticmethod
@@ -306,6 +325,7 @@ class Store:
             con.execute(f"SET max_vacuum_tasks = {DUCKDB_MAX_VACUUM_TASKS}")
         try:
             con.execute("CHECKPOINT")
+            self._replayed = 0
         finally:
             if vacuum:
                 con.execute("SET max_vacuum_tasks = 0")

@@ -233,10 +233,11 @@ UPDATE posts SET key_hash = {key_hash_sql("post_key")};
 
 MIGRATIONS.append(("checkpoints", """
 -- Checkpoints (folding the write-ahead log into the file) done by the writer: when the WAL has grown
--- past a size, or by maintenance. Only maintenance, or every so many folds, also merges small row groups.
+-- past a size or been replayed enough, or by maintenance. Only maintenance, or every so many folds,
+-- also merges small row groups.
 CREATE TABLE checkpoints (
     checkpoint_at TIMESTAMP NOT NULL,
-    reason        VARCHAR NOT NULL,       -- wal | maintenance
+    reason        VARCHAR NOT NULL,       -- wal (size) | replay (replayed enough) | maintenance
     wal_bytes     BIGINT NOT NULL,        -- size of the WAL it folded
     vacuum        BOOLEAN NOT NULL        -- row groups merged too
 );
