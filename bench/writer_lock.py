@@ -570,18 +570,26 @@ def main() -> None:
         # file pays for reading it from disk.
         next_free -= size
         run_batches(store, maker, numbers(1), True, "warm-up")
+        maintenance: list[tuple[str, float, int, int]] = []
+
+        def maintain(after: str) -> None:
+            """The daemon's maintenance job (every 5 minutes; 30 batches of 1,000 posts take longer)."""
+            groups_before, _ = last_row_group(db)
+            store.records.clear()
+            store.checkpoint()
+            maintenance.append((after, store.records[-1]["held"], groups_before, last_row_group(db)[0]))
+
         new = run_batches(store, maker, numbers(args.batches), True, "new posts")
-        seen = run_batches(store, maker, seen_numbers, False, "re-seen posts")
-        jetstream = run_batches(store, maker, numbers(args.batches), True, "new posts + deletions", deletions=300)
         wal_left = store.wal_bytes()
         reader = statistics.median([timed(lambda: duckdb.connect(str(db), read_only=True).close())
                                     for _ in range(5)])
-        groups_mid, _ = last_row_group(db)
-        store.records.clear()
-        store.checkpoint()
-        maintenance = store.records[-1]
+        maintain("the new posts")
         reader_after = statistics.median([timed(lambda: duckdb.connect(str(db), read_only=True).close())
                                           for _ in range(5)])
+        seen = run_batches(store, maker, seen_numbers, False, "re-seen posts")
+        maintain("the re-seen posts")
+        jetstream = run_batches(store, maker, numbers(args.batches), True, "new posts + deletions", deletions=300)
+        maintain("the posts with deletions")
         size_after = db.stat().st_size
         groups_after, in_last_after = last_row_group(db)
         free_after = free_bytes(db)
@@ -595,11 +603,12 @@ def main() -> None:
         print(f"\ngoal: lock held < {GOAL_MS:.0f} ms per {size:,}-post batch -> {verdict} it at the median "
               f"(median {med * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {top * 1000:.1f} ms; mean, the folds "
               f"spread over all batches: {mean * 1000:.1f} ms)")
-        print(f"after the batches: {wal_left / 1e6:.1f} MB of WAL left; a reader's read-only open "
+        print(f"after the new posts: {wal_left / 1e6:.1f} MB of WAL left; a reader's read-only open "
               f"{reader * 1000:.1f} ms (after maintenance, without WAL: {reader_after * 1000:.1f} ms)")
-        print(f"maintenance (Store.checkpoint: fold the WAL, merge small row groups): lock held "
-              f"{maintenance['held'] * 1000:.1f} ms; "
-              f"posts' row groups {groups_mid} -> {groups_after}, {in_last_after:,} rows in the last")
+        for after, held, before, groups in maintenance:
+            print(f"maintenance after {after} (Store.checkpoint: fold the WAL, merge small row groups): lock held "
+                  f"{held * 1000:.1f} ms; posts' row groups {before} -> {groups}")
+        print(f"posts' last row group: {in_last_after:,} rows ({groups_after} groups)")
         print(f"database file: {size_before / 1e6:,.0f} MB before the timed batches, {size_after / 1e6:,.0f} MB after "
               f"(+{(size_after - size_before) / 1e6:,.0f} MB for {(next_free - start + size):,} posts); "
               f"{free_after / 1e6:,.0f} MB are free blocks")
