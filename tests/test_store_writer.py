@@ -170,6 +170,23 @@ def test_a_hash_shared_by_two_keys_keeps_both_posts(data_dir: Path) -> None:
     assert rows(store, "SELECT post_key FROM posts ORDER BY 1") == [("x:1",), ("x:2",)]
 
 
+def test_analysis_is_stored_only_for_the_posts_new_in_the_batch(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(batch_of([1]))
+
+    def mentions(keys: list[str]) -> pa.Table:
+        return pa.table({"post_key": keys, "target_id": ["musk"] * len(keys), "alias": ["Musk"] * len(keys),
+                         "rules_version": ["r1"] * len(keys)})
+
+    batch = batch_of([1, 2])  # x:1 is stored already; x:99 is not a post of this batch
+    batch.add("mentions", mentions(["x:1", "x:2", "x:99"]))
+    assert store.write(batch).posts_new == 1
+    batch = batch_of([3])  # nothing stored yet, but a row for a post not in the batch
+    batch.add("mentions", mentions(["x:3", "x:98"]))
+    assert store.write(batch).posts_new == 1
+    assert rows(store, "SELECT post_key FROM mentions ORDER BY 1") == [("x:2",), ("x:3",)]
+
+
 def test_a_post_stored_without_a_hash_is_still_found(data_dir: Path) -> None:
     store = Store(data_dir)
     store.ensure()

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.store.rows import TABLE_MODES, TABLE_ORDER, WriteBatch, utcnow_naive
@@ -108,6 +109,9 @@ class _Prepared:
     tag: str
     views: dict[str, str] = field(default_factory=dict)
     temps: list[str] = field(default_factory=list)
+    post_keys: set[str] = field(default_factory=set)
+    deleted_keys: set[str] = field(default_factory=set)
+    simple: bool = False  # each post key once, analysis rows only for the batch's posts
 
     def temp(self, what: str) -> str:
         name = f"{self.tag}_{what}"
@@ -368,21 +372,30 @@ class Store:
                 self._release(prepared)
 
     def _prepare(self, engine: duckdb.DuckDBPyConnection, batch: WriteBatch) -> _Prepared:
-        """Register the batch's tables in the writer's instance and hash its keys (temp tables):
-        ``keys`` (post_key, key_hash) of its posts, ``deleted`` of its deletions, ``probe`` both
-        hashes, looked up in the one scan of posts.key_hash."""
+        """Make the batch ready in the writer's instance, without the file: its tables registered,
+        its posts copied with their key hash (temp table ``posts``), the hashes of its post and
+        deletion keys (temp table ``probe``) for the one scan of posts.key_hash."""
         self._seq += 1
         p = _Prepared(engine, f"b{self._seq}")
         try:
             for table, data in batch.tables.items():
-                p.views[table] = name = f"{p.tag}_{table}"
+                p.views[table] = name = f"{p.tag}_in_{table}"
                 engine.register(name, data)
             probes = []
-            for table, keys in (("posts", "keys"), ("deletions", "deleted")):
-                if table in p.views:
-                    engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp(keys)} AS "
-                                   f"SELECT DISTINCT post_key, {KEY_HASH} AS key_hash FROM {p.views[table]}")
-                    probes.append(f"SELECT key_hash FROM {p.temp(keys)}")
+            if "posts" in p.views:
+                engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('posts')} AS "
+                               f"SELECT *, {KEY_HASH} AS key_hash FROM {p.views['posts']}")
+                probes.append(f"SELECT key_hash FROM {p.temp('posts')}")
+                keys = batch.tables["posts"].column("post_key").to_pylist()
+                p.post_keys = set(keys)
+                # The common case needs no joins: no post of the batch stored yet, each key once, and
+                # analysis rows only for the batch's posts (checked here, outside the lock).
+                p.simple = len(p.post_keys) == len(keys) and all(
+                    set(batch.tables[t].column("post_key").to_pylist()) <= p.post_keys
+                    for t in ANALYSIS_TABLES if t in batch.tables)
+            if "deletions" in p.views:
+                p.deleted_keys = set(batch.tables["deletions"].column("post_key").to_pylist())
+                probes.append(f"SELECT {KEY_HASH} AS key_hash FROM {p.views['deletions']}")
             if probes:
                 engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('probe')} AS {' UNION '.join(probes)}")
         except BaseException:
@@ -398,6 +411,17 @@ class Store:
         if prepared.temps:
             prepared.engine.execute("; ".join(f"DROP TABLE IF EXISTS temp.{t}" for t in prepared.temps))
 
+    def _keys_table(self, con: duckdb.DuckDBPyConnection, p: _Prepared, name: str, keys: set[str]) -> str:
+        """A few keys as a temp table (post_key, key_hash) for the statements that follow."""
+        table = p.temp(name)
+        con.register(f"{table}_in", pa.table({"post_key": pa.array(sorted(keys), pa.string())}))
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT post_key, {KEY_HASH} AS key_hash "
+                        f"FROM {table}_in")
+        finally:
+            con.unregister(f"{table}_in")
+        return table
+
     def _apply(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared) -> ApplyResult:
         result = ApplyResult()
         batch_id = _sql_str(batch.batch_id)
@@ -406,39 +430,46 @@ class Store:
             result.already_applied = True
             return result
         try:
-            hits = p.temp("hits")
+            stored: set[str] = set()
             if p.has("probe"):
-                # The stored posts whose key hash is one of this batch's, and any stored without a
-                # hash. One scan of posts.key_hash: DuckDB pushes a Bloom filter of the hashes into
-                # it, so post_key is read only for the few rows that pass (and for rows without a
-                # hash: the column's statistics skip row groups that have none). Two keys can share
-                # a hash, so what follows joins on post_key.
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {hits} AS SELECT post_key FROM posts "
-                            f"WHERE key_hash IN (SELECT key_hash FROM {p.temp('probe')}) "
-                            "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL")
-            if "deletions" in p.views:
+                # Stored posts whose key hash is one of this batch's, and any stored without a hash.
+                # One scan of posts.key_hash: DuckDB pushes a Bloom filter of the hashes into it, so
+                # post_key is read only for the few rows that pass (and for rows without a hash: the
+                # column's statistics skip row groups that have none). Two keys can share a hash:
+                # what counts is the key.
+                stored = {key for (key,) in con.execute(
+                    f"SELECT post_key FROM posts WHERE key_hash IN (SELECT key_hash FROM {p.temp('probe')}) "
+                    "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL").fetchall()}
+            gone = stored & p.deleted_keys
+            if gone:
                 # Honour deletions at the source; an edit is a deletion plus the new version in this
                 # batch. A stream reports deletions of posts we never stored: only the deletion of a
                 # stored post costs scans of the tables.
-                gone = p.temp("gone")
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {gone} AS "
-                            f"SELECT * FROM {p.temp('deleted')} SEMI JOIN {hits} USING (post_key)")
-                if _count(con, f"SELECT count(*) FROM {gone}"):
-                    con.execute(f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {gone}) "
-                                f"AND post_key IN (SELECT post_key FROM {gone})")
-                    for table in ANALYSIS_TABLES:
-                        con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {gone})")
-                    con.execute(f"DELETE FROM {hits} WHERE post_key IN (SELECT post_key FROM {gone})")
+                table = self._keys_table(con, p, "gone", gone)
+                con.execute(f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
+                            f"AND post_key IN (SELECT post_key FROM {table})")
+                for analysis in ANALYSIS_TABLES:
+                    con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
+                stored -= gone
             if "rescored" in p.views:
                 for table in ANALYSIS_TABLES:
                     con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
-            new_keys = p.temp("new")
+            # Only posts whose key is not stored yet are inserted (posts are kept exactly once), with
+            # their analysis.
+            stored &= p.post_keys
+            new_keys = ""
             if "posts" in p.views:
-                # Only posts whose key is not stored yet are inserted (posts are kept exactly once).
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {new_keys} AS "
-                            f"SELECT * FROM {p.temp('keys')} ANTI JOIN {hits} USING (post_key)")
-                result.posts_new = _count(con, f"INSERT INTO posts BY NAME SELECT b.*, k.key_hash "
-                                               f"FROM {p.views['posts']} b JOIN {new_keys} k USING (post_key)")
+                if stored:
+                    seen = self._keys_table(con, p, "stored", stored)
+                    new_keys = p.temp("new")
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {new_keys} AS SELECT post_key FROM {p.temp('posts')} "
+                                f"ANTI JOIN {seen} USING (post_key)")
+                    posts = f"{p.temp('posts')} SEMI JOIN {new_keys} USING (post_key)"
+                elif p.simple:
+                    posts = p.temp("posts")  # all new: no joins
+                else:
+                    new_keys, posts = p.temp("posts"), p.temp("posts")
+                result.posts_new = _count(con, f"INSERT INTO posts BY NAME SELECT * FROM {posts}")
                 result.posts_seen = batch.post_count - result.posts_new
             # The other tables in one call (each call costs a round trip through the Python client).
             statements = []
@@ -450,7 +481,7 @@ class Store:
                 if table in ANALYSIS_TABLES:
                     # Analysis of a post is stored with the post, once (only for posts new in this
                     # batch); rescore deletes the old rows above before inserting the new ones.
-                    semi = f" SEMI JOIN {new_keys} USING (post_key)" if "posts" in p.views else ""
+                    semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
                     statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}{semi}")
                 elif mode == "replace":
                     statements.append(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {name}")
