@@ -317,9 +317,9 @@ class BatchMaker:
 
 _LABELS = [
     (r"^BEGIN; SELECT 1 FROM applied_batches", "BEGIN + applied_batches lookup (PK)"),
-    (r"TEMP TABLE b\d+_hits AS", "stored?: scan posts.key_hash"),
+    (r"^SELECT post_key FROM posts WHERE key_hash IN", "stored?: scan posts.key_hash"),
+    (r"TEMP TABLE b\d+_(stored|gone) AS", "stored/deleted keys as a table"),
     (r"TEMP TABLE b\d+_new AS", "new keys: batch ANTI JOIN stored"),
-    (r"TEMP TABLE b\d+_gone AS|count\(\*\) FROM b\d+_gone", "deletions: which are stored"),
     (r"; INSERT INTO applied_batches", "other tables + applied_batches (one call)"),
 ]
 
