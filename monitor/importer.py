@@ -19,7 +19,7 @@ from monitor.config import Config
 from monitor.models import Post
 from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
 from monitor.store import Store, StoreError, StoreLocked, WriteBatch
-from monitor.store.rows import AnalyzerInfo, dedupe_posts, new_id, posts_table, targets_rows, utcnow_naive
+from monitor.store.rows import dedupe_posts, new_id, posts_table, targets_rows, utcnow_naive
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,6 @@ class Importer:
         self.store = store
         self.pool = pool or AnalysisPool(config, store.data_dir / "models")
         self.progress = progress
-        self._info: AnalyzerInfo | None = None
-
-    @property
-    def info(self) -> AnalyzerInfo:
-        if self._info is None:
-            self._info = AnalyzerInfo.of(self.pool.local)
-        return self._info
 
     def import_paths(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
                      **options: Any) -> list[ImportReport]:
@@ -131,7 +124,7 @@ class Importer:
         report.format = reader.name
         print_name = source.name
         fp = fingerprint(source)
-        rules = self.info.rules_version
+        rules = self.config.rules_version  # the matcher's rule set: a rule change re-reads the file
         if not force and self._already_imported(fp, rules, print_name):
                 report.skipped = "already imported (unchanged file); use --force to read it again"
                 return report
