@@ -115,7 +115,9 @@ def test_server_errors_then_success_with_backoff(hn) -> None:
     server.add(PATH, Reply("oops", status=502), Reply("oops", status=503), Reply({**RECORDED, "nbPages": 1}))
     sleeps: list[float] = []
     [report] = collect(cfg, store, sleeps)
-    assert report.posts_new == 20 and len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9
+    assert report.posts_new == 20 and len(sleeps) == 2
+    # exponential with jitter (run_source's backoff is 0.01 s): try k waits 0.01 * 2**k * [0.5, 1.5)
+    assert 0.005 <= sleeps[0] < 0.015 and 0.01 <= sleeps[1] < 0.03
 
 
 def test_timeout_then_success(hn) -> None:
