@@ -73,6 +73,17 @@ def stored(store, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+def assert_secrets_not_stored(store, *secrets: str) -> None:
+    """No stored row, in any table, contains a credential (tokens come from the environment only)."""
+    with store.read() as con:
+        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_type = 'BASE TABLE'").fetchall()]
+        assert {"runs", "posts", "source_state"} <= set(tables)
+        for table in tables:
+            for row in con.execute(f"SELECT * FROM {table}").fetchall():
+                assert not any(s in repr(row) for s in secrets), f"credential found in table {table}"
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path

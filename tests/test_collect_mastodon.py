@@ -23,7 +23,7 @@ from monitor.sources.base import parse_time
 from monitor.sources.mastodon import html_to_text, tag_for
 from monitor.store import Store
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES, run_source, stored
+from tests.conftest import FIXTURES, assert_secrets_not_stored, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "mastodon"
@@ -83,7 +83,6 @@ def serve_pages(server: ReplayServer, prefix: str, size: int, statuses: list[dic
 
 
 collect = functools.partial(run_source, "mastodon")
-
 
 
 def state_of(store: Store, query: str = "IchBinHanna") -> dict[str, Any]:
@@ -276,17 +275,7 @@ def test_search_with_token_goes_to_its_instance_only(masto, monkeypatch: pytest.
         server.add(prefix + PATH, page([], server.url + prefix), when=at(None, STATUSES[0]["id"]))
     [again] = collect(cfg, store)
     assert (again.coverage, again.requests, again.posts_new) == ("complete", 3, 0)
-    assert_secret_not_stored(store, TOKEN)
-
-
-def assert_secret_not_stored(store: Store, secret: str) -> None:
-    with store.read() as con:
-        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                            "WHERE table_type = 'BASE TABLE'").fetchall()]
-        assert {"runs", "posts", "source_state"} <= set(tables)
-        for table in tables:
-            for row in con.execute(f"SELECT * FROM {table}").fetchall():
-                assert secret not in repr(row), f"credential found in table {table}"
+    assert_secrets_not_stored(store, TOKEN)
 
 
 def test_429_with_retry_after_then_success(masto) -> None:

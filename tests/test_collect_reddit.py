@@ -20,7 +20,7 @@ from monitor.config import Config, SourceConfig
 from monitor.sources import reddit
 from monitor.store import Store
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES, run_source, stored
+from tests.conftest import FIXTURES, assert_secrets_not_stored, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "reddit"
@@ -71,20 +71,9 @@ def serve_pages(server: ReplayServer, path: str, size: int, headers: dict[str, s
 collect = functools.partial(run_source, "reddit")
 
 
-
 def state_of(store: Store) -> dict[str, Any]:
     [(state,)] = stored(store, "SELECT state FROM source_state WHERE source = 'reddit'")
     return json.loads(state)
-
-
-def assert_secrets_not_stored(store: Store, *secrets: str) -> None:
-    with store.read() as con:
-        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                            "WHERE table_type = 'BASE TABLE'").fetchall()]
-        assert {"runs", "posts", "source_state"} <= set(tables)
-        for table in tables:
-            for row in con.execute(f"SELECT * FROM {table}").fetchall():
-                assert not any(s in repr(row) for s in secrets), f"credential found in table {table}"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from monitor.sources.x import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, x_queries
 from monitor.store import Store, WriteBatch
 from monitor.store.rows import utcnow_naive
 from tests.cassettes import response_body
-from tests.conftest import FIXTURES, run_source, stored
+from tests.conftest import FIXTURES, assert_secrets_not_stored, run_source, stored
 from tests.replay import ReplayServer, Reply
 
 FIX = FIXTURES / "x"
@@ -78,7 +78,6 @@ def serve(server: ReplayServer, pages: list[dict[str, Any]], since_id: str | Non
 collect = functools.partial(run_source, "x")
 
 
-
 def state_of(store: Store) -> dict[str, Any]:
     [(state,)] = stored(store, "SELECT state FROM source_state WHERE source = 'x'")
     return json.loads(state)
@@ -89,16 +88,6 @@ def state_batch(query: str, state: dict[str, Any]) -> WriteBatch:
     batch.add_rows("source_state", [{"source": "x", "query": query, "state": json.dumps(state),
                                      "updated_at": utcnow_naive()}])
     return batch
-
-
-def assert_secret_not_stored(store: Store, secret: str) -> None:
-    with store.read() as con:
-        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                            "WHERE table_type = 'BASE TABLE'").fetchall()]
-        assert {"runs", "posts", "source_state"} <= set(tables)
-        for table in tables:
-            for row in con.execute(f"SELECT * FROM {table}").fetchall():
-                assert secret not in repr(row), f"credential found in table {table}"
 
 
 @pytest.fixture
@@ -145,7 +134,7 @@ def test_pages_then_incremental_run_is_one_empty_request(xs) -> None:
     assert state_of(store) == {"newest": newest}
     runs = stored(store, "SELECT coverage, pages, posts_new FROM runs ORDER BY started_at")
     assert runs == [("complete", 3, 100), ("complete", 1, 0)]
-    assert_secret_not_stored(store, TOKEN)
+    assert_secrets_not_stored(store, TOKEN)
 
 
 def test_capped_run_resumes_at_its_next_token(xs) -> None:
@@ -242,7 +231,7 @@ def test_unauthorized_fails_without_leaking_the_token(xs) -> None:
                            status=401))
     [report] = collect(cfg, store)
     assert report.coverage == "failed" and "401" in report.error and TOKEN not in report.error
-    assert_secret_not_stored(store, TOKEN)
+    assert_secrets_not_stored(store, TOKEN)
 
 
 def test_refused_old_since_id_searches_the_whole_window(xs) -> None:
