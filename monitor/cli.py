@@ -52,14 +52,13 @@ class AppContext:
     def store(self) -> Store:
         return Store(self.data_dir)
 
-    def fold_wal(self) -> None:
-        """After a one-shot command that wrote: fold DuckDB's write-ahead log into the file, so
-        monitor.duckdb alone holds everything (copies, backups) and readers replay nothing. If
-        someone holds the file, the WAL stays: it is durable, and the next write or maintenance folds it."""
+    def tidy_store(self) -> None:
+        """After a one-shot command that wrote: merge the small row groups its writes left (and fold a
+        WAL another writer left). If someone holds the file, the next maintenance does it."""
         try:
             self.store.checkpoint(timeout=5.0)
         except StoreError as exc:
-            logging.getLogger(__name__).info("WAL not folded now: %s", exc)
+            logging.getLogger(__name__).info("row groups not merged now: %s", exc)
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -197,7 +196,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
     reports = run_imports(app, list(paths), fmt, force, mapping=_mapping(maps), platform=platform,
                           encoding=encoding)
-    app.fold_wal()
+    app.tidy_store()
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
@@ -227,7 +226,7 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     try:
         cycle = run_cycle(app)
-        app.fold_wal()
+        app.tidy_store()
     finally:
         lock.release()
     if as_json:
@@ -283,7 +282,7 @@ def collect(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     go on.
     """
     results = run_collection(app, list(sources) or None)
-    app.fold_wal()
+    app.tidy_store()
     if as_json:
         click.echo(json.dumps(results, indent=2, default=str))
 
@@ -479,7 +478,7 @@ def rescore(app: AppContext, everything: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         pool.close()
-    app.fold_wal()
+    app.tidy_store()
     app.err.print(f"rescored {report.rescored} of {report.candidates} candidate posts; mentions "
                   f"{report.mentions_before} -> {report.mentions_after}", markup=False)
 

@@ -228,8 +228,7 @@ class Daemon:
 
         try:
             drained = self.store.drain_spool()
-            # Writes leave their changes in the WAL (up to a few MB): fold it into the file, so
-            # readers do not replay it, and merge the small row groups the writes' folds left.
+            # Each write's checkpoint appends its own small row groups: merge them (scans stay fast).
             self.store.checkpoint(timeout=2.0)
             if drained:
                 log.info("maintenance: applied %d spooled batches", drained)
@@ -340,9 +339,9 @@ class Daemon:
             log.info("spool left for the next start: database busy")
         self.event("stop", None, "signal" if self.stopping.is_set() else "scheduler stopped")
         try:
-            self.store.checkpoint(timeout=2.0)  # leave no WAL for readers to replay
+            self.store.checkpoint(timeout=2.0)  # merge the row groups this run's writes left
         except Exception:
-            log.info("WAL left for the next opener to replay: database busy")
+            log.info("row groups left for the next maintenance to merge: database busy")
         for pool in (getattr(self._pools, "pool", None),):
             if pool is not None:
                 pool.close()

@@ -1,5 +1,6 @@
-"""The writer's short lock: the file attached per batch, checkpoints deferred to a WAL limit and to
-maintenance, and stored posts found by their key hash. Real DuckDB files in tmp_path."""
+"""The writer's short lock: the file attached per batch without a WAL and checkpointed before it is
+detached, row groups merged by maintenance, and stored posts found by their key hash (kept in
+memory, confirmed in the file). Real DuckDB files in tmp_path."""
 
 from __future__ import annotations
 
@@ -53,85 +54,101 @@ def test_key_hash_is_the_md5_prefix_in_every_version(data_dir: Path) -> None:
     assert got == [int(hashlib.md5(k.encode()).hexdigest()[:16], 16) for k in keys]
 
 
-def test_a_commit_stays_in_the_wal_and_readers_see_it(data_dir: Path) -> None:
+def test_a_write_leaves_no_wal_and_readers_see_it(data_dir: Path) -> None:
     store = Store(data_dir)
     result = store.write(batch_of(range(50)))
     assert result.posts_new == 50
-    assert store.wal_bytes() > 0  # not checkpointed at the end of the write
-    # A reader in another process replays the WAL (read-only): the batch is there.
+    assert store.wal_bytes() == 0  # written to the file itself: a copy of monitor.duckdb has it all
     code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
             "print(con.execute('SELECT count(*), count(DISTINCT key_hash) FROM posts').fetchone())")
     out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(50, 50)"
-    assert store.wal_bytes() > 0  # a read-only open leaves the WAL alone
     assert store.write(batch_of(range(40, 60))).posts_new == 10
     assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(60, 60)]
 
 
 @pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")
-def test_duckdb_cli_reads_a_file_with_a_pending_wal(data_dir: Path) -> None:
+def test_duckdb_cli_reads_the_file_right_after_a_write(data_dir: Path) -> None:
     store = Store(data_dir)
     store.write(batch_of(range(30)))
-    assert store.wal_bytes() > 0
     out = subprocess.run(["duckdb", "-readonly", "-csv", str(store.path), "-c",
                           "SELECT count(*), count(key_hash) FROM posts"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[1:] == ["30,30"]
 
 
-def test_the_wal_is_folded_inside_a_write_once_past_its_limit(data_dir: Path) -> None:
-    store = Store(data_dir, wal_checkpoint_bytes=64 * 1024)
-    store.write(batch_of(range(5)))
-    small = store.wal_bytes()
-    assert 0 < small < 64 * 1024
-    n = 5
-    while store.wal_bytes():  # grows until one write passes the limit and folds it
-        assert n < 5000, "the WAL was never folded"
-        store.write(batch_of(range(n, n + 50)))
-        n += 50
-    assert rows(store, "SELECT reason, vacuum FROM checkpoints") == [("wal", False)]
-    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(n, n)]
+def test_a_wal_left_by_another_writer_is_folded_by_the_next_write(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(batch_of(range(3)))
+    with duckdb.connect(str(store.path)) as con:  # e.g. a DuckDB CLI session that changed something
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("UPDATE posts SET text = 'changed by hand' WHERE post_key = 'x:0'")
+    assert store.wal_bytes() > 0
+    assert store.write(batch_of(range(3, 5))).posts_new == 2
+    assert store.wal_bytes() == 0
+    assert rows(store, "SELECT count(*), count(*) FILTER (WHERE text = 'changed by hand') FROM posts") == [(5, 1)]
 
 
-def test_the_wal_is_folded_once_replaying_it_has_cost_as_much_as_a_fold(data_dir: Path) -> None:
-    store = Store(data_dir, wal_checkpoint_bytes=1 << 30, replay_checkpoint_bytes=256 * 1024)
-    store.write(batch_of(range(200)))  # a big write: its WAL is replayed by every later open
-    pending = store.wal_bytes()
-    writes = 0
-    while store.wal_bytes():  # small writes after it
-        writes += 1
-        assert writes < 100, "the WAL was never folded"
-        store.write(batch_of([1000 + writes]))
-    assert 1 < writes <= -(-256 * 1024 // pending)  # folded once the opens had replayed the budget
-    assert rows(store, "SELECT reason FROM checkpoints") == [("replay",)]
+def test_posts_stored_or_deleted_by_another_process_are_seen(data_dir: Path) -> None:
+    """The writer keeps the stored key hashes in memory; a change it did not make (another writer's
+    posts, rows deleted by hand) changes the post count, and it reads the hashes again."""
+    store = Store(data_dir)
+    assert store.write(batch_of(range(10))).posts_new == 10
+    other = Store(data_dir)  # another process's writer (say, `monitor import` while the daemon runs)
+    assert other.write(batch_of(range(10, 20))).posts_new == 10
+    assert store.write(batch_of(range(15, 25))).posts_new == 5  # 15-19 are stored: not again
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("DELETE FROM posts WHERE post_key IN ('x:1', 'x:2')")
+    assert store.write(batch_of(range(0, 5))).posts_new == 2  # the two deleted by hand come back
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(25, 25)]
 
 
-def test_maintenance_folds_the_wal_and_merges_row_groups(config, data_dir: Path) -> None:
-    store = Store(data_dir, wal_checkpoint_bytes=0)  # every write folds (without merging)
+def test_a_process_killed_before_the_checkpoint_loses_only_its_batch(data_dir: Path) -> None:
+    """No WAL: a commit reaches the file at the checkpoint that ends the write. Killed between the
+    two, the batch is gone whole, with the cursor stored in it, so the collector fetches it again."""
+    store = Store(data_dir)
+    store.write(batch_of(range(10)))
+    code = KILL_BEFORE_CHECKPOINT
+    proc = subprocess.run([sys.executable, "-c", code, str(data_dir), str(ROOT)], timeout=120)
+    assert proc.returncode == -9
+    assert rows(store, "SELECT count(*) FROM posts") == [(10,)]
+    assert rows(store, "SELECT count(*) FROM source_state") == [(0,)]  # the cursor did not advance
+    again = batch_of(range(5, 20))
+    again.add_rows("source_state", [{"source": "x", "query": "q", "state": "{}", "updated_at": datetime(2025, 1, 1)}])
+    assert store.write(again).posts_new == 10
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(20, 20)]
+
+
+KILL_BEFORE_CHECKPOINT = """
+import os, signal, sys
+from datetime import datetime
+sys.path.insert(0, sys.argv[2])
+from tests.test_store_writer import batch_of
+from monitor.store import Store
+
+class Killed(Store):
+    @staticmethod
+    def _persist(engine):
+        os.kill(os.getpid(), signal.SIGKILL)  # committed, not yet checkpointed
+
+batch = batch_of(range(5, 20))
+batch.add_rows("source_state", [{"source": "x", "query": "q", "state": "{}", "updated_at": datetime(2025, 1, 1)}])
+Killed(sys.argv[1]).write(batch)
+"""
+
+
+def test_maintenance_merges_the_row_groups_writes_leave(config, data_dir: Path) -> None:
+    store = Store(data_dir)
     for b in range(6):
         store.write(batch_of(range(b * 10, b * 10 + 10)))
-    assert store.wal_bytes() == 0
-    assert row_groups(store) >= 6  # one small row group per fold
-    assert rows(store, "SELECT count(*) FILTER (WHERE vacuum) FROM checkpoints") == [(0,)]
-    store.wal_checkpoint_bytes = 1 << 30  # now writes leave their WAL
-    store.write(batch_of(range(100, 110)))
-    assert store.wal_bytes() > 0
+    assert row_groups(store) >= 6  # each checkpointed write appends its own small row group
     Daemon(config, store, data_dir, say=lambda line: None).maintenance()
-    assert store.wal_bytes() == 0
     assert row_groups(store) == 1
     assert rows(store, "SELECT reason, vacuum FROM checkpoints ORDER BY checkpoint_at DESC LIMIT 1") == [
         ("maintenance", True)]
-    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(70, 70)]
+    assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(60, 60)]
     assert store.checkpoint() is False  # nothing left to do
-
-
-def test_without_maintenance_every_nth_fold_merges(data_dir: Path) -> None:
-    store = Store(data_dir, wal_checkpoint_bytes=0, folds_per_vacuum=3)
-    for b in range(7):
-        store.write(batch_of(range(b * 10, b * 10 + 10)))
-    flags = [v for (v,) in rows(store, "SELECT vacuum FROM checkpoints ORDER BY checkpoint_at")]
-    assert len(flags) >= 7 and flags == [(i + 1) % 3 == 0 for i in range(len(flags))]
 
 
 def test_migration_adds_and_fills_the_key_hash_on_an_old_database(data_dir: Path) -> None:
@@ -269,7 +286,7 @@ from monitor.store import Store
 batch = batch_of(range(100, 140))
 batch.batch_id = "killed-batch"
 Store(sys.argv[1]).write(batch)
-os.kill(os.getpid(), signal.SIGKILL)  # right after the commit, before any checkpoint
+os.kill(os.getpid(), signal.SIGKILL)  # right after the write returned
 """
 
 
@@ -278,7 +295,7 @@ def test_kill_9_after_a_commit_loses_nothing_and_duplicates_nothing(data_dir: Pa
     store.write(batch_of(range(100, 110)))
     proc = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITE, str(data_dir), str(ROOT)], timeout=120)
     assert proc.returncode == -9
-    assert store.wal_bytes() > 0  # the batch is only in the WAL
+    assert store.wal_bytes() == 0
     assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(40, 40)]
     again = batch_of(range(100, 140))
     again.batch_id = "killed-batch"  # the same batch replayed (a spool drain): applied once

@@ -11,14 +11,17 @@ database) takes three things:
 
 - The file is attached to one long-lived in-memory DuckDB instance (~1 ms) instead of starting
   an instance per batch (~12 ms).
-- A commit leaves the batch in the write-ahead log (durable: DuckDB fsyncs it) and detaching does
-  not checkpoint. The WAL is folded into the file inside a write once it passes
-  ``WAL_CHECKPOINT_BYTES`` or has been replayed ``REPLAY_CHECKPOINT_BYTES`` over (so the replay
-  every opener does stays short), and by maintenance.
-  Those folds skip DuckDB's merging of small row groups (a merge rewrites up to ~120k rows);
-  maintenance merges, and so does every ``FOLDS_PER_VACUUM``-th fold when no maintenance runs.
-- Which posts of a batch are stored already is found by scanning ``posts.key_hash`` (one
-  integer column) for the batch's key hashes; hits are confirmed on ``post_key``.
+- The writer writes no WAL: it attaches with ``RECOVERY_MODE no_wal_writes`` and checkpoints
+  before every detach, so a batch reaches the file once (a WAL commit writes and syncs it once
+  more, and every later opener, readers included, replays the WAL). A process killed before that
+  checkpoint loses only the batch it was writing, with the collector cursor stored in the same
+  transaction, so the batch is fetched again. Those checkpoints do not merge small row groups (a
+  merge rewrites up to ~120k rows); maintenance does (``Store.checkpoint``).
+- Which posts of a batch are stored already: the writer keeps the key hashes of the stored posts in
+  its in-memory instance (8 bytes a post) and looks the batch up there before it attaches the file;
+  only hits (re-seen posts, or a rare hash collision) are confirmed in the file, on ``post_key``.
+  The copy is reloaded from ``posts.key_hash`` whenever the file's post count is not what this
+  writer left (another process wrote, or someone deleted rows by hand).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from monitor.store.rows import TABLE_MODES, TABLE_ORDER, WriteBatch, utcnow_naive
+from monitor.store.known_keys import KnownKeys, key_hash
+from monitor.store.rows import TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
 from monitor.store.schema import key_hash_sql, migrate
 
 log = logging.getLogger(__name__)
@@ -52,16 +56,6 @@ ANALYSIS_TABLES = ("mentions", "post_sentiment", "target_scores")
 # The catalog name of the file while the writer has it attached (DuckDB's own name for it when
 # opened directly, so nothing stored in the file depends on how it was opened).
 ATTACH_AS = "monitor"
-# Fold the WAL into the file inside a write once it is this big. Every opener (the writer's next
-# batch, a reader) replays the WAL, at ~5 ms per MB; a 1,000-post batch writes ~1.4 MB of it, and a
-# checkpoint costs ~15 ms plus the writing of the rows: folding every ~3 such batches costs least.
-WAL_CHECKPOINT_BYTES = 4 << 20
-# Also fold once this writer's opens have replayed this much WAL since the last fold (~40 ms spent
-# replaying, about what a fold costs): small writes after a big one stop paying for its replay.
-REPLAY_CHECKPOINT_BYTES = 8 << 20
-# Folds inside writes do not merge small row groups; maintenance does. Without maintenance (cron,
-# CLI imports), every this-many-th fold merges them too.
-FOLDS_PER_VACUUM = 16
 DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small row groups
 # A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
@@ -102,8 +96,8 @@ def _lock_holder(exc: Exception) -> str:
 
 @dataclass
 class _Prepared:
-    """A batch made ready in the writer's instance: its Arrow tables registered as views, its key
-    hashes in temp tables (names start with ``tag``)."""
+    """A batch made ready in the writer's instance: its Arrow tables registered as views, its posts
+    with their key hashes in a temp table (names start with ``tag``)."""
 
     engine: duckdb.DuckDBPyConnection
     tag: str
@@ -111,6 +105,7 @@ class _Prepared:
     temps: list[str] = field(default_factory=list)
     post_keys: set[str] = field(default_factory=set)
     deleted_keys: set[str] = field(default_factory=set)
+    hashes: dict[str, int] = field(default_factory=dict)  # key hash of each post and deletion key
     simple: bool = False  # each post key once, analysis rows only for the batch's posts
 
     def temp(self, what: str) -> str:
@@ -128,19 +123,14 @@ def _sql_str(value: str) -> str:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    rows = con.execute(sql).fetchall()  # fetched to the end: DuckDB refuses a relation query
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # while a result is unfinished
 
 
 class Store:
-    def __init__(self, data_dir: Path | str, lock_timeout: float = 10.0,
-                 wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES, folds_per_vacuum: int = FOLDS_PER_VACUUM,
-                 replay_checkpoint_bytes: int = REPLAY_CHECKPOINT_BYTES):
+    def __init__(self, data_dir: Path | str, lock_timeout: float = 10.0):
         self.data_dir = Path(data_dir)
-        self.wal_checkpoint_bytes = wal_checkpoint_bytes
-        self.replay_checkpoint_bytes = replay_checkpoint_bytes
-        self.folds_per_vacuum = folds_per_vacuum
-        self._replayed = 0  # WAL bytes this writer's opens replayed since its last checkpoint
+        self._merge_due = False  # this writer added rows since maintenance last merged row groups
         self.path = self.data_dir / DB_NAME
         self.wal_path = self.path.with_name(self.path.name + ".wal")
         self.spool_dir = self.data_dir / "spool"
@@ -152,6 +142,7 @@ class Store:
         self._engine_con: duckdb.DuckDBPyConnection | None = None
         self._engine_attaches = 0
         self._seq = 0  # names the temp objects of each prepared batch
+        self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
 
     # --- connections ---------------------------------------------------------------------
 
@@ -167,18 +158,16 @@ class Store:
                 engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS} (STORAGE_VERSION '{STORAGE_VERSION}')")
                 self._detach(engine)
             with self._connect(read_only=False, timeout=self.lock_timeout) as con:
-                if migrate(con):
-                    self._fold_if_big(con)  # a backfill can leave a large WAL
+                migrate(con)
         self._ready = True
 
     def _engine(self) -> duckdb.DuckDBPyConnection:
         """The in-memory DuckDB instance the writer attaches the file to (call with _write_lock held)."""
         if self._engine_con is None:
             con = duckdb.connect(":memory:")
-            # Checkpoints are the writer's decision (_fold_if_big, checkpoint): none at commit
-            # (DuckDB's default once the WAL passes 16 MB) and none at detach.
+            # The writer checkpoints itself, at the end of each write (_persist): none at commit
+            # (DuckDB's default once the WAL passes 16 MB). Row groups are merged by maintenance.
             con.execute("SET checkpoint_threshold = '1TB'")
-            con.execute("PRAGMA disable_checkpoint_on_shutdown")
             con.execute("SET max_vacuum_tasks = 0")
             self._engine_con = con
         return self._engine_con
@@ -219,7 +208,8 @@ class Store:
     @contextmanager
     def _connect(self, read_only: bool, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
         """Read-only: a connection of its own, closed after the block. Read-write: the file attached
-        to the writer's instance as the default catalog for the block, then detached."""
+        to the writer's instance as the default catalog for the block (without a WAL), checkpointed,
+        then detached."""
         if read_only:
             con = self._retry_open(lambda: duckdb.connect(str(self.path), read_only=True), timeout)
             try:
@@ -230,32 +220,39 @@ class Store:
         with self._write_lock:
             engine = self._engine()
             escaped = str(self.path).replace("'", "''")
-            wal = self.wal_bytes()  # what the ATTACH will replay
+            attach = f"ATTACH '{escaped}' AS {ATTACH_AS} (RECOVERY_MODE no_wal_writes); USE {ATTACH_AS}"
             try:
-                self._retry_open(lambda: engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS}; USE {ATTACH_AS}"),
-                                 timeout)
+                self._retry_open(lambda: engine.execute(attach), timeout)
             except StoreLocked:
                 raise
             except StoreError:
                 self._drop_engine()  # the next write starts from a fresh instance
                 raise
-            self._replayed += wal
             self._engine_attaches += 1
             try:
                 yield engine
             finally:
-                self._detach(engine)
+                try:
+                    self._persist(engine)
+                finally:
+                    self._detach(engine)
                 if self._engine_attaches >= ENGINE_ATTACHES:
                     self._drop_engine()  # the file is detached: this no longer holds the lock
 
+    @staticmethod
+    def _persist(engine: duckdb.DuckDBPyConnection) -> None:
+        """Write what the block committed into the file: without a WAL, a commit lives only in
+        memory until this checkpoint (~0.2 ms when nothing changed)."""
+        try:
+            # A transaction left open would outlive the DETACH (DuckDB allows it), make the next
+            # BEGIN fail and block the checkpoint: end it (normally there is none).
+            engine.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+        engine.execute(f"CHECKPOINT {ATTACH_AS}")
+
     def _detach(self, engine: duckdb.DuckDBPyConnection) -> None:
         try:
-            try:
-                # A transaction left open would outlive the DETACH (DuckDB allows it) and make the
-                # next BEGIN fail: end it (normally there is none, and this costs ~0.2 ms).
-                engine.execute("ROLLBACK")
-            except duckdb.TransactionException:
-                pass
             engine.execute(f"USE memory; DETACH {ATTACH_AS}")
         except duckdb.Error:
             log.exception("detaching %s: restarting the writer's DuckDB instance", self.path)
@@ -284,8 +281,7 @@ class Store:
                 self._ready = True
                 return
             with self._connect(read_only=False, timeout=min(timeout, 1.0)) as con:
-                if migrate(con):
-                    self._fold_if_big(con)
+                migrate(con)
             self._ready = True
         except (StoreLocked, duckdb.Error):
             pass
@@ -301,49 +297,31 @@ class Store:
     # --- checkpoints ---------------------------------------------------------------------
 
     def wal_bytes(self) -> int:
-        """Size of the write-ahead log: changes committed but not yet folded into the file."""
+        """Size of a write-ahead log beside the file. The writer writes none; one comes from another
+        writer (a DuckDB CLI session that changed something, or an older version of this tool)."""
         try:
             return self.wal_path.stat().st_size
         except FileNotFoundError:
             return 0
 
-    def _fold_if_big(self, con: duckdb.DuckDBPyConnection) -> bool:
-        """Checkpoint (inside a write) if the WAL has passed ``wal_checkpoint_bytes``, or if replaying
-        it has cost this writer ``replay_checkpoint_bytes`` since the last checkpoint."""
-        wal = self.wal_bytes()
-        if not wal or (wal < self.wal_checkpoint_bytes and self._replayed < self.replay_checkpoint_bytes):
-            return False
-        folds = self._folds_since_vacuum(con)
-        reason = "wal" if wal >= self.wal_checkpoint_bytes else "replay"
-        self._checkpoint(con, reason, vacuum=folds + 1 >= self.folds_per_vacuum)
-        return True
-
-    @staticmethod
-    def _folds_since_vacuum(con: duckdb.DuckDBPyConnection) -> int:
-        return _count(con, "SELECT count(*) FROM checkpoints WHERE NOT vacuum AND checkpoint_at >= coalesce("
-                           "(SELECT max(checkpoint_at) FROM checkpoints WHERE vacuum), '-infinity'::TIMESTAMP)")
-
-    def _checkpoint(self, con: duckdb.DuckDBPyConnection, reason: str, vacuum: bool) -> None:
-        con.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?)", [utcnow_naive(), reason, self.wal_bytes(), vacuum])
-        if vacuum:
-            con.execute(f"SET max_vacuum_tasks = {DUCKDB_MAX_VACUUM_TASKS}")
-        try:
-            con.execute("CHECKPOINT")
-            self._replayed = 0
-        finally:
-            if vacuum:
-                con.execute("SET max_vacuum_tasks = 0")
-
     def checkpoint(self, timeout: float | None = None) -> bool:
-        """Maintenance: fold the WAL into the file and merge small row groups. Returns False when
+        """Maintenance: merge the small row groups the writes left (each checkpointed write appends
+        its own), fold any WAL another writer left, fill missing key hashes. Returns False when
         there was nothing to do."""
         with self.write_connection(timeout) as con:
             # Posts stored without a key hash (by hand, say) get one: the writer reads their keys
             # at every batch until then. Skipped fast when there are none (column statistics).
             con.execute(f"UPDATE posts SET key_hash = {KEY_HASH} WHERE key_hash IS NULL")
-            if not self.wal_bytes() and not self._folds_since_vacuum(con):
+            wal = self.wal_bytes()
+            if not wal and not self._merge_due:
                 return False
-            self._checkpoint(con, "maintenance", vacuum=True)
+            con.execute("INSERT INTO checkpoints VALUES (?, 'maintenance', ?, true)", [utcnow_naive(), wal])
+            con.execute(f"SET max_vacuum_tasks = {DUCKDB_MAX_VACUUM_TASKS}")
+            try:
+                con.execute(f"CHECKPOINT {ATTACH_AS}")
+            finally:
+                con.execute("SET max_vacuum_tasks = 0")
+            self._merge_due = False
             return True
 
     # --- writing -------------------------------------------------------------------------
@@ -358,10 +336,15 @@ class Store:
             prepared = self._prepare(self._engine(), batch)
             try:
                 with self.write_connection() as con:
-                    self._drain_spool(con)
+                    drained = self._drain_spool(con)
                     result = self._apply(con, batch, prepared)
-                    self._fold_if_big(con)
-                    return result
+                    self._merge_due = True
+                # Spooled batches are deleted once the checkpoint at the end of the block has
+                # written them to the file (a crash before that applies them again, idempotently).
+                self._remove_spooled(drained)
+                if self._known is not None:
+                    self._known.compact()
+                return result
             except StoreLocked:
                 if not spool_on_lock:
                     raise
@@ -374,18 +357,16 @@ class Store:
     def _prepare(self, engine: duckdb.DuckDBPyConnection, batch: WriteBatch) -> _Prepared:
         """Make the batch ready in the writer's instance, without the file: its tables registered,
         its posts copied with their key hash (temp table ``posts``), the hashes of its post and
-        deletion keys (temp table ``probe``) for the one scan of posts.key_hash."""
+        deletion keys."""
         self._seq += 1
         p = _Prepared(engine, f"b{self._seq}")
         try:
             for table, data in batch.tables.items():
                 p.views[table] = name = f"{p.tag}_in_{table}"
                 engine.register(name, data)
-            probes = []
             if "posts" in p.views:
                 engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('posts')} AS "
                                f"SELECT *, {KEY_HASH} AS key_hash FROM {p.views['posts']}")
-                probes.append(f"SELECT key_hash FROM {p.temp('posts')}")
                 keys = batch.tables["posts"].column("post_key").to_pylist()
                 p.post_keys = set(keys)
                 # The common case needs no joins: no post of the batch stored yet, each key once, and
@@ -395,9 +376,7 @@ class Store:
                     for t in ANALYSIS_TABLES if t in batch.tables)
             if "deletions" in p.views:
                 p.deleted_keys = set(batch.tables["deletions"].column("post_key").to_pylist())
-                probes.append(f"SELECT {KEY_HASH} AS key_hash FROM {p.views['deletions']}")
-            if probes:
-                engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('probe')} AS {' UNION '.join(probes)}")
+            p.hashes = {key: key_hash(key) for key in p.post_keys | p.deleted_keys}
         except BaseException:
             self._release(p)
             raise
@@ -425,29 +404,33 @@ class Store:
     def _apply(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared) -> ApplyResult:
         result = ApplyResult()
         batch_id = _sql_str(batch.batch_id)
-        if con.execute(f"BEGIN; SELECT 1 FROM applied_batches WHERE batch_id = {batch_id}").fetchone():
+        if con.execute(f"BEGIN; SELECT 1 FROM applied_batches WHERE batch_id = {batch_id}").fetchall():
             con.execute("ROLLBACK")
             result.already_applied = True
             return result
         try:
             stored: set[str] = set()
-            if p.has("probe"):
-                # Stored posts whose key hash is one of this batch's, and any stored without a hash.
-                # One scan of posts.key_hash: DuckDB pushes a Bloom filter of the hashes into it, so
-                # post_key is read only for the few rows that pass (and for rows without a hash: the
-                # column's statistics skip row groups that have none). Two keys can share a hash:
-                # what counts is the key.
+            known = self._known_keys(con) if p.hashes else None
+            hits = known.hits(set(p.hashes.values())) if known is not None else []
+            if hits:
+                # Hashes the writer has seen stored: confirm them on the key (two keys can share a
+                # hash; a deleted post's hash stays in the copy). One scan of posts.key_hash, in
+                # which DuckDB pushes a Bloom filter of the hashes, so post_key is read only for the
+                # rows that pass (and for rows without a hash: the column's statistics skip row
+                # groups that have none).
                 stored = {key for (key,) in con.execute(
-                    f"SELECT post_key FROM posts WHERE key_hash IN (SELECT key_hash FROM {p.temp('probe')}) "
-                    "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL").fetchall()}
+                    "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
+                    "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hits]).fetchall()}
+                stored &= p.hashes.keys()
+            deleted = 0
             gone = stored & p.deleted_keys
             if gone:
                 # Honour deletions at the source; an edit is a deletion plus the new version in this
                 # batch. A stream reports deletions of posts we never stored: only the deletion of a
                 # stored post costs scans of the tables.
                 table = self._keys_table(con, p, "gone", gone)
-                con.execute(f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
-                            f"AND post_key IN (SELECT post_key FROM {table})")
+                deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
+                                      f"AND post_key IN (SELECT post_key FROM {table})")
                 for analysis in ANALYSIS_TABLES:
                     con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
                 stored -= gone
@@ -483,6 +466,10 @@ class Store:
                     # batch); rescore deletes the old rows above before inserting the new ones.
                     semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
                     statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}{semi}")
+                elif mode == "replace" and table in UNINDEXED_KEYS:
+                    key = UNINDEXED_KEYS[table]
+                    statements.append(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {name})")
+                    statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
                 elif mode == "replace":
                     statements.append(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {name}")
                 elif mode == "ignore":
@@ -496,7 +483,18 @@ class Store:
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if known is not None:
+            known.add(p.hashes[key] for key in p.post_keys - stored)
+            known.posts += result.posts_new - deleted
         return result
+
+    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys:
+        """The writer's copy of the stored key hashes, reloaded (inside the transaction) when the
+        file's post count is not what this writer left."""
+        posts = _count(con, "SELECT count(*) FROM posts")
+        if self._known is None or self._known.posts != posts:
+            self._known = KnownKeys.load(con)
+        return self._known
 
     # --- spool ---------------------------------------------------------------------------
 
@@ -531,8 +529,10 @@ class Store:
             batch.tables[file.stem.split("_", 1)[1]] = pq.read_table(file)
         return batch
 
-    def _drain_spool(self, con: duckdb.DuckDBPyConnection) -> int:
-        drained = 0
+    def _drain_spool(self, con: duckdb.DuckDBPyConnection) -> list[Path]:
+        """Apply the spooled batches in order; returns their directories, to be removed once the
+        connection's checkpoint has written them to the file."""
+        drained = []
         for path in self.spooled_batches():
             batch = self.load_spooled(path)
             prepared = self._prepare(self._engine(), batch)
@@ -540,11 +540,14 @@ class Store:
                 self._apply(con, batch, prepared)
             finally:
                 self._release(prepared)
-            shutil.rmtree(path)
-            drained += 1
-        if drained:
-            log.info("drained %d spooled batches", drained)
+            drained.append(path)
         return drained
+
+    def _remove_spooled(self, drained: list[Path]) -> None:
+        for path in drained:
+            shutil.rmtree(path)
+        if drained:
+            log.info("drained %d spooled batches", len(drained))
 
     def drain_spool(self) -> int:
         """Apply spooled batches now (in order, idempotently). Returns how many were applied."""
@@ -552,5 +555,5 @@ class Store:
             return 0
         with self.write_connection() as con:
             drained = self._drain_spool(con)
-            self._fold_if_big(con)
-            return drained
+        self._remove_spooled(drained)
+        return len(drained)

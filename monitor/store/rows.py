@@ -37,6 +37,10 @@ TABLE_MODES: dict[str, str] = {
     "daemon_events": "append",
     "rescored": "keys",  # not a table: posts whose analysis the analysis rows in this batch replace
 }
+# "replace" tables whose key has no index (DuckDB rewrites a table's whole index at every
+# checkpoint, and the writer checkpoints every write): the rows with the batch's keys are deleted,
+# then the batch's rows inserted.
+UNINDEXED_KEYS: dict[str, str] = {"runs": "run_id"}
 # Tables are written in this order (children after parents for readers' sake).
 TABLE_ORDER = list(TABLE_MODES)
 
