@@ -17,8 +17,8 @@ tracemalloc and prints the allocation sites that grew.
 
     python bench/daemon_memory.py [--cycles 2000] [--every 250] [--hits-per-cycle 1] [--tracemalloc]
 
-A cycle takes 150-250 ms here (three DuckDB opens and two checkpoints), and more as the posts
-table grows (see bench/writer_lock.py): 2,000 cycles take about 5 minutes, 3,000 about 10.
+A cycle takes ~95 ms here (writes, each checkpointed, and reads), and more as the posts
+table grows (see bench/writer_lock.py): 2,000 cycles take about 3 minutes.
 """
 
 from __future__ import annotations
