@@ -21,9 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import load_config  # noqa: E402
+from monitor.config import load_config, load_targets  # noqa: E402
 from monitor.eval_cli import with_sentiment_thresholds  # noqa: E402
-from monitor.evaluation import Dataset, evaluate, parse_label_map, read_dataset, stance_metrics  # noqa: E402
+from monitor.evaluation import (  # noqa: E402
+    Dataset,
+    config_replacing_targets,
+    evaluate,
+    parse_label_map,
+    read_dataset,
+    stance_metrics,
+)
 
 RECOMMENDED_THRESHOLDS = "0.3,-0.1"
 
@@ -45,12 +52,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("eval_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "monitor.toml")
+    parser.add_argument("--targets", type=Path, action="append", default=[],
+                        help="a TOML file of [[targets]] to add to the config, replacing any with the same id "
+                             "(config/examples/*.toml: dataset targets with these names get their stance cues)")
     parser.add_argument("--train", action="store_true", help="also train and score the P-Stance Trump model")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/accuracy.md)")
     args = parser.parse_args()
     if not args.eval_dir.is_dir():
         sys.exit(f"{args.eval_dir}: no such folder (pass the eval data folder)")
     config = load_config(args.config)
+    config = config_replacing_targets(config, [t for path in args.targets for t in load_targets(path)])
     sep = " | " if args.markdown else "  "
 
     def row(*cells: object) -> None:

@@ -165,6 +165,22 @@ def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
+
+
+def _invalid(path: Path, exc: ValidationError, raw: dict[str, Any]) -> ConfigError:
+    lines = [f"{path}: invalid configuration:"]
+    for err in exc.errors():
+        lines.append(f"  {_format_location(tuple(err['loc']), raw)}: {err['msg']}")
+    return ConfigError("\n".join(lines))
+
+
 def load_config(path: Path | str | None = None) -> Config:
     config_path = Path(path) if path else DEFAULT_CONFIG
     if not config_path.exists():
@@ -172,19 +188,27 @@ def load_config(path: Path | str | None = None) -> Config:
             f"config file {config_path} not found. Run from the project folder (it ships config/monitor.toml) "
             "or pass --config PATH."
         )
-    try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{config_path}: not UTF-8 text: {exc}") from exc
+    raw = _read_toml(config_path)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{config_path}: invalid configuration:"]
-        for err in exc.errors():
-            where = _format_location(tuple(err["loc"]), raw)
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from exc
+        raise _invalid(config_path, exc, raw) from exc
     config.path = config_path
     return config
+
+
+class _TargetsFile(Strict):
+    targets: list[Target]
+
+
+def load_targets(path: Path | str) -> list[Target]:
+    """The ``[[targets]]`` of a TOML file (e.g. config/examples/debate-topics.toml), validated as
+    in the config."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"targets file {path} not found")
+    raw = _read_toml(path)
+    try:
+        return _TargetsFile.model_validate(raw).targets
+    except ValidationError as exc:
+        raise _invalid(path, exc, raw) from exc

@@ -19,13 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.config import Config, ConfigError
+from monitor.config import Config, ConfigError, load_targets
 from monitor.evaluation import (
     FORMATS,
     Dataset,
     EvalDataError,
     Report,
     append_label,
+    config_replacing_targets,
     evaluate,
     labelled_keys,
     parse_label_map,
@@ -93,13 +94,17 @@ def _file_options(func: Any) -> Any:
 @click.option("--binary/--three-way", default=None,
               help="Stance as favor/against only (default: when the gold labels have no 'none').")
 @click.option("--rules-only", is_flag=True, help="Ignore trained stance models; measure the zero-shot rules.")
+@click.option("--targets", "targets_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A TOML file of [[targets]] (aliases, stance cues) to try, replacing configured targets with the "
+                   "same id; repeatable. E.g. config/examples/debate-topics.toml.")
 @click.option("--sentiment-thresholds", metavar="POS,NEG",
               help="Try other sentiment label thresholds than the config's, e.g. 0.3,-0.1.")
 @click.option("--no-baselines", is_flag=True, help="Skip the stock-VADER baselines (faster).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str | None, target_prefix: bool,
                  target_id: str | None, target_name: str | None, binary: bool | None, rules_only: bool,
-                 sentiment_thresholds: str | None, no_baselines: bool, as_json: bool) -> None:
+                 targets_files: tuple[Path, ...], sentiment_thresholds: str | None, no_baselines: bool,
+                 as_json: bool) -> None:
     """Measure our scores against human labels in FILE.
 
     \b
@@ -134,9 +139,15 @@ def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str 
       monitor eval preprocessed.csv --label-map 0=against,1=none,2=favor --target-prefix
       monitor eval val_text.txt --labels val_labels.txt   # TweetEval sentiment
       monitor eval tweets_GroundTruth.txt                 # VADER's ratings: Pearson r
+      monitor eval trainingdata-all-annotations.txt --targets config/examples/debate-topics.toml
     """
     app = _app()
     config: Config = app.config
+    if targets_files:
+        try:
+            config = config_replacing_targets(config, [t for path in targets_files for t in load_targets(path)])
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
     if target_id:
         _configured(config, target_id)
     if sentiment_thresholds:

@@ -424,6 +424,15 @@ def config_with_targets(config: Config, extra: Iterable[Target], store_unmatched
     return config.model_copy(update={"targets": targets, "analysis": analysis})
 
 
+def config_replacing_targets(config: Config, targets: Iterable[Target]) -> Config:
+    """A copy of ``config`` with ``targets`` in it, replacing configured ones with the same id
+    (for trying a target's aliases and cues, e.g. config/examples/*.toml, before adopting them)."""
+    targets = list(targets)
+    ids = {t.id for t in targets}
+    kept = [t for t in config.targets if t.id not in ids]
+    return config_with_targets(config.model_copy(update={"targets": kept}), targets)
+
+
 # --- evaluation ------------------------------------------------------------------------------
 
 

@@ -67,6 +67,23 @@ def test_eval_prints_the_table(run, tmp_path: Path) -> None:  # type: ignore[no-
     assert "vader-as-stance" not in data["groups"]["all"]
 
 
+def test_eval_tries_targets_from_a_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--targets: a target's cues tried without editing the config (the topic is never named)."""
+    path = tmp_path / "topic.csv"
+    path.write_text("text,label,target\n"
+                    "Pray for our nation tonight. Jesus is the way,against,Atheism\n"
+                    "Religion is a delusion and a fairy tale,favor,Atheism\n", encoding="utf-8")
+    bare = json.loads(run("eval", str(path), "--json", "--no-baselines").output)
+    cued = json.loads(run("eval", str(path), "--json", "--no-baselines",
+                          "--targets", str(ROOT / "config" / "examples" / "debate-topics.toml")).output)
+    assert cued["groups"]["Atheism"]["ours"]["f_avg"] == 1.0
+    assert bare["groups"]["Atheism"]["ours"]["f_avg"] < 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[targets]]\nid = 'x'\n", encoding="utf-8")
+    result = run("eval", str(path), "--targets", str(bad))
+    assert result.exit_code != 0 and "bad.toml" in result.output and "name" in result.output
+
+
 def test_eval_sentiment_and_thresholds(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "s.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [

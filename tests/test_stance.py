@@ -10,7 +10,7 @@ import pytest
 from monitor.analysis.pipeline import Analyzer
 from monitor.analysis.sentiment import Thresholds
 from monitor.analysis.stance import RuleStance, StanceResult
-from monitor.config import Config, Target, load_config
+from monitor.config import Config, ConfigError, Target, load_config, load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,6 +81,28 @@ def test_topic_targets_match_word_forms() -> None:
     target = Target(id="feminism", name="Feminist Movement", kind="topic", aliases=["Feminist"])
     rules = RuleStance([target], Thresholds(0.1, -0.1))
     assert rules.score("feminism", "Feminism is wonderful and empowering").label == "favor"
+
+
+def test_an_unnamed_topic_is_judged_by_its_cues_more_than_by_the_posts_mood() -> None:
+    """A post about a debate that does not name it: its mood is weak evidence of its side
+    (praising God is a stance against atheism), the configured cues strong."""
+    targets = {t.id: t for t in load_targets(ROOT / "config" / "examples" / "debate-topics.toml")}
+    rules = RuleStance(list(targets.values()), Thresholds(0.05, -0.05))
+    assert rules.score("atheism", "Pray for our nation tonight. Jesus is the way, good night").label == "against"
+    assert rules.score("abortion", "Every unborn baby deserves a chance, what a joy they are").label == "against"
+    assert rules.score("climate", "Terrible floods again. We need clean energy now").label == "favor"
+    # Without cues, the mood still counts (less): a topic configured with aliases only.
+    bare = Target(id="atheism", name="Atheism", kind="topic", aliases=["atheism"])
+    assert RuleStance([bare], Thresholds(0.05, -0.05)).score("atheism", "what a wonderful day").label == "favor"
+
+
+def test_targets_files_load_and_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    ids = [t.id for t in load_targets(ROOT / "config" / "examples" / "debate-topics.toml")]
+    assert ids == ["atheism", "climate", "feminism", "abortion"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[targets]]\nid = "x y"\nname = "X"\nkind = "topic"\naliases = ["x"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml.*\n.*targets.*id"):
+        load_targets(bad)
 
 
 # --- trained models ----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from monitor.analysis.sentiment import Scored, Thresholds, VaderEngine, emoji_to
 from monitor.config import Target
 
 RULES_NAME = "stance-rules"
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
 _CLAUSE_END = ".!?;:…)"  # a token ending in one of these ends its clause
@@ -75,6 +75,7 @@ class Params:
     other_clause: float = 0.5  # words in clauses that do not name or refer to the target
     pronoun_clause: float = 0.3  # clauses that refer to a person target only as he/she
     implicit: float = 1.5  # posts that never name the target (it is implied): weight of everything
+    implicit_topic: float = 0.5  # the same for a topic: the mood of a post about a debate is not its side
     reported: float = 0.6  # words the target is reported as saying ("X says ...")
     doubt: float = 1.0  # "X claims ...": the author does not believe X
     harm_subject: float = 0.0  # valence factor for "X destroys ...": X attacks, it is not attacked
@@ -94,6 +95,7 @@ class _TargetWords:
     stems: tuple[str, ...]  # word beginnings for topic names ("feminis" for feminist/feminism)
     squashed: frozenset[str]  # names written as one hashtag ("elonmusk")
     person: bool
+    topic: bool
     starts: dict[str, tuple[tuple[str, ...], ...]]  # first word -> several-word names starting with it
     names: frozenset[str]  # one-word names as they appear among the words, possessives too ("trump's")
     tag_names: tuple[str, ...]  # what a hashtag about the target contains ("trump", "donaldtrump")
@@ -133,8 +135,31 @@ def _target_words(target: Target) -> _TargetWords:
     names = {*single, *squashed}
     names |= {f"{w}'s" for w in names}
     tag_names = tuple(sorted({*single, *squashed, *stems}))
-    return _TargetWords(frozenset(single), tuple(multi), tuple(stems), frozenset(squashed), person, starts,
-                        frozenset(names), tag_names)
+    return _TargetWords(frozenset(single), tuple(multi), tuple(stems), frozenset(squashed), person,
+                        target.kind == "topic", starts, frozenset(names), tag_names)
+
+
+def _mentions(target: _TargetWords, lower: list[str], present: set[str]) -> list[bool] | None:
+    """Which words name the target (None when none does)."""
+    mention = [False] * len(lower)
+    found = bool(target.names & present)
+    if found:
+        for i, w in enumerate(lower):
+            if w in target.names:
+                mention[i] = True
+    if target.stems:
+        for i, w in enumerate(lower):
+            if w.startswith(target.stems):
+                mention[i] = found = True
+    for first in target.starts.keys() & present:
+        at = [i for i, w in enumerate(lower) if w == first]
+        for seq in target.starts[first]:
+            k = len(seq)
+            for i in at:
+                if tuple(x[:-2] if x.endswith("'s") else x for x in lower[i:i + k]) == seq:
+                    mention[i:i + k] = [True] * k
+                    found = True
+    return mention if found else None
 
 
 def _strip_possessive(word: str) -> str:
@@ -223,26 +248,10 @@ class RuleStance:
             value = _STANCE_WORDS[w]
             for i in [i for i, x in enumerate(lower) if x == w]:
                 valences[i] = _stance_valence(lower, i, value)
-        mention = [False] * n
-        found = target.names & present
-        if found:
-            for i in [i for i, w in enumerate(lower) if w in found]:
-                mention[i] = True
-        if target.stems:
-            for i, w in enumerate(lower):
-                if w.startswith(target.stems):
-                    mention[i] = found = True  # type: ignore[assignment]
-        for first in target.starts.keys() & present:
-            at = [i for i, w in enumerate(lower) if w == first]
-            for seq in target.starts[first]:
-                k = len(seq)
-                for i in at:
-                    if tuple(x[:-2] if x.endswith("'s") else x for x in lower[i:i + k]) == seq:
-                        mention[i:i + k] = [True] * k
-                        found = True  # type: ignore[assignment]
-        if not found:
+        mention = _mentions(target, lower, present)
+        if mention is None:
             # the target is implicit (the post is about it without naming it): all of it counts
-            total = sum(valences) * p.implicit
+            total = sum(valences) * (p.implicit_topic if target.topic else p.implicit)
             if raw[-1].endswith("?"):
                 total += p.asks
             return total
