@@ -303,3 +303,20 @@ def test_kill_9_after_a_commit_loses_nothing_and_duplicates_nothing(data_dir: Pa
     assert store.write(batch_of(range(130, 150))).posts_new == 10
     store.checkpoint()
     assert rows(store, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(50, 50)]
+
+
+def test_known_keys_lookups_survive_merges() -> None:
+    from array import array
+
+    from monitor.store.known_keys import KnownKeys, key_hash
+
+    stored = sorted(key_hash(f"x:{i}") for i in range(1000))
+    known = KnownKeys(array("Q", stored), len(stored))
+    known.MERGE_MIN = 10
+    new = [key_hash(f"x:{i}") for i in range(1000, 1200)]
+    known.add(new)
+    known.compact()  # 200 recent ones >= 10% of 1000: merged into the sorted array
+    assert len(known) == 1200 and not known._recent
+    assert known.hits([key_hash("x:5"), key_hash("x:1100"), key_hash("x:5000")]) == [key_hash("x:5"),
+                                                                                     key_hash("x:1100")]
+    assert list(known._sorted) == sorted(stored + new)

@@ -13,12 +13,13 @@ by hand).
 from __future__ import annotations
 
 import hashlib
-import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.store.schema import key_hash_sql
 
@@ -29,9 +30,9 @@ def key_hash(key: str) -> int:
 
 
 class KnownKeys:
-    # Recent additions are merged into the sorted array once they are this share of it (a merge
-    # walks everything once: ~0.3 s a million posts, outside the lock, rarely).
-    MERGE_SHARE = 0.05
+    # Recent additions (~70 bytes each in a set) are merged into the sorted array once they are this
+    # share of it (a merge sorts everything in Arrow: ~0.1 s a million posts, outside the lock).
+    MERGE_SHARE = 0.1
     MERGE_MIN = 20_000
 
     def __init__(self, sorted_hashes: array, posts: int):
@@ -45,11 +46,7 @@ class KnownKeys:
         DuckDB and copied as one buffer. Call inside the transaction that then uses the copy."""
         table = con.sql(f"SELECT coalesce(key_hash, {key_hash_sql('post_key')}) AS h FROM posts "
                         "ORDER BY h").to_arrow_table()
-        hashes = array("Q")
-        for chunk in table.column(0).chunks:
-            data = chunk.buffers()[1]
-            if data is not None and len(chunk):
-                hashes.frombytes(data.to_pybytes()[chunk.offset * 8:(chunk.offset + len(chunk)) * 8])
+        hashes = _from_arrow(table.column(0).combine_chunks() if table.num_rows else pa.array([], pa.uint64()))
         return cls(hashes, len(hashes))
 
     def __len__(self) -> int:
@@ -72,7 +69,18 @@ class KnownKeys:
         """Merge the recent additions into the sorted array once there are enough of them."""
         if len(self._recent) < max(self.MERGE_MIN, self.MERGE_SHARE * len(self._sorted)):
             return
-        # A merge of two sorted runs: no Python object per stored post at once (duplicates, from
-        # a post stored again after a deletion, do no harm to the lookup).
-        self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
+        # No Python object per stored post (duplicates, from a post stored again after a deletion,
+        # do no harm to the lookup).
+        stored = pa.Array.from_buffers(pa.uint64(), len(self._sorted), [None, pa.py_buffer(self._sorted)])
+        merged = pa.concat_arrays([stored, pa.array(list(self._recent), pa.uint64())])
+        self._sorted = _from_arrow(merged.take(pc.sort_indices(merged)))
         self._recent = set()
+
+
+def _from_arrow(values: pa.Array) -> array:
+    """A UInt64 Arrow array without nulls as array('Q'), copied from its buffer."""
+    out = array("Q")
+    data = values.buffers()[1]
+    if data is not None and len(values):
+        out.frombytes(data.to_pybytes()[values.offset * 8:(values.offset + len(values)) * 8])
+    return out
