@@ -320,3 +320,23 @@ def test_known_keys_lookups_survive_merges() -> None:
     assert known.hits([key_hash("x:5"), key_hash("x:1100"), key_hash("x:5000")]) == [key_hash("x:5"),
                                                                                      key_hash("x:1100")]
     assert list(known._sorted) == sorted(stored + new)
+
+
+def test_a_run_row_is_replaced_without_an_index(data_dir: Path) -> None:
+    """runs has no primary key (DuckDB would rewrite the index at every checkpoint): the writer
+    replaces a run's row by deleting and inserting it."""
+    store = Store(data_dir)
+
+    def run_row(pages: int) -> WriteBatch:
+        batch = WriteBatch()
+        batch.add_rows("runs", [{"run_id": 7, "source": "x", "query": "q", "started_at": datetime(2025, 1, 1),
+                                 "finished_at": datetime(2025, 1, 1), "pages": pages, "requests": pages,
+                                 "posts_new": 0, "posts_seen": 0, "statuses": "200x1", "error": None,
+                                 "coverage": "complete"}])
+        return batch
+
+    for pages in (1, 2, 3):
+        store.write(run_row(pages))
+    assert rows(store, "SELECT run_id, pages FROM runs") == [(7, 3)]
+    assert rows(store, "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'runs' "
+                       "ORDER BY 1") == [("NOT NULL",)] * 3

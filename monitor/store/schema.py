@@ -247,21 +247,10 @@ MIGRATIONS.append(("runs without an index", """
 -- The writer checkpoints every write, and DuckDB rewrites a table's whole index at each checkpoint
 -- (~12 ms for 50,000 runs, and runs grow by thousands a week): runs keeps its key without one. The
 -- writer replaces a run's row by deleting and inserting it.
-CREATE TABLE runs_unindexed (
-    run_id      BIGINT NOT NULL,
-    source      VARCHAR NOT NULL,
-    query       VARCHAR,
-    started_at  TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP,
-    pages       INTEGER,
-    requests    INTEGER,
-    posts_new   BIGINT,
-    posts_seen  BIGINT,
-    statuses    VARCHAR,
-    error       VARCHAR,
-    coverage    VARCHAR
-);
-INSERT INTO runs_unindexed BY NAME SELECT * FROM runs ORDER BY run_id;
+CREATE TABLE runs_unindexed AS SELECT * FROM runs ORDER BY run_id;
+ALTER TABLE runs_unindexed ALTER COLUMN run_id SET NOT NULL;
+ALTER TABLE runs_unindexed ALTER COLUMN source SET NOT NULL;
+ALTER TABLE runs_unindexed ALTER COLUMN started_at SET NOT NULL;
 DROP TABLE runs;
 ALTER TABLE runs_unindexed RENAME TO runs;
 """))
