@@ -114,9 +114,6 @@ class _Prepared:
             self.temps.append(name)
         return name
 
-    def has(self, what: str) -> bool:
-        return f"{self.tag}_{what}" in self.temps
-
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
