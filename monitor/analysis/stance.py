@@ -84,7 +84,7 @@ class Params:
     sarcasm: float = -0.6  # factor for praise next to a sarcasm marker (negative: turns into mockery)
     title: float = 2.0  # "President X", "Senator X": a respectful title
     hashtag: float = 4.0  # one stance hashtag (#NeverX, #X2020)
-    cue: float = 2.0  # one configured cue regex
+    cue: float = 4.0  # one configured cue regex (what the user says marks a side weighs as much as a stance hashtag)
     alpha: float = 5.0  # normalisation of the total into [-1, 1] (VADER uses 15; stance sums are smaller)
 
 
