@@ -141,12 +141,9 @@ def _target_words(target: Target) -> _TargetWords:
 
 def _mentions(target: _TargetWords, lower: list[str], present: set[str]) -> list[bool] | None:
     """Which words name the target (None when none does)."""
-    mention = [False] * len(lower)
-    found = bool(target.names & present)
-    if found:
-        for i, w in enumerate(lower):
-            if w in target.names:
-                mention[i] = True
+    names = target.names & present
+    mention = [w in names for w in lower] if names else [False] * len(lower)
+    found = bool(names)
     if target.stems:
         for i, w in enumerate(lower):
             if w.startswith(target.stems):
@@ -306,7 +303,7 @@ class RuleStance:
                 extra += p.title
         if any(raw[i][-1] == "?" and clause[i] in named for i in ends):
             extra += p.asks
-        return extra + sum(valences[i] * weights[i] for i in [i for i, v in enumerate(valences) if v])
+        return extra + sum([v * w for v, w in zip(valences, weights, strict=True) if v])
 
 
 def _clause_numbers(n: int, ends: list[int], starts: list[int]) -> list[int]:
