@@ -18,10 +18,11 @@ database) takes three things:
   transaction, so the batch is fetched again. Those checkpoints do not merge small row groups (a
   merge rewrites up to ~120k rows); maintenance does (``Store.checkpoint``).
 - Which posts of a batch are stored already: the writer keeps the key hashes of the stored posts in
-  its in-memory instance (8 bytes a post) and looks the batch up there before it attaches the file;
-  only hits (re-seen posts, or a rare hash collision) are confirmed in the file, on ``post_key``.
-  The copy is reloaded from ``posts.key_hash`` whenever the file's post count is not what this
-  writer left (another process wrote, or someone deleted rows by hand).
+  memory (``known_keys.py``, 8 bytes a post) and looks the batch up there instead of scanning
+  ``posts.key_hash``; only hits (re-seen posts, or a rare hash collision) are confirmed in the file,
+  on ``post_key``. The copy is reloaded from the file whenever its post count (read in the
+  transaction, <1 ms) is not what this writer left (another process wrote, or someone deleted
+  rows by hand).
 """
 
 from __future__ import annotations
