@@ -340,3 +340,21 @@ def test_a_run_row_is_replaced_without_an_index(data_dir: Path) -> None:
     assert rows(store, "SELECT run_id, pages FROM runs") == [(7, 3)]
     assert rows(store, "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'runs' "
                        "ORDER BY 1") == [("NOT NULL",)] * 3
+
+
+def test_two_writers_taking_turns_scan_instead_of_reloading_every_time(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another process writes too, the copy of the key hashes falls out of step at every
+    write: a writer reloads it at most once per KEY_RELOAD_WRITES writes and scans in between."""
+    from monitor.store.known_keys import KnownKeys
+
+    monkeypatch.setattr("monitor.store.db.KEY_RELOAD_WRITES", 4)
+    loads: list[int] = []
+    real_load = KnownKeys.load.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(KnownKeys, "load", classmethod(lambda cls, con: loads.append(1) or real_load(cls, con)))
+    daemon, importer = Store(data_dir), Store(data_dir)
+    for b in range(12):  # each overlaps the other's previous batch by 5 posts
+        writer = daemon if b % 2 == 0 else importer
+        assert writer.write(batch_of(range(b * 10 - 5 if b else 0, b * 10 + 10))).posts_new == 10
+    assert len(loads) <= 4  # each writer: at its first write and 4 writes later (12 without the limit)
+    assert rows(daemon, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(120, 120)]

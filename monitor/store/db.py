@@ -62,6 +62,9 @@ DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
 ENGINE_ATTACHES = 1000
 KEY_HASH = key_hash_sql("post_key")
+# While another process writes too, the writer reloads its copy of the stored key hashes at most
+# once in this many writes, and scans posts.key_hash in between (see Store._known_keys).
+KEY_RELOAD_WRITES = 50
 
 
 class StoreError(Exception):
@@ -141,6 +144,8 @@ class Store:
         self._engine_attaches = 0
         self._seq = 0  # names the temp objects of each prepared batch
         self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
+        self._writes = 0  # transactions applied by this writer
+        self._loaded_at: int | None = None  # ... when it last loaded the key hashes
 
     # --- connections ---------------------------------------------------------------------
 
@@ -409,13 +414,14 @@ class Store:
         try:
             stored: set[str] = set()
             known = self._known_keys(con) if p.hashes else None
-            hits = known.hits(set(p.hashes.values())) if known is not None else []
+            hashes = set(p.hashes.values())
+            hits = known.hits(hashes) if known is not None else list(hashes)
             if hits:
-                # Hashes the writer has seen stored: confirm them on the key (two keys can share a
-                # hash; a deleted post's hash stays in the copy). One scan of posts.key_hash, in
-                # which DuckDB pushes a Bloom filter of the hashes, so post_key is read only for the
-                # rows that pass (and for rows without a hash: the column's statistics skip row
-                # groups that have none).
+                # Hashes the writer has seen stored (or all of the batch's, without a copy in step
+                # with the file): confirm them on the key (two keys can share a hash; a deleted
+                # post's hash stays in the copy). One scan of posts.key_hash, in which DuckDB pushes
+                # a Bloom filter of the hashes, so post_key is read only for the rows that pass (and
+                # for rows without a hash: the column's statistics skip row groups that have none).
                 stored = {key for (key,) in con.execute(
                     "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
                     "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hits]).fetchall()}
@@ -486,12 +492,19 @@ class Store:
             known.posts += result.posts_new - deleted
         return result
 
-    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys:
-        """The writer's copy of the stored key hashes, reloaded (inside the transaction) when the
-        file's post count is not what this writer left."""
+    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys | None:
+        """The writer's copy of the stored key hashes, or None when it is not in step with the file
+        (its post count is not what this writer left) and this batch scans ``posts.key_hash``
+        instead. Loading the copy costs ~50-90 ms a million posts, inside the lock: it is loaded at
+        the first write, and again at most every ``KEY_RELOAD_WRITES`` writes while another
+        process writes too (a `monitor import` beside the daemon); a scan costs ~10 ms."""
+        self._writes += 1
         posts = _count(con, "SELECT count(*) FROM posts")
-        if self._known is None or self._known.posts != posts:
-            self._known = KnownKeys.load(con)
+        if self._known is not None and self._known.posts == posts:
+            return self._known
+        self._known = None
+        if self._loaded_at is None or self._writes - self._loaded_at >= KEY_RELOAD_WRITES:
+            self._known, self._loaded_at = KnownKeys.load(con), self._writes
         return self._known
 
     # --- spool ---------------------------------------------------------------------------
