@@ -14,7 +14,10 @@ the file. Goal (the issue): under 50 ms for a batch of 1,000 posts on a 1M-post 
    way a collector page is (``Post`` objects -> ``posts_table`` + ``analysis_tables`` from a real
    ``Analyzer``, plus sightings, the cursor and the run row); then as many batches of posts that
    are all stored already (re-seen: a collector re-reading a page); then new posts with 300
-   deletions of posts never stored (a Bluesky Jetstream page reports every deletion on the network).
+   deletions of posts never stored (a Bluesky Jetstream page reports every deletion on the network);
+   then new posts while a second writer (another process: `monitor import` beside the daemon)
+   writes a batch between them, so the first writer's copy of the stored key hashes is never in
+   step with the file (it scans ``posts.key_hash``, and reloads the copy every 50 writes).
 3. After them: a reader's read-only open, and the daemon's maintenance (``Store.checkpoint``:
    merges the small row groups the writes left), with the lock held.
 
@@ -408,9 +411,13 @@ def _summary(values: list[float]) -> tuple[float, float, float]:
 
 
 def run_batches(store: Any, maker: BatchMaker, numbers: list[list[int]], expect_new: bool,
-                label: str, deletions: int = 0) -> list[dict[str, Any]]:
+                label: str, deletions: int = 0, other: Any = None) -> list[dict[str, Any]]:
+    """Time ``store.write`` for a batch of each list of post numbers. With ``other``: another
+    writer (another process, say `monitor import` beside the daemon) writes a batch before each."""
     out: list[dict[str, Any]] = []
     for nums in numbers:
+        if other is not None:
+            other.write(maker.batch([n + 10**8 for n in nums])[0])
         batch, mentions = maker.batch(nums, deletions)
         store.records.clear()
         started = time.perf_counter()
@@ -563,6 +570,10 @@ def main() -> None:
         maintain("the re-seen posts")
         jetstream = run_batches(store, maker, numbers(args.batches), True, "new posts + deletions", deletions=300)
         maintain("the posts with deletions")
+        other = _make_timed_store()(data_dir)
+        beside = run_batches(store, maker, numbers(args.batches), True, "new posts, another writer too", other=other)
+        other.close()
+        maintain("the posts written beside another writer")
         size_after = db.stat().st_size
         groups_after, in_last_after = last_row_group(db)
         free_after = free_bytes(db)
@@ -570,6 +581,7 @@ def main() -> None:
         print_table(f"batches of {size:,} NEW posts on a {stored:,}-post database", new)
         print_table(f"batches of {size:,} RE-SEEN posts (all already stored)", seen)
         print_table(f"batches of {size:,} NEW posts + 300 deletions of posts never stored", jetstream)
+        print_table(f"batches of {size:,} NEW posts while another writer writes a batch between them", beside)
         med, p95, top = _summary([r["held"] for r in new])
         every = [r["held"] for batches in (new, seen, jetstream) for r in batches]
         verdict = ("every batch" if max(every) < GOAL_MS / 1000 else
@@ -578,6 +590,9 @@ def main() -> None:
         print(f"\ngoal: lock held < {GOAL_MS:.0f} ms per {size:,}-post batch -> met for {verdict} "
               f"(new posts: median {med * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {top * 1000:.1f} ms, "
               f"mean {mean * 1000:.1f} ms; all {len(every)} batches: max {max(every) * 1000:.1f} ms)")
+        med_b, p95_b, top_b = _summary([r["held"] for r in beside])
+        print(f"with another writer writing between the batches: median {med_b * 1000:.1f} ms, "
+              f"p95 {p95_b * 1000:.1f} ms, max {top_b * 1000:.1f} ms")
         print(f"after the new posts: {wal_left / 1e6:.1f} MB of WAL; a reader's read-only open "
               f"{reader * 1000:.1f} ms (after maintenance: {reader_after * 1000:.1f} ms)")
         for after, held, before, groups in maintenance:

@@ -57,6 +57,7 @@ ANALYSIS_TABLES = ("mentions", "post_sentiment", "target_scores")
 # The catalog name of the file while the writer has it attached (DuckDB's own name for it when
 # opened directly, so nothing stored in the file depends on how it was opened).
 ATTACH_AS = "monitor"
+ATTACH_OPTIONS = "RECOVERY_MODE no_wal_writes"
 DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small row groups
 # A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
@@ -223,7 +224,7 @@ class Store:
         with self._write_lock:
             engine = self._engine()
             escaped = str(self.path).replace("'", "''")
-            attach = f"ATTACH '{escaped}' AS {ATTACH_AS} (RECOVERY_MODE no_wal_writes); USE {ATTACH_AS}"
+            attach = f"ATTACH '{escaped}' AS {ATTACH_AS} ({ATTACH_OPTIONS}); USE {ATTACH_AS}"
             try:
                 self._retry_open(lambda: engine.execute(attach), timeout)
             except StoreLocked:
