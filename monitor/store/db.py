@@ -57,7 +57,10 @@ ANALYSIS_TABLES = ("mentions", "post_sentiment", "target_scores")
 # The catalog name of the file while the writer has it attached (DuckDB's own name for it when
 # opened directly, so nothing stored in the file depends on how it was opened).
 ATTACH_AS = "monitor"
-ATTACH_OPTIONS = "RECOVERY_MODE no_wal_writes"
+# No WAL (see above). Row groups of at most 16,384 rows: each write appends its own small ones and
+# maintenance merges them, rewriting up to a row group's worth of rows with the lock held (~1 s at
+# most in bench/writer_lock.py; up to ~4 s with DuckDB's default of 122,880).
+ATTACH_OPTIONS = "RECOVERY_MODE no_wal_writes, ROW_GROUP_SIZE 16384"
 DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small row groups
 # A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
