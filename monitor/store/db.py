@@ -87,16 +87,21 @@ class ApplyResult:
     already_applied: bool = False
 
 
+def _in_this_process(exc: Exception) -> bool:
+    # This process (another thread's reader, or the writer's attachment): "Unique file handle
+    # conflict", a ResourceInUseException in DuckDB 2, a BinderException in 1.5.
+    return "unique file handle conflict" in str(exc).lower()
+
+
 def _is_lock_error(exc: Exception) -> bool:
-    # Another process: IOException "Could not set lock on file". This process (another thread's
-    # reader, or the writer's attachment): ResourceInUseException "Unique file handle conflict".
-    if isinstance(exc, duckdb.ResourceInUseException):
+    # Another process: IOException "Could not set lock on file".
+    if _in_this_process(exc):
         return True
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 def _lock_holder(exc: Exception) -> str:
-    if isinstance(exc, duckdb.ResourceInUseException):
+    if _in_this_process(exc):
         return "this process (another thread)"
     match = re.search(r"PID (\d+)", str(exc))
     return f"process {match.group(1)}" if match else "another process"
