@@ -153,7 +153,7 @@ class Store:
         self._engine_attaches = 0
         self._seq = 0  # names the temp objects of each prepared batch
         self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
-        self._writes = 0  # transactions applied by this writer
+        self._writes = 0  # batches with posts or deletions this writer applied
         self._loaded_at: int | None = None  # ... when it last loaded the key hashes
 
     # --- connections ---------------------------------------------------------------------
