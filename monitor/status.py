@@ -32,7 +32,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
             daemon_status = {}
     jobs = daemon_status.get("jobs", {})
     batches, spool_bytes = store.spool_size()
-    db_bytes = sum(p.stat().st_size for p in (store.path, store.path.with_name(store.path.name + ".wal"))
+    db_bytes = sum(p.stat().st_size for p in (store.path, store.wal_path)
                    if p.exists())
     result: dict[str, Any] = {
         "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at")},
