@@ -58,7 +58,7 @@ class Post(BaseModel):
     repost_of: str | None = None
     engagement: Engagement = Field(default_factory=Engagement)
     provenance: Provenance
-    raw: dict[str, Any] | list[Any] | None = None
+    raw: Any = None  # the record as received (dict or list); not validated: copying it cost more than the rest
 
     @field_validator("created_at")
     @classmethod
