@@ -5,9 +5,10 @@ multi-target stance, TweetEval, VADER's own sets), keeping each distinct text th
 target (the default targets plus the datasets' own: Biden, Sanders, Clinton, Cruz). Then it times
 ``monitor import`` end to end in a fresh data directory (a subprocess: start-up, reading, matching,
 scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over the same texts in
-one process, and prints both rates and their ratio.
+one process, and prints both rates and their ratio, for
+--rounds alternating pairs of timings, and the median ratio.
 
-    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--workers 0]
+    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--rounds 3] [--workers 0]
 
 --repeat K writes each text K times with a distinct " (k)" suffix, so every text stays unique
 while the run is long enough for start-up costs not to dominate.
@@ -20,6 +21,8 @@ import csv
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="pairs of timings, alternating (the figure: the median ratio)")
     parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
     args = parser.parse_args()
     if not args.eval_dir.exists():
@@ -111,25 +116,37 @@ def main() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     stock = SentimentIntensityAnalyzer()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for text in texts:
-        stock.polarity_scores(text)
-    vader_seconds = time.perf_counter() - started
-    vader_cpu = time.process_time() - cpu_started
-    vader_rate = len(texts) / vader_seconds
-
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(work / "data"),
-           "import", "--json", str(archive)]
-    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-    import_seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import and its worker processes
-    import_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-    if done.returncode != 0:
-        sys.exit(done.stderr)
-    report = json.loads(done.stdout)[0]
-    import_rate = len(texts) / import_seconds
+    ratios: list[float] = []
+    cpu_per_post: list[tuple[float, float]] = []
+    # The two timings alternate, round after round: this machine's speed drifts by tens of percent
+    # within minutes, so one pair of timings far apart can say more about the drift than the code.
+    for round_no in range(1, args.rounds + 1):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for text in texts:
+            stock.polarity_scores(text)
+        vader_seconds = time.perf_counter() - started
+        vader_cpu = time.process_time() - cpu_started
+        vader_rate = len(texts) / vader_seconds
+
+        cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir",
+               str(work / f"data{round_no}"), "import", "--json", str(archive)]
+        started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        import_seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import and its worker processes
+        import_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        if done.returncode != 0:
+            sys.exit(done.stderr)
+        report = json.loads(done.stdout)[0]
+        import_rate = len(texts) / import_seconds
+        ratios.append(import_rate / vader_rate)
+        cpu_per_post.append((vader_cpu / len(texts) * 1e6, import_cpu / len(texts) * 1e6))
+        print(f"round {round_no}: bare VADER {vader_rate:8,.0f} texts/s ({vader_seconds:.1f} s); monitor import "
+              f"{import_rate:8,.0f} posts/s ({import_seconds:.1f} s; {report['posts_new']:,} stored, "
+              f"{report['errors']} errors); ratio {ratios[-1]:.2f}x; CPU per post: VADER "
+              f"{cpu_per_post[-1][0]:.1f} us, import {cpu_per_post[-1][1]:.1f} us in all its processes", flush=True)
+        shutil.rmtree(work / f"data{round_no}", ignore_errors=True)
 
     from monitor.analysis.pipeline import Analyzer
 
@@ -139,15 +156,13 @@ def main() -> None:
         analyzer.analyse(text, "en")
     analysis_rate = len(texts) / (time.perf_counter() - started)
 
-    print(f"bare VADER polarity_scores, 1 process : {vader_rate:10,.0f} texts/s ({vader_seconds:.1f} s)")
-    print(f"monitor import, end to end             : {import_rate:10,.0f} posts/s ({import_seconds:.1f} s; "
-          f"{report['posts_new']:,} stored, {report['errors']} errors)")
-    print(f"ratio import / bare VADER              : {import_rate / vader_rate:10.2f}x")
-    print(f"CPU time per post: bare VADER {vader_cpu / len(texts) * 1e6:.1f} us; "
-          f"import {import_cpu / len(texts) * 1e6:.1f} us in all its processes (so {os.cpu_count()} idle cores "
-          f"allow at most {vader_cpu * (os.cpu_count() or 1) / import_cpu:.2f}x)")
-    print(f"(our full analysis, 1 process         : {analysis_rate:10,.0f} posts/s: matching, sentiment, "
-          "stance per target)")
+    vader_us = statistics.median(v for v, _ in cpu_per_post)
+    import_us = statistics.median(i for _, i in cpu_per_post)
+    print(f"ratio import / bare VADER, median of {len(ratios)} rounds: {statistics.median(ratios):.2f}x "
+          f"(range {min(ratios):.2f}-{max(ratios):.2f}x)")
+    print(f"CPU per post (medians): bare VADER {vader_us:.1f} us; import {import_us:.1f} us in all its processes, "
+          f"so {os.cpu_count()} idle cores allow at most {vader_us * (os.cpu_count() or 1) / import_us:.2f}x")
+    print(f"our full analysis in 1 process: {analysis_rate:,.0f} posts/s (matching, sentiment, stance per target)")
 
 
 if __name__ == "__main__":
