@@ -116,3 +116,27 @@ def test_failure_mid_import_keeps_stored_batches(config, data_dir: Path, tmp_pat
     assert report.skipped and "disk on fire" in report.skipped
     assert stored(store) == [(20,)]
     assert stored(store, "SELECT status FROM imports") == [("failed",)]
+
+
+def test_repeated_texts_are_analysed_once_and_stored_for_each_post(config, data_dir: Path, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    from monitor.analysis.pipeline import Analyzer
+
+    calls: list[str] = []
+    original = Analyzer.analyse
+
+    def counting(self, text, lang=None, force_targets=()):
+        calls.append(text)
+        return original(self, text, lang, force_targets)
+
+    monkeypatch.setattr(Analyzer, "analyse", counting)
+    retweet = "RT @sama: Elon Musk is wrong about Stargate, as usual"
+    posts = [post(i, retweet) for i in range(5)] + [post(9, "Satya Nadella: we are good for our $80B")]
+    store = Store(data_dir)
+    report = Importer(config, store).import_paths([write_jsonl(tmp_path / "rt.jsonl", posts)])[0]
+    assert report.posts_new == 6
+    assert sorted(calls) == sorted([retweet, posts[-1]["text"]])
+    rows = stored(store, "SELECT post_key, target_id, stance, stance_score FROM target_scores "
+                         "WHERE post_key <> 'x:9' ORDER BY post_key, target_id")
+    assert len(rows) == 15  # altman (@sama), musk and stargate for each of the five reposts
+    assert len({r[1:] for r in rows}) == 3  # ... with the same scores

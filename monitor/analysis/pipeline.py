@@ -142,7 +142,15 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     stores them, everything with ``keep_all`` (re-scoring posts already stored)."""
     from monitor.store.rows import AnalyzerInfo, analysis_tables  # rows imports this module
 
-    analyses = [analyzer.analyse(text, lang) for _, text, lang in items]
+    # Archives repeat texts (every retweet of a tweet reads "RT @user: ..."): each distinct text is
+    # analysed once per batch, and its analysis serves every post that has it.
+    done: dict[tuple[str, str | None], Analysis] = {}
+    analyses: list[Analysis] = []
+    for _, text, lang in items:
+        analysis = done.get((text, lang))
+        if analysis is None:
+            analysis = done[(text, lang)] = analyzer.analyse(text, lang)
+        analyses.append(analysis)
     keep_all = keep_all or analyzer.config.analysis.store_unmatched
     keep = [keep_all or a.matched for a in analyses]
     kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
