@@ -8,10 +8,12 @@ scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over t
 one process, and prints both rates and their ratio, for
 --rounds alternating pairs of timings, and the median ratio.
 
-    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--rounds 3] [--workers 0]
+    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--rounds 3] [--retweets] [--workers 0]
 
 --repeat K writes each text K times with a distinct " (k)" suffix, so every text stays unique
-while the run is long enough for start-up costs not to dominate.
+while the run is long enough for start-up costs not to dominate. --retweets adds retweets of
+them, about 1.7 for every tweet, many of the same few (see ``with_retweets``): the import analyses
+each distinct text of a batch once, bare VADER scores every one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -82,10 +85,28 @@ def real_texts(eval_dir: Path) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
 
 
+def with_retweets(texts: list[str], seed: int = 1) -> tuple[list[str], int]:
+    """The texts with retweets after them, as a search archive has: half the tweets get none, the
+    rest a heavy-tailed number (Pareto, most get one or two, a few hundreds), each "RT @user: "
+    plus a tweet among the last 200 (mostly the latest). Returns the texts and the retweet count."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    retweets = 0
+    for i, text in enumerate(texts):
+        out.append(text)
+        for _ in range(int(rng.paretovariate(1.2)) - 1 if rng.random() < 0.5 else 0):
+            back = min(int(rng.expovariate(0.05)), 199, i)
+            out.append(f"RT @user{(i - back) % 997}: {texts[i - back]}")
+            retweets += 1
+    return out, retweets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--retweets", action="store_true",
+                        help="add retweets (RT @user: ...) of the tweets, as search archives have them")
     parser.add_argument("--rounds", type=int, default=3,
                         help="pairs of timings, alternating (the figure: the median ratio)")
     parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
@@ -105,13 +126,18 @@ def main() -> None:
     matcher = Matcher(load_config(config_path))
     base = [t for t in real_texts(args.eval_dir) if matcher.match(t)]
     texts = [t if k == 0 else f"{t} ({k})" for k in range(args.repeat) for t in base]
+    retweets = 0
+    if args.retweets:
+        texts, retweets = with_retweets(texts)
     archive = work / "tweets.jsonl"
     with archive.open("w", encoding="utf-8") as fh:
         for i, text in enumerate(texts):
             fh.write(json.dumps({"platform": "bench", "id": str(i), "text": text, "author": f"u{i % 997}",
                                  "created_at": f"2025-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z", "lang": "en"}) + "\n")
-    print(f"archive: {len(texts):,} unique texts ({len(base):,} distinct real tweets mentioning a target, "
-          f"x{args.repeat}), {archive.stat().st_size / 1e6:.1f} MB; cores: {os.cpu_count()}")
+    print(f"archive: {len(texts) - retweets:,} unique texts ({len(base):,} distinct real tweets mentioning a target, "
+          f"x{args.repeat})" + (f" and {retweets:,} retweets of them ({len(set(texts)):,} distinct texts in all)"
+                                if retweets else "")
+          + f", {archive.stat().st_size / 1e6:.1f} MB; cores: {os.cpu_count()}")
 
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

@@ -140,3 +140,27 @@ def test_repeated_texts_are_analysed_once_and_stored_for_each_post(config, data_
                          "WHERE post_key <> 'x:9' ORDER BY post_key, target_id")
     assert len(rows) == 15  # altman (@sama), musk and stargate for each of the five reposts
     assert len({r[1:] for r in rows}) == 3  # ... with the same scores
+
+
+def test_worker_processes_keep_each_post_with_its_own_analysis(config, data_dir: Path, tmp_path: Path) -> None:
+    # Enough posts for the worker pool, which splits a batch by text: reposts, unmatched posts and
+    # posts naming different targets must each come back to the right post.
+    names = {"musk": "Elon Musk", "altman": "Sam Altman", "nadella": "Satya Nadella"}
+    posts, expected = [], {}
+    for i in range(1200):
+        if i % 4 == 3:
+            posts.append(post(i, f"nothing to see here, number {i}"))
+            continue
+        tid = list(names)[i % 3]
+        text = f"RT @someone: {names[tid]} is right" if i % 5 == 0 else f"{names[tid]} said {i}"
+        posts.append(post(i, text))
+        expected[f"x:{i}"] = tid
+    store = Store(data_dir)
+    importer = Importer(config, store)
+    assert importer.pool.workers >= 2
+    report = importer.import_paths([write_jsonl(tmp_path / "many.jsonl", posts)])[0]
+    assert (report.posts_new, report.unmatched) == (len(expected), 300)
+    rows = dict(stored(store, "SELECT post_key, target_id FROM mentions"))
+    assert rows == expected
+    keys = {k for (k,) in stored(store, "SELECT post_key FROM target_scores")}
+    assert keys == set(expected)
