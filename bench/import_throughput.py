@@ -5,8 +5,8 @@ multi-target stance, TweetEval, VADER's own sets), keeping each distinct text th
 target (the default targets plus the datasets' own: Biden, Sanders, Clinton, Cruz). Then it times
 ``monitor import`` end to end in a fresh data directory (a subprocess: start-up, reading, matching,
 scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over the same texts in
-one process, and prints both rates and their ratio, for
---rounds alternating pairs of timings, and the median ratio.
+one process, and prints both rates and their ratio: for each of --rounds alternating pairs of
+timings, then the median ratio.
 
     python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--rounds 3] [--retweets] [--workers 0]
 
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,6 +102,26 @@ def with_retweets(texts: list[str], seed: int = 1) -> tuple[list[str], int]:
     return out, retweets
 
 
+def time_vader(stock: Any, texts: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of stock ``polarity_scores`` over the texts, in this process."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for text in texts:
+        stock.polarity_scores(text)
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def time_import(cmd: list[str], env: dict[str, str]) -> tuple[dict, float, float]:
+    """The import's report, its wall seconds and the CPU seconds of it and its worker processes."""
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(done.stderr)
+    cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return json.loads(done.stdout)[0], seconds, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
@@ -148,31 +169,19 @@ def main() -> None:
     # The two timings alternate, round after round: this machine's speed drifts by tens of percent
     # within minutes, so one pair of timings far apart can say more about the drift than the code.
     for round_no in range(1, args.rounds + 1):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for text in texts:
-            stock.polarity_scores(text)
-        vader_seconds = time.perf_counter() - started
-        vader_cpu = time.process_time() - cpu_started
-        vader_rate = len(texts) / vader_seconds
-
-        cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir",
-               str(work / f"data{round_no}"), "import", "--json", str(archive)]
-        started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-        import_seconds = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import and its worker processes
-        import_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-        if done.returncode != 0:
-            sys.exit(done.stderr)
-        report = json.loads(done.stdout)[0]
-        import_rate = len(texts) / import_seconds
+        vader_seconds, vader_cpu = time_vader(stock, texts)
+        data_dir = work / f"data{round_no}"
+        cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(data_dir),
+               "import", "--json", str(archive)]
+        report, import_seconds, import_cpu = time_import(cmd, env)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        vader_rate, import_rate = len(texts) / vader_seconds, len(texts) / import_seconds
         ratios.append(import_rate / vader_rate)
         cpu_per_post.append((vader_cpu / len(texts) * 1e6, import_cpu / len(texts) * 1e6))
         print(f"round {round_no}: bare VADER {vader_rate:8,.0f} texts/s ({vader_seconds:.1f} s); monitor import "
               f"{import_rate:8,.0f} posts/s ({import_seconds:.1f} s; {report['posts_new']:,} stored, "
               f"{report['errors']} errors); ratio {ratios[-1]:.2f}x; CPU per post: VADER "
               f"{cpu_per_post[-1][0]:.1f} us, import {cpu_per_post[-1][1]:.1f} us in all its processes", flush=True)
-        shutil.rmtree(work / f"data{round_no}", ignore_errors=True)
 
     from monitor.analysis.pipeline import Analyzer
 
