@@ -164,3 +164,19 @@ def test_worker_processes_keep_each_post_with_its_own_analysis(config, data_dir:
     assert rows == expected
     keys = {k for (k,) in stored(store, "SELECT post_key FROM target_scores")}
     assert keys == set(expected)
+
+
+def test_a_key_seen_again_keeps_its_first_post(config, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    # A key repeated in the same batch or in a later one is stored once: the first post wins.
+    import monitor.importer as importer_module
+
+    monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
+    posts = [post(i, f"Benioff {i}") for i in range(30)]
+    for at in (2, 6, 26):  # after post 1: twice in its batch, once in a later one
+        posts.insert(at, post(1, f"Benioff again at {at}"))
+    store = Store(data_dir)
+    report = Importer(config, store).import_paths([write_jsonl(tmp_path / "dup.jsonl", posts)])[0]
+    assert report.posts_new == 30
+    assert stored(store, "SELECT text FROM posts WHERE post_id = '1'") == [("Benioff 1",)]
+    for table in ("mentions", "post_sentiment", "target_scores"):
+        assert stored(store, f"SELECT count(*), count(DISTINCT post_key) FROM {table}") == [(30, 30)]
