@@ -232,12 +232,11 @@ UPDATE posts SET key_hash = {key_hash_sql("post_key")};
 """))
 
 MIGRATIONS.append(("checkpoints", """
--- Checkpoints (folding the write-ahead log into the file) done by the writer: when the WAL has grown
--- past a size or been replayed enough, or by maintenance. Only maintenance, or every so many folds,
--- also merges small row groups.
+-- Maintenance checkpoints: merging the small row groups the writes leave, folding a WAL another
+-- writer left. (The writer writes no WAL now; versions that did also logged 'wal' folds here.)
 CREATE TABLE checkpoints (
     checkpoint_at TIMESTAMP NOT NULL,
-    reason        VARCHAR NOT NULL,       -- wal (size) | replay (replayed enough) | maintenance
+    reason        VARCHAR NOT NULL,       -- maintenance (older versions: wal)
     wal_bytes     BIGINT NOT NULL,        -- size of the WAL it folded
     vacuum        BOOLEAN NOT NULL        -- row groups merged too
 );
