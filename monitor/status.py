@@ -13,7 +13,7 @@ from rich.text import Text
 
 from monitor.daemon import STATUS_NAME, running_pid
 from monitor.store import Store, StoreError
-from monitor.terminal import literal
+from monitor.terminal import ago, literal
 
 
 def _iso(value: Any) -> Any:
@@ -35,6 +35,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     db_bytes = sum(p.stat().st_size for p in (store.path, store.wal_path)
                    if p.exists())
     result: dict[str, Any] = {
+        "generated_at": now.isoformat(),
         "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at")},
         "database": {"path": str(store.path), "bytes": db_bytes},
         "spool": {"batches": batches, "bytes": spool_bytes},
@@ -93,15 +94,23 @@ def render(data: dict[str, Any], console: Console) -> None:
         return
     console.print(f"Posts collected: {data['posts_per_hour']} per hour over the last 24 h; "
                   f"{data['posts_last_hour']} in the last hour", markup=False)
+    now = datetime.fromisoformat(data["generated_at"])
     table = Table(title="Sources", title_justify="left")
-    for col in ("source", "last run", "result", "new (24h)", "next run", "last error"):
-        table.add_column(col, overflow="fold")
+    for col in ("source", "last run", "result", "new (24h)", "next run"):
+        table.add_column(col, no_wrap=True, justify="right" if col == "new (24h)" else "left")
+    errors: list[Text] = []
     for s in data["sources"]:
         style = "green" if s["result"] == "complete" else "yellow"
-        table.add_row(literal(s["source"]), (s["last_run"] or "—")[:19], Text(s["result"] or "—", style=style),
-                      str(s["posts_new_24h"]), (s["next_run"] or "—")[:19],
-                      literal(s["last_error"] or "", limit=120))
+        table.add_row(literal(s["source"]), ago(s["last_run"], now), Text(s["result"] or "—", style=style),
+                      str(s["posts_new_24h"]), ago(s["next_run"], now) if s["next_run"] else "—")
+        if s["last_error"]:
+            errors.append(Text.assemble(literal(s["source"], style="bold"), ": ",
+                                        literal(s["last_error"], limit=300)))
     console.print(table)
+    if errors:  # below the table, whole: a folded column of them made rows ten lines tall
+        console.print(Text("Last error of each source (full history in the runs table):"))
+        for line in errors:
+            console.print(line)
     if data["gaps"]:
         gaps = Table(title="Coverage gaps, last 7 days (hours with a failed, capped or rate-limited run)",
                      title_justify="left")

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.terminal import literal, safe, sparkline
+from monitor.terminal import ago, literal, safe, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 TREND_BUCKETS = 14
@@ -137,20 +137,6 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
     }
 
 
-def _ago(value: str | None, now: datetime) -> str:
-    if not value:
-        return "never"
-    delta = now - datetime.fromisoformat(value)
-    seconds = delta.total_seconds()
-    if seconds < 120:
-        return f"{int(seconds)} s ago"
-    if seconds < 7200:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 172800:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} days ago"
-
-
 def _mood(value: float | None) -> Text:
     if value is None:
         return Text("—", style="dim")
@@ -170,18 +156,20 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
         console.print(Text("! " + warning, style="bold yellow"))
     fresh = data["freshness"]
     console.print(Text(
-        f"Data: {fresh['posts_total']} posts stored; newest post {_ago(fresh['newest_post'], now)}"
-        f" ({(fresh['newest_post'] or '—')[:16]}); last import {_ago(fresh['last_import'], now)};"
-        f" last collector run {_ago(fresh['last_collector_run'], now)}.", style="dim"))
+        f"Data: {fresh['posts_total']} posts stored; newest post {ago(fresh['newest_post'], now)}"
+        f" ({(fresh['newest_post'] or '—')[:16]}); last import {ago(fresh['last_import'], now)};"
+        f" last collector run {ago(fresh['last_collector_run'], now)}.", style="dim"))
     if not data["targets"]:
         console.print(Text("No mentions of any target in this window. Try --since all, or run `monitor run --once`.",
                            style="yellow"))
         return
 
-    table = Table(title="Targets", title_justify="left", expand=False)
+    # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
+    table = Table(title="Targets", title_justify="left", expand=False,
+                  caption="stance: posts for / against / neither", caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
-                         ("favor/against/none", "right"), ("authors", "right"), ("trend", "left")):
-        table.add_column(col, justify=justify, no_wrap=col in ("trend", "change", "mood"))  # type: ignore[arg-type]
+                         ("stance", "right"), ("authors", "right"), ("trend", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "target")  # type: ignore[arg-type]
     for t in data["targets"]:
         change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
         stance = t["stance"]

@@ -8,6 +8,7 @@ wrapped in ``rich.text.Text`` (which never parses markup).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from rich.text import Text
 
@@ -48,3 +49,24 @@ def sparkline(values: list[int | float]) -> str:
         return SPARK_CHARS[0] * len(values)
     return "".join(SPARK_CHARS[min(len(SPARK_CHARS) - 1, int(v / top * (len(SPARK_CHARS) - 1) + 0.5))]
                    for v in values)
+
+
+def ago(value: str | datetime | None, now: datetime) -> str:
+    """'5 min ago', or 'in 5 min' for a time still to come; 'never' for none. ``now`` is naive UTC,
+    as the database stores times; aware values are converted."""
+    if not value:
+        return "never"
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    seconds = (now - when).total_seconds()
+    span = abs(seconds)
+    if span < 120:
+        amount = f"{int(span)} s"
+    elif span < 7200:
+        amount = f"{int(span // 60)} min"
+    elif span < 172800:
+        amount = f"{int(span // 3600)} h"
+    else:
+        amount = f"{int(span // 86400)} days"
+    return f"{amount} ago" if seconds >= 0 else f"in {amount}"

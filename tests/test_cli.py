@@ -172,3 +172,43 @@ def test_quick_start_main_job_offline(tmp_path: Path) -> None:
                            env=env,
                            capture_output=True, text=True, timeout=300)
     assert sum(r["posts_new"] for r in json.loads(again.stdout)["imports"]) == 0
+
+
+def test_status_fits_a_narrow_terminal(tmp_path: Path) -> None:
+    """Each source on one line of the table; its last error whole (and literal) below it; times relative."""
+    import io
+    from datetime import datetime, timedelta
+
+    from rich.console import Console
+
+    from monitor import status
+    from monitor.store import Store, WriteBatch
+
+    store = Store(tmp_path)
+    store.ensure()
+    now = datetime(2025, 3, 1, 12, 0)
+    error = "offline: cannot connect to jetstream2.us-east.bsky.network: [bold]Name[/bold] \x1b[31mnot known"
+    batch = WriteBatch()
+    batch.add_rows("runs", [{"run_id": 1, "source": "bluesky_jetstream", "query": "q",
+                             "started_at": now - timedelta(minutes=5), "error": error, "coverage": "failed"}])
+    store.write(batch)
+    data = status.compute(store, tmp_path, now=now)
+    console = Console(width=80, record=True, file=io.StringIO(), force_terminal=True)
+    status.render(data, console)
+    out = console.export_text()
+    [row] = [line for line in out.splitlines() if line.startswith("│ bluesky_jetstream") and "failed" in line]
+    assert "5 min ago" in row
+    assert "[bold]Name[/bold]" in out and "\\x1b[31mnot known" in out
+    assert "\x1b[31mnot" not in console.file.getvalue()  # the post's escape is shown, never sent
+
+
+def test_relative_times() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.terminal import ago
+
+    now = datetime(2025, 3, 1, 12, 0)
+    assert ago("2025-03-01T11:55:00", now) == "5 min ago"
+    assert ago(datetime(2025, 3, 1, 12, 30, tzinfo=UTC), now) == "in 30 min"
+    assert ago("2025-02-25T12:00:00+00:00", now) == "4 days ago"
+    assert ago(None, now) == "never"
