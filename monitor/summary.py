@@ -18,6 +18,11 @@ from monitor.terminal import ago, literal, safe, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 TREND_BUCKETS = 14
+# A spike: an hour (windows up to 7 days) or a day (longer ones) with at least SPIKE_FACTOR times
+# the target's average volume per hour or day over the window, and at least SPIKE_MIN_POSTS posts.
+SPIKE_FACTOR = 3.0
+SPIKE_MIN_POSTS = 10
+SPIKES_SHOWN = 5
 
 
 def parse_window(value: str) -> timedelta | None:
@@ -96,6 +101,8 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
             "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
         })
 
+    spikes = _spikes(con, where, params, start, end, span)
+
     def posts(order: str, extra: str = "") -> list[dict[str, Any]]:
         result = con.execute(f"""
             SELECT post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement,
@@ -126,6 +133,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
         "filters": {"target": target, "platform": platform},
         "mentions_in_window": total_in_window,
         "targets": targets,
+        "spikes": spikes,
         "most_positive": posts("sentiment DESC", "AND sentiment > 0"),
         "most_negative": posts("sentiment ASC", "AND sentiment < 0"),
         "most_engaged": posts("engagement DESC, created_at DESC", "AND engagement > 0"),
@@ -142,6 +150,38 @@ def _mood(value: float | None) -> Text:
         return Text("—", style="dim")
     style = "green" if value >= 0.05 else "red" if value <= -0.05 else "yellow"
     return Text(f"{value:+.2f}", style=style)
+
+
+def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], start: datetime, end: datetime,
+            span: timedelta) -> list[dict[str, Any]]:
+    """The window's busiest hours (or days) per target, against the target's average over the window,
+    each with its most engaged post: what the spike was about."""
+    unit = "hour" if span <= timedelta(days=7) else "day"
+    buckets = max(1.0, span / (timedelta(hours=1) if unit == "hour" else timedelta(days=1)))
+    rows = con.execute(f"""
+        WITH per_bucket AS (
+            SELECT target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
+                   count(*) AS n, avg(sentiment) AS mood,
+                   arg_max(struct_pack(post_key, text, url, engagement),
+                           coalesce(engagement, 0)) AS top
+            FROM v_mentions WHERE {where} GROUP BY target_id, bucket
+        )
+        SELECT b.target_id, b.name, b.bucket, b.n, b.mood, b.top,
+               sum(b.n) OVER (PARTITION BY b.target_id) / ? AS average
+        FROM per_bucket b
+        QUALIFY b.n >= ? AND b.n >= ? * average
+        ORDER BY b.n / average DESC, b.n DESC, b.bucket LIMIT ?
+    """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, SPIKES_SHOWN]).fetchall()
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    spikes = []
+    for tid, name, bucket, n, mood, top, average in rows:
+        spikes.append({
+            "target_id": tid, "name": name or tid, "unit": unit, "start": _iso(bucket), "end": _iso(bucket + step),
+            "posts": n, "average": round(average, 2), "ratio": round(n / average, 1),
+            "mean_sentiment": None if mood is None else round(mood, 3),
+            "top_post": top,
+        })
+    return spikes
 
 
 def render(data: dict[str, Any], console: Console, warnings: list[str] | None = None) -> None:
@@ -177,6 +217,19 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
                       f"{stance['favor']}/{stance['against']}/{stance['none']}", str(t["authors"]),
                       Text(sparkline(t["trend"]), style="cyan"))
     console.print(table)
+
+    if data["spikes"]:
+        spikes = Table(title=f"Spikes (≥{SPIKE_FACTOR:g}x the target's average, ≥{SPIKE_MIN_POSTS} posts)",
+                       title_justify="left")
+        for col, justify in (("target", "left"), ("when (UTC)", "left"), ("posts", "right"), ("x avg", "right"),
+                             ("mood", "right"), ("most engaged post", "left")):
+            spikes.add_column(col, justify=justify, no_wrap=col not in ("target", "most engaged post"))  # type: ignore[arg-type]
+        for sp in data["spikes"]:
+            when = sp["start"][:13].replace("T", " ") + ":00" if sp["unit"] == "hour" else sp["start"][:10]
+            top = sp["top_post"]
+            spikes.add_row(literal(sp["name"]), when, str(sp["posts"]), f"{sp['ratio']:g}x",
+                           _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
+        console.print(spikes)
 
     def post_table(title: str, posts: list[dict[str, Any]]) -> Table | None:
         if not posts:

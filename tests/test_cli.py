@@ -212,3 +212,27 @@ def test_relative_times() -> None:
     assert ago(datetime(2025, 3, 1, 12, 30, tzinfo=UTC), now) == "in 30 min"
     assert ago("2025-02-25T12:00:00+00:00", now) == "4 days ago"
     assert ago(None, now) == "never"
+
+
+def test_summary_shows_spikes(cli, tmp_path: Path) -> None:
+    """Two Musk posts a day for ten days, then 30 in one day: that day is a spike, with its most engaged
+    post; Altman's steady volume is not."""
+    records = []
+    for day in range(10):
+        for k in range(2):
+            records.append({"platform": "x", "id": f"m{day}-{k}", "text": "Elon Musk says hello",
+                            "created_at": f"2025-01-{day + 1:02d}T10:0{k}:00Z", "author": "a"})
+            records.append({"platform": "x", "id": f"a{day}-{k}", "text": "Sam Altman again",
+                            "created_at": f"2025-01-{day + 1:02d}T11:0{k}:00Z", "author": "b"})
+    for k in range(30):
+        records.append({"platform": "x", "id": f"s{k}", "created_at": f"2025-01-11T{k % 24:02d}:30:00Z",
+                        "author": f"u{k}", "likes": k,
+                        "text": f"Musk says [red]they[/red] DON'T have the money, take {k}"})
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", records)))
+    data = json.loads(cli("summary", "--json", "--since", "all").output)
+    [spike] = data["spikes"]
+    assert (spike["target_id"], spike["unit"], spike["start"][:10], spike["posts"]) == ("musk", "day", "2025-01-11", 30)
+    assert spike["ratio"] > 3
+    assert spike["top_post"]["text"].endswith("take 29") and spike["top_post"]["engagement"] == 29
+    out = cli("summary", "--since", "all").output
+    assert "Spikes" in out and "2025-01-11" in out and "[red]they[/red]" in out
