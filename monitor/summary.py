@@ -127,7 +127,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
     last_run = con.execute("SELECT max(finished_at) FROM runs").fetchone()
     total_in_window = sum(t["posts"] for t in targets)
     return {
-        "generated_at": _iso(_now()),
+        "generated_at": _iso(now or _now()),
         "window": {"since": since, "start": _iso(start), "end": _iso(end),
                    "previous_start": _iso(prev_start), "bucket_seconds": bucket_seconds},
         "filters": {"target": target, "platform": platform},
