@@ -101,7 +101,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
             "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
         })
 
-    spikes = _spikes(con, where, params, start, end, span)
+    spikes = _spikes(con, where, params, span)
 
     def posts(order: str, extra: str = "") -> list[dict[str, Any]]:
         result = con.execute(f"""
@@ -152,8 +152,7 @@ def _mood(value: float | None) -> Text:
     return Text(f"{value:+.2f}", style=style)
 
 
-def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], start: datetime, end: datetime,
-            span: timedelta) -> list[dict[str, Any]]:
+def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span: timedelta) -> list[dict[str, Any]]:
     """The window's busiest hours (or days) per target, against the target's average over the window,
     each with its most engaged post: what the spike was about."""
     unit = "hour" if span <= timedelta(days=7) else "day"
