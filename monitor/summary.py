@@ -226,7 +226,8 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
         for sp in data["spikes"]:
             when = sp["start"][:13].replace("T", " ") + ":00" if sp["unit"] == "hour" else sp["start"][:10]
             top = sp["top_post"]
-            spikes.add_row(literal(sp["name"]), when, str(sp["posts"]), f"{sp['ratio']:g}x",
+            ratio = f"{sp['ratio']:.0f}x" if sp["ratio"] >= 10 else f"{sp['ratio']:.1f}x"
+            spikes.add_row(literal(sp["name"]), when, str(sp["posts"]), ratio,
                            _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
         console.print(spikes)
 
