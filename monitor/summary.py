@@ -109,6 +109,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
                    list(DISTINCT target_id ORDER BY target_id) AS targets
             FROM v_mentions WHERE {where} {extra}
             GROUP BY post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement
+            QUALIFY row_number() OVER (PARTITION BY text ORDER BY {order}) = 1  -- a text once, not each retweet
             ORDER BY {order} LIMIT ?
         """, [*params, top]).fetchall()
         return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": r[4],
@@ -150,6 +151,14 @@ def _mood(value: float | None) -> Text:
         return Text("—", style="dim")
     style = "green" if value >= 0.05 else "red" if value <= -0.05 else "yellow"
     return Text(f"{value:+.2f}", style=style)
+
+
+def _stance_split(stance: dict[str, int]) -> str:
+    """'40/49/10': percent for / against / neither, so the column stays narrow at any volume."""
+    total = stance["favor"] + stance["against"] + stance["none"]
+    if not total:
+        return "—"
+    return "/".join(f"{round(100 * stance[k] / total)}" for k in ("favor", "against", "none"))
 
 
 def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span: timedelta) -> list[dict[str, Any]]:
@@ -205,16 +214,16 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
 
     # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
     table = Table(title="Targets", title_justify="left", expand=False,
-                  caption="stance: posts for / against / neither", caption_justify="left")
+                  caption="stance: % of scored posts for / against / neither (counts in --json)",
+                  caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "target")  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=col != "target",  # type: ignore[arg-type]
+                         min_width=12 if col == "target" else None)
     for t in data["targets"]:
         change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
-        stance = t["stance"]
-        table.add_row(literal(t["name"]), str(t["posts"]), change, _mood(t["mean_sentiment"]),
-                      f"{stance['favor']}/{stance['against']}/{stance['none']}", str(t["authors"]),
-                      Text(sparkline(t["trend"]), style="cyan"))
+        table.add_row(literal(t["name"]), f"{t['posts']:,}", change, _mood(t["mean_sentiment"]),
+                      _stance_split(t["stance"]), f"{t['authors']:,}", Text(sparkline(t["trend"]), style="cyan"))
     console.print(table)
 
     if data["spikes"]:

@@ -236,3 +236,14 @@ def test_summary_shows_spikes(cli, tmp_path: Path) -> None:
     assert spike["top_post"]["text"].endswith("take 29") and spike["top_post"]["engagement"] == 29
     out = cli("summary", "--since", "all").output
     assert "Spikes" in out and "2025-01-11" in out and "[red]they[/red]" in out
+
+
+def test_summary_lists_a_repeated_text_once(cli, tmp_path: Path) -> None:
+    """Retweets repeat a text: the notable-post lists show it once, leaving room for other posts."""
+    records = [post(i, "RT @fan: Sam Altman is brilliant, a wonderful win", likes=10) for i in range(4)]
+    records.append(post(9, "Sam Altman did a good thing", likes=1))
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", records)))
+    data = json.loads(cli("summary", "--json", "--top", "3").output)
+    texts = [p["text"] for p in data["most_positive"]]
+    assert texts == ["RT @fan: Sam Altman is brilliant, a wonderful win", "Sam Altman did a good thing"]
+    assert [p["text"][:7] for p in data["most_engaged"]] == ["RT @fan", "Sam Alt"]
