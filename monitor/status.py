@@ -92,8 +92,8 @@ def render(data: dict[str, Any], console: Console) -> None:
     if "error" in data:
         console.print(Text(data["error"], style="yellow"))
         return
-    console.print(f"Posts collected: {data['posts_per_hour']} per hour over the last 24 h; "
-                  f"{data['posts_last_hour']} in the last hour", markup=False)
+    console.print(f"Posts stored (collected or imported): {data['posts_per_hour']:,} per hour over the last 24 h; "
+                  f"{data['posts_last_hour']:,} in the last hour", markup=False)
     now = datetime.fromisoformat(data["generated_at"])
     table = Table(title="Sources", title_justify="left")
     for col in ("source", "last run", "result", "new (24h)", "next run"):

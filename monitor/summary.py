@@ -204,7 +204,7 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
         console.print(Text("! " + warning, style="bold yellow"))
     fresh = data["freshness"]
     console.print(Text(
-        f"Data: {fresh['posts_total']} posts stored; newest post {ago(fresh['newest_post'], now)}"
+        f"Data: {fresh['posts_total']:,} posts stored; newest post {ago(fresh['newest_post'], now)}"
         f" ({(fresh['newest_post'] or '—')[:16]}); last import {ago(fresh['last_import'], now)};"
         f" last collector run {ago(fresh['last_collector_run'], now)}.", style="dim"))
     if not data["targets"]:
