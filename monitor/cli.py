@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -407,9 +408,12 @@ def sql(app: AppContext, query: str, fmt: str, params: tuple[str, ...], limit: i
         click.echo(buffer.getvalue(), nl=False)
     else:
         table = Table(show_lines=False)
-        for c in columns:
-            table.add_column(literal(c), overflow="fold")
         shown = rows if limit == 0 else rows[:limit]
+        for i, c in enumerate(columns):
+            values = [r[i] for r in shown if r[i] is not None]
+            numeric = bool(values) and all(isinstance(v, int | float | Decimal) and not isinstance(v, bool)
+                                           for v in values)
+            table.add_column(literal(c), overflow="fold", justify="right" if numeric else "left")
         for r in shown:
             table.add_row(*[Text("NULL", style="dim") if v is None else literal(v, limit=500) for v in r])
         app.console.print(table)

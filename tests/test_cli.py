@@ -247,3 +247,9 @@ def test_summary_lists_a_repeated_text_once(cli, tmp_path: Path) -> None:
     texts = [p["text"] for p in data["most_positive"]]
     assert texts == ["RT @fan: Sam Altman is brilliant, a wonderful win", "Sam Altman did a good thing"]
     assert [p["text"][:7] for p in data["most_engaged"]] == ["RT @fan", "Sam Alt"]
+
+
+def test_sql_table_right_aligns_numbers(cli, tmp_path: Path) -> None:
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Musk")])))
+    out = cli("sql", "SELECT 7 AS a_number, 'x' AS a_string").output
+    assert "│        7 │ x        │" in out
