@@ -155,7 +155,9 @@ class Daemon:
     config: Config
     store: Store
     data_dir: Path
-    say: Callable[[str], None] = print
+    # Also told each failure line (and each source not started), beside the log: the console sees
+    # them through logging already, so by default nothing more is done.
+    say: Callable[[str], None] = lambda line: None
     inbox_interval: float = 60.0
     maintenance_interval: float = 300.0
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -288,7 +290,9 @@ class Daemon:
             if not collector.is_enabled(self.config):
                 continue
             if collector.missing():
-                self.say(f"{name}: not started, needs {', '.join(collector.missing())}")
+                line = f"{name}: not started, needs {', '.join(collector.missing())}"
+                log.warning("%s", line)
+                self.say(line)
                 continue
             minutes = max(collector.settings(self.config).interval_minutes, 1 / 60)
             jitter = min(60.0, minutes * 60 * 0.1)
@@ -364,7 +368,7 @@ class Daemon:
 
 def run_daemon(app: Any) -> int:
     """Entry point for `monitor run` (no --once)."""
-    from monitor.cli import run_imports
+    from monitor.cli import print_import_reports, run_imports
 
     lock = DaemonLock(app.data_dir)
     try:
@@ -380,10 +384,9 @@ def run_daemon(app: Any) -> int:
         # Archives in the config first (skipped quickly when already imported), then the schedule.
         paths = [config.resolve(a.path) for a in config.archives if config.resolve(a.path).exists()]
         if paths:
-            run_imports(app, paths)
+            print_import_reports(app, run_imports(app, paths))
         store = Store(app.data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
-        daemon = Daemon(config, store, app.data_dir, say=lambda line: app.err.print(line, markup=False),
-                        inbox_interval=config.daemon.inbox_interval_seconds,
+        daemon = Daemon(config, store, app.data_dir, inbox_interval=config.daemon.inbox_interval_seconds,
                         maintenance_interval=config.daemon.maintenance_interval_seconds)
         return daemon.run()
     finally:
