@@ -42,7 +42,8 @@ class GrowingIndex:
         return Reply({**RECORDED, "hits": list(reversed(visible)), "nbHits": len(visible), "nbPages": 1, "page": 0})
 
 
-def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.3) -> Path:
+def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.3,
+                  more_sources: dict[str, dict] | None = None) -> Path:
     """Only Hacker News, from the replay server, every 0.6 s; every post kept; a short lock wait."""
 
     def edit(data: dict) -> None:
@@ -53,6 +54,7 @@ def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.
         data["sources"] = {name: {"enabled": False} for name in load_collectors()}
         data["sources"]["hackernews"] = {"base_url": f"{server.url}/api/v1", "interval_minutes": 0.01,
                                          "queries": ["nodejs"]}
+        data["sources"].update(more_sources or {})
 
     return config_file(tmp_path / "daemon.toml", edit)
 
@@ -213,3 +215,34 @@ def test_one_daemon_per_data_dir_and_second_signal_exits_at_once(tmp_path: Path,
         if proc.poll() is None:
             proc.kill()
     assert count_posts(data_dir / "monitor.duckdb") >= 0  # the file still opens and reads
+
+
+def test_daemon_reports_each_failure_once(tmp_path: Path, server: ReplayServer) -> None:
+    """A source that cannot connect: one line on the console per failed run (and the same in the log)."""
+    data_dir = tmp_path / "data"
+    offline = {"mastodon": {"enabled": True, "base_url": "http://127.0.0.1:9", "interval_minutes": 60}}
+    proc = start(daemon_config(tmp_path, server, more_sources=offline), data_dir)
+    db = data_dir / "monitor.duckdb"
+
+    def mastodon_runs() -> int:
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except (duckdb.IOException, duckdb.CatalogException):
+            return 0
+        try:
+            return con.execute("SELECT count(*) FROM runs WHERE source = 'mastodon'").fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+        finally:
+            con.close()
+
+    try:
+        wait_for(lambda: db.exists() and mastodon_runs() >= 1, what="a failed mastodon run")
+        code, out = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, out
+    failures = [line for line in out.splitlines() if "mastodon:" in line and "next try" in line]
+    assert len(failures) == mastodon_runs() == 1, out
+    assert "mastodon:" in (data_dir / "logs" / "monitor.log").read_text()
