@@ -191,7 +191,9 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
       hackernews        Hacker News Algolia search responses
 
     A bad record is reported with its file, line and reason, and skipped; the rest is imported.
-    Importing the same posts again adds nothing.
+    Importing the same posts again adds nothing. Exit status 1 when an input was missing, not
+    recognised or stopped by an error (the other inputs are still imported); bad records alone
+    leave it 0.
     """
     if fmt != "auto" and fmt not in _format_names():
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
@@ -202,7 +204,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
         print_import_reports(app, reports)
-    if any(r.skipped and r.skipped.startswith("failed") for r in reports):
+    if any(r.failed for r in reports):
         sys.exit(1)
 
 

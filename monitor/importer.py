@@ -41,7 +41,8 @@ class ImportReport:
     unmatched: int = 0
     errors: int = 0
     error_samples: list[RecordError] = field(default_factory=list)
-    skipped: str | None = None  # reason, when the input was not read
+    skipped: str | None = None  # reason, when the input was not read (or not to its end)
+    failed: bool = False  # missing, not recognised, or stopped by an error (not: already imported)
     seconds: float = 0.0
     spooled: bool = False
 
@@ -50,7 +51,7 @@ class ImportReport:
             "path": self.path, "format": self.format, "records": self.records, "posts_new": self.posts_new,
             "posts_seen": self.posts_seen, "unmatched": self.unmatched, "errors": self.errors,
             "error_samples": [str(e) for e in self.error_samples[:20]], "skipped": self.skipped,
-            "seconds": round(self.seconds, 3), "spooled": self.spooled,
+            "failed": self.failed, "seconds": round(self.seconds, 3), "spooled": self.spooled,
         }
 
 
@@ -99,7 +100,7 @@ class Importer:
         relax_gc()
         for path in paths:
             if not path.exists():
-                reports.append(ImportReport(str(path), skipped=f"{path} does not exist"))
+                reports.append(ImportReport(str(path), skipped=f"{path} does not exist", failed=True))
                 continue
             for source in expand_inputs(path):
                 reports.append(self.import_input(source, fmt, force, **options))
@@ -113,6 +114,7 @@ class Importer:
             reader = detect_format(source)
             if reader is None:
                 report.skipped = ("format not recognised; pass --format (see `monitor import --help` for the list)")
+                report.failed = True
                 return report
         else:
             from monitor.sources import load_builtin_readers
@@ -164,6 +166,7 @@ class Importer:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("import of %s failed", print_name)
             report.skipped = f"failed after {report.records} records: {message}"
+            report.failed = True
         finally:
             if report.errors and status == "complete":
                 status = "complete"  # bad lines were reported and skipped; the file was read to its end

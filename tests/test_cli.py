@@ -253,3 +253,20 @@ def test_sql_table_right_aligns_numbers(cli, tmp_path: Path) -> None:
     cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Musk")])))
     out = cli("sql", "SELECT 7 AS a_number, 'x' AS a_string").output
     assert "│        7 │ x        │" in out
+
+
+def test_import_exit_status(cli, tmp_path: Path) -> None:
+    """A missing or unrecognised input fails the command (the others are still imported); bad records alone do not."""
+    good = write_jsonl(tmp_path / "good.jsonl", [post(1, "Musk"), post(2, "Altman")])
+    result = cli("import", str(tmp_path / "missing.jsonl"), str(good))
+    assert result.exit_code == 1 and "does not exist" in result.output
+    assert json.loads(cli("sql", "SELECT count(*) AS n FROM posts", "--format", "json").output) == [{"n": 2}]
+    (tmp_path / "notes.txt").write_text("hello\nworld\n", encoding="utf-8")
+    assert cli("import", str(tmp_path / "notes.txt")).exit_code == 1
+    with_bad_line = tmp_path / "bad.jsonl"
+    with_bad_line.write_text(json.dumps(post(3, "Musk again")) + "\n{not json\n", encoding="utf-8")
+    result = cli("import", str(with_bad_line), "--json")
+    assert result.exit_code == 0
+    [report] = json.loads(result.output)
+    assert (report["posts_new"], report["errors"], report["failed"]) == (1, 1, False)
+    assert cli("import", str(good)).exit_code == 0  # already imported: nothing to do, not a failure
