@@ -100,8 +100,10 @@ def _fail(message: str) -> None:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TextColumn("posts"), TimeElapsedColumn(), console=console, transient=True)
+    # markup=False: the description names the file being read, and a file name is not markup ("[red]x.jsonl")
+    return Progress(SpinnerColumn(), TextColumn("{task.description}", style="progress.description", markup=False),
+                    BarColumn(), MofNCompleteColumn(), TextColumn("posts"), TimeElapsedColumn(), console=console,
+                    transient=True)
 
 
 # --- import / run ----------------------------------------------------------------------------
