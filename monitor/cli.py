@@ -447,7 +447,7 @@ def export(app: AppContext, fmt: str, output: Path, target: str | None, since: s
             count = export_posts(con, output, fmt, target=target, window=window, platform=platform)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    app.err.print(f"wrote {count} posts to {safe(output)}")
+    app.err.print(f"wrote {count} posts to {safe(output)}", markup=False)
 
 
 @main.command()
