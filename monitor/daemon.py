@@ -38,7 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.analysis.pipeline import AnalysisPool
 from monitor.collect import Collector, load_collectors, run_collector, summarise
 from monitor.config import Config
-from monitor.store import Store, WriteBatch
+from monitor.store import Store, StoreError, StoreLocked, WriteBatch
 from monitor.store.rows import utcnow_naive
 
 log = logging.getLogger("monitor.daemon")
@@ -211,8 +211,6 @@ class Daemon:
                                    "summary": f"imported {path.name}: {new} new posts, {errors} bad records"})
 
     def _inbox_seen(self, digest: str) -> bool:
-        from monitor.store import StoreError
-
         try:
             with self.store.read(timeout=2.0) as con:
                 if con.execute("SELECT 1 FROM inbox_files WHERE content_hash = ?", [digest]).fetchone():
@@ -226,8 +224,6 @@ class Daemon:
         return False
 
     def maintenance(self) -> None:
-        from monitor.store import StoreLocked
-
         try:
             drained = self.store.drain_spool()
             # Each write's checkpoint appends its own small row groups: merge them (scans stay fast).
@@ -236,7 +232,34 @@ class Daemon:
                 log.info("maintenance: applied %d spooled batches", drained)
         except StoreLocked:
             log.info("maintenance: database busy; will try again")
+        self.watch_spikes()
         self._write_status()
+
+    def watch_spikes(self) -> None:
+        """Log and record each spike as it happens (an hour with 3x a target's 24 h average), once."""
+        from monitor.summary import recent_spikes
+
+        try:
+            with self.store.read(timeout=2.0) as con:
+                spikes = recent_spikes(con, utcnow_naive())
+                if not spikes:
+                    return
+                seen = {(job, json.loads(detail).get("start")) for job, detail in con.execute(
+                    "SELECT job, detail FROM daemon_events WHERE kind = 'spike' AND event_at >= ?",
+                    [utcnow_naive() - timedelta(days=2)]).fetchall()}
+        except StoreError as exc:
+            log.info("spikes not checked now: %s", exc)
+            return
+        for spike in spikes:
+            if (spike["target_id"], spike["start"]) in seen:
+                continue
+            top = spike["top_post"] or {}
+            # The post's URL, not its text: the log is printed on the console too.
+            log.warning("spike: %s, %d posts in the hour from %s UTC (%.1fx the 24 h average); most engaged: %s",
+                        spike["name"], spike["posts"], spike["start"][:16].replace("T", " "), spike["ratio"],
+                        top.get("url") or top.get("post_key"))
+            self.event("spike", spike["target_id"], json.dumps({k: spike[k] for k in (
+                "start", "posts", "average", "ratio", "mean_sentiment")} | {"url": top.get("url")}))
 
     # bookkeeping
 

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from monitor.daemon import STATUS_NAME, running_pid
 from monitor.store import Store, StoreError
+from monitor.summary import SPIKE_FACTOR
 from monitor.terminal import ago, literal
 
 
@@ -65,6 +66,11 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
                 SELECT event_at, kind, job, detail FROM daemon_events
                 WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
             """).fetchall()
+            spikes = con.execute("""
+                SELECT e.job, coalesce(t.name, e.job), e.detail FROM daemon_events e
+                LEFT JOIN targets t ON t.target_id = e.job
+                WHERE e.kind = 'spike' AND e.event_at >= ? ORDER BY e.event_at DESC LIMIT 10
+            """, [now - timedelta(hours=24)]).fetchall()
     except StoreError as exc:
         result["error"] = str(exc)
         return result
@@ -79,6 +85,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["posts_last_hour"] = hour
     result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in gaps]
     result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
+    result["spikes_24h"] = [{"target_id": tid, "name": name, **json.loads(detail)} for tid, name, detail in spikes]
     return result
 
 
@@ -119,6 +126,12 @@ def render(data: dict[str, Any], console: Console) -> None:
         for g in data["gaps"]:
             gaps.add_row(literal(g["source"]), str(g["hours_7d"]), str(g["first"])[:16], str(g["last"])[:16])
         console.print(gaps)
+    if data.get("spikes_24h"):
+        console.print(Text(f"Spikes in the last 24 h (an hour with ≥{SPIKE_FACTOR:g}x the target's 24 h average):"))
+        for spike in data["spikes_24h"]:
+            console.print(Text.assemble(
+                (f"{spike['start'][:16].replace('T', ' ')} UTC ", "bold"), literal(spike["name"]),
+                f": {spike['posts']} posts, {spike['ratio']:.1f}x  ", literal(spike.get("url") or "", style="blue")))
     for problem in data.get("recent_job_problems", []):
         console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
                               style="yellow"))

@@ -5,6 +5,7 @@ authors, platforms and data freshness. ``compute`` returns plain data (also the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,8 +45,21 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
-            platform: str | None = None, top: int = 3, now: datetime | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Window:
+    start: datetime
+    end: datetime
+    prev_start: datetime | None  # the previous window of the same length (None for 'all')
+    where: str  # SQL filter on v_mentions: the window and the target / platform filters
+    params: list[Any]
+
+    @property
+    def span(self) -> timedelta:
+        return max(self.end - self.start, timedelta(seconds=1))
+
+
+def _window(con: duckdb.DuckDBPyConnection, since: str, target: str | None, platform: str | None,
+            now: datetime | None) -> _Window:
     delta = parse_window(since)
     end = now or _now()
     if delta is None:
@@ -57,9 +71,6 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
     else:
         start = end - delta
         prev_start = start - delta
-    span = max(end - start, timedelta(seconds=1))
-    bucket_seconds = max(1, int(span.total_seconds() / TREND_BUCKETS) + 1)
-
     filters = ["created_at >= ?", "created_at <= ?"]
     params: list[Any] = [start, end]
     if target:
@@ -68,7 +79,15 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
     if platform:
         filters.append("platform = ?")
         params.append(platform)
-    where = " AND ".join(filters)
+    return _Window(start, end, prev_start, " AND ".join(filters), params)
+
+
+def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
+            platform: str | None = None, top: int = 3, now: datetime | None = None) -> dict[str, Any]:
+    window = _window(con, since, target, platform, now)
+    start, end, prev_start, where, params = window.start, window.end, window.prev_start, window.where, window.params
+    span = window.span
+    bucket_seconds = max(1, int(span.total_seconds() / TREND_BUCKETS) + 1)
 
     rows = con.execute(f"""
         SELECT target_id, any_value(target_name), count(*), avg(sentiment),
@@ -161,7 +180,8 @@ def _stance_split(stance: dict[str, int]) -> str:
     return "/".join(f"{round(100 * stance[k] / total)}" for k in ("favor", "against", "none"))
 
 
-def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span: timedelta) -> list[dict[str, Any]]:
+def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span: timedelta,
+            limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
     """The window's busiest hours (or days) per target, against the target's average over the window,
     each with its most engaged post: what the spike was about."""
     unit = "hour" if span <= timedelta(days=7) else "day"
@@ -179,7 +199,7 @@ def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span:
         FROM per_bucket b
         QUALIFY b.n >= ? AND b.n >= ? * average
         ORDER BY b.n / average DESC, b.n DESC, b.bucket LIMIT ?
-    """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, SPIKES_SHOWN]).fetchall()
+    """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     spikes = []
     for tid, name, bucket, n, mood, top, average in rows:
@@ -190,6 +210,22 @@ def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span:
             "top_post": top,
         })
     return spikes
+
+
+def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
+                  within: timedelta = timedelta(hours=2)) -> list[dict[str, Any]]:
+    """Spikes happening now, for alerts: hours that began within ``within`` of ``now`` with
+    SPIKE_FACTOR times the target's average hour over the last 24 h. A target needs a full day of
+    history first (when collection has only just begun, every first hour would look like a spike)."""
+    window = _window(con, "24h", None, None, now)
+    found = [s for s in _spikes(con, window.where, window.params, window.span, limit=1000)
+             if datetime.fromisoformat(s["start"]) >= window.end - within]
+    if not found:
+        return []
+    first = dict(con.execute("SELECT target_id, min(created_at) FROM v_mentions WHERE target_id IN "
+                             f"({', '.join('?' for _ in found)}) GROUP BY target_id",
+                             [s["target_id"] for s in found]).fetchall())
+    return [s for s in found if first.get(s["target_id"]) is not None and first[s["target_id"]] <= window.start]
 
 
 def render(data: dict[str, Any], console: Console, warnings: list[str] | None = None) -> None:

@@ -72,3 +72,37 @@ def test_status_json(cli, tmp_path: Path) -> None:
     assert data["sources"] == [] and data["gaps"] == []
     out = cli("status").output
     assert "Daemon: not running" in out
+
+
+def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, caplog) -> None:
+    """Musk: a post an hour for 30 hours, then 20 in the current hour: one spike, recorded and logged
+    once however often maintenance looks. Altman: 20 posts, all in this hour, and nothing before:
+    a first day of collection is not a spike."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor import status
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    records = [{"platform": "x", "id": f"m{h}", "text": "Elon Musk again", "author": "a",
+                "created_at": stamp(now - timedelta(hours=h, minutes=-5))} for h in range(1, 31)]
+    records += [{"platform": "x", "id": f"s{k}", "text": f"Elon Musk says they lack the money, {k}", "author": f"u{k}",
+                 "likes": k, "url": f"https://x.example/{k}", "created_at": stamp(now + timedelta(seconds=k))}
+                for k in range(20)]
+    records += [{"platform": "x", "id": f"a{k}", "text": f"Sam Altman replies, {k}", "author": f"v{k}",
+                 "created_at": stamp(now + timedelta(seconds=k))} for k in range(20)]
+    store = Store(data_dir)
+    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
+    daemon = Daemon(config, store, data_dir)
+    with caplog.at_level("WARNING", logger="monitor.daemon"):
+        daemon.watch_spikes()
+        daemon.watch_spikes()
+    with store.read() as con:
+        events = con.execute("SELECT job, detail FROM daemon_events WHERE kind = 'spike'").fetchall()
+    assert [job for job, _ in events] == ["musk"]
+    detail = json.loads(events[0][1])
+    assert detail["posts"] == 20 and detail["ratio"] > 3 and detail["url"] == "https://x.example/19"
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spike:")]
+    assert "Elon Musk, 20 posts" in line
+    [shown] = status.compute(store, data_dir)["spikes_24h"]
+    assert (shown["target_id"], shown["posts"]) == ("musk", 20)

@@ -203,7 +203,7 @@ CREATE TABLE inbox_files (
 );
 CREATE TABLE daemon_events (
     event_at TIMESTAMP NOT NULL,
-    kind   VARCHAR NOT NULL,              -- start | stop | job-error | job-missed
+    kind   VARCHAR NOT NULL,              -- start | stop | job-error | job-missed | spike (job: the target)
     job    VARCHAR,
     detail VARCHAR
 );
