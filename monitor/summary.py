@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from monitor.analysis.stance import RULES_NAME
 from monitor.terminal import ago, literal, safe, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -100,6 +101,12 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
         prev_params = [prev_start, start, *params[2:]]
         previous = dict(con.execute(f"SELECT target_id, count(*) FROM v_mentions WHERE {where} GROUP BY target_id",
                                     prev_params).fetchall())
+    scorers: dict[str, list[dict[str, Any]]] = {}
+    for tid, scorer, version, n in con.execute(f"""
+        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM v_mentions
+        WHERE {where} AND stance_scorer IS NOT NULL GROUP BY ALL ORDER BY target_id, count(*) DESC
+    """, params).fetchall():
+        scorers.setdefault(tid, []).append({"scorer": scorer, "version": version, "posts": n})
     trend_rows = con.execute(f"""
         SELECT target_id, CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER) AS b, count(*)
         FROM v_mentions WHERE {where} GROUP BY ALL
@@ -118,6 +125,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
             "mean_sentiment": None if mean is None else round(mean, 3),
             "stance": {"favor": favor, "against": against, "none": none},
             "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
+            "stance_scorers": scorers.get(tid, []),
         })
 
     spikes = _spikes(con, where, params, span)
@@ -250,7 +258,8 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
 
     # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
     table = Table(title="Targets", title_justify="left", expand=False,
-                  caption="stance: % of scored posts for / against / neither (counts in --json)",
+                  caption="stance: % of scored posts for / against / neither (counts in --json); zero-shot rules "
+                          "unless noted (accuracy: README, 'Accuracy')",
                   caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):
@@ -261,6 +270,12 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
         table.add_row(literal(t["name"]), f"{t['posts']:,}", change, _mood(t["mean_sentiment"]),
                       _stance_split(t["stance"]), f"{t['authors']:,}", Text(sparkline(t["trend"]), style="cyan"))
     console.print(table)
+    # What the stance figures rest on: the zero-shot rules, or a model trained on the user's labels.
+    for t in data["targets"]:
+        trained = [s for s in t["stance_scorers"] if s["scorer"] != RULES_NAME]
+        if trained:
+            used = ", ".join(f"{s['scorer']} {s['version']} ({s['posts']:,} posts)" for s in trained)
+            console.print(literal(f"{t['name']}: stance from a model trained on your labels: {used}", style="dim"))
 
     if data["spikes"]:
         spikes = Table(title=f"Spikes (≥{SPIKE_FACTOR:g}x the target's average, ≥{SPIKE_MIN_POSTS} posts)",

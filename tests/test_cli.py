@@ -270,3 +270,21 @@ def test_import_exit_status(cli, tmp_path: Path) -> None:
     [report] = json.loads(result.output)
     assert (report["posts_new"], report["errors"], report["failed"]) == (1, 1, False)
     assert cli("import", str(good)).exit_code == 0  # already imported: nothing to do, not a failure
+
+
+def test_summary_says_what_stance_rests_on(cli, tmp_path: Path) -> None:
+    """Rules for every target until one has a trained model; then the summary names the model."""
+    pytest.importorskip("numpy")
+    from monitor.analysis.stance import RULES_VERSION
+    from tests.test_eval_cli import _training_csv
+
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Elon Musk is brilliant"),
+                                                          post(2, "Sam Altman is a fraud")])))
+    targets = {t["target_id"]: t for t in json.loads(cli("summary", "--json").output)["targets"]}
+    assert targets["musk"]["stance_scorers"] == [{"scorer": "stance-rules", "version": RULES_VERSION, "posts": 1}]
+    assert "trained on your labels" not in cli("summary").output
+    assert cli("stance", "train", "--target", "altman", str(_training_csv(tmp_path / "altman.csv"))).exit_code == 0
+    cli("import", str(write_jsonl(tmp_path / "b.jsonl", [post(3, "Sam Altman lies again")])))
+    targets = {t["target_id"]: t for t in json.loads(cli("summary", "--json").output)["targets"]}
+    assert sorted(s["scorer"] for s in targets["altman"]["stance_scorers"]) == ["stance-linear", "stance-rules"]
+    assert "Sam Altman: stance from a model trained on your labels" in cli("summary").output

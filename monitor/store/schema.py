@@ -253,6 +253,19 @@ ALTER TABLE runs_unindexed ALTER COLUMN started_at SET NOT NULL;
 DROP TABLE runs;
 ALTER TABLE runs_unindexed RENAME TO runs;
 """))
+MIGRATIONS.append(("mentions with their stance scorer", """
+-- Which scorer gave each stance (the zero-shot rules or a model trained on the user's labels), so a
+-- summary can say what its stance figures rest on.
+CREATE OR REPLACE VIEW v_mentions AS
+SELECT m.target_id, t.name AS target_name, m.alias, p.post_key, p.platform, p.created_at, p.author_handle,
+       p.text, p.url, ts.sentiment, ts.sentiment_label, ts.stance, ts.stance_score,
+       coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0) AS engagement,
+       ts.stance_scorer, ts.stance_scorer_version
+FROM mentions m
+JOIN posts p USING (post_key)
+LEFT JOIN targets t USING (target_id)
+LEFT JOIN target_scores ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id;
+"""))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
