@@ -237,16 +237,17 @@ class Daemon:
 
     def watch_spikes(self) -> None:
         """Log and record each spike as it happens (an hour with 3x a target's 24 h average), once."""
-        from monitor.summary import recent_spikes
+        from monitor.summary import recent_spikes, spike_ratio, spike_when
 
+        now = utcnow_naive()
         try:
             with self.store.read(timeout=2.0) as con:
-                spikes = recent_spikes(con, utcnow_naive())
+                spikes = recent_spikes(con, now)
                 if not spikes:
                     return
                 seen = {(job, json.loads(detail).get("start")) for job, detail in con.execute(
                     "SELECT job, detail FROM daemon_events WHERE kind = 'spike' AND event_at >= ?",
-                    [utcnow_naive() - timedelta(days=2)]).fetchall()}
+                    [now - timedelta(days=2)]).fetchall()}
         except StoreError as exc:
             log.info("spikes not checked now: %s", exc)
             return
@@ -255,8 +256,8 @@ class Daemon:
                 continue
             top = spike["top_post"] or {}
             # The post's URL, not its text: the log is printed on the console too.
-            log.warning("spike: %s, %d posts in the hour from %s UTC (%.1fx the 24 h average); most engaged: %s",
-                        spike["name"], spike["posts"], spike["start"][:16].replace("T", " "), spike["ratio"],
+            log.warning("spike: %s, %d posts in the hour from %s UTC (%s the 24 h average); most engaged: %s",
+                        spike["name"], spike["posts"], spike_when(spike), spike_ratio(spike),
                         top.get("url") or top.get("post_key"))
             self.event("spike", spike["target_id"], json.dumps({k: spike[k] for k in (
                 "start", "posts", "average", "ratio", "mean_sentiment")} | {"url": top.get("url")}))

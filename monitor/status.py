@@ -13,7 +13,7 @@ from rich.text import Text
 
 from monitor.daemon import STATUS_NAME, running_pid
 from monitor.store import Store, StoreError
-from monitor.summary import SPIKE_FACTOR
+from monitor.summary import SPIKE_FACTOR, spike_ratio, spike_when
 from monitor.terminal import ago, literal
 
 
@@ -129,9 +129,9 @@ def render(data: dict[str, Any], console: Console) -> None:
     if data.get("spikes_24h"):
         console.print(Text(f"Spikes in the last 24 h (an hour with ≥{SPIKE_FACTOR:g}x the target's 24 h average):"))
         for spike in data["spikes_24h"]:
-            console.print(Text.assemble(
-                (f"{spike['start'][:16].replace('T', ' ')} UTC ", "bold"), literal(spike["name"]),
-                f": {spike['posts']} posts, {spike['ratio']:.1f}x  ", literal(spike.get("url") or "", style="blue")))
+            console.print(Text.assemble((f"{spike_when(spike)} UTC ", "bold"), literal(spike["name"]),
+                                        f": {spike['posts']} posts, {spike_ratio(spike)}  ",
+                                        literal(spike.get("url") or "", style="blue")))
     for problem in data.get("recent_job_problems", []):
         console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
                               style="yellow"))

@@ -220,6 +220,15 @@ def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span:
     return spikes
 
 
+def spike_when(spike: dict[str, Any]) -> str:
+    """'2025-01-22 14:00' for an hour, '2025-01-22' for a day (UTC)."""
+    return spike["start"][:13].replace("T", " ") + ":00" if spike.get("unit", "hour") == "hour" else spike["start"][:10]
+
+
+def spike_ratio(spike: dict[str, Any]) -> str:
+    return f"{spike['ratio']:.0f}x" if spike["ratio"] >= 10 else f"{spike['ratio']:.1f}x"
+
+
 def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
                   within: timedelta = timedelta(hours=2)) -> list[dict[str, Any]]:
     """Spikes happening now, for alerts: hours that began within ``within`` of ``now`` with
@@ -284,10 +293,8 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
                              ("mood", "right"), ("most engaged post", "left")):
             spikes.add_column(col, justify=justify, no_wrap=col not in ("target", "most engaged post"))  # type: ignore[arg-type]
         for sp in data["spikes"]:
-            when = sp["start"][:13].replace("T", " ") + ":00" if sp["unit"] == "hour" else sp["start"][:10]
             top = sp["top_post"]
-            ratio = f"{sp['ratio']:.0f}x" if sp["ratio"] >= 10 else f"{sp['ratio']:.1f}x"
-            spikes.add_row(literal(sp["name"]), when, str(sp["posts"]), ratio,
+            spikes.add_row(literal(sp["name"]), spike_when(sp), str(sp["posts"]), spike_ratio(sp),
                            _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
         console.print(spikes)
 
