@@ -76,6 +76,11 @@ def open_read_only(db: Path) -> duckdb.DuckDBPyConnection:
 
 
 def count_posts(db: Path) -> int:
+    return count_rows(db, "SELECT count(*) FROM posts")
+
+
+def count_rows(db: Path, query: str) -> int:
+    """A count, read as an analyst would (retrying while a write holds the file); 0 before the schema exists."""
     for _ in range(200):
         try:
             con = duckdb.connect(str(db), read_only=True)
@@ -83,7 +88,7 @@ def count_posts(db: Path) -> int:
             time.sleep(0.05)
             continue
         try:
-            return con.execute("SELECT count(*) FROM posts").fetchone()[0]
+            return con.execute(query).fetchone()[0]
         except duckdb.CatalogException:
             return 0
         finally:
@@ -225,16 +230,7 @@ def test_daemon_reports_each_failure_once(tmp_path: Path, server: ReplayServer) 
     db = data_dir / "monitor.duckdb"
 
     def mastodon_runs() -> int:
-        try:
-            con = duckdb.connect(str(db), read_only=True)
-        except (duckdb.IOException, duckdb.CatalogException):
-            return 0
-        try:
-            return con.execute("SELECT count(*) FROM runs WHERE source = 'mastodon'").fetchone()[0]
-        except duckdb.CatalogException:
-            return 0
-        finally:
-            con.close()
+        return count_rows(db, "SELECT count(*) FROM runs WHERE source = 'mastodon'")
 
     try:
         wait_for(lambda: db.exists() and mastodon_runs() >= 1, what="a failed mastodon run")
