@@ -310,15 +310,18 @@ def sources_cmd(app: AppContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Sources")
-    for col in ("source", "enabled", "needs", "every", "queries", "what"):
-        table.add_column(col)
+    # One block per source rather than a table: what a source needs (environment variable names)
+    # must show whole, and a six-column table folded it away on an 80-column terminal.
+    width = max(len(r["source"]) for r in rows)
     for r in rows:
-        state = ("yes" if r["ready"] else "yes, but missing " + ", ".join(r["missing"])) if r["enabled"] else "no"
-        table.add_row(r["source"], Text(state, style="green" if r["enabled"] and r["ready"] else "yellow"),
-                      literal(r["needs"]), f"{r['interval_minutes']:g} min", str(len(r["queries"])),
-                      literal(r["description"]))
-    app.console.print(table)
+        state = ("enabled" if r["ready"] else "enabled, but missing " + ", ".join(r["missing"])) if r["enabled"] \
+            else "disabled"
+        queries = len(r["queries"])
+        app.console.print(Text.assemble(
+            (r["source"].ljust(width), "bold"), "  ", (state, "green" if r["enabled"] and r["ready"] else "yellow"),
+            f" · every {r['interval_minutes']:g} min · {queries} quer{'y' if queries == 1 else 'ies'} · needs ",
+            literal(r["needs"])))
+        app.console.print(Text.assemble("  ", literal(r["description"], style="dim")))
     app.err.print(Text("Enable or disable a source, and set its options, in [sources.NAME] of the config.",
                        style="dim"))
 

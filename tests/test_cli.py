@@ -60,6 +60,7 @@ def test_summary_json_numbers(cli, tmp_path: Path) -> None:
     [musk] = data["targets"]
     assert musk["target_id"] == "musk" and musk["posts"] == 10
     assert musk["stance"]["favor"] == 5 and musk["stance"]["against"] == 5
+    assert "│ 50/50/0 │" in cli("summary").output  # percent for / against / neither
     assert sum(musk["trend"]) == 10
     assert data["most_engaged"][0]["engagement"] == 9
     assert data["most_negative"][0]["sentiment"] < 0 < data["most_positive"][0]["sentiment"]
@@ -288,3 +289,12 @@ def test_summary_says_what_stance_rests_on(cli, tmp_path: Path) -> None:
     targets = {t["target_id"]: t for t in json.loads(cli("summary", "--json").output)["targets"]}
     assert sorted(s["scorer"] for s in targets["altman"]["stance_scorers"]) == ["stance-linear", "stance-rules"]
     assert "Sam Altman: stance from a model trained on your labels" in cli("summary").output
+
+
+def test_sources_show_what_each_needs_whole(cli) -> None:
+    out = cli("sources").output
+    for name in ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD", "X_BEARER_TOKEN"):
+        assert name in out  # whole, not folded or cut to 'BLUESKY_HAND…'
+    assert "bluesky_search     disabled" in out
+    data = json.loads(cli("sources", "--json").output)
+    assert {r["source"] for r in data} >= {"hackernews", "x"}
