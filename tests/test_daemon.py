@@ -223,9 +223,11 @@ def test_one_daemon_per_data_dir_and_second_signal_exits_at_once(tmp_path: Path,
 
 
 def test_daemon_reports_each_failure_once(tmp_path: Path, server: ReplayServer) -> None:
-    """A source that cannot connect: one line on the console per failed run (and the same in the log)."""
+    """A source that cannot connect: one line on the console per failed run (and the same in the log);
+    one that lacks its credentials: one line saying so, logged too."""
     data_dir = tmp_path / "data"
-    offline = {"mastodon": {"enabled": True, "base_url": "http://127.0.0.1:9", "interval_minutes": 60}}
+    offline = {"mastodon": {"enabled": True, "base_url": "http://127.0.0.1:9", "interval_minutes": 60},
+               "x": {"enabled": True, "base_url": "http://127.0.0.1:9"}}  # needs X_BEARER_TOKEN: not started
     proc = start(daemon_config(tmp_path, server, more_sources=offline), data_dir)
     db = data_dir / "monitor.duckdb"
 
@@ -241,4 +243,7 @@ def test_daemon_reports_each_failure_once(tmp_path: Path, server: ReplayServer) 
     assert code == 0, out
     failures = [line for line in out.splitlines() if "mastodon:" in line and "next try" in line]
     assert len(failures) == mastodon_runs() == 1, out
-    assert "mastodon:" in (data_dir / "logs" / "monitor.log").read_text()
+    log_text = (data_dir / "logs" / "monitor.log").read_text()
+    assert "mastodon:" in log_text
+    if "X_BEARER_TOKEN" not in os.environ:
+        assert out.count("x: not started, needs X_BEARER_TOKEN") == 1 and "x: not started" in log_text
