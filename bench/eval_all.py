@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import load_config, load_targets  # noqa: E402
+from monitor.config import load_config  # noqa: E402
 from monitor.eval_cli import with_sentiment_thresholds  # noqa: E402
 from monitor.evaluation import (  # noqa: E402
     Dataset,
-    config_replacing_targets,
+    config_with_targets_files,
     evaluate,
     parse_label_map,
     read_dataset,
@@ -61,7 +61,7 @@ def main() -> None:
     if not args.eval_dir.is_dir():
         sys.exit(f"{args.eval_dir}: no such folder (pass the eval data folder)")
     config = load_config(args.config)
-    config = config_replacing_targets(config, [t for path in args.targets for t in load_targets(path)])
+    config = config_with_targets_files(config, args.targets)
     sep = " | " if args.markdown else "  "
 
     def row(*cells: object) -> None:

@@ -238,19 +238,23 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
         click.echo(json.dumps(cycle, indent=2, default=str))
 
 
-def run_cycle(app: AppContext) -> dict[str, Any]:
-    """One cycle of the main job: archives from the config, then each enabled collector."""
-    config = app.config
-    paths = [config.resolve(a.path) for a in config.archives]
-    missing = [p for p in paths if not p.exists()]
-    for p in missing:
-        app.err.print(Text(f"archive {safe(p)} (from the config) does not exist; skipped", style="yellow"))
+def import_configured_archives(app: AppContext) -> list[Any]:
+    """The archives listed in the config, each in its format (skipped quickly when already
+    imported); the reports are printed and returned. Missing ones are named and skipped."""
     reports = []
-    for spec in config.archives:
-        path = config.resolve(spec.path)
+    for spec in app.config.archives:
+        path = app.config.resolve(spec.path)
         if path.exists():
             reports.extend(run_imports(app, [path], spec.format))
+        else:
+            app.err.print(Text(f"archive {safe(path)} (from the config) does not exist; skipped", style="yellow"))
     print_import_reports(app, reports)
+    return reports
+
+
+def run_cycle(app: AppContext) -> dict[str, Any]:
+    """One cycle of the main job: archives from the config, then each enabled collector."""
+    reports = import_configured_archives(app)
     return {"imports": [r.as_dict() for r in reports], "collectors": run_collection(app)}
 
 

@@ -392,7 +392,7 @@ class Daemon:
 
 def run_daemon(app: Any) -> int:
     """Entry point for `monitor run` (no --once)."""
-    from monitor.cli import print_import_reports, run_imports
+    from monitor.cli import import_configured_archives
 
     lock = DaemonLock(app.data_dir)
     try:
@@ -405,10 +405,7 @@ def run_daemon(app: Any) -> int:
         config = app.config
         app.err.print(f"monitor daemon (pid {os.getpid()}) for {app.data_dir}; log: {log_path}; stop with Ctrl-C "
                       "or SIGTERM", markup=False)
-        # Archives in the config first (skipped quickly when already imported), then the schedule.
-        paths = [config.resolve(a.path) for a in config.archives if config.resolve(a.path).exists()]
-        if paths:
-            print_import_reports(app, run_imports(app, paths))
+        import_configured_archives(app)  # first, then the schedule
         store = Store(app.data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
         daemon = Daemon(config, store, app.data_dir, inbox_interval=config.daemon.inbox_interval_seconds,
                         maintenance_interval=config.daemon.maintenance_interval_seconds)

@@ -19,14 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.config import Config, ConfigError, load_targets
+from monitor.config import Config, ConfigError
 from monitor.evaluation import (
     FORMATS,
     Dataset,
     EvalDataError,
     Report,
     append_label,
-    config_replacing_targets,
+    config_with_targets_files,
     evaluate,
     labelled_keys,
     parse_label_map,
@@ -145,7 +145,7 @@ def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str 
     config: Config = app.config
     if targets_files:
         try:
-            config = config_replacing_targets(config, [t for path in targets_files for t in load_targets(path)])
+            config = config_with_targets_files(config, targets_files)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     if target_id:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Config, Target
+from monitor.config import Config, Target, load_targets
 
 STANCE_LABELS = ("favor", "against", "none")
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
@@ -422,6 +422,12 @@ def config_with_targets(config: Config, extra: Iterable[Target], store_unmatched
     analysis = config.analysis.model_copy(update={"store_unmatched": store_unmatched or
                                                   config.analysis.store_unmatched})
     return config.model_copy(update={"targets": targets, "analysis": analysis})
+
+
+def config_with_targets_files(config: Config, paths: Iterable[Path]) -> Config:
+    """``config`` with the ``[[targets]]`` of each file (--targets), replacing configured ones with
+    the same id."""
+    return config_replacing_targets(config, [t for path in paths for t in load_targets(path)])
 
 
 def config_replacing_targets(config: Config, targets: Iterable[Target]) -> Config:
