@@ -68,7 +68,7 @@ def run_source(name: str, cfg: Config, store, sleeps: list[float] | None = None,
         http.close()
 
 
-def stored(store, sql: str) -> list[tuple]:
+def stored(store, sql: str = "SELECT count(*) FROM posts") -> list[tuple]:
     with store.read() as con:
         return con.execute(sql).fetchall()
 

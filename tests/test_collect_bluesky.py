@@ -19,7 +19,7 @@ from monitor.config import Config, SourceConfig
 from monitor.http import HttpClient
 from monitor.sources import bluesky
 from monitor.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, stored
 from tests.jetstream_server import JetstreamServer
 from tests.replay import ReplayServer, Reply, Request
 
@@ -66,11 +66,6 @@ def collect(name: str, cfg: Config, store: Store, sleeps: list[float] | None = N
         return run_collector(load_collectors()[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
     finally:
         http.close()
-
-
-def stored(store: Store, sql: str) -> list[tuple]:
-    with store.read() as con:
-        return con.execute(sql).fetchall()
 
 
 def state_of(store: Store, source: str) -> dict[str, Any]:

@@ -12,12 +12,7 @@ import zstandard
 
 from monitor.importer import Importer
 from monitor.store import Store
-from tests.conftest import post, write_jsonl
-
-
-def stored(store: Store, sql: str = "SELECT count(*) FROM posts"):
-    with store.read() as con:
-        return con.execute(sql).fetchall()
+from tests.conftest import post, stored, write_jsonl
 
 
 def test_import_twice_adds_nothing(config, data_dir: Path, tmp_path: Path) -> None:
