@@ -23,7 +23,8 @@ SENTIMENT_LEXICON: dict[str, float] = {
     "traitors": -2.8, "scum": -3.0, "scumbag": -3.0, "sleazy": -2.3, "creepy": -1.9, "bigot": -2.6,
     "bigots": -2.6, "misogynist": -2.6, "sexist": -2.3, "hypocrite": -2.2, "hypocrites": -2.2, "hypocrisy": -2.0,
     "disgraceful": -2.6, "sociopath": -2.8, "psychopath": -2.8, "narcissist": -2.2, "tyrant": -2.6,
-    "conman": -2.5, "fraudster": -2.7, "fraudsters": -2.7, "thug": -2.3, "thugs": -2.3, "buffoon": -2.2,
+    "conman": -2.5, "swindler": -2.5, "swindlers": -2.5, "swindled": -2.3, "swindling": -2.3, "charlatan": -2.3,
+    "charlatans": -2.3, "fraudster": -2.7, "fraudsters": -2.7, "thug": -2.3, "thugs": -2.3, "buffoon": -2.2,
     "delusional": -2.0, "unhinged": -2.0, "incompetence": -2.2, "gaslighting": -2.0, "disinformation": -1.6,
     "garbage": -1.9, "trash": -1.7, "cringe": -1.5, "cringey": -1.6, "sham": -2.0,
 }

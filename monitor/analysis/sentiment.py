@@ -34,7 +34,7 @@ from monitor.analysis.lexicon import EMOJI_VALENCE, LAUGHING_EMOJI, SENTIMENT_LE
 from monitor.analysis.matching import split_hashtag
 
 SCORER_NAME = "vader"
-SCORER_VERSION = f"{version('vaderSentiment')}+dm2"
+SCORER_VERSION = f"{version('vaderSentiment')}+dm3"  # dm: our domain lexicon's version (lexicon.py)
 
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
 _URL_RE = re.compile(r"https?://\S+")
