@@ -128,7 +128,7 @@ def build_database(data_dir: Path, n_posts: int, texts: list[str], config: Any) 
     import pyarrow as pa
 
     from monitor.store import Store
-    from monitor.store.rows import targets_rows
+    from monitor.store.rows import targets_table
     from monitor.store.schema import key_hash_sql
 
     store = Store(data_dir)
@@ -146,8 +146,8 @@ def build_database(data_dir: Path, n_posts: int, texts: list[str], config: Any) 
         target_names = [t.name for t in config.targets]
         con.execute("CREATE TEMP TABLE bench_targets AS SELECT * FROM (SELECT unnest(?) AS target_id, "
                     "unnest(?) AS alias, generate_subscripts(?, 1) - 1 AS k)", [target_ids, target_names, target_ids])
-        for row in targets_rows(config.targets):
-            con.execute("INSERT OR REPLACE INTO targets VALUES (?, ?, ?)", [row["target_id"], row["name"], row["kind"]])
+        con.register("bench_target_rows", targets_table(config.targets))
+        con.execute("INSERT OR REPLACE INTO targets BY NAME SELECT * FROM bench_target_rows")
         n_texts = len(texts)
         n_targets = len(target_ids)
         started = time.perf_counter()

@@ -349,8 +349,11 @@ def _read(app: AppContext):
 @pass_app
 def summary(app: AppContext, since: str, target: str | None, platform: str | None, top: int, as_json: bool) -> None:
     """Per target: volume and change against the previous window, mean sentiment, stance split,
-    trend; spikes (hours or days with 3x a target's average volume, and what drove them); the most
-    positive, negative and engaged posts; top authors; platform mix; freshness."""
+    trend; spikes (hours or days with 3x a target's average volume, and what drove them); who says
+    what about whom (posts of a target's own accounts, config `accounts`, naming another target);
+    the most positive, negative and engaged posts; top authors; platform mix; freshness.
+
+    With --target ID, who-says-what lists what ID says and what the others say about it."""
     from monitor.summary import compute, parse_window, render
 
     try:

@@ -22,7 +22,7 @@ from monitor.config import Config, SourceConfig
 from monitor.http import FetchError, HttpClient, RateLimited
 from monitor.models import Post, Provenance
 from monitor.store import Store, WriteBatch
-from monitor.store.rows import dedupe_posts, new_id, posts_table, utcnow_naive
+from monitor.store.rows import dedupe_posts, new_id, posts_table, targets_table, utcnow_naive
 
 if TYPE_CHECKING:
     from monitor.analysis.pipeline import AnalysisPool
@@ -298,6 +298,7 @@ def collect_sources(
     if unknown:
         raise KeyError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(sorted(collectors))}")
     selected = names or [n for n, c in collectors.items() if c.is_enabled(config)]
+    store.sync_targets(targets_table(config.targets))
     results: dict[str, list[RunReport]] = {}
     for name in selected:
         collector = collectors[name]

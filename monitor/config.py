@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,10 @@ class Target(Strict):
       alias matches too (#SamAltman, #samaltman).
     - ``exclude``: regular expressions; an alias occurrence that overlaps a match is dropped
       ("Stargate SG-1", "trump card").
+
+    ``accounts`` are the target's own accounts, as ``platform:handle`` ("x:elonmusk",
+    "hackernews:sama"): their posts are what the target itself says (``v_voices``). Not matching
+    rules. Default: each of ``handles`` on X.
     """
 
     id: str
@@ -56,6 +61,7 @@ class Target(Strict):
     handles: list[str] = Field(default_factory=list)
     hashtags: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    accounts: list[str] | None = None
     stance: StanceCues = Field(default_factory=StanceCues)
 
     @field_validator("id")
@@ -64,6 +70,20 @@ class Target(Strict):
         if not value.replace("_", "").replace("-", "").isalnum():
             raise ValueError("use letters, digits, '-' and '_' only")
         return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts_are_qualified(cls, value: list[str] | None) -> list[str] | None:
+        for account in value or []:
+            if not re.fullmatch(r"(?i)[a-z0-9_-]+:@?\S+", account):
+                raise ValueError(f"'{account}' is not platform:handle (examples: 'x:elonmusk', 'hackernews:sama', "
+                                 "'bluesky:name.bsky.social')")
+        return value
+
+    def own_accounts(self) -> list[str]:
+        """``platform:handle`` of the target's own accounts, lower-cased (handles are case-insensitive)."""
+        accounts = self.accounts if self.accounts is not None else [f"x:{h}" for h in self.handles]
+        return sorted({a.replace(":@", ":", 1).lower() for a in accounts})
 
     @model_validator(mode="after")
     def _has_some_alias(self) -> Target:
@@ -139,7 +159,7 @@ class Config(Strict):
     @property
     def rules_version(self) -> str:
         """Changes whenever the matching rules change; stored with every mention."""
-        payload = json.dumps([t.model_dump(exclude={"stance"}) for t in self.targets], sort_keys=True)
+        payload = json.dumps([t.model_dump(exclude={"stance", "accounts"}) for t in self.targets], sort_keys=True)
         return "rules-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def resolve(self, path: str) -> Path:

@@ -19,7 +19,7 @@ from monitor.config import Config
 from monitor.models import Post
 from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
 from monitor.store import Store, StoreError, StoreLocked, WriteBatch
-from monitor.store.rows import dedupe_posts, new_id, posts_table, targets_rows, utcnow_naive
+from monitor.store.rows import dedupe_posts, new_id, posts_table, targets_table, utcnow_naive
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Importer:
                 "records": 0, "posts_new": 0, "posts_seen": 0, "unmatched": 0, "errors": 0, "message": None}
         start_batch = WriteBatch()
         start_batch.add_rows("imports", [meta])
-        start_batch.add_rows("targets", targets_rows(self.config.targets))
+        start_batch.add("targets", targets_table(self.config.targets))
         self.store.write(start_batch)
         pending_errors: list[RecordError] = []
 

@@ -25,6 +25,7 @@ TREND_BUCKETS = 14
 SPIKE_FACTOR = 3.0
 SPIKE_MIN_POSTS = 10
 SPIKES_SHOWN = 5
+VOICES_SHOWN = 8  # (speaker, target) pairs in "who says what about whom"
 
 
 def parse_window(value: str) -> timedelta | None:
@@ -129,6 +130,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
         })
 
     spikes = _spikes(con, where, params, span)
+    voices = _voices(con, window, target, platform)
 
     def posts(order: str, extra: str = "") -> list[dict[str, Any]]:
         result = con.execute(f"""
@@ -162,6 +164,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
         "mentions_in_window": total_in_window,
         "targets": targets,
         "spikes": spikes,
+        "voices": voices,
         "most_positive": posts("sentiment DESC", "AND sentiment > 0"),
         "most_negative": posts("sentiment ASC", "AND sentiment < 0"),
         "most_engaged": posts("engagement DESC, created_at DESC", "AND engagement > 0"),
@@ -218,6 +221,48 @@ def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span:
             "top_post": top,
         })
     return spikes
+
+
+def _voices(con: duckdb.DuckDBPyConnection, window: _Window, target: str | None, platform: str | None,
+            limit: int = VOICES_SHOWN) -> list[dict[str, Any]]:
+    """Who says what about whom: per (speaker, target), the posts of a target's own accounts (the
+    config's ``accounts``) that mention another target. With a target filter: what it says and what
+    the others say about it."""
+    filters = ["created_at >= ?", "created_at <= ?"]
+    params: list[Any] = [window.start, window.end]
+    if target:
+        filters.append("(speaker_id = ? OR target_id = ?)")
+        params += [target, target]
+    if platform:
+        filters.append("platform = ?")
+        params.append(platform)
+    rows = con.execute(f"""
+        SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
+               avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none'),
+               arg_max(struct_pack(text, url, platform, author_handle, created_at), created_at) AS latest
+        FROM v_voices WHERE {" AND ".join(filters)}
+        GROUP BY speaker_id, target_id
+        ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
+    """, [*params, limit]).fetchall()
+    return [{
+        "speaker_id": speaker, "speaker": speaker_name or speaker, "target_id": tid, "target": name or tid,
+        "posts": n, "mean_sentiment": None if mood is None else round(mood, 3),
+        "stance": {"favor": favor, "against": against, "none": none},
+        "latest": {**latest, "created_at": _iso(latest["created_at"])},
+    } for speaker, speaker_name, tid, name, n, mood, favor, against, none, latest in rows]
+
+
+def _stance_lead(stance: dict[str, int]) -> str:
+    """'against 2/3': the commonest stance and its share, for a handful of posts."""
+    total = sum(stance.values())
+    if not total:
+        return "—"
+    counts = sorted(stance.items(), key=lambda kv: -kv[1])
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return f"mixed ({total})"
+    label, n = counts[0]
+    return f"{'neither' if label == 'none' else label} {n}/{total}"
 
 
 def spike_when(spike: dict[str, Any]) -> str:
@@ -297,6 +342,21 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
             spikes.add_row(literal(sp["name"]), spike_when(sp), str(sp["posts"]), spike_ratio(sp),
                            _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
         console.print(spikes)
+
+    if data["voices"]:
+        voices = Table(title="Who says what about whom (posts from the targets' own accounts)",
+                       title_justify="left")
+        for col, justify in (("speaker → about", "left"), ("posts", "right"), ("mood", "right"),
+                             ("stance", "left"), ("latest post", "left")):
+            voices.add_column(col, justify=justify, no_wrap=col in ("posts", "mood", "stance"))  # type: ignore[arg-type]
+        for v in data["voices"]:
+            latest = v["latest"]
+            voices.add_row(literal(f"{v['speaker']} → {v['target']}"), str(v["posts"]), _mood(v["mean_sentiment"]),
+                           _stance_lead(v["stance"]),
+                           Text.assemble(literal(latest["text"], limit=70), "\n",
+                                         literal(f"{latest['platform']} · {ago(latest['created_at'], now)}",
+                                                 style="dim")))
+        console.print(voices)
 
     def post_table(title: str, posts: list[dict[str, Any]]) -> Table | None:
         if not posts:

@@ -239,6 +239,45 @@ def test_summary_shows_spikes(cli, tmp_path: Path) -> None:
     assert "Spikes" in out and "2025-01-11" in out and "[red]they[/red]" in out
 
 
+def test_summary_says_who_says_what_about_whom(cli, tmp_path: Path) -> None:
+    """Posts from a target's own accounts (config `accounts`; default its handles on X) that mention another
+    target: Musk on Altman and Stargate, Altman on Musk on X and on Hacker News. Not: a 'sama' on Reddit
+    (not his account there), anyone else, a speaker naming only himself."""
+    records = [
+        {"platform": "x", "id": "1", "created_at": "2025-01-23T10:00:00Z", "author": "elonmusk",
+         "text": "Sam Altman and the [bold]Stargate[/bold] crowd don't have the money lol"},
+        {"platform": "x", "id": "2", "created_at": "2025-01-23T12:00:00Z", "author": "ElonMusk",
+         "text": "Altman is a swindler"},
+        {"platform": "x", "id": "3", "created_at": "2025-01-23T13:00:00Z", "author": "sama",
+         "text": "Wrong, as you surely know, Elon Musk"},
+        {"platform": "hackernews", "id": "4", "created_at": "2025-01-23T14:00:00Z", "author": "sama",
+         "text": "Elon Musk is wrong about this"},
+        {"platform": "reddit", "id": "5", "created_at": "2025-01-23T15:00:00Z", "author": "sama",
+         "text": "Elon Musk is right"},
+        {"platform": "x", "id": "6", "created_at": "2025-01-23T15:00:00Z", "author": "someone",
+         "text": "Elon Musk and Sam Altman again"},
+        {"platform": "x", "id": "7", "created_at": "2025-01-23T16:00:00Z", "author": "elonmusk",
+         "text": "Elon Musk here, hello"},
+    ]
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", records)))
+    voices = json.loads(cli("summary", "--json").output)["voices"]
+    pairs = {(v["speaker_id"], v["target_id"]): v for v in voices}
+    assert {k: v["posts"] for k, v in pairs.items()} == {
+        ("musk", "altman"): 2, ("altman", "musk"): 2, ("musk", "stargate"): 1}
+    assert pairs[("musk", "altman")]["latest"]["text"] == "Altman is a swindler"  # the newest
+    assert pairs[("altman", "musk")]["latest"]["platform"] == "hackernews"
+    assert pairs[("musk", "stargate")]["stance"]["against"] == 1  # the config's cue: "don't have the money"
+    only_stargate = json.loads(cli("summary", "--json", "--target", "stargate").output)["voices"]
+    assert [(v["speaker_id"], v["target_id"]) for v in only_stargate] == [("musk", "stargate")]
+    out = cli("summary").output
+    assert "Who says what about whom" in out and "Elon Musk → Sam Altman" in out and "[bold]Stargate[/bold]" in out
+    rows = cli("sql", "SELECT speaker_id, target_id, platform FROM v_voices ORDER BY post_key, target_id",
+               "--format", "json").output
+    assert [tuple(r.values()) for r in json.loads(rows)] == [
+        ("altman", "musk", "hackernews"), ("musk", "altman", "x"), ("musk", "stargate", "x"), ("musk", "altman", "x"),
+        ("altman", "musk", "x")]
+
+
 def test_summary_lists_a_repeated_text_once(cli, tmp_path: Path) -> None:
     """Retweets repeat a text: the notable-post lists show it once, leaving room for other posts."""
     records = [post(i, "RT @fan: Sam Altman is brilliant, a wonderful win", likes=10) for i in range(4)]

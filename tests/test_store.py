@@ -12,7 +12,7 @@ import pytest
 
 from monitor.importer import Importer
 from monitor.store import Store, StoreLocked, WriteBatch
-from monitor.store.rows import targets_rows
+from monitor.store.rows import targets_table
 from tests.conftest import post, write_jsonl
 
 
@@ -43,11 +43,27 @@ def test_schema_and_views_exist(config, data_dir: Path, tmp_path: Path) -> None:
 def test_applying_the_same_batch_twice_adds_nothing(config, data_dir: Path) -> None:
     store = Store(data_dir)
     batch = WriteBatch()
-    batch.add_rows("targets", targets_rows(config.targets))
+    batch.add("targets", targets_table(config.targets))
     store.write(batch)
     store.write(batch)
     assert count(store, "targets") == len(config.targets)
     assert count(store, "applied_batches") == 1
+
+
+def test_stored_targets_follow_the_config(config, data_dir: Path, tmp_path: Path) -> None:
+    """The targets table (and so v_voices) is brought in line with the config by the next run."""
+    store = _import(config, data_dir, tmp_path, n=8)  # Musk and OpenAI, by user0 .. user3
+    assert not store.sync_targets(targets_table(config.targets))  # the import wrote them
+    changed = config.model_copy(deep=True)
+    changed.target("musk").accounts = ["x:User1"]
+    assert store.sync_targets(targets_table(changed.targets))
+    assert not store.sync_targets(targets_table(changed.targets))
+    with store.read() as con:
+        voices = con.execute("SELECT author_handle, speaker_id, target_id, count(*) FROM v_voices "
+                             "GROUP BY ALL").fetchall()
+        accounts = con.execute("SELECT accounts FROM targets WHERE target_id = 'musk'").fetchone()
+    assert voices == [("user1", "musk", "openai", 2)]
+    assert accounts == (["x:user1"],)
 
 
 @pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")
@@ -55,10 +71,10 @@ def test_duckdb_cli_from_pypi_reads_the_file(config, data_dir: Path, tmp_path: P
     store = _import(config, data_dir, tmp_path)
     out = subprocess.run(
         ["duckdb", "-readonly", "-csv", str(store.path), "-c",
-         "SELECT target_id, sum(posts) FROM v_daily_target GROUP BY 1 ORDER BY 1"],
+         "SELECT target_id, sum(posts) FROM v_daily_target GROUP BY 1 ORDER BY 1; SELECT count(*) FROM v_voices"],
         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[1:] == ["musk,30", "openai,30"]
+    assert out.stdout.splitlines()[1:] == ["musk,30", "openai,30", "count_star()", "0"]
     version = subprocess.run(["duckdb", "--version"], capture_output=True, text=True).stdout
     assert version.startswith("v1.")  # the CLI users install from PyPI is older than our Python duckdb
 

@@ -366,6 +366,24 @@ class Store:
             finally:
                 self._release(prepared)
 
+    def sync_targets(self, targets: pa.Table) -> bool:
+        """Store the configured targets (``rows.targets_table``) where the stored ones differ, so a
+        database fed only by collectors has their names and own accounts, and an edited config
+        shows at the next run. Returns whether it wrote."""
+        wanted = {(r["target_id"], r["name"], r["kind"], tuple(r["accounts"] or ())) for r in targets.to_pylist()}
+        try:
+            with self.read(timeout=1.0) as con:
+                stored = {(t, n, k, tuple(a or ())) for t, n, k, a in
+                          con.execute("SELECT target_id, name, kind, accounts FROM targets").fetchall()}
+        except (StoreError, duckdb.Error):  # no database yet, busy, or not migrated yet: write them
+            stored = set()
+        if wanted <= stored:
+            return False
+        batch = WriteBatch()
+        batch.add("targets", targets)
+        self.write(batch)
+        return True
+
     def _prepare(self, engine: duckdb.DuckDBPyConnection, batch: WriteBatch) -> _Prepared:
         """Make the batch ready in the writer's instance, without the file: its tables registered,
         its posts copied with their key hash (temp table ``posts``), the hashes of its post and

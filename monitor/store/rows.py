@@ -67,6 +67,8 @@ TARGET_SCORES_SCHEMA = pa.schema([
     ("sentiment_scorer", pa.string()), ("sentiment_scorer_version", pa.string()), ("stance_scorer", pa.string()),
     ("stance_scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
 ])
+TARGETS_SCHEMA = pa.schema([("target_id", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                           ("accounts", pa.list_(pa.string()))])
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
@@ -213,8 +215,10 @@ class AnalyzerInfo:
         return cls(analyzer.rules_version, analyzer.sentiment.name, analyzer.sentiment.version)
 
 
-def targets_rows(targets: Iterable[Any]) -> list[dict[str, Any]]:
-    return [{"target_id": t.id, "name": t.name, "kind": t.kind} for t in targets]
+def targets_table(targets: Iterable[Any]) -> pa.Table:
+    """The configured targets, with their own accounts ('x:elonmusk') for ``v_voices``."""
+    return pa.Table.from_pylist([{"target_id": t.id, "name": t.name, "kind": t.kind, "accounts": t.own_accounts()}
+                                 for t in targets], schema=TARGETS_SCHEMA)
 
 
 def dedupe_posts(posts: Iterable[Post]) -> list[Post]:

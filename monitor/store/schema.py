@@ -267,6 +267,19 @@ LEFT JOIN targets t USING (target_id)
 LEFT JOIN target_scores ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id;
 """))
 
+MIGRATIONS.append(("voices", """
+-- Who says what about whom: each target's own accounts ('x:elonmusk', lower-case), written from the
+-- config, and the mentions of other targets in posts by those accounts.
+ALTER TABLE targets ADD COLUMN accounts VARCHAR[];
+CREATE OR REPLACE VIEW v_voices AS
+WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account FROM targets)
+SELECT a.speaker_id, a.speaker_name, m.target_id, m.target_name, m.post_key, m.platform, m.created_at,
+       m.author_handle, m.text, m.url, m.sentiment, m.sentiment_label, m.stance, m.stance_score, m.engagement
+FROM v_mentions m
+JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
+WHERE m.target_id <> a.speaker_id;
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
