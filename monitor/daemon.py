@@ -39,13 +39,15 @@ from monitor.analysis.pipeline import AnalysisPool
 from monitor.collect import Collector, load_collectors, run_collector, summarise
 from monitor.config import Config
 from monitor.store import Store, StoreError, StoreLocked, WriteBatch
-from monitor.store.rows import utcnow_naive
+from monitor.store.rows import targets_table, utcnow_naive
 
 log = logging.getLogger("monitor.daemon")
 
 LOCK_NAME = "daemon.lock"
 STATUS_NAME = "daemon-status.json"
 INBOX_NAME = "inbox"
+VOICE_WINDOW = timedelta(hours=24)  # a target's own post is news for a day after it was written
+VOICES_LOGGED = 5  # per check; the rest are counted in one line (and all recorded)
 MISFIRE_GRACE_SECONDS = 300  # a job delayed by a long batch still runs (the library default is 1 s)
 
 
@@ -233,6 +235,7 @@ class Daemon:
         except StoreLocked:
             log.info("maintenance: database busy; will try again")
         self.watch_spikes()
+        self.watch_voices()
         self._write_status()
 
     def watch_spikes(self) -> None:
@@ -262,6 +265,35 @@ class Daemon:
             self.event("spike", spike["target_id"], json.dumps({k: spike[k] for k in (
                 "start", "posts", "average", "ratio", "mean_sentiment")} | {"url": top.get("url")}))
 
+    def watch_voices(self) -> None:
+        """Log and record, once, each new post of a target's own account that names another target
+        (v_voices): Musk on Stargate, Altman answering. Posts older than VOICE_WINDOW (an archive of
+        last year's tweets) are not news."""
+        now = utcnow_naive()
+        try:
+            with self.store.read(timeout=2.0) as con:
+                voices = con.execute("""
+                    SELECT post_key, speaker_id, any_value(speaker_name), any_value(platform), any_value(url),
+                           any_value(created_at), list(target_id ORDER BY target_id),
+                           list(target_name ORDER BY target_id)
+                    FROM v_voices v WHERE created_at >= ? AND NOT EXISTS (
+                        SELECT 1 FROM daemon_events e WHERE e.kind = 'voice' AND e.event_at >= ?
+                          AND e.job = v.speaker_id AND json_extract_string(e.detail, '$.post_key') = v.post_key)
+                    GROUP BY post_key, speaker_id ORDER BY any_value(created_at), post_key
+                """, [now - VOICE_WINDOW, now - 2 * VOICE_WINDOW]).fetchall()
+        except StoreError as exc:
+            log.info("voices not checked now: %s", exc)
+            return
+        for post_key, speaker, name, platform, url, _, _, names in voices[:VOICES_LOGGED]:
+            # The post's URL, not its text: the log is printed on the console too.
+            log.warning("voice: %s (%s) on %s: %s", name or speaker, platform, ", ".join(n or "?" for n in names),
+                        url or post_key)
+        if len(voices) > VOICES_LOGGED:
+            log.warning("voice: %d more posts of tracked accounts (monitor status)", len(voices) - VOICES_LOGGED)
+        self.events("voice", [(speaker, json.dumps({"post_key": post_key, "url": url, "platform": platform,
+                                                     "created_at": created_at.isoformat(), "targets": target_ids}))
+                              for post_key, speaker, _, platform, url, created_at, target_ids, _ in voices])
+
     # bookkeeping
 
     def _record(self, job: str, values: dict[str, Any]) -> None:
@@ -284,8 +316,16 @@ class Daemon:
             tmp.replace(self.data_dir / STATUS_NAME)
 
     def event(self, kind: str, job: str | None, detail: str | None) -> None:
+        self.events(kind, [(job, detail)])
+
+    def events(self, kind: str, items: list[tuple[str | None, str | None]]) -> None:
+        """Record events of one kind in one write: (job, detail) each."""
+        if not items:
+            return
+        now = utcnow_naive()
         batch = WriteBatch()
-        batch.add_rows("daemon_events", [{"event_at": utcnow_naive(), "kind": kind, "job": job, "detail": detail}])
+        batch.add_rows("daemon_events", [{"event_at": now, "kind": kind, "job": job, "detail": detail}
+                                         for job, detail in items])
         try:
             self.store.write(batch)
         except Exception:  # recording an event must never take the daemon down
@@ -356,6 +396,7 @@ class Daemon:
         signal.signal(signal.SIGINT, on_signal)
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID` shows what every thread does
         self._clean_spool_leftovers()
+        self.store.sync_targets(targets_table(self.config.targets))
         self.event("start", None, f"pid {os.getpid()}")
         self._write_status()
         scheduler.start()  # blocks until shutdown

@@ -71,6 +71,12 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
                 LEFT JOIN targets t ON t.target_id = e.job
                 WHERE e.kind = 'spike' AND e.event_at >= ? ORDER BY e.event_at DESC LIMIT 10
             """, [now - timedelta(hours=24)]).fetchall()
+            voices = con.execute("""
+                SELECT e.job, coalesce(t.name, e.job), e.detail FROM daemon_events e
+                LEFT JOIN targets t ON t.target_id = e.job
+                WHERE e.kind = 'voice' AND e.event_at >= ?
+                ORDER BY e.event_at DESC, json_extract_string(e.detail, '$.created_at') DESC LIMIT 10
+            """, [now - timedelta(hours=24)]).fetchall()
     except StoreError as exc:
         result["error"] = str(exc)
         return result
@@ -86,6 +92,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in gaps]
     result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
     result["spikes_24h"] = [{"target_id": tid, "name": name, **json.loads(detail)} for tid, name, detail in spikes]
+    result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **json.loads(detail)} for tid, name, detail in voices]
     return result
 
 
@@ -132,6 +139,12 @@ def render(data: dict[str, Any], console: Console) -> None:
             console.print(Text.assemble((f"{spike_when(spike)} UTC ", "bold"), literal(spike["name"]),
                                         f": {spike['posts']} posts, {spike_ratio(spike)}  ",
                                         literal(spike.get("url") or "", style="blue")))
+    if data.get("voices_24h"):
+        console.print(Text("Targets' own posts about other targets, last 24 h (summary: 'Who says what about whom'):"))
+        for voice in data["voices_24h"]:
+            console.print(Text.assemble((f"{voice['created_at'][:16].replace('T', ' ')} UTC ", "bold"),
+                                        literal(f"{voice['speaker']} on {', '.join(voice['targets'])}"), "  ",
+                                        literal(voice.get("url") or voice["post_key"], style="blue")))
     for problem in data.get("recent_job_problems", []):
         console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
                               style="yellow"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
 from pathlib import Path
+
+from rich.console import Console
 
 from monitor.analysis.pipeline import AnalysisPool
 from monitor.daemon import Daemon
@@ -106,3 +109,44 @@ def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, 
     assert "Elon Musk, 20 posts" in line
     [shown] = status.compute(store, data_dir)["spikes_24h"]
     assert (shown["target_id"], shown["posts"]) == ("musk", 20)
+
+
+def test_daemon_reports_each_voice_once(config, data_dir: Path, tmp_path: Path, caplog) -> None:
+    """A target's own account naming another target is logged and recorded once, however often
+    maintenance looks; a post of three days ago (an archive) and anyone else's posts are not news."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor import status
+
+    now = datetime.now(UTC)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    records = [
+        {"platform": "x", "id": "1", "author": "elonmusk", "url": "https://x.example/1",
+         "text": "Sam Altman's Stargate: they don't have the money", "created_at": stamp(now - timedelta(hours=1))},
+        {"platform": "x", "id": "2", "author": "elonmusk", "text": "Sam Altman again",
+         "created_at": stamp(now - timedelta(days=3))},
+        {"platform": "x", "id": "3", "author": "someone", "text": "Sam Altman and Elon Musk",
+         "created_at": stamp(now - timedelta(minutes=5))},
+        {"platform": "hackernews", "id": "4", "author": "sama", "text": "Elon Musk is wrong [red]here[/red]",
+         "created_at": stamp(now - timedelta(minutes=10))},
+    ]
+    store = Store(data_dir)
+    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
+    daemon = Daemon(config, store, data_dir)
+    with caplog.at_level("WARNING", logger="monitor.daemon"):
+        daemon.watch_voices()
+        daemon.watch_voices()
+    with store.read() as con:
+        events = con.execute("SELECT job, detail FROM daemon_events WHERE kind = 'voice' ORDER BY job").fetchall()
+    assert [(job, json.loads(detail)["post_key"]) for job, detail in events] == [
+        ("altman", "hackernews:4"), ("musk", "x:1")]
+    assert json.loads(events[1][1])["targets"] == ["altman", "stargate"]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("voice:")]
+    assert lines == ["voice: Elon Musk (x) on Sam Altman, Stargate (AI infrastructure): https://x.example/1",
+                     "voice: Sam Altman (hackernews) on Elon Musk: hackernews:4"]
+    data = status.compute(store, data_dir)
+    assert [(v["speaker"], v["targets"]) for v in data["voices_24h"]] == [  # newest first
+        ("Sam Altman", ["musk"]), ("Elon Musk", ["altman", "stargate"])]
+    console = Console(width=80, record=True, file=io.StringIO())
+    status.render(data, console)
+    assert "Elon Musk on altman, stargate  https://x.example/1" in console.export_text()
