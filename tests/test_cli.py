@@ -243,22 +243,17 @@ def test_summary_says_who_says_what_about_whom(cli, tmp_path: Path) -> None:
     """Posts from a target's own accounts (config `accounts`; default its handles on X) that mention another
     target: Musk on Altman and Stargate, Altman on Musk on X and on Hacker News. Not: a 'sama' on Reddit
     (not his account there), anyone else, a speaker naming only himself."""
-    records = [
-        {"platform": "x", "id": "1", "created_at": "2025-01-23T10:00:00Z", "author": "elonmusk",
-         "text": "Sam Altman and the [bold]Stargate[/bold] crowd don't have the money lol"},
-        {"platform": "x", "id": "2", "created_at": "2025-01-23T12:00:00Z", "author": "ElonMusk",
-         "text": "Altman is a swindler"},
-        {"platform": "x", "id": "3", "created_at": "2025-01-23T13:00:00Z", "author": "sama",
-         "text": "Wrong, as you surely know, Elon Musk"},
-        {"platform": "hackernews", "id": "4", "created_at": "2025-01-23T14:00:00Z", "author": "sama",
-         "text": "Elon Musk is wrong about this"},
-        {"platform": "reddit", "id": "5", "created_at": "2025-01-23T15:00:00Z", "author": "sama",
-         "text": "Elon Musk is right"},
-        {"platform": "x", "id": "6", "created_at": "2025-01-23T15:00:00Z", "author": "someone",
-         "text": "Elon Musk and Sam Altman again"},
-        {"platform": "x", "id": "7", "created_at": "2025-01-23T16:00:00Z", "author": "elonmusk",
-         "text": "Elon Musk here, hello"},
+    posts = [  # platform, id, hour, author, text
+        ("x", "1", 10, "elonmusk", "Sam Altman and the [bold]Stargate[/bold] crowd don't have the money lol"),
+        ("x", "2", 12, "ElonMusk", "Altman is a swindler"),
+        ("x", "3", 13, "sama", "Wrong, as you surely know, Elon Musk"),
+        ("hackernews", "4", 14, "sama", "Elon Musk is wrong about this"),
+        ("reddit", "5", 15, "sama", "Elon Musk is right"),
+        ("x", "6", 15, "someone", "Elon Musk and Sam Altman again"),
+        ("x", "7", 16, "elonmusk", "Elon Musk here, hello"),
     ]
+    records = [{"platform": platform, "id": i, "created_at": f"2025-01-23T{hour}:00:00Z", "author": author,
+                "text": text} for platform, i, hour, author, text in posts]
     cli("import", str(write_jsonl(tmp_path / "a.jsonl", records)))
     voices = json.loads(cli("summary", "--json").output)["voices"]
     pairs = {(v["speaker_id"], v["target_id"]): v for v in voices}

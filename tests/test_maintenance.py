@@ -77,6 +77,22 @@ def test_status_json(cli, tmp_path: Path) -> None:
     assert "Daemon: not running" in out
 
 
+def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], kind: str,
+                  caplog) -> tuple[Store, list[tuple[str, str]]]:
+    """Import ``records``, let the daemon look for events of ``kind`` (spike, voice) twice, as two
+    maintenance runs would; the store and the events recorded (job, detail), by job."""
+    store = Store(data_dir)
+    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
+    daemon = Daemon(config, store, data_dir)
+    watch = {"spike": daemon.watch_spikes, "voice": daemon.watch_voices}[kind]
+    with caplog.at_level("WARNING", logger="monitor.daemon"):
+        watch()
+        watch()
+    with store.read() as con:
+        return store, con.execute("SELECT job, detail FROM daemon_events WHERE kind = ? ORDER BY job",
+                                  [kind]).fetchall()
+
+
 def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, caplog) -> None:
     """Musk: a post an hour for 30 hours, then 20 in the current hour: one spike, recorded and logged
     once however often maintenance looks. Altman: 20 posts, all in this hour, and nothing before:
@@ -94,14 +110,7 @@ def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, 
                 for k in range(20)]
     records += [{"platform": "x", "id": f"a{k}", "text": f"Sam Altman replies, {k}", "author": f"v{k}",
                  "created_at": stamp(now + timedelta(seconds=k))} for k in range(20)]
-    store = Store(data_dir)
-    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
-    daemon = Daemon(config, store, data_dir)
-    with caplog.at_level("WARNING", logger="monitor.daemon"):
-        daemon.watch_spikes()
-        daemon.watch_spikes()
-    with store.read() as con:
-        events = con.execute("SELECT job, detail FROM daemon_events WHERE kind = 'spike'").fetchall()
+    store, events = watched_twice(config, data_dir, tmp_path, records, "spike", caplog)
     assert [job for job, _ in events] == ["musk"]
     detail = json.loads(events[0][1])
     assert detail["posts"] == 20 and detail["ratio"] > 3 and detail["url"] == "https://x.example/19"
@@ -130,14 +139,7 @@ def test_daemon_reports_each_voice_once(config, data_dir: Path, tmp_path: Path, 
         {"platform": "hackernews", "id": "4", "author": "sama", "text": "Elon Musk is wrong [red]here[/red]",
          "created_at": stamp(now - timedelta(minutes=10))},
     ]
-    store = Store(data_dir)
-    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
-    daemon = Daemon(config, store, data_dir)
-    with caplog.at_level("WARNING", logger="monitor.daemon"):
-        daemon.watch_voices()
-        daemon.watch_voices()
-    with store.read() as con:
-        events = con.execute("SELECT job, detail FROM daemon_events WHERE kind = 'voice' ORDER BY job").fetchall()
+    store, events = watched_twice(config, data_dir, tmp_path, records, "voice", caplog)
     assert [(job, json.loads(detail)["post_key"]) for job, detail in events] == [
         ("altman", "hackernews:4"), ("musk", "x:1")]
     assert json.loads(events[1][1])["targets"] == ["altman", "stargate"]
