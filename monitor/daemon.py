@@ -272,15 +272,20 @@ class Daemon:
         now = utcnow_naive()
         try:
             with self.store.read(timeout=2.0) as con:
-                voices = con.execute("""
+                found = con.execute("""
                     SELECT post_key, speaker_id, any_value(speaker_name), any_value(platform), any_value(url),
                            any_value(created_at), list(target_id ORDER BY target_id),
                            list(target_name ORDER BY target_id)
-                    FROM v_voices v WHERE created_at >= ? AND NOT EXISTS (
-                        SELECT 1 FROM daemon_events e WHERE e.kind = 'voice' AND e.event_at >= ?
-                          AND e.job = v.speaker_id AND json_extract_string(e.detail, '$.post_key') = v.post_key)
+                    FROM v_voices WHERE created_at >= ?
                     GROUP BY post_key, speaker_id ORDER BY any_value(created_at), post_key
-                """, [now - VOICE_WINDOW, now - 2 * VOICE_WINDOW]).fetchall()
+                """, [now - VOICE_WINDOW]).fetchall()
+                if not found:
+                    return
+                # Other kinds' details are not all JSON: decoded here, after the kind filter.
+                seen = {(job, json.loads(detail).get("post_key")) for job, detail in con.execute(
+                    "SELECT job, detail FROM daemon_events WHERE kind = 'voice' AND event_at >= ?",
+                    [now - 2 * VOICE_WINDOW]).fetchall()}
+            voices = [v for v in found if (v[1], v[0]) not in seen]
         except StoreError as exc:
             log.info("voices not checked now: %s", exc)
             return

@@ -84,6 +84,7 @@ def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], k
     store = Store(data_dir)
     Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
     daemon = Daemon(config, store, data_dir)
+    daemon.event("start", None, f"pid {os.getpid()}")  # as at a real start: other kinds' details are not JSON
     watch = {"spike": daemon.watch_spikes, "voice": daemon.watch_voices}[kind]
     with caplog.at_level("WARNING", logger="monitor.daemon"):
         watch()
@@ -152,3 +153,16 @@ def test_daemon_reports_each_voice_once(config, data_dir: Path, tmp_path: Path, 
     console = Console(width=80, record=True, file=io.StringIO())
     status.render(data, console)
     assert "Elon Musk on altman, stargate  https://x.example/1" in console.export_text()
+
+
+def test_many_voices_at_once_are_counted_not_listed(config, data_dir: Path, tmp_path: Path, caplog) -> None:
+    """An archive of today's posts from a tracked account: five log lines and a count; every post recorded."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    records = [{"platform": "x", "id": str(k), "author": "sama", "text": f"Elon Musk, part {k}",
+                "created_at": (now - timedelta(minutes=k + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")} for k in range(7)]
+    _, events = watched_twice(config, data_dir, tmp_path, records, "voice", caplog)
+    assert len(events) == 7
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("voice:")]
+    assert len(lines) == 6 and lines[-1] == "voice: 2 more posts of tracked accounts (monitor status)"
