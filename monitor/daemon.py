@@ -285,7 +285,7 @@ class Daemon:
                 seen = {(job, json.loads(detail).get("post_key")) for job, detail in con.execute(
                     "SELECT job, detail FROM daemon_events WHERE kind = 'voice' AND event_at >= ?",
                     [now - 2 * VOICE_WINDOW]).fetchall()}
-            voices = [v for v in found if (v[1], v[0]) not in seen]
+            voices = [row for row in found if (row[1], row[0]) not in seen]  # (speaker, post_key)
         except StoreError as exc:
             log.info("voices not checked now: %s", exc)
             return
