@@ -238,11 +238,12 @@ class Daemon:
         self.watch_voices()
         self._write_status()
 
-    def watch_spikes(self) -> None:
-        """Log and record each spike as it happens (an hour with 3x a target's 24 h average), once."""
+    def watch_spikes(self, now: datetime | None = None) -> None:
+        """Log and record each spike as it happens (an hour with 3x a target's 24 h average), once.
+        ``now`` (naive UTC) is for tests."""
         from monitor.summary import recent_spikes, spike_ratio, spike_when
 
-        now = utcnow_naive()
+        now = now or utcnow_naive()
         try:
             with self.store.read(timeout=2.0) as con:
                 spikes = recent_spikes(con, now)
@@ -265,11 +266,11 @@ class Daemon:
             self.event("spike", spike["target_id"], json.dumps({k: spike[k] for k in (
                 "start", "posts", "average", "ratio", "mean_sentiment")} | {"url": top.get("url")}))
 
-    def watch_voices(self) -> None:
+    def watch_voices(self, now: datetime | None = None) -> None:
         """Log and record, once, each new post of a target's own account that names another target
         (v_voices): Musk on Stargate, Altman answering. Posts older than VOICE_WINDOW (an archive of
-        last year's tweets) are not news."""
-        now = utcnow_naive()
+        last year's tweets) are not news. ``now`` (naive UTC) is for tests."""
+        now = now or utcnow_naive()
         try:
             with self.store.read(timeout=2.0) as con:
                 found = con.execute("""

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -77,18 +78,20 @@ def test_status_json(cli, tmp_path: Path) -> None:
     assert "Daemon: not running" in out
 
 
-def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], kind: str,
-                  caplog) -> tuple[Store, list[tuple[str, str]]]:
-    """Import ``records``, let the daemon look for events of ``kind`` (spike, voice) twice, as two
-    maintenance runs would; the store and the events recorded (job, detail), by job."""
+def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], kind: str, caplog,
+                  now: datetime | None = None) -> tuple[Store, list[tuple[str, str]]]:
+    """Import ``records``, let the daemon look for events of ``kind`` (spike, voice) twice at ``now``
+    (aware UTC; default: the clock), as two maintenance runs would; the store and the events
+    recorded (job, detail), by job."""
     store = Store(data_dir)
     Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", records)])
     daemon = Daemon(config, store, data_dir)
     daemon.event("start", None, f"pid {os.getpid()}")  # as at a real start: other kinds' details are not JSON
     watch = {"spike": daemon.watch_spikes, "voice": daemon.watch_voices}[kind]
+    at = now.astimezone(UTC).replace(tzinfo=None) if now else None
     with caplog.at_level("WARNING", logger="monitor.daemon"):
-        watch()
-        watch()
+        watch(at)
+        watch(at)
     with store.read() as con:
         return store, con.execute("SELECT job, detail FROM daemon_events WHERE kind = ? ORDER BY job",
                                   [kind]).fetchall()
@@ -97,9 +100,8 @@ def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], k
 def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, caplog) -> None:
     """Musk: a post an hour for 30 hours, then 20 in the current hour: one spike, recorded and logged
     once however often maintenance looks. Altman: 20 posts, all in this hour, and nothing before:
-    a first day of collection is not a spike."""
-    from datetime import UTC, datetime, timedelta
-
+    a first day of collection is not a spike. The daemon looks half an hour into the hour (the clock's
+    own hour could have begun seconds ago, with the 20 posts still ahead)."""
     from monitor import status
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -111,7 +113,8 @@ def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, 
                 for k in range(20)]
     records += [{"platform": "x", "id": f"a{k}", "text": f"Sam Altman replies, {k}", "author": f"v{k}",
                  "created_at": stamp(now + timedelta(seconds=k))} for k in range(20)]
-    store, events = watched_twice(config, data_dir, tmp_path, records, "spike", caplog)
+    store, events = watched_twice(config, data_dir, tmp_path, records, "spike", caplog,
+                                  now=now + timedelta(minutes=30))
     assert [job for job, _ in events] == ["musk"]
     detail = json.loads(events[0][1])
     assert detail["posts"] == 20 and detail["ratio"] > 3 and detail["url"] == "https://x.example/19"
@@ -124,8 +127,6 @@ def test_daemon_records_each_spike_once(config, data_dir: Path, tmp_path: Path, 
 def test_daemon_reports_each_voice_once(config, data_dir: Path, tmp_path: Path, caplog) -> None:
     """A target's own account naming another target is logged and recorded once, however often
     maintenance looks; a post of three days ago (an archive) and anyone else's posts are not news."""
-    from datetime import UTC, datetime, timedelta
-
     from monitor import status
 
     now = datetime.now(UTC)
@@ -157,8 +158,6 @@ def test_daemon_reports_each_voice_once(config, data_dir: Path, tmp_path: Path, 
 
 def test_many_voices_at_once_are_counted_not_listed(config, data_dir: Path, tmp_path: Path, caplog) -> None:
     """An archive of today's posts from a tracked account: five log lines and a count; every post recorded."""
-    from datetime import UTC, datetime, timedelta
-
     now = datetime.now(UTC)
     records = [{"platform": "x", "id": str(k), "author": "sama", "text": f"Elon Musk, part {k}",
                 "created_at": (now - timedelta(minutes=k + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")} for k in range(7)]
