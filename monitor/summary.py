@@ -73,15 +73,22 @@ def _window(con: duckdb.DuckDBPyConnection, since: str, target: str | None, plat
     else:
         start = end - delta
         prev_start = start - delta
+    where, params = _filters(start, end, target, platform)
+    return _Window(start, end, prev_start, where, params)
+
+
+def _filters(start: datetime, end: datetime, target: str | None, platform: str | None,
+             target_sql: str = "target_id = ?") -> tuple[str, list[Any]]:
+    """SQL filter and its parameters: the time window, the target (each ? of ``target_sql``), the platform."""
     filters = ["created_at >= ?", "created_at <= ?"]
     params: list[Any] = [start, end]
     if target:
-        filters.append("target_id = ?")
-        params.append(target)
+        filters.append(target_sql)
+        params += [target] * target_sql.count("?")
     if platform:
         filters.append("platform = ?")
         params.append(platform)
-    return _Window(start, end, prev_start, " AND ".join(filters), params)
+    return " AND ".join(filters), params
 
 
 def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
@@ -228,20 +235,13 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, target: str | None,
     """Who says what about whom: per (speaker, target), the posts of a target's own accounts (the
     config's ``accounts``) that mention another target. With a target filter: what it says and what
     the others say about it."""
-    filters = ["created_at >= ?", "created_at <= ?"]
-    params: list[Any] = [window.start, window.end]
-    if target:
-        filters.append("(speaker_id = ? OR target_id = ?)")
-        params += [target, target]
-    if platform:
-        filters.append("platform = ?")
-        params.append(platform)
+    where, params = _filters(window.start, window.end, target, platform, "(speaker_id = ? OR target_id = ?)")
     rows = con.execute(f"""
         SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'),
                arg_max(struct_pack(text, url, platform, author_handle, created_at), created_at) AS latest
-        FROM v_voices WHERE {" AND ".join(filters)}
+        FROM v_voices WHERE {where}
         GROUP BY speaker_id, target_id
         ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
     """, [*params, limit]).fetchall()
