@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import duckdb
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -249,9 +250,7 @@ class Daemon:
                 spikes = recent_spikes(con, now)
                 if not spikes:
                     return
-                seen = {(job, json.loads(detail).get("start")) for job, detail in con.execute(
-                    "SELECT job, detail FROM daemon_events WHERE kind = 'spike' AND event_at >= ?",
-                    [now - timedelta(days=2)]).fetchall()}
+                seen = _reported(con, "spike", "start", now - timedelta(days=2))
         except StoreError as exc:
             log.info("spikes not checked now: %s", exc)
             return
@@ -282,10 +281,7 @@ class Daemon:
                 """, [now - VOICE_WINDOW]).fetchall()
                 if not found:
                     return
-                # Other kinds' details are not all JSON: decoded here, after the kind filter.
-                seen = {(job, json.loads(detail).get("post_key")) for job, detail in con.execute(
-                    "SELECT job, detail FROM daemon_events WHERE kind = 'voice' AND event_at >= ?",
-                    [now - 2 * VOICE_WINDOW]).fetchall()}
+                seen = _reported(con, "voice", "post_key", now - 2 * VOICE_WINDOW)
             voices = [row for row in found if (row[1], row[0]) not in seen]  # (speaker, post_key)
         except StoreError as exc:
             log.info("voices not checked now: %s", exc)
@@ -435,6 +431,13 @@ class Daemon:
         if self.store.spool_dir.exists():
             for leftover in self.store.spool_dir.glob(".tmp_*"):
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _reported(con: duckdb.DuckDBPyConnection, kind: str, field: str, since: datetime) -> set[tuple[str | None, Any]]:
+    """(job, detail[field]) of the events of ``kind`` recorded since ``since``: what was already
+    reported. Other kinds' details are not all JSON, so they are decoded here, after the kind filter."""
+    return {(job, json.loads(detail).get(field)) for job, detail in con.execute(
+        "SELECT job, detail FROM daemon_events WHERE kind = ? AND event_at >= ?", [kind, since]).fetchall()}
 
 
 def run_daemon(app: Any) -> int:

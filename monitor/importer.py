@@ -134,9 +134,9 @@ class Importer:
         meta = {"import_id": import_id, "path": print_name, "format": reader.name, "fingerprint": fp,
                 "rules_version": rules, "started_at": utcnow_naive(), "finished_at": None, "status": "running",
                 "records": 0, "posts_new": 0, "posts_seen": 0, "unmatched": 0, "errors": 0, "message": None}
+        self.store.sync_targets(targets_table(self.config.targets))
         start_batch = WriteBatch()
         start_batch.add_rows("imports", [meta])
-        start_batch.add("targets", targets_table(self.config.targets))
         self.store.write(start_batch)
         pending_errors: list[RecordError] = []
 

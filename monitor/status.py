@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -66,17 +67,8 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
                 SELECT event_at, kind, job, detail FROM daemon_events
                 WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
             """).fetchall()
-            spikes = con.execute("""
-                SELECT e.job, coalesce(t.name, e.job), e.detail FROM daemon_events e
-                LEFT JOIN targets t ON t.target_id = e.job
-                WHERE e.kind = 'spike' AND e.event_at >= ? ORDER BY e.event_at DESC LIMIT 10
-            """, [now - timedelta(hours=24)]).fetchall()
-            voices = con.execute("""
-                SELECT e.job, coalesce(t.name, e.job), e.detail FROM daemon_events e
-                LEFT JOIN targets t ON t.target_id = e.job
-                WHERE e.kind = 'voice' AND e.event_at >= ?
-                ORDER BY e.event_at DESC, json_extract_string(e.detail, '$.created_at') DESC LIMIT 10
-            """, [now - timedelta(hours=24)]).fetchall()
+            spikes = _target_events(con, "spike", now - timedelta(hours=24))
+            voices = _target_events(con, "voice", now - timedelta(hours=24), then_by="$.created_at")
     except StoreError as exc:
         result["error"] = str(exc)
         return result
@@ -91,9 +83,23 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["posts_last_hour"] = hour
     result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in gaps]
     result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
-    result["spikes_24h"] = [{"target_id": tid, "name": name, **json.loads(detail)} for tid, name, detail in spikes]
-    result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **json.loads(detail)} for tid, name, detail in voices]
+    result["spikes_24h"] = [{"target_id": tid, "name": name, **detail} for tid, name, detail in spikes]
+    result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in voices]
     return result
+
+
+def _target_events(con: duckdb.DuckDBPyConnection, kind: str, since: datetime, then_by: str | None = None,
+                   limit: int = 10) -> list[tuple[str, str, dict[str, Any]]]:
+    """The daemon's newest events of ``kind`` about a target (spikes, voices) since ``since``: (target
+    id, its name, the decoded detail), newest first, then by the detail's ``then_by`` JSON path."""
+    order = f", json_extract_string(e.detail, '{then_by}') DESC" if then_by else ""
+    rows = con.execute(f"""
+        SELECT e.job, coalesce(t.name, e.job), e.detail FROM daemon_events e
+        LEFT JOIN targets t ON t.target_id = e.job
+        WHERE e.kind = ? AND e.event_at >= ?
+        ORDER BY e.event_at DESC{order} LIMIT ?
+    """, [kind, since, limit]).fetchall()
+    return [(job, name, json.loads(detail)) for job, name, detail in rows]
 
 
 def render(data: dict[str, Any], console: Console) -> None:
