@@ -1,0 +1,504 @@
+"""The report's figures, read from the DuckDB database into plain typed data.
+
+Every figure comes from the stored views (v_mentions, v_voices, v_coverage_gaps, runs, the score
+tables) with the same filters as ``monitor summary``: a time window, target ids and platforms.
+``compute`` takes an open read-only connection and never writes; callers open it just for the call
+(``Store.read``), so the daemon's writer is never kept waiting for long. Every listing has a row cap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+
+# Same thresholds as `monitor summary`: a spike is a bucket with at least SPIKE_FACTOR times the
+# target's average volume per bucket over the window, and at least SPIKE_MIN_POSTS posts.
+SPIKE_FACTOR = 3.0
+SPIKE_MIN_POSTS = 10
+SPIKES_SHOWN = 10
+SPIKE_TOP_POSTS = 3
+VOICES_SHOWN = 30
+TOP_POSTS = 5
+MAX_TARGETS_CHARTED = 12  # the busiest targets get a series; the rest are still in the tables
+MAX_GAPS = 200
+DRILL_POSTS = 50  # posts one drill-down returns at most
+
+# Control characters (ESC starts every terminal escape sequence) and bidirectional overrides are
+# shown as visible escapes (\x1b), so a post that carries them displays what it is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(value: object, limit: int | None = None) -> str:
+    """Post-derived text for display: control characters as visible escapes, optionally shortened."""
+    text = "" if value is None else str(value)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
+                        else f"\\u{ord(m.group(0)):04x}", text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 1)] + "…"
+    return text
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it may be a link (http or https, no control characters or spaces), else None:
+    a ``javascript:`` or ``data:`` URL is shown as text, never linked."""
+    if not url or _CONTROL.search(url) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """'all' or None (no bound), a span back from now ('24h', '7d', '2w'), or an ISO date or time
+    (a time zone is converted to UTC; without one, UTC is assumed)."""
+    if value is None or value.strip().lower() in ("", "all"):
+        return None
+    text = value.strip()
+    match = re.fullmatch(r"(\d+)([hdw])", text)
+    if match:
+        n, unit = int(match.group(1)), match.group(2)
+        span = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        return (now or utcnow()) - span
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"time '{value}' not understood: use all, 24h, 7d, 2w, or a date like 2025-01-31") from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    targets: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+
+    def sql(self, target_column: str = "target_id", time_column: str = "created_at") -> tuple[str, list[Any]]:
+        """A WHERE clause (never empty) and its parameters."""
+        clauses, params = ["TRUE"], []
+        if self.since is not None:
+            clauses.append(f"{time_column} >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{time_column} < ?")
+            params.append(self.until)
+        if self.targets:
+            clauses.append(f"{target_column} IN ({', '.join('?' for _ in self.targets)})")
+            params += list(self.targets)
+        if self.platforms:
+            clauses.append(f"platform IN ({', '.join('?' for _ in self.platforms)})")
+            params += list(self.platforms)
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class PostRow:
+    post_key: str
+    platform: str
+    created_at: str
+    author: str | None
+    text: str  # as stored; display through visible()
+    url: str | None  # as stored; link only through safe_link()
+    sentiment: float | None
+    stance: str | None
+    engagement: int
+    targets: list[str]
+
+
+@dataclass(frozen=True)
+class TargetFigures:
+    target_id: str
+    name: str
+    posts: int
+    share: float  # of all mentions in the window
+    mean_sentiment: float | None
+    sd_sentiment: float | None
+    favor: int
+    against: int
+    neutral: int
+    authors: int
+    engagement: int
+
+
+@dataclass(frozen=True)
+class BucketFigures:
+    """One target in one time bucket."""
+
+    bucket: str
+    target_id: str
+    posts: int
+    mean_sentiment: float | None
+    sd_sentiment: float | None
+    favor: int
+    against: int
+    neutral: int
+
+
+@dataclass(frozen=True)
+class Spike:
+    target_id: str
+    name: str
+    bucket: str
+    posts: int
+    average: float
+    ratio: float
+    mean_sentiment: float | None
+    top_posts: list[PostRow]
+
+
+@dataclass(frozen=True)
+class Voice:
+    speaker_id: str
+    speaker: str
+    target_id: str
+    target: str
+    posts: int
+    mean_sentiment: float | None
+    favor: int
+    against: int
+    neutral: int
+    latest: PostRow
+
+
+@dataclass(frozen=True)
+class CoMention:
+    target_a: str
+    target_b: str
+    posts: int
+
+
+@dataclass(frozen=True)
+class SourceCoverage:
+    source: str
+    posts: int  # stored posts of this source (reader or collector) in the window
+    runs: int
+    complete: int
+    capped: int
+    rate_limited: int
+    failed: int
+    last_run: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class SourceBucket:
+    bucket: str
+    source: str
+    posts: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    source: str
+    hour: str
+    problems: list[str]
+    runs: int
+    example_error: str | None
+
+
+@dataclass(frozen=True)
+class ScorerUse:
+    kind: str  # sentiment (per post) | target sentiment | stance
+    scorer: str
+    version: str
+    rows: int
+
+
+@dataclass
+class Report:
+    generated_at: str
+    start: str | None  # the window actually covered (first and last post when unbounded)
+    end: str | None
+    bucket: str  # hour | day | week | month
+    buckets: list[str]  # every bucket of the window, in order (for zero-filled series)
+    filters: dict[str, Any]
+    posts_total: int  # stored posts, whatever the filters
+    mentions: int  # mentions in the window
+    targets: list[TargetFigures] = field(default_factory=list)
+    series: list[BucketFigures] = field(default_factory=list)
+    spikes: list[Spike] = field(default_factory=list)
+    voices: list[Voice] = field(default_factory=list)
+    co_mentions: list[CoMention] = field(default_factory=list)
+    coverage: list[SourceCoverage] = field(default_factory=list)
+    source_series: list[SourceBucket] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    scorers: list[ScorerUse] = field(default_factory=list)
+    most_engaged: list[PostRow] = field(default_factory=list)
+    most_positive: list[PostRow] = field(default_factory=list)
+    most_negative: list[PostRow] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def choose_bucket(start: datetime | None, end: datetime | None) -> str:
+    """A time bucket that gives a readable number of points (tens to a couple of hundred)."""
+    if start is None or end is None:
+        return "day"
+    span = end - start
+    if span <= timedelta(days=3):
+        return "hour"
+    if span <= timedelta(days=180):
+        return "day"
+    if span <= timedelta(days=3 * 365):
+        return "week"
+    return "month"
+
+
+def bucket_starts(start: datetime | None, end: datetime | None, bucket: str, cap: int = 1000) -> list[str]:
+    """Every bucket from the one holding ``start`` to the one holding ``end`` (at most ``cap``)."""
+    if start is None or end is None:
+        return []
+    if bucket == "month":
+        current = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    elif bucket == "week":  # ISO weeks start on Monday, as DuckDB's date_trunc('week')
+        current = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    elif bucket == "day":
+        current = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        current = start.replace(minute=0, second=0, microsecond=0)
+    starts: list[str] = []
+    while current <= end and len(starts) < cap:
+        starts.append(current.isoformat())
+        if bucket == "month":
+            current = current.replace(year=current.year + current.month // 12, month=current.month % 12 + 1)
+        else:
+            current += {"week": timedelta(weeks=1), "day": timedelta(days=1), "hour": timedelta(hours=1)}[bucket]
+    return starts
+
+
+# The post columns every listing reads from v_mentions, grouped per post (a post naming two targets once).
+_POST_COLUMNS = """post_key, any_value(platform), any_value(created_at), any_value(author_handle), any_value(text),
+       any_value(url), avg(sentiment), mode(stance), max(engagement), list(DISTINCT target_id ORDER BY target_id)"""
+
+
+def _post_rows(rows: list[tuple[Any, ...]]) -> list[PostRow]:
+    return [PostRow(post_key=r[0], platform=r[1], created_at=_iso(r[2]) or "", author=r[3], text=r[4], url=r[5],
+                    sentiment=_round(r[6]), stance=r[7], engagement=int(r[8] or 0), targets=list(r[9] or []))
+            for r in rows]
+
+
+def posts(con: duckdb.DuckDBPyConnection, filters: Filters, order: str = "engagement",
+          limit: int = DRILL_POSTS) -> list[PostRow]:
+    """Posts in the window, one row per post: by engagement, or most positive / negative first."""
+    where, params = filters.sql()
+    order_sql = {"engagement": "max(engagement) DESC, any_value(created_at) DESC",
+                 "positive": "avg(sentiment) DESC NULLS LAST", "negative": "avg(sentiment) ASC NULLS LAST",
+                 "newest": "any_value(created_at) DESC"}[order]
+    having = {"positive": "HAVING avg(sentiment) > 0", "negative": "HAVING avg(sentiment) < 0"}.get(order, "")
+    rows = con.execute(f"""
+        SELECT {_POST_COLUMNS} FROM v_mentions WHERE {where}
+        GROUP BY post_key {having} ORDER BY {order_sql}, post_key LIMIT ?
+    """, [*params, limit]).fetchall()
+    return _post_rows(rows)
+
+
+def _window_bounds(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[datetime | None, datetime | None]:
+    """The window the charts span: the filters' bounds, or the first / last matching post."""
+    if filters.since is not None and filters.until is not None:
+        return filters.since, filters.until
+    where, params = filters.sql()
+    row = con.execute(f"SELECT min(created_at), max(created_at) FROM v_mentions WHERE {where}", params).fetchone()
+    first, last = (row or (None, None))
+    return filters.since or first, filters.until or last
+
+
+def _targets(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[TargetFigures]:
+    rows = con.execute(f"""
+        SELECT target_id, any_value(target_name), count(*), avg(sentiment), stddev_samp(sentiment),
+               count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none'), count(DISTINCT author_handle), sum(engagement)
+        FROM v_mentions WHERE {where} GROUP BY target_id ORDER BY count(*) DESC, target_id
+    """, params).fetchall()
+    total = sum(r[2] for r in rows) or 1
+    return [TargetFigures(target_id=r[0], name=r[1] or r[0], posts=r[2], share=round(r[2] / total, 4),
+                          mean_sentiment=_round(r[3]), sd_sentiment=_round(r[4]), favor=r[5], against=r[6],
+                          neutral=r[7], authors=r[8], engagement=int(r[9] or 0)) for r in rows]
+
+
+def _series(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], bucket: str,
+            charted: list[str]) -> list[BucketFigures]:
+    if not charted:
+        return []
+    rows = con.execute(f"""
+        SELECT date_trunc('{bucket}', created_at) AS b, target_id, count(*), avg(sentiment), stddev_samp(sentiment),
+               count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none')
+        FROM v_mentions WHERE {where} AND target_id IN ({', '.join('?' for _ in charted)})
+        GROUP BY ALL ORDER BY b, target_id
+    """, [*params, *charted]).fetchall()
+    return [BucketFigures(bucket=_iso(r[0]) or "", target_id=r[1], posts=r[2], mean_sentiment=_round(r[3]),
+                          sd_sentiment=_round(r[4]), favor=r[5], against=r[6], neutral=r[7]) for r in rows]
+
+
+def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], bucket: str,
+            start: datetime | None, end: datetime | None) -> list[Spike]:
+    """Each target's buckets with SPIKE_FACTOR times its average bucket over the window, each with
+    its most engaged posts: what the spike was about."""
+    if start is None or end is None:
+        return []
+    unit = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1),
+            "month": timedelta(days=30.44)}[bucket]
+    buckets = max(1.0, (end - start) / unit)
+    rows = con.execute(f"""
+        WITH per_bucket AS (
+            SELECT target_id, any_value(target_name) AS name, date_trunc('{bucket}', created_at) AS b,
+                   count(*) AS n, avg(sentiment) AS mood
+            FROM v_mentions WHERE {where} GROUP BY target_id, b
+        )
+        SELECT target_id, name, b, n, mood, sum(n) OVER (PARTITION BY target_id) / ? AS average
+        FROM per_bucket QUALIFY n >= ? AND n >= ? * average
+        ORDER BY n / average DESC, n DESC, b LIMIT ?
+    """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, SPIKES_SHOWN]).fetchall()
+    spikes = []
+    for tid, name, b, n, mood, average in rows:
+        top = con.execute(f"""
+            SELECT {_POST_COLUMNS} FROM v_mentions
+            WHERE {where} AND target_id = ? AND date_trunc('{bucket}', created_at) = ?
+            GROUP BY post_key ORDER BY max(engagement) DESC, post_key LIMIT ?
+        """, [*params, tid, b, SPIKE_TOP_POSTS]).fetchall()
+        spikes.append(Spike(target_id=tid, name=name or tid, bucket=_iso(b) or "", posts=n,
+                            average=round(average, 2), ratio=round(n / average, 1), mean_sentiment=_round(mood),
+                            top_posts=_post_rows(top)))
+    return spikes
+
+
+def _voices(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Voice]:
+    """Who says what about whom: posts of a target's own accounts naming another target. With a
+    target filter, what those targets say and what the others say about them."""
+    where, params = Filters(filters.since, filters.until, (), filters.platforms).sql()
+    if filters.targets:
+        marks = ", ".join("?" for _ in filters.targets)
+        where += f" AND (speaker_id IN ({marks}) OR target_id IN ({marks}))"
+        params += [*filters.targets, *filters.targets]
+    rows = con.execute(f"""
+        SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
+               avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none'),
+               arg_max(struct_pack(post_key, platform, created_at, author_handle, text, url, sentiment, stance,
+                                   engagement), created_at) AS latest
+        FROM v_voices WHERE {where} GROUP BY speaker_id, target_id
+        ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
+    """, [*params, VOICES_SHOWN]).fetchall()
+    voices = []
+    for speaker, speaker_name, tid, name, n, mood, favor, against, neutral, latest in rows:
+        post = _post_rows([(latest["post_key"], latest["platform"], latest["created_at"], latest["author_handle"],
+                            latest["text"], latest["url"], latest["sentiment"], latest["stance"],
+                            latest["engagement"], [tid])])[0]
+        voices.append(Voice(speaker_id=speaker, speaker=speaker_name or speaker, target_id=tid, target=name or tid,
+                            posts=n, mean_sentiment=_round(mood), favor=favor, against=against, neutral=neutral,
+                            latest=post))
+    return voices
+
+
+def _co_mentions(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[CoMention]:
+    where, params = Filters(filters.since, filters.until, (), filters.platforms).sql()
+    either = ""
+    if filters.targets:
+        marks = ", ".join("?" for _ in filters.targets)
+        either = f"AND (a.target_id IN ({marks}) OR b.target_id IN ({marks}))"
+    rows = con.execute(f"""
+        WITH m AS (SELECT post_key, target_id FROM v_mentions WHERE {where})
+        SELECT a.target_id, b.target_id, count(DISTINCT a.post_key) AS n
+        FROM m a JOIN m b ON a.post_key = b.post_key AND a.target_id < b.target_id {either}
+        GROUP BY ALL ORDER BY n DESC, 1, 2 LIMIT 100
+    """, [*params, *filters.targets, *filters.targets]).fetchall()
+    return [CoMention(target_a=a, target_b=b, posts=n) for a, b, n in rows]
+
+
+def _coverage(con: duckdb.DuckDBPyConnection, filters: Filters,
+              bucket: str) -> tuple[list[SourceCoverage], list[SourceBucket], list[Gap]]:
+    """Per source: posts stored in the window, its collector runs by coverage, and the hours it was
+    down, capped or rate-limited (gaps in the trend lines)."""
+    post_where, post_params = Filters(filters.since, filters.until, (), filters.platforms).sql()
+    per_source = dict(con.execute(f"SELECT source, count(*) FROM posts WHERE {post_where} GROUP BY source",
+                                  post_params).fetchall())
+    run_where, run_params = Filters(filters.since, filters.until).sql(time_column="started_at")
+    runs = {r[0]: r[1:] for r in con.execute(f"""
+        SELECT source, count(*), count(*) FILTER (WHERE coverage = 'complete'),
+               count(*) FILTER (WHERE coverage = 'capped'), count(*) FILTER (WHERE coverage = 'rate-limited'),
+               count(*) FILTER (WHERE coverage = 'failed' OR coverage IS NULL), max(started_at),
+               arg_max(error, started_at)
+        FROM runs WHERE {run_where} GROUP BY source
+    """, run_params).fetchall()}
+    coverage = []
+    for source in sorted(set(per_source) | set(runs)):
+        n, complete, capped, limited, failed, last, error = runs.get(source, (0, 0, 0, 0, 0, None, None))
+        coverage.append(SourceCoverage(source=source, posts=int(per_source.get(source, 0)), runs=n,
+                                       complete=complete, capped=capped, rate_limited=limited, failed=failed,
+                                       last_run=_iso(last), last_error=error))
+    series = [SourceBucket(bucket=_iso(b) or "", source=s, posts=n) for b, s, n in con.execute(f"""
+        SELECT date_trunc('{bucket}', created_at) AS b, source, count(*) FROM posts WHERE {post_where}
+        GROUP BY ALL ORDER BY b, source
+    """, post_params).fetchall()]
+    gap_where, gap_params = Filters(filters.since, filters.until).sql(time_column="hour")
+    gaps = [Gap(source=s, hour=_iso(h) or "", problems=list(p or []), runs=n, example_error=e)
+            for s, h, p, n, e in con.execute(
+                f"SELECT source, hour, problems, runs, example_error FROM v_coverage_gaps WHERE {gap_where} "
+                "ORDER BY hour DESC, source LIMIT ?", [*gap_params, MAX_GAPS]).fetchall()]
+    return coverage, series, gaps
+
+
+def _scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[ScorerUse]:
+    """Which analyzers made the figures: the scorer columns of the score rows behind the window."""
+    rows = con.execute(f"""
+        WITH m AS (SELECT DISTINCT post_key, target_id FROM v_mentions WHERE {where})
+        SELECT 'stance', ts.stance_scorer, ts.stance_scorer_version, count(*)
+        FROM m JOIN target_scores ts USING (post_key, target_id) WHERE ts.stance_scorer IS NOT NULL GROUP BY ALL
+        UNION ALL
+        SELECT 'target sentiment', ts.sentiment_scorer, ts.sentiment_scorer_version, count(*)
+        FROM m JOIN target_scores ts USING (post_key, target_id) GROUP BY ALL
+        UNION ALL
+        SELECT 'post sentiment', s.scorer, s.scorer_version, count(*)
+        FROM (SELECT DISTINCT post_key FROM m) JOIN post_sentiment s USING (post_key) GROUP BY ALL
+        ORDER BY 1, 4 DESC
+    """, params).fetchall()
+    return [ScorerUse(kind=k, scorer=s, version=v, rows=n) for k, s, v, n in rows]
+
+
+def compute(con: duckdb.DuckDBPyConnection, filters: Filters, now: datetime | None = None) -> Report:
+    """Every figure of the report, for the given filters."""
+    where, params = filters.sql()
+    start, end = _window_bounds(con, filters)
+    bucket = choose_bucket(start, end)
+    targets = _targets(con, where, params)
+    charted = [t.target_id for t in targets[:MAX_TARGETS_CHARTED]]
+    coverage, source_series, gaps = _coverage(con, filters, bucket)
+    total = con.execute("SELECT count(*) FROM posts").fetchone()
+    return Report(
+        generated_at=_iso(now or utcnow()) or "",
+        start=_iso(start), end=_iso(end), bucket=bucket, buckets=bucket_starts(start, end, bucket),
+        filters={"since": _iso(filters.since), "until": _iso(filters.until), "targets": list(filters.targets),
+                 "platforms": list(filters.platforms)},
+        posts_total=int(total[0]) if total else 0,
+        mentions=sum(t.posts for t in targets),
+        targets=targets,
+        series=_series(con, where, params, bucket, charted),
+        spikes=_spikes(con, where, params, bucket, start, end),
+        voices=_voices(con, filters),
+        co_mentions=_co_mentions(con, filters),
+        coverage=coverage, source_series=source_series, gaps=gaps,
+        scorers=_scorers(con, where, params),
+        most_engaged=posts(con, filters, "engagement", TOP_POSTS),
+        most_positive=posts(con, filters, "positive", TOP_POSTS),
+        most_negative=posts(con, filters, "negative", TOP_POSTS),
+    )
