@@ -1,0 +1,68 @@
+"""`monitor alerts test`: send a test alert to every configured sink and say what each answered.
+
+Reads the global context the main CLI sets (``ctx.obj``: ``.config``, ``.store``, ``.console``).
+Register with ``main.add_command(alerts_group)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from monitor.alerts import AlertsConfig, SinkResult, send_test_alert
+from monitor.terminal import literal
+
+
+def _app() -> Any:
+    obj = click.get_current_context().obj
+    if obj is None:
+        raise click.ClickException("internal error: no application context")
+    return obj
+
+
+def _alerts_config(app: Any) -> AlertsConfig:
+    config = getattr(app.config, "alerts", None)
+    return config if isinstance(config, AlertsConfig) else AlertsConfig()
+
+
+def _render(results: list[SinkResult], console: Any) -> None:
+    table = Table(title="Test alert", title_justify="left")
+    for column in ("sink", "kind", "result", "answer", "tries", "error"):
+        table.add_column(column, no_wrap=column != "error")
+    for r in results:
+        style = "green" if r.status == "sent" else "red"
+        table.add_row(literal(r.sink), r.kind, Text(r.status, style=style),
+                      "—" if r.http_status is None else str(r.http_status), str(r.attempts),
+                      literal(r.error or "", one_line=True, limit=200))
+    console.print(table)
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Alerts to webhook, Slack, ntfy and e-mail sinks ([[alerts.sinks]] in the config)."""
+
+
+@alerts_group.command("test")
+@click.option("--json", "as_json", is_flag=True, help="What each sink answered, as JSON.")
+def test_command(as_json: bool) -> None:
+    """Send a test alert to every configured sink now (quiet hours and rate limits do not apply)
+    and show what each answered. Exits 1 when any sink did not accept it."""
+    app = _app()
+    config = _alerts_config(app)
+    if not config.sinks:
+        source = getattr(app.config, "path", None) or "the config"
+        raise click.ClickException(f"no alert sinks configured: add [[alerts.sinks]] to {source}")
+    store = getattr(app, "store", None)
+    # Recorded in alert_deliveries when there is a database; a test never creates one.
+    connect = store.write_connection if store is not None and store.path.exists() else None
+    results = send_test_alert(config, connect)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        _render(results, app.console)
+    if any(r.status != "sent" for r in results):
+        raise SystemExit(1)
