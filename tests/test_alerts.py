@@ -32,7 +32,7 @@ from monitor.alerts import (
     send_test_alert,
 )
 from monitor.alerts.settings import QuietHours
-from monitor.alerts_cli import alerts_group
+from monitor.alerts_cli import alerts_group, render_alert_status
 from monitor.store import Store
 
 HOSTILE = "<script>alert(1)</script> <!channel> *bold* & <@U123> \x1b[31mred\x1b[0m [b]x[/b]\r\nInjected: header"
@@ -74,7 +74,8 @@ def http_sink() -> Iterator[HttpSinkServer]:
             state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             script = state.scripts.get(self.path) or []
             status, headers = script.pop(0) if script else (200, {})
-            self.send_response(status)
+            headers = dict(headers)
+            self.send_response(status, headers.pop("_reason", None))  # a server's own reason phrase
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", "2")
@@ -298,6 +299,29 @@ def test_status_helpers_are_empty_before_any_alert(store: Store) -> None:
     store.ensure()
     with store.read() as con:
         assert recent_failures(con) == [] and delivery_counts(con) == {}
+    console = Console(file=io.StringIO(), width=100)
+    render_alert_status({"since": "2026-12-01T00:00:00", "sinks": {}, "failures": []}, console)
+    assert "Alerts: none this week." in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_alerts_status_shows_what_a_server_answered_literally(http_sink: HttpSinkServer, store: Store,
+                                                              clock: Clock) -> None:
+    http_sink.scripts["/hook"] = [(403, {"_reason": "[bold red]Forbidden[/] \x1b[2J"})]
+    config = alerts_config(sinks=[{"kind": "webhook", "url": http_sink.url + "/hook"}])
+    alerts = AlertDispatcher(config, store.write_connection, clock=clock, sleep=clock.sleep)
+    assert alerts.queue([spike()]) == 1 and http_sink.requests == []  # recorded, not sent yet
+    assert [r.status for r in alerts.flush()] == ["failed"]
+    app = SimpleNamespace(store=store, console=Console(file=io.StringIO(), width=200, force_terminal=True))
+    outcome = CliRunner().invoke(alerts_group, ["status", "--json"], obj=app)
+    data = json.loads(outcome.output)
+    assert data["sinks"] == {"webhook": {"failed": 1}}
+    assert data["failures"][0]["error"].startswith("HTTP 403 [bold red]Forbidden[/]")
+    with store.read() as con:
+        from monitor.alerts import alert_status
+
+        render_alert_status(alert_status(con, since=dt.timedelta(days=3650)), app.console)
+    shown = app.console.file.getvalue()
+    assert "[bold red]Forbidden[/]" in shown and "\\x1b[2J" in shown and "\x1b[2J" not in shown.replace("\\x1b", "")
 
 
 # --- once per event -----------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def deliver(sink: SinkSettings, event: _Event, *, send: Sender, sleep: Callable[
         try:
             attempt = send(sink, event)
         except Exception as exc:  # a bug in a sender must not stop the daemon, nor hide the alert
-            log.exception("alert %s: sending failed unexpectedly", event.key)
+            log.error("alert %s: sending failed unexpectedly (%s)", event.key, type(exc).__name__)
             attempt = Attempt(ok=False, error=f"internal error: {type(exc).__name__}")
         attempts += 1
         if attempt.ok:
@@ -166,10 +166,21 @@ class AlertDispatcher:
 
     def emit_many(self, events: Iterable[AlertEvent]) -> list[SinkResult]:
         """Record the events that pass the thresholds (once per sink, ever), then deliver what is due."""
-        if not self.active:
-            return []
-        self._unrecorded.extend(e for e in events if self.worth_alert(e))
+        self.queue(events)
         return self.flush()
+
+    def queue(self, events: Iterable[AlertEvent]) -> int:
+        """Record the events that pass the thresholds (once per sink, ever) without sending: the next
+        flush does. Returns how many passed. A busy database keeps them in memory until then."""
+        if not self.active:
+            return 0
+        passed = [e for e in events if self.worth_alert(e)]
+        self._unrecorded.extend(passed)
+        try:
+            self._record_unrecorded()
+        except (StoreError, duckdb.Error) as exc:
+            log.warning("alerts: database busy, %d new events wait in memory: %s", len(self._unrecorded), exc)
+        return len(passed)
 
     def flush(self) -> list[SinkResult]:
         """Deliver every due delivery: new ones, retries whose time has come, held ones after quiet hours."""
@@ -342,6 +353,16 @@ def recent_failures(con: duckdb.DuckDBPyConnection, since: datetime | None = Non
     """, [since, limit]).fetchall()
     keys = ("event_key", "sink", "status", "attempts", "http_status", "error", "created_at", "next_attempt_at")
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def alert_status(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
+                 since: timedelta = timedelta(days=7)) -> dict[str, Any]:
+    """For `monitor status` (and its --json): per sink the week's deliveries by status, and the
+    deliveries that failed or wait to retry, times as ISO strings."""
+    start = (now or utcnow()) - since
+    failures = [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+                for row in recent_failures(con, start)]
+    return {"since": start.isoformat(), "sinks": delivery_counts(con, start), "failures": failures}
 
 
 def delivery_counts(con: duckdb.DuckDBPyConnection, since: datetime | None = None) -> dict[str, dict[str, int]]:
