@@ -140,24 +140,24 @@ def open_fds() -> int:
 
 
 def make_config(base_url: str) -> Any:
-    from monitor.config import SourceConfig, load_config
+    from monitor.config import load_config
 
     config = load_config(ROOT / "config" / "monitor.toml")
     # The recorded Hacker News comments are about Node.js, not our targets: keep unmatched posts, as
     # tests/test_daemon.py does, so every cycle stores its posts.
     config.analysis.store_unmatched = True
-    config.sources["hackernews"] = SourceConfig(enabled=True, interval_minutes=15, max_pages=5,
+    config.sources["hackernews"] = dict(enabled=True, interval_minutes=15, max_pages=5,
                                                 base_url=f"{base_url}/api/v1", queries=["nodejs"])
     return config
 
 
 class Bench:
     def __init__(self, config: Any, data_dir: Path, maintenance_every: int):
-        from monitor.collect import load_collectors
         from monitor.daemon import Daemon
+        from monitor.sources.api import load_sources
         from monitor.store import Store
 
-        self.collector = load_collectors()["hackernews"]
+        self.collector = load_sources().collectors["hackernews"]
         self.store = Store(data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
         self.failures: list[str] = []
         self.daemon = Daemon(config, self.store, data_dir, say=self.failures.append)

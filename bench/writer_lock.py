@@ -251,7 +251,7 @@ def build_database(data_dir: Path, n_posts: int, texts: list[str], config: Any) 
 class BatchMaker:
     def __init__(self, config: Any, texts: list[str]):
         from monitor.analysis.pipeline import Analyzer
-        from monitor.store.rows import AnalyzerInfo
+        from monitor.ingest.rows import AnalyzerInfo
 
         self.analyzer = Analyzer(config)
         self.info = AnalyzerInfo.of(self.analyzer)
@@ -287,8 +287,9 @@ class BatchMaker:
         ``deletions``: that many deletions of posts that were never stored."""
         import json
 
+        from monitor.ingest.rows import analysis_tables
         from monitor.store import WriteBatch
-        from monitor.store.rows import analysis_tables, dedupe_posts, posts_table, utcnow_naive
+        from monitor.store.rows import dedupe_posts, posts_table, utcnow_naive
 
         posts = dedupe_posts(self.posts(numbers))
         analyses = [self.analyzer.analyse(p.text, p.lang) for p in posts]

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -27,7 +29,8 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
-from monitor.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, Config, ConfigError, load_config
+from monitor.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, Config, ConfigError
+from monitor.ingest import load_checked_config
 from monitor.store import Store, StoreError
 from monitor.terminal import literal, safe
 
@@ -45,7 +48,7 @@ class AppContext:
     @cached_property
     def config(self) -> Config:
         try:
-            return load_config(self.config_path or DEFAULT_CONFIG)
+            return load_checked_config(self.config_path or DEFAULT_CONFIG)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -109,9 +112,10 @@ def _progress(console: Console) -> Progress:
 # --- import / run ----------------------------------------------------------------------------
 
 
-def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bool = False,
-                **options: Any) -> list[Any]:
-    from monitor.importer import Importer
+@contextmanager
+def _importer(app: AppContext) -> Iterator[Any]:
+    """An Importer whose progress shows on stderr; its worker processes end with the block."""
+    from monitor.ingest.imports import Importer
 
     with _progress(app.err) as progress:
         task = progress.add_task("importing", total=None)
@@ -121,9 +125,15 @@ def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bo
 
         importer = Importer(app.config, app.store, progress=tick)
         try:
-            return importer.import_paths(paths, fmt=fmt, force=force, **options)
+            yield importer
         finally:
             importer.pool.close()
+
+
+def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bool = False,
+                **options: Any) -> list[Any]:
+    with _importer(app) as importer:
+        return importer.import_paths(paths, fmt=fmt, force=force, **options)
 
 
 def print_import_reports(app: AppContext, reports: list[Any]) -> None:
@@ -157,17 +167,27 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def _format_names() -> list[str]:
-    from monitor.sources import load_builtin_readers
-    from monitor.sources.base import READERS
+    from monitor.sources.api import load_sources
 
-    load_builtin_readers()
-    return sorted(READERS)
+    return sorted(load_sources().readers)
 
 
-@main.command("import")
+class _ImportCommand(click.Command):
+    """`monitor import --help` lists the formats from the registry, so the list cannot drift."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from monitor.sources.api import load_sources
+
+        readers = sorted(load_sources().readers.values(), key=lambda r: r.name)
+        with formatter.section("Formats (--format; 'auto' detects them from the content)"):
+            formatter.write_dl([(r.name, r.description) for r in readers])
+        super().format_epilog(ctx, formatter)
+
+
+@main.command("import", cls=_ImportCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="Archive format; 'auto' detects it from the content. See --list-formats.")
+              help="Archive format (listed below); 'auto' detects it from the content.")
 @click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
               help="Generic JSONL/CSV: read FIELD (id, text, created_at, author, platform, url, lang...) from COLUMN.")
 @click.option("--platform", default="generic", show_default=True,
@@ -180,19 +200,8 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
                encoding: str, force: bool, as_json: bool) -> None:
     """Import archives of posts: files, folders or .zip; .gz and .zst are read transparently.
 
-    \b
-    Formats (detected from the content with --format auto):
-      jsonl, csv        generic: platform, id, text, created_at, author (+ --map)
-      x_twarc           X API v2 JSONL as written by twarc2 (pages or flattened)
-      x_archive         X account archive: data/tweets.js, or the whole .zip
-      reddit_dump       Pushshift / Arctic Shift NDJSON (.zst), submissions and comments
-      reddit_listing    Reddit API listing JSON
-      bluesky           Bluesky post views (searchPosts, getAuthorFeed, getPosts pages)
-      bluesky_jetstream Bluesky Jetstream events (JSONL)
-      mastodon          Mastodon statuses (timeline or search responses, JSONL)
-      hackernews        Hacker News Algolia search responses
-
-    A bad record is reported with its file, line and reason, and skipped; the rest is imported.
+    Generic JSONL and CSV need the fields id, text and created_at (other column names:
+    --map text=body). A bad record is reported with its file, line and reason, and skipped; the rest is imported.
     Importing the same posts again adds nothing. Exit status 1 when an input was missing, not
     recognised or stopped by an error (the other inputs are still imported); bad records alone
     leave it 0.
@@ -220,10 +229,12 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
     With --once, one cycle runs and the command exits (good for cron). Without it, the daemon
     keeps collecting on each source's schedule until stopped (Ctrl-C or SIGTERM).
     """
-    from monitor.daemon import DaemonLock, DaemonRunning, run_daemon
+    from monitor.daemon import run_daemon
+    from monitor.store.daemon_state import DaemonLock, DaemonRunning
 
     if not once:
-        sys.exit(run_daemon(app))
+        sys.exit(run_daemon(app.config, app.data_dir, app.verbose,
+                            say=lambda line: app.err.print(line, markup=False, highlight=False)))
     lock = DaemonLock(app.data_dir)  # a cron cycle never overlaps a daemon or another cycle
     try:
         lock.acquire()
@@ -241,13 +252,13 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
 def import_configured_archives(app: AppContext) -> list[Any]:
     """The archives listed in the config, each in its format (skipped quickly when already
     imported); the reports are printed and returned. Missing ones are named and skipped."""
-    reports = []
-    for spec in app.config.archives:
-        path = app.config.resolve(spec.path)
-        if path.exists():
-            reports.extend(run_imports(app, [path], spec.format))
-        else:
-            app.err.print(Text(f"archive {safe(path)} (from the config) does not exist; skipped", style="yellow"))
+    from monitor.ingest.cycle import import_configured_archives as import_archives
+
+    def missing(path: Path) -> None:
+        app.err.print(Text(f"archive {safe(path)} (from the config) does not exist; skipped", style="yellow"))
+
+    with _importer(app) as importer:
+        reports = import_archives(importer, app.config, missing)
     print_import_reports(app, reports)
     return reports
 
@@ -262,8 +273,9 @@ def run_collection(app: AppContext, names: list[str] | None = None, once: bool =
     str, list[dict[str, Any]]
 ]:
     """Run collectors once, printing one line per source; failures never stop the others."""
-    from monitor.analysis.pipeline import AnalysisPool
-    from monitor.collect import collect_sources, summarise
+    from monitor.ingest.collect import collect_sources, summarise
+    from monitor.ingest.pool import AnalysisPool
+    from monitor.sources.api import UnknownSourceError
 
     def show(collector: Any, reports: list[Any]) -> None:
         ok, line = summarise(collector, reports, collector.settings(app.config).interval_minutes)
@@ -272,8 +284,8 @@ def run_collection(app: AppContext, names: list[str] | None = None, once: bool =
     pool = AnalysisPool(app.config, app.data_dir / "models")
     try:
         results = collect_sources(app.config, app.store, pool, names, on_report=show, once=once)
-    except KeyError as exc:
-        raise click.BadParameter(str(exc.args[0]), param_hint="SOURCE") from exc
+    except UnknownSourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="SOURCE") from exc
     finally:
         pool.close()
     return {name: [r.as_dict() for r in reports] for name, reports in results.items()}
@@ -301,10 +313,10 @@ def collect(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def sources_cmd(app: AppContext, as_json: bool) -> None:
     """List live sources: enabled or not, what each needs, its interval and queries."""
-    from monitor.collect import load_collectors
+    from monitor.sources.api import load_sources
 
     rows = []
-    for name, c in sorted(load_collectors().items()):
+    for name, c in sorted(load_sources().collectors.items()):
         settings = c.settings(app.config)
         missing = c.missing()
         rows.append({"source": name, "enabled": c.is_enabled(app.config), "ready": not missing,
@@ -484,8 +496,8 @@ def rescore(app: AppContext, everything: bool) -> None:
     Run it after changing targets or aliases in the config, or training a stance model: posts whose
     stored analysis has another rule set or scorer version are re-analysed, in batches.
     """
-    from monitor.analysis.pipeline import AnalysisPool
-    from monitor.rescore import rescore as run_rescore
+    from monitor.ingest.pool import AnalysisPool
+    from monitor.ingest.rescore import rescore as run_rescore
 
     pool = AnalysisPool(app.config, app.data_dir / "models")
     try:
@@ -561,18 +573,16 @@ def score_record(post_id: Any, result: Any) -> dict[str, Any]:
     }
 
 
-# Commands that live in their own modules register here.
-def _register_optional() -> None:
-    try:
-        from monitor.eval_cli import eval_command, label_command, stance_group
-    except ImportError:
-        return
+# Commands that live in their own modules register here, the way a plugin's would.
+def _register_commands() -> None:
+    from monitor.eval_cli import eval_command, label_command, stance_group
+
     main.add_command(eval_command)
     main.add_command(stance_group)
     main.add_command(label_command)
 
 
-_register_optional()
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,6 +81,28 @@ class Target(Strict):
                                  "'bluesky:name.bsky.social')")
         return value
 
+    @field_validator("exclude")
+    @classmethod
+    def _excludes_are_regexes(cls, value: list[str]) -> list[str]:
+        cls._check_regexes("exclude", value)
+        return value
+
+    @field_validator("stance")
+    @classmethod
+    def _stance_cues_are_regexes(cls, value: StanceCues) -> StanceCues:
+        cls._check_regexes("stance.favor", value.favor)
+        cls._check_regexes("stance.against", value.against)
+        return value
+
+    @staticmethod
+    def _check_regexes(key: str, patterns: list[str]) -> None:
+        """A bad pattern is a config error at load, naming the key and the item, not a traceback at scoring."""
+        for index, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{key}[{index}] {pattern!r} is not a valid regular expression: {exc}") from exc
+
     def own_accounts(self) -> list[str]:
         """``platform:handle`` of the target's own accounts, lower-cased (handles are case-insensitive)."""
         accounts = self.accounts if self.accounts is not None else [f"x:{h}" for h in self.handles]
@@ -113,14 +136,14 @@ class AnalysisConfig(Strict):
     workers: int = 0  # scoring processes; 0 = one per CPU
 
 
-class SourceConfig(BaseModel):
-    """Per-source settings; each collector reads the keys it knows (extra keys allowed)."""
-
-    model_config = ConfigDict(extra="allow")
+class SourceSettings(Strict):
+    """The settings every live source takes. Each source subclasses it with its own keys and
+    defaults (``sources/<platform>.py``); ``[sources.NAME]`` tables are validated against those
+    models when the config loads (``Config.bind_sources``), so a typo fails at start, naming the key."""
 
     enabled: bool = True
-    interval_minutes: float = 15
-    max_pages: int = 5
+    interval_minutes: float = Field(default=15, gt=0, le=7 * 24 * 60)
+    max_pages: int = Field(default=5, ge=1)
     base_url: str | None = None
     queries: list[str] | None = None  # override queries built from aliases
 
@@ -136,7 +159,9 @@ class Config(Strict):
     targets: list[Target]
     archives: list[ArchiveSpec] = Field(default_factory=list)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
-    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    # Raw [sources.NAME] tables; each source reads them through its typed settings model
+    # (``bind_sources`` checks them all at load time).
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     path: Path | None = Field(default=None, exclude=True)
 
@@ -165,6 +190,24 @@ class Config(Strict):
     def resolve(self, path: str) -> Path:
         """Paths in the config are relative to the directory the tool runs in, like the defaults."""
         return Path(os.path.expanduser(path))
+
+    def bind_sources(self, models: Mapping[str, type[SourceSettings]]) -> None:
+        """Validate every ``[sources.NAME]`` table against its source's settings model: an unknown
+        source or key, or a bad value, is a ConfigError naming the file and the key."""
+        where = str(self.path or "configuration")
+        problems: list[str] = []
+        for name, raw in self.sources.items():
+            model = models.get(name)
+            if model is None:
+                problems.append(f"  sources.{name}: unknown source (known: {', '.join(sorted(models))})")
+                continue
+            try:
+                model.model_validate(raw)
+            except ValidationError as exc:
+                problems += [f"  {_format_location(('sources', name, *err['loc']), {})}: {err['msg']}"
+                             for err in exc.errors()]
+        if problems:
+            raise ConfigError("\n".join([f"{where}: invalid configuration:", *problems]))
 
 
 def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
@@ -201,7 +244,9 @@ def _invalid(path: Path, exc: ValidationError, raw: dict[str, Any]) -> ConfigErr
     return ConfigError("\n".join(lines))
 
 
-def load_config(path: Path | str | None = None) -> Config:
+def load_config(path: Path | str | None = None,
+                source_models: Mapping[str, type[SourceSettings]] | None = None) -> Config:
+    """The config at ``path``; with ``source_models`` (the registry's), its sources are checked too."""
     config_path = Path(path) if path else DEFAULT_CONFIG
     if not config_path.exists():
         raise ConfigError(
@@ -214,6 +259,8 @@ def load_config(path: Path | str | None = None) -> Config:
     except ValidationError as exc:
         raise _invalid(config_path, exc, raw) from exc
     config.path = config_path
+    if source_models is not None:
+        config.bind_sources(source_models)
     return config
 
 

@@ -14,7 +14,6 @@ dead process cannot keep).
 from __future__ import annotations
 
 import faulthandler
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -36,75 +35,23 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import Collector, load_collectors, run_collector, summarise
 from monitor.config import Config
+from monitor.ingest.collect import run_collector, summarise
+from monitor.ingest.cycle import import_configured_archives
+from monitor.ingest.imports import Importer
+from monitor.ingest.pool import AnalysisPool
+from monitor.sources.api import Collector, load_sources
 from monitor.store import Store, StoreError, StoreLocked, WriteBatch
+from monitor.store.daemon_state import DaemonLock, DaemonRunning, write_status
+from monitor.store.queries import inbox_seen
 from monitor.store.rows import targets_table, utcnow_naive
 
 log = logging.getLogger("monitor.daemon")
 
-LOCK_NAME = "daemon.lock"
-STATUS_NAME = "daemon-status.json"
 INBOX_NAME = "inbox"
 VOICE_WINDOW = timedelta(hours=24)  # a target's own post is news for a day after it was written
 VOICES_LOGGED = 5  # per check; the rest are counted in one line (and all recorded)
 MISFIRE_GRACE_SECONDS = 300  # a job delayed by a long batch still runs (the library default is 1 s)
-
-
-class DaemonRunning(Exception):
-    pass
-
-
-# --- one daemon per data directory ------------------------------------------------------------
-
-
-class DaemonLock:
-    """An exclusive flock on DATA_DIR/daemon.lock holding our pid. The kernel drops the lock when
-    the process dies, so a stale pid file never blocks a restart."""
-
-    def __init__(self, data_dir: Path):
-        self.path = data_dir / LOCK_NAME
-        self._fh: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # held (and locked) for the daemon's lifetime
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            fh.close()
-            raise DaemonRunning(f"a daemon (pid {pid}) is already running for {self.path.parent}; "
-                                "stop it first, or use another --data-dir") from exc
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-
-def running_pid(data_dir: Path) -> int | None:
-    """The daemon's pid if one holds the lock for this data directory."""
-    path = data_dir / LOCK_NAME
-    if not path.exists():
-        return None
-    with open(path, "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            text = fh.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fh, fcntl.LOCK_UN)
-    return None
 
 
 # --- logging ----------------------------------------------------------------------------------
@@ -168,6 +115,7 @@ class Daemon:
     _status: dict[str, Any] = field(default_factory=dict)
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _intervals: dict[str, float] = field(default_factory=dict)
+    _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
 
     def pool(self) -> AnalysisPool:
         """One analysis pool per scheduler thread (scorers keep per-call state)."""
@@ -191,15 +139,13 @@ class Daemon:
                                       "posts_new": sum(r.posts_new for r in reports)})
 
     def scan_inbox(self) -> None:
-        from monitor.importer import Importer
-
         inbox = self.data_dir / INBOX_NAME
         inbox.mkdir(parents=True, exist_ok=True)
         for path in settled_files(inbox):
             if self.stopping.is_set():
                 return
             digest = content_hash(path)
-            if self._inbox_seen(digest):
+            if inbox_seen(self.store, digest):
                 continue
             importer = Importer(self.config, self.store, pool=self.pool())
             reports = importer.import_paths([path])
@@ -213,18 +159,18 @@ class Daemon:
             self._record("inbox", {"last_run": utcnow_naive().isoformat(), "ok": True,
                                    "summary": f"imported {path.name}: {new} new posts, {errors} bad records"})
 
-    def _inbox_seen(self, digest: str) -> bool:
+    def import_archives(self) -> None:
+        """The config's archives (an unchanged file is skipped quickly), each report logged."""
+        importer = Importer(self.config, self.store)  # worker processes: an archive can be big
         try:
-            with self.store.read(timeout=2.0) as con:
-                if con.execute("SELECT 1 FROM inbox_files WHERE content_hash = ?", [digest]).fetchone():
-                    return True
-        except StoreError:
-            pass
-        for spooled in self.store.spooled_batches():  # imported, but still waiting in the spool
-            table = self.store.load_spooled(spooled).tables.get("inbox_files")
-            if table is not None and digest in table.column("content_hash").to_pylist():
-                return True
-        return False
+            reports = import_configured_archives(
+                importer, self.config,
+                lambda path: log.warning("archive %s (from the config) does not exist; skipped", path))
+        finally:
+            importer.pool.close()
+        for r in reports:
+            log.info("archive %s: %s", r.path, r.skipped or f"{r.records} records, {r.posts_new} new posts, "
+                                                             f"{r.errors} bad records")
 
     def maintenance(self) -> None:
         try:
@@ -312,10 +258,7 @@ class Daemon:
                 last = entry.get("last_run")
                 if last:
                     entry["next_run"] = (datetime.fromisoformat(last) + timedelta(seconds=seconds)).isoformat()
-            payload = {"pid": os.getpid(), "updated_at": datetime.now(UTC).isoformat(), "jobs": self._status}
-            tmp = self.data_dir / f".{STATUS_NAME}.tmp"
-            tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-            tmp.replace(self.data_dir / STATUS_NAME)
+            write_status(self.data_dir, self._status)
 
     def event(self, kind: str, job: str | None, detail: str | None) -> None:
         self.events(kind, [(job, detail)])
@@ -344,15 +287,15 @@ class Daemon:
     # main loop
 
     def build_scheduler(self) -> BlockingScheduler:
+        # Polling sources and maintenance share one thread; long-running streams get their own.
+        self._executors = {"default": ThreadPoolExecutor(1), "stream": ThreadPoolExecutor(1)}
         scheduler = BlockingScheduler(
-            timezone=UTC,
-            # Polling sources and maintenance share one thread; long-running streams get their own.
-            executors={"default": ThreadPoolExecutor(1), "stream": ThreadPoolExecutor(1)},
+            timezone=UTC, executors=dict(self._executors),
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
         )
         now = datetime.now(UTC)
         stagger = 0
-        for name, collector in sorted(load_collectors().items()):
+        for name, collector in sorted(load_sources().collectors.items()):
             if not collector.is_enabled(self.config):
                 continue
             if collector.missing():
@@ -403,7 +346,7 @@ class Daemon:
         self._write_status()
         scheduler.start()  # blocks until shutdown
         # Let running jobs store the batch in hand (they see `stopping` between pages).
-        self._wait_for_jobs(scheduler, time.monotonic() + 30)
+        self._wait_for_jobs()
         try:
             self.store.drain_spool()
         except Exception:
@@ -418,12 +361,11 @@ class Daemon:
                 pool.close()
         return 0
 
-    @staticmethod
-    def _wait_for_jobs(scheduler: BlockingScheduler, deadline: float) -> None:
-        for executor in scheduler._executors.values():
-            pool = getattr(executor, "_pool", None)
-            if pool is not None and time.monotonic() < deadline:
-                pool.shutdown(wait=True)
+    def _wait_for_jobs(self) -> None:
+        """Wait for the jobs that were running at shutdown (the scheduler was told not to wait,
+        so that a signal handler never blocks on its locks)."""
+        for executor in self._executors.values():
+            executor.shutdown(wait=True)
 
     def _clean_spool_leftovers(self) -> None:
         """A crash while spooling leaves a .tmp_ folder: it was never renamed into place, so it never
@@ -440,25 +382,22 @@ def _reported(con: duckdb.DuckDBPyConnection, kind: str, field: str, since: date
         "SELECT job, detail FROM daemon_events WHERE kind = ? AND event_at >= ?", [kind, since]).fetchall()}
 
 
-def run_daemon(app: Any) -> int:
-    """Entry point for `monitor run` (no --once)."""
-    from monitor.cli import import_configured_archives
-
-    lock = DaemonLock(app.data_dir)
+def run_daemon(config: Config, data_dir: Path, verbose: int = 0, say: Callable[[str], None] = print) -> int:
+    """Entry point for `monitor run` (no --once): the configured archives first, then the schedule
+    until a signal. ``say`` shows the few lines meant for the person who started it."""
+    lock = DaemonLock(data_dir)
     try:
         lock.acquire()
     except DaemonRunning as exc:
-        app.err.print(str(exc), style="red", markup=False)
+        say(str(exc))
         return 1
     try:
-        log_path = setup_daemon_logging(app.data_dir, app.verbose)
-        config = app.config
-        app.err.print(f"monitor daemon (pid {os.getpid()}) for {app.data_dir}; log: {log_path}; stop with Ctrl-C "
-                      "or SIGTERM", markup=False)
-        import_configured_archives(app)  # first, then the schedule
-        store = Store(app.data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
-        daemon = Daemon(config, store, app.data_dir, inbox_interval=config.daemon.inbox_interval_seconds,
+        log_path = setup_daemon_logging(data_dir, verbose)
+        say(f"monitor daemon (pid {os.getpid()}) for {data_dir}; log: {log_path}; stop with Ctrl-C or SIGTERM")
+        store = Store(data_dir, lock_timeout=config.daemon.lock_timeout_seconds)
+        daemon = Daemon(config, store, data_dir, inbox_interval=config.daemon.inbox_interval_seconds,
                         maintenance_interval=config.daemon.maintenance_interval_seconds)
+        daemon.import_archives()
         return daemon.run()
     finally:
         lock.release()

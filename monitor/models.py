@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor import __version__
 
+# The name the zero-shot stance rules stamp on their scores (analysis writes it, the read side
+# tells rule-based figures from a trained model's by it).
+STANCE_RULES_SCORER = "stance-rules"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

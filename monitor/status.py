@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.daemon import STATUS_NAME, running_pid
 from monitor.store import Store, StoreError
+from monitor.store.daemon_state import read_status, running_pid
 from monitor.summary import SPIKE_FACTOR, spike_ratio, spike_when
 from monitor.terminal import ago, literal
 
@@ -25,13 +25,7 @@ def _iso(value: Any) -> Any:
 def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC).replace(tzinfo=None)
     pid = running_pid(data_dir)
-    daemon_status: dict[str, Any] = {}
-    status_file = data_dir / STATUS_NAME
-    if pid and status_file.exists():
-        try:
-            daemon_status = json.loads(status_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            daemon_status = {}
+    daemon_status = read_status(data_dir)
     jobs = daemon_status.get("jobs", {})
     batches, spool_bytes = store.spool_size()
     db_bytes = sum(p.stat().st_size for p in (store.path, store.wal_path)

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.analysis.stance import RULES_NAME
+from monitor.models import STANCE_RULES_SCORER
 from monitor.terminal import ago, literal, safe, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -326,7 +326,7 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
     console.print(table)
     # What the stance figures rest on: the zero-shot rules, or a model trained on the user's labels.
     for t in data["targets"]:
-        trained = [s for s in t["stance_scorers"] if s["scorer"] != RULES_NAME]
+        trained = [s for s in t["stance_scorers"] if s["scorer"] != STANCE_RULES_SCORER]
         if trained:
             used = ", ".join(f"{s['scorer']} {s['version']} ({s['posts']:,} posts)" for s in trained)
             console.print(literal(f"{t['name']}: stance from a model trained on your labels: {used}", style="dim"))

@@ -56,14 +56,15 @@ def config_file(path: Path, edit: Callable[[dict], None]) -> Path:
 
 def run_source(name: str, cfg: Config, store, sleeps: list[float] | None = None, timeout: float = 5.0):
     """Run one collector once, as the daemon would, with recorded (not real) back-off sleeps."""
-    from monitor.analysis.pipeline import AnalysisPool
-    from monitor.collect import load_collectors, run_collector
     from monitor.http import HttpClient
+    from monitor.ingest.collect import run_collector
+    from monitor.ingest.pool import AnalysisPool
+    from monitor.sources.api import load_sources
 
     sleeps = [] if sleeps is None else sleeps
     http = HttpClient(cfg.contact, timeout=timeout, backoff=0.01, sleep=sleeps.append)
     try:
-        return run_collector(load_collectors()[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
+        return run_collector(load_sources().collectors[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
     finally:
         http.close()
 

@@ -138,10 +138,10 @@ def _pearson(xs: list[float], ys: list[float]) -> float:
 
 def offline_config(tmp_path: Path) -> Path:
     """The bundled config with every live source enabled and pointed at a closed port here."""
-    from monitor.collect import load_collectors
+    from monitor.sources.api import load_sources
 
     def edit(data: dict) -> None:
-        for name, collector in load_collectors().items():
+        for name, collector in load_sources().collectors.items():
             scheme = "ws" if collector.base_url.startswith("ws") else "http"
             data.setdefault("sources", {}).setdefault(name, {}).update(enabled=True, base_url=f"{scheme}://127.0.0.1:9")
 

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import RunReport, load_collectors, run_collector
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.http import HttpClient
+from monitor.ingest.collect import RunReport, run_collector
+from monitor.ingest.pool import AnalysisPool
 from monitor.sources import bluesky
+from monitor.sources.api import load_sources
 from monitor.store import Store
 from tests.conftest import FIXTURES, stored
 from tests.jetstream_server import JetstreamServer
@@ -63,7 +64,7 @@ def collect(name: str, cfg: Config, store: Store, sleeps: list[float] | None = N
     sleeps = [] if sleeps is None else sleeps
     http = HttpClient(cfg.contact, timeout=5.0, backoff=0.01, sleep=sleeps.append)
     try:
-        return run_collector(load_collectors()[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
+        return run_collector(load_sources().collectors[name], cfg, store, AnalysisPool(cfg, workers=1), http=http)
     finally:
         http.close()
 
@@ -79,7 +80,7 @@ def state_of(store: Store, source: str) -> dict[str, Any]:
 def jetstream_config(config: Config, url: str, **settings: Any) -> Config:
     cfg = config.model_copy(deep=True)
     cfg.analysis.store_unmatched = True  # the recorded window mentions no target: keep every post
-    cfg.sources["bluesky_jetstream"] = SourceConfig(base_url=url, **{"max_pages": 20, "max_seconds": 20,
+    cfg.sources["bluesky_jetstream"] = dict(base_url=url, **{"max_pages": 20, "max_seconds": 20,
                                                                      "reconnect_backoff": 0.01, **settings})
     return cfg
 
@@ -333,7 +334,7 @@ def search(config: Config, data_dir: Path, monkeypatch: pytest.MonkeyPatch):
         cfg = config.model_copy(deep=True)
         cfg.analysis.store_unmatched = True
         # The recorded page is from 2025: reach back far enough on the first run.
-        cfg.sources["bluesky_search"] = SourceConfig(base_url=server.url, queries=["redistricting"], max_pages=10,
+        cfg.sources["bluesky_search"] = dict(base_url=server.url, queries=["redistricting"], max_pages=10,
                                                      backfill_days=5000)
         yield server, cfg, Store(data_dir)
     bluesky._SESSIONS.clear()
@@ -412,7 +413,7 @@ def test_incremental_second_run_is_one_request_and_stores_nothing(search) -> Non
 
 def test_a_capped_run_resumes_from_its_cursor(search) -> None:
     server, cfg, store = search
-    cfg.sources["bluesky_search"].max_pages = 2
+    cfg.sources["bluesky_search"]["max_pages"] = 2
     server.add(SEARCH, page(VIEWS[:10], "10"), when=bearer("access-1"))
     server.add(SEARCH, page(VIEWS[10:20], "20"), when=bearer("access-1", "10"))
     server.add(SEARCH, page(VIEWS[20:], None), when=bearer("access-1", "20"))
@@ -439,7 +440,7 @@ def test_results_repeated_by_shifting_pages_are_counted_once(search) -> None:
 def test_the_result_cap_continues_below_the_oldest_post(search) -> None:
     server, cfg, store = search
     settings = cfg.sources["bluesky_search"]
-    settings.max_results, settings.limit = 10, 5  # stands for the 10,000-result offset cap
+    settings["max_results"], settings["limit"] = 10, 5  # stands for the 10,000-result offset cap
     first_until = ms(sort_at(VIEWS[9]) + timedelta(milliseconds=1))
     second_until = ms(sort_at(VIEWS[18]) + timedelta(milliseconds=1))
     server.add(SEARCH, page(VIEWS[:5], "5"), when=bearer("access-1", until=None))
@@ -465,8 +466,8 @@ def test_unauthenticated_search_is_refused_with_403(search) -> None:
 def test_missing_credentials_fail_without_a_request(search, monkeypatch: pytest.MonkeyPatch) -> None:
     server, cfg, store = search
     monkeypatch.delenv("BLUESKY_APP_PASSWORD")
-    collector = load_collectors()["bluesky_search"]
-    assert collector.missing() == ["BLUESKY_APP_PASSWORD"] and not collector.enabled_by_default
+    collector = load_sources().collectors["bluesky_search"]
+    assert collector.missing() == ["BLUESKY_APP_PASSWORD"] and not collector.settings_model().enabled
     [report] = collect("bluesky_search", cfg, store)
     assert report.coverage == "failed" and report.error.startswith("auth:") and server.requests == []
 
@@ -535,7 +536,7 @@ def test_a_long_rate_limit_ends_the_run_with_a_retry_time(search) -> None:
 
 def test_one_login_serves_every_query(search) -> None:
     server, cfg, store = search
-    cfg.sources["bluesky_search"].queries = ["redistricting", "gerrymander"]
+    cfg.sources["bluesky_search"]["queries"] = ["redistricting", "gerrymander"]
     server.add(SEARCH, page(VIEWS[:5], None), when=lambda r: r.param("q") == "redistricting")
     server.add(SEARCH, page(VIEWS[5:8], None), when=lambda r: r.param("q") == "gerrymander")
     reports = collect("bluesky_search", cfg, store)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.store import Store
 from tests.conftest import FIXTURES, run_source, stored
 from tests.replay import ReplayServer, Reply
@@ -37,7 +37,7 @@ def hn(config: Config, data_dir: Path):
     with ReplayServer() as server:
         cfg = config.model_copy(deep=True)
         cfg.analysis.store_unmatched = True  # count every hit, not only those naming a target
-        cfg.sources["hackernews"] = SourceConfig(base_url=f"{server.url}/api/v1", queries=["nodejs"], max_pages=10)
+        cfg.sources["hackernews"] = dict(base_url=f"{server.url}/api/v1", queries=["nodejs"], max_pages=10)
         yield server, cfg, Store(data_dir)
 
 
@@ -81,7 +81,7 @@ def test_mapping_matches_the_recorded_hit(hn) -> None:
 
 def test_capped_run_resumes_where_it_stopped(hn) -> None:
     server, cfg, store = hn
-    cfg.sources["hackernews"].max_pages = 2
+    cfg.sources["hackernews"]["max_pages"] = 2
     for n, page in enumerate(pages_of(5)):
         server.add(PATH, Reply(page), when=by_page(n))
     [first] = collect(cfg, store)
@@ -149,7 +149,7 @@ def test_bad_bodies_fail_the_run_after_retries_and_keep_earlier_pages(hn, bad: R
 
 def test_offline_is_one_line_and_fast(config: Config, data_dir: Path) -> None:
     cfg = config.model_copy(deep=True)
-    cfg.sources["hackernews"] = SourceConfig(base_url="http://127.0.0.1:9/api/v1")
+    cfg.sources["hackernews"] = dict(base_url="http://127.0.0.1:9/api/v1")
     reports = collect(cfg, Store(data_dir))
     assert len(reports) == 1  # the other queries are not tried once the host is unreachable
     assert reports[0].coverage == "failed" and reports[0].error.startswith("offline")

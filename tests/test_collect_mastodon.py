@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.collect import default_queries
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.sources import mastodon
+from monitor.sources.api import default_queries
 from monitor.sources.base import parse_time
 from monitor.sources.mastodon import html_to_text, tag_for
 from monitor.store import Store
@@ -97,7 +97,7 @@ def masto(config: Config, data_dir: Path, monkeypatch: pytest.MonkeyPatch):
         cfg = config.model_copy(deep=True)
         cfg.analysis.store_unmatched = True  # keep every status, not only those naming a target
         # The recorded statuses are from 2022: no backfill limit unless a test sets one.
-        cfg.sources["mastodon"] = SourceConfig(queries=["IchBinHanna"], max_pages=10, instances=[server.url],
+        cfg.sources["mastodon"] = dict(queries=["IchBinHanna"], max_pages=10, instances=[server.url],
                                                backfill_days=0)
         yield server, cfg, Store(data_dir)
 
@@ -111,7 +111,7 @@ def test_tags_come_from_the_queries() -> None:
 
 def test_default_queries_follow_one_tag_per_target(masto) -> None:
     server, cfg, store = masto
-    cfg.sources["mastodon"].queries = None
+    cfg.sources["mastodon"]["queries"] = None
     cfg.targets = [t for t in cfg.targets if t.id in ("stargate", "musk", "altman", "trump")]
     tags = [tag_for(q) for q in default_queries(cfg)]
     assert tags == ["stargateproject", "elonmusk", "samaltman", "donaldtrump"]
@@ -156,7 +156,7 @@ def test_pages_then_incremental_runs(masto) -> None:
 def test_first_pass_reaches_back_only_backfill_days(masto) -> None:
     server, cfg, store = masto
     cutoff = datetime(2022, 11, 7, 18, 0, tzinfo=UTC)  # between the third and the fourth status
-    cfg.sources["mastodon"].backfill_days = (datetime.now(UTC) - cutoff).total_seconds() / 86400
+    cfg.sources["mastodon"]["backfill_days"] = (datetime.now(UTC) - cutoff).total_seconds() / 86400
     serve_pages(server, "", 2)
     [report] = collect(cfg, store)
     assert (report.pages, report.posts_new, report.coverage) == (2, 3, "complete")
@@ -166,7 +166,7 @@ def test_first_pass_reaches_back_only_backfill_days(masto) -> None:
 
 def test_capped_run_resumes_where_it_stopped(masto) -> None:
     server, cfg, store = masto
-    cfg.sources["mastodon"].max_pages = 2
+    cfg.sources["mastodon"]["max_pages"] = 2
     serve_pages(server, "", 2)
     [first] = collect(cfg, store)
     assert (first.pages, first.posts_new, first.coverage) == (2, 4, "capped")
@@ -182,7 +182,7 @@ def test_capped_run_resumes_where_it_stopped(masto) -> None:
 def test_same_status_from_two_instances_is_stored_once(masto) -> None:
     server, cfg, store = masto
     a, b = f"{server.url}/a", f"{server.url}/b"
-    cfg.sources["mastodon"].instances = [a, b]
+    cfg.sources["mastodon"]["instances"] = [a, b]
     serve_pages(server, "/a", 5)
     serve_pages(server, "/b", 3)
     [report] = collect(cfg, store)
@@ -195,8 +195,8 @@ def test_same_status_from_two_instances_is_stored_once(masto) -> None:
 
 def test_one_unreachable_instance_does_not_stop_the_others(masto) -> None:
     server, cfg, store = masto
-    cfg.sources["mastodon"].instances = ["http://127.0.0.1:9", server.url]
-    cfg.sources["mastodon"].queries = ["IchBinHanna", "hoot"]
+    cfg.sources["mastodon"]["instances"] = ["http://127.0.0.1:9", server.url]
+    cfg.sources["mastodon"]["queries"] = ["IchBinHanna", "hoot"]
     serve_pages(server, "", 5)
     server.add("/api/v1/timelines/tag/hoot", Reply([], headers=HEADERS))
     reports = collect(cfg, store)
@@ -249,8 +249,8 @@ def test_search_with_token_goes_to_its_instance_only(masto, monkeypatch: pytest.
     server, cfg, store = masto
     monkeypatch.setenv("MASTODON_TOKEN", TOKEN)
     a, b = f"{server.url}/a", f"{server.url}/b"
-    cfg.sources["mastodon"].instances = [a, b]
-    cfg.sources["mastodon"].queries = ["Ich bin Hanna"]
+    cfg.sources["mastodon"]["instances"] = [a, b]
+    cfg.sources["mastodon"]["queries"] = ["Ich bin Hanna"]
     serve_pages(server, "/a", 5)
     serve_pages(server, "/b", 5)
     found = {**SEARCH_EMPTY, "statuses": PUBLIC_STATUSES}

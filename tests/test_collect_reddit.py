@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.sources import reddit
 from monitor.store import Store
 from tests.cassettes import response_body
@@ -84,7 +84,7 @@ def rd(config: Config, data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     with ReplayServer() as server:
         cfg = config.model_copy(deep=True)
         cfg.analysis.store_unmatched = True  # keep every result, not only those naming a target
-        cfg.sources["reddit"] = SourceConfig(base_url=server.url, queries=["praw oauth search"], max_pages=10)
+        cfg.sources["reddit"] = dict(base_url=server.url, queries=["praw oauth search"], max_pages=10)
         yield server, cfg, Store(data_dir)
 
 
@@ -118,7 +118,7 @@ def test_pages_then_incremental_runs(rd) -> None:
 
 def test_capped_run_resumes_with_the_after_cursor(rd) -> None:
     server, cfg, store = rd
-    cfg.sources["reddit"].max_pages = 2
+    cfg.sources["reddit"]["max_pages"] = 2
     serve_pages(server, PATH, 2)
     [first] = collect(cfg, store)
     assert (first.pages, first.posts_new, first.coverage) == (2, 4, "capped")
@@ -131,7 +131,7 @@ def test_capped_run_resumes_with_the_after_cursor(rd) -> None:
 
 def test_subreddits_are_searched_too_and_results_stored_once(rd) -> None:
     server, cfg, store = rd
-    cfg.sources["reddit"].subreddits = ["r/redditdev", "learnpython"]
+    cfg.sources["reddit"]["subreddits"] = ["r/redditdev", "learnpython"]
     serve_pages(server, PATH, 6)
     in_sub = [c for c in CHILDREN if c["data"]["subreddit"] == "redditdev"]
     server.add("/r/redditdev/search.json", Reply(listing(in_sub, None), headers=HEADERS_2016))
@@ -179,7 +179,7 @@ def test_oauth_token_then_bearer_requests_to_the_oauth_host(rd, monkeypatch: pyt
     server, cfg, store = rd
     monkeypatch.setenv("REDDIT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", CLIENT_SECRET)
-    cfg.sources["reddit"] = SourceConfig(base_url=f"{server.url}/www", auth_url=f"{server.url}/auth",
+    cfg.sources["reddit"] = dict(base_url=f"{server.url}/www", auth_url=f"{server.url}/auth",
                                          oauth_url=f"{server.url}/oauth", queries=["praw oauth search"])
     server.add("/auth/api/v1/access_token", Reply(TOKEN_BODY, headers=TOKEN_HEADERS))
     serve_pages(server, "/oauth/search.json", 3, HEADERS_2025)
@@ -204,7 +204,7 @@ def test_rejected_token_is_renewed_once(rd, monkeypatch: pytest.MonkeyPatch) -> 
     server, cfg, store = rd
     monkeypatch.setenv("REDDIT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", CLIENT_SECRET)
-    cfg.sources["reddit"] = SourceConfig(auth_url=f"{server.url}/auth", oauth_url=f"{server.url}/oauth",
+    cfg.sources["reddit"] = dict(auth_url=f"{server.url}/auth", oauth_url=f"{server.url}/oauth",
                                          queries=["praw oauth search"])
     server.add("/auth/api/v1/access_token", Reply(TOKEN_BODY, headers=TOKEN_HEADERS))
     server.add("/oauth/search.json", Reply({"message": "Unauthorized", "error": 401}, status=401),
@@ -218,7 +218,7 @@ def test_refused_credentials_fail_without_leaking_them(rd, monkeypatch: pytest.M
     server, cfg, store = rd
     monkeypatch.setenv("REDDIT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", CLIENT_SECRET)
-    cfg.sources["reddit"] = SourceConfig(auth_url=f"{server.url}/auth", oauth_url=f"{server.url}/oauth",
+    cfg.sources["reddit"] = dict(auth_url=f"{server.url}/auth", oauth_url=f"{server.url}/oauth",
                                          queries=["praw oauth search"])
     server.add("/auth/api/v1/access_token", Reply({"error": "invalid_grant"}, headers=TOKEN_HEADERS))
     [report] = collect(cfg, store)

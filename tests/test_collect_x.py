@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.collect import load_collectors
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
+from monitor.sources.api import load_sources
 from monitor.sources.base import parse_time
 from monitor.sources.x import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, x_queries
 from monitor.store import Store, WriteBatch
@@ -96,12 +96,12 @@ def xs(config: Config, data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     with ReplayServer() as server:
         cfg = config.model_copy(deep=True)
         cfg.analysis.store_unmatched = True  # keep every tweet, not only those naming a target
-        cfg.sources["x"] = SourceConfig(base_url=server.url, queries=["#brexit"], max_pages=10)
+        cfg.sources["x"] = dict(base_url=server.url, queries=["#brexit"], max_pages=10)
         yield server, cfg, Store(data_dir)
 
 
 def test_registration_and_queries_from_targets(config: Config) -> None:
-    collector = load_collectors()["x"]
+    collector = load_sources().collectors["x"]
     assert not collector.is_enabled(config) and collector.required_env == ("X_BEARER_TOKEN",)
     assert collector.needs == "env X_BEARER_TOKEN"
     queries = dict(zip([t.id for t in config.targets], x_queries(config, collector.settings(config)), strict=True))
@@ -139,7 +139,7 @@ def test_pages_then_incremental_run_is_one_empty_request(xs) -> None:
 
 def test_capped_run_resumes_at_its_next_token(xs) -> None:
     server, cfg, store = xs
-    cfg.sources["x"].max_pages = 1
+    cfg.sources["x"]["max_pages"] = 1
     serve(server, brexit_pages([60, 40]))
     [first] = collect(cfg, store)
     assert (first.posts_new, first.coverage) == (60, "capped")
@@ -183,7 +183,7 @@ def test_mapping_matches_the_expanded_page(xs) -> None:
 
 def test_minimal_recorded_response_takes_the_time_from_the_ids(xs) -> None:
     server, cfg, store = xs
-    cfg.sources["x"].queries = ["Tweepy"]
+    cfg.sources["x"]["queries"] = ["Tweepy"]
     server.add(PATH, Reply(MINIMAL_BODY, headers=HEADERS), when=at())
     server.add(PATH, Reply(EMPTY, headers=HEADERS), when=at(MINIMAL_BODY["meta"]["next_token"]))
     [report] = collect(cfg, store)

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from monitor.collect import load_collectors
-from monitor.daemon import DaemonLock, DaemonRunning, running_pid
+from monitor.sources.api import load_sources
+from monitor.store.daemon_state import DaemonLock, DaemonRunning, running_pid
 from tests.conftest import CONFIG_PATH, FIXTURES, ROOT, config_file
 from tests.replay import ReplayServer, Reply, Request
 
@@ -51,7 +51,7 @@ def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.
         data["analysis"]["store_unmatched"] = True
         data["daemon"] = {"lock_timeout_seconds": lock_timeout, "inbox_interval_seconds": 1,
                           "maintenance_interval_seconds": 2}
-        data["sources"] = {name: {"enabled": False} for name in load_collectors()}
+        data["sources"] = {name: {"enabled": False} for name in load_sources().collectors}
         data["sources"]["hackernews"] = {"base_url": f"{server.url}/api/v1", "interval_minutes": 0.01,
                                          "queries": ["nodejs"]}
         data["sources"].update(more_sources or {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import zstandard
 
-from monitor.importer import Importer
+from monitor.ingest.imports import Importer
 from monitor.store import Store
 from tests.conftest import post, stored, write_jsonl
 
@@ -91,7 +91,7 @@ def test_gzip_and_csv_with_mapping(config, data_dir: Path, tmp_path: Path) -> No
 
 
 def test_failure_mid_import_keeps_stored_batches(config, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    import monitor.importer as importer_module
+    import monitor.ingest.imports as importer_module
 
     monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
     archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Benioff {i}") for i in range(35)])
@@ -163,7 +163,7 @@ def test_worker_processes_keep_each_post_with_its_own_analysis(config, data_dir:
 
 def test_a_key_seen_again_keeps_its_first_post(config, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
     # A key repeated in the same batch or in a later one is stored once: the first post wins.
-    import monitor.importer as importer_module
+    import monitor.ingest.imports as importer_module
 
     monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
     posts = [post(i, f"Benioff {i}") for i in range(30)]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from monitor.analysis.pipeline import AnalysisPool
 from monitor.daemon import Daemon
-from monitor.importer import Importer
-from monitor.rescore import rescore
+from monitor.ingest.imports import Importer
+from monitor.ingest.pool import AnalysisPool
+from monitor.ingest.rescore import rescore
 from monitor.store import Store
 from tests.conftest import post, write_jsonl
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.analysis.pipeline import AnalysisPool
-from monitor.collect import load_collectors, run_collector
-from monitor.config import SourceConfig
 from monitor.http import HttpClient
-from monitor.sources.base import ArchiveInput, RecordError, detect_format
+from monitor.ingest.collect import run_collector
+from monitor.ingest.pool import AnalysisPool
+from monitor.sources.api import detect_format, load_sources
+from monitor.sources.base import ArchiveInput, RecordError
 from monitor.sources.news import read_feed
 from monitor.store import Store
 from tests.conftest import FIXTURES
@@ -70,11 +70,11 @@ def test_collector_uses_etag_and_a_304_costs_one_request(config, data_dir: Path)
                                                      "Last-Modified": "Wed, 31 Jan 2018 20:15:15 GMT"}))
         server.add("/feed.rss", Reply(b"", status=304), when=lambda r: r.headers.get("if-none-match") == '"v1"')
         cfg = config.model_copy(deep=True)
-        cfg.sources["news"] = SourceConfig(base_url=f"{server.url}/search", google_news=False,
+        cfg.sources["news"] = dict(base_url=f"{server.url}/search", google_news=False,
                                            feeds=[f"{server.url}/feed.rss"])
         store = Store(data_dir)
         http = HttpClient(cfg.contact, sleep=lambda s: None)
-        collector = load_collectors()["news"]
+        collector = load_sources().collectors["news"]
         [first] = run_collector(collector, cfg, store, AnalysisPool(cfg, workers=1), http=http)
         assert first.posts_new == 15 and first.unmatched == 40  # only items naming a target are kept
         [second] = run_collector(collector, cfg, store, AnalysisPool(cfg, workers=1), http=http)
@@ -88,9 +88,9 @@ def test_google_news_search_query_per_target(config, data_dir: Path) -> None:
     with ReplayServer() as server:
         server.add("/rss/search", Reply(body, headers={"Content-Type": "application/rss+xml"}))
         cfg = config.model_copy(deep=True)
-        cfg.sources["news"] = SourceConfig(base_url=f"{server.url}/rss/search")
+        cfg.sources["news"] = dict(base_url=f"{server.url}/rss/search")
         http = HttpClient(cfg.contact, sleep=lambda s: None)
-        reports = run_collector(load_collectors()["news"], cfg, Store(data_dir), AnalysisPool(cfg, workers=1),
+        reports = run_collector(load_sources().collectors["news"], cfg, Store(data_dir), AnalysisPool(cfg, workers=1),
                                 http=http)
         http.close()
     assert len(reports) == len(cfg.targets)

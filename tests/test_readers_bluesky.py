@@ -9,7 +9,8 @@ from pathlib import Path
 from cassettes import body_file, response_body
 
 from monitor.models import Post, Provenance
-from monitor.sources.base import ArchiveInput, RecordError, detect_format
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError
 from monitor.sources.bluesky import post_from_jetstream_event
 
 FIX = Path(__file__).parent / "fixtures" / "bluesky"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.models import Post
-from monitor.sources.base import ArchiveInput, RecordError, detect_format
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError
 from monitor.sources.generic import read_csv, read_jsonl
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.models import Post
-from monitor.sources.base import ArchiveInput, RecordError, detect_format
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError
 
 FIX = Path(__file__).parent / "fixtures" / "hackernews"
 PAGE = FIX / "search_by_date_nodejs_2017.json"

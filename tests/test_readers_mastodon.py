@@ -9,7 +9,8 @@ from pathlib import Path
 from cassettes import body_file, interactions, response_body
 
 from monitor.models import Post, Provenance
-from monitor.sources.base import ArchiveInput, RecordError, detect_format
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError
 from monitor.sources.mastodon import html_to_text, post_from_status
 
 FIX = Path(__file__).parent / "fixtures" / "mastodon"

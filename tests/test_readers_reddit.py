@@ -12,7 +12,8 @@ import zstandard
 from cassettes import body_file, response_body
 
 from monitor.models import Post
-from monitor.sources.base import ArchiveInput, RecordError, detect_format, expand_inputs
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError, expand_inputs
 
 FIX = Path(__file__).parent / "fixtures" / "reddit"
 DUMP = FIX / "RC_2005-12.zst"

@@ -10,7 +10,8 @@ from pathlib import Path
 from cassettes import body_file
 
 from monitor.models import Post
-from monitor.sources.base import ArchiveInput, RecordError, detect_format, expand_inputs
+from monitor.sources.api import detect_format
+from monitor.sources.base import ArchiveInput, RecordError, expand_inputs
 
 FIX = Path(__file__).parent / "fixtures" / "x"
 BREXIT = FIX / "search_recent_expanded_brexit_2021.jsonl"

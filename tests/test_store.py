@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.importer import Importer
+from monitor.ingest.imports import Importer
 from monitor.store import Store, StoreLocked, WriteBatch
 from monitor.store.rows import targets_table
 from tests.conftest import post, write_jsonl

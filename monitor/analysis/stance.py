@@ -47,8 +47,9 @@ from monitor.analysis.lexicon import (
 from monitor.analysis.matching import split_hashtag
 from monitor.analysis.sentiment import Scored, Thresholds, VaderEngine, emoji_token, prepare
 from monitor.config import Target
+from monitor.models import STANCE_RULES_SCORER
 
-RULES_NAME = "stance-rules"
+RULES_NAME = STANCE_RULES_SCORER
 RULES_VERSION = "3"
 
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")

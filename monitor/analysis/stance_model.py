@@ -451,7 +451,7 @@ def _cv_report(np: Any, clean: list[str | None], heads: Sequence[str], oof: dict
                stack_w: list[list[float]], stack_b: list[float], classes: tuple[str, ...]) -> dict[str, float]:
     """F_avg of each view and of the combination on out-of-fold decisions (the combination's
     weights were fitted on the same decisions, so its figure is a little optimistic)."""
-    from monitor.evaluation import stance_metrics
+    from monitor.analysis.metrics import stance_metrics
 
     def labels_of(z: Any) -> list[str]:
         if len(heads) == 1:

@@ -1,5 +1,5 @@
 """Shared plumbing for archive readers: opening (compressed) files, reading lines and JSON
-records with line numbers, reporting bad records, and the reader registry.
+records with line numbers, and reporting bad records (the registry is in ``sources.api``).
 
 A reader is a plain generator function ``read(archive_input) -> Iterator[Post | RecordError]``.
 Bad records are *yielded* as ``RecordError`` (never raised) so one malformed line in a 10 GB
@@ -8,13 +8,12 @@ archive is reported and skipped while the rest is imported.
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import io
 import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -327,57 +326,6 @@ def require(record: dict[str, Any], key: str) -> Any:
     if value is None or value == "":
         raise FieldError(key, "missing")
     return value
-
-
-# --- registry -----------------------------------------------------------------------------------
-
-Sniffer = Callable[[str, str], bool]  # (decoded sample, file name) -> looks like this format?
-ReadFunc = Callable[..., Iterator[Post | RecordError]]
-
-
-@dataclass
-class Reader:
-    name: str
-    description: str
-    read: ReadFunc
-    sniff: Sniffer
-    priority: int = 50  # lower sniffs first: specific formats before generic ones
-    options: dict[str, str] = field(default_factory=dict)
-
-
-READERS: dict[str, Reader] = {}
-
-
-def register_reader(name: str, *, description: str, sniff: Sniffer, priority: int = 50) -> Callable[
-    [ReadFunc], ReadFunc
-]:
-    """Register an archive reader. Built-in readers use this exactly as a plugin would."""
-
-    def decorate(func: ReadFunc) -> ReadFunc:
-        READERS[name] = Reader(name=name, description=description, read=func, sniff=sniff, priority=priority)
-        return func
-
-    return decorate
-
-
-def decode_sample(sample: bytes) -> str:
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    return decoder.decode(sample)
-
-
-def detect_format(source: ArchiveInput) -> Reader | None:
-    """Pick a reader from the content (and, as a hint, the name)."""
-    from monitor.sources import load_builtin_readers
-
-    load_builtin_readers()
-    text = decode_sample(source.sample()).lstrip("\ufeff")
-    for reader in sorted(READERS.values(), key=lambda r: r.priority):
-        try:
-            if reader.sniff(text, source.basename):
-                return reader
-        except Exception:
-            continue
-    return None
 
 
 def records_with_errors(

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import Field
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedOK,
@@ -39,9 +40,10 @@ from websockets.exceptions import (
 )
 from websockets.sync.client import ClientConnection, connect
 
-from monitor.collect import CollectContext, Page, register_collector
+from monitor.config import SourceSettings
 from monitor.http import FetchError, RateLimited, Response, user_agent, wait_from_headers
 from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.api import CollectContext, Page, register_collector, register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -51,7 +53,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     require,
     to_int,
 )
@@ -319,7 +320,7 @@ def _connect(ctx: CollectContext, url: str, stack: contextlib.ExitStack) -> Clie
     host = urlsplit(url).hostname or url
     ctx.http.requests += 1  # a connection counts as a request in the run record
     try:
-        ws = stack.enter_context(connect(url, open_timeout=float(ctx.setting("open_timeout", 10)), close_timeout=2,
+        ws = stack.enter_context(connect(url, open_timeout=ctx.settings.open_timeout, close_timeout=2,
                                          user_agent_header=user_agent(ctx.config.contact), max_size=2**21))
     except InvalidURI as exc:
         ctx.http.statuses["bad-url"] += 1
@@ -345,123 +346,161 @@ def _connect(ctx: CollectContext, url: str, stack: contextlib.ExitStack) -> Clie
     return ws
 
 
-@register_collector(JETSTREAM, description="Bluesky firehose of new posts (Jetstream), matched locally",
-                    base_url="wss://jetstream2.us-east.bsky.network", interval_minutes=1, streaming=True,
-                    queries=lambda config, settings: ["firehose"])
-def fetch_jetstream(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
-    """Read the stream for up to ``max_seconds``; a page every ``batch_events`` events or
-    ``batch_seconds``. State: ``cursor`` (the newest ``time_us`` read) and ``recent`` (the
-    ``time_us`` of post events within the rewind window). Each run reconnects ``rewind_seconds``
-    before the cursor (Jetstream instances do not deliver strictly in ``time_us`` order) and skips
-    the events it already applied, so nothing is lost and nothing is counted twice."""
-    rewind_us = int(float(ctx.setting("rewind_seconds", 5)) * 1_000_000)
-    batch_events = max(1, int(ctx.setting("batch_events", 500)))
-    batch_seconds = float(ctx.setting("batch_seconds", 5))
-    max_reconnects = int(ctx.setting("max_reconnects", 5))
-    backoff = float(ctx.setting("reconnect_backoff", 1.0))
-    caught_up_us = int(float(ctx.setting("caught_up_seconds", 1.0)) * 1_000_000)
-    stop_when_caught_up = bool(ctx.setting("stop_when_caught_up", False))
-    # The run loop stops after max_pages pages; the last one this run may yield is the final one.
-    page_budget = max(1, int(ctx.settings.max_pages))
-    clock = time.monotonic
-    deadline = clock() + float(ctx.setting("max_seconds", 55))
+class JetstreamSettings(SourceSettings):
+    interval_minutes: float = Field(default=1, gt=0, le=7 * 24 * 60)
+    max_seconds: float = Field(default=55, gt=0)  # how long one run reads the stream
+    rewind_seconds: float = Field(default=5, ge=0)  # reconnect this far before the cursor
+    batch_events: int = Field(default=500, ge=1)  # a page every so many events ...
+    batch_seconds: float = Field(default=5, gt=0)  # ... or this many seconds
+    max_reconnects: int = Field(default=5, ge=0)
+    reconnect_backoff: float = Field(default=1.0, ge=0)
+    open_timeout: float = Field(default=10, gt=0)
+    caught_up_seconds: float = Field(default=1.0, ge=0)
+    stop_when_caught_up: bool = False  # `run --once`: stop once the stream is live
 
-    newest: int | None = int(state["cursor"]) if state.get("cursor") else None
-    recent: set[int] = {int(t) for t in state.get("recent") or []}
-    batch = _Batch()
-    pages = 0
-    failures = 0
-    connected = False
-    ws: ClientConnection | None = None
-    stack = contextlib.ExitStack()  # closes the current connection
-    request: str | None = None
 
-    def flush(more: bool) -> Page:
-        nonlocal batch, pages, recent
-        if newest is not None:
-            recent = {t for t in recent if t >= newest - rewind_us}
-        page = batch.page({"cursor": newest, "recent": sorted(recent)}, more, request)
-        batch, pages = _Batch(), pages + 1
+class _JetstreamRun:
+    """One run over the stream: connection, reconnects with backoff, batching into pages, and
+    the cursor state (``cursor``: the newest ``time_us`` read; ``recent``: the ``time_us`` of post
+    events within the rewind window, so re-delivered events are skipped)."""
+
+    def __init__(self, ctx: CollectContext[JetstreamSettings], query: str, state: dict[str, Any]):
+        self.ctx, self.query, self.settings = ctx, query, ctx.settings
+        self.rewind_us = int(self.settings.rewind_seconds * 1_000_000)
+        # The run loop stops after max_pages pages; the last one this run may yield is the final one.
+        self.page_budget = max(1, self.settings.max_pages)
+        self.clock = time.monotonic
+        self.deadline = self.clock() + self.settings.max_seconds
+        self.newest: int | None = int(state["cursor"]) if state.get("cursor") else None
+        self.recent: set[int] = {int(t) for t in state.get("recent") or []}
+        self.batch = _Batch()
+        self.pages = self.failures = 0
+        self.connected = False
+        self.ws: ClientConnection | None = None
+        self.stack = contextlib.ExitStack()  # closes the current connection
+        self.request: str | None = None
+
+    def flush(self, more: bool) -> Page:
+        if self.newest is not None:
+            self.recent = {t for t in self.recent if t >= self.newest - self.rewind_us}
+        page = self.batch.page({"cursor": self.newest, "recent": sorted(self.recent)}, more, self.request)
+        self.batch, self.pages = _Batch(), self.pages + 1
         return page
 
-    def can_flush() -> bool:
-        return pages + 1 < page_budget
+    def can_flush(self) -> bool:
+        return bool(self.batch.events) and self.pages + 1 < self.page_budget
 
-    try:
-        while True:
-            now = clock()
-            if now >= deadline:
-                break
-            if ws is None:
-                request = jetstream_url(ctx.base_url, newest - rewind_us if newest is not None else None)
-                try:
-                    ws = _connect(ctx, request, stack)
-                except FetchError as exc:
-                    # First contact: an unreachable host is one failure line (like HTTP). After a drop,
-                    # a bounded number of tries with exponential backoff and jitter.
-                    if isinstance(exc, RateLimited) or (exc.kind == "offline" and not connected) \
-                            or (exc.status is not None and 400 <= exc.status < 500) or failures >= max_reconnects:
-                        raise
-                    failures += 1
-                    ctx.http.sleep(min(backoff * 2 ** (failures - 1) * (0.5 + random.random()), 30.0))
+    def backoff(self) -> None:
+        delay = self.settings.reconnect_backoff * 2 ** (self.failures - 1) * (0.5 + random.random())
+        self.ctx.http.sleep(min(delay, 30.0))
+
+    def connect(self) -> None:
+        self.request = jetstream_url(self.ctx.base_url,
+                                     self.newest - self.rewind_us if self.newest is not None else None)
+        try:
+            self.ws = _connect(self.ctx, self.request, self.stack)
+        except FetchError as exc:
+            # First contact: an unreachable host is one failure line (like HTTP). After a drop, a
+            # bounded number of tries with exponential backoff and jitter.
+            if isinstance(exc, RateLimited) or (exc.kind == "offline" and not self.connected) \
+                    or (exc.status is not None and 400 <= exc.status < 500) \
+                    or self.failures >= self.settings.max_reconnects:
+                raise
+            self.failures += 1
+            self.backoff()
+            return
+        self.connected = True
+
+    def dropped(self, exc: Exception) -> Iterator[Page]:
+        self.stack.close()
+        self.ws = None
+        self.failures += 1
+        if self.failures > self.settings.max_reconnects:
+            raise FetchError("offline", f"{JETSTREAM}: connection lost {self.failures} times ({exc})") from exc
+        log.warning("%s: connection dropped (%s); reconnecting", JETSTREAM, exc)
+        if self.can_flush():
+            yield self.flush(True)
+        self.backoff()
+
+    def apply(self, message: str | bytes) -> bool:
+        """Add one message to the batch; True when the stream has caught up and the run should end."""
+        try:
+            event = json.loads(message)
+            time_us = int(event["time_us"])
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("%s: skipped a message that is not a Jetstream event (%s)", JETSTREAM, exc)
+            return False
+        self.failures = 0
+        if time_us in self.recent:
+            return False  # re-delivered after the rewind: already applied
+        commit = event.get("commit")
+        if isinstance(commit, dict) and commit.get("collection") == POST_COLLECTION:
+            self.recent.add(time_us)
+        if not self.batch.events:
+            self.batch.started = self.clock()
+        self.batch.events += 1
+        self.newest = time_us if self.newest is None else max(self.newest, time_us)
+        self.batch.add(event, self.ctx.provenance(self.request, self.query))
+        caught_up = time.time() * 1_000_000 - time_us <= self.settings.caught_up_seconds * 1_000_000
+        if self.settings.stop_when_caught_up and caught_up:
+            log.info("%s: caught up with the live stream", JETSTREAM)
+            return True
+        return False
+
+    def pages_until_done(self) -> Iterator[Page]:
+        try:
+            while (now := self.clock()) < self.deadline:
+                if self.ws is None:
+                    self.connect()
                     continue
-                connected = True
-                continue
-            wait = deadline - now
-            if batch.events and can_flush():
-                wait = min(wait, batch.started + batch_seconds - now)
-            try:
-                message = ws.recv(timeout=max(0.0, wait))
-            except TimeoutError:
-                if batch.events and can_flush() and clock() >= batch.started + batch_seconds:
-                    yield flush(True)
-                continue
-            except ConnectionClosedOK:
-                log.info("%s: the server closed the stream", JETSTREAM)
-                break
-            except (ConnectionClosed, OSError) as exc:
-                stack.close()
-                ws = None
-                failures += 1
-                if failures > max_reconnects:
-                    raise FetchError("offline", f"{JETSTREAM}: connection lost {failures} times ({exc})") from exc
-                log.warning("%s: connection dropped (%s); reconnecting", JETSTREAM, exc)
-                if batch.events and can_flush():
-                    yield flush(True)
-                ctx.http.sleep(min(backoff * 2 ** (failures - 1) * (0.5 + random.random()), 30.0))
-                continue
-            try:
-                event = json.loads(message)
-                time_us = int(event["time_us"])
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("%s: skipped a message that is not a Jetstream event (%s)", JETSTREAM, exc)
-                continue
-            failures = 0
-            if time_us in recent:
-                continue  # re-delivered after the rewind: already applied
-            is_post = isinstance(event.get("commit"), dict) and event["commit"].get("collection") == POST_COLLECTION
-            if is_post:
-                recent.add(time_us)
-            if not batch.events:
-                batch.started = clock()
-            batch.events += 1
-            newest = time_us if newest is None else max(newest, time_us)
-            batch.add(event, ctx.provenance(request, query))
-            if batch.events >= batch_events and can_flush():
-                yield flush(True)
-            if stop_when_caught_up and time.time() * 1_000_000 - time_us <= caught_up_us:
-                log.info("%s: caught up with the live stream", JETSTREAM)
-                break
-        if batch.events:
-            yield flush(False)
-    finally:
-        stack.close()
+                wait = self.deadline - now
+                if self.can_flush():
+                    wait = min(wait, self.batch.started + self.settings.batch_seconds - now)
+                try:
+                    message = self.ws.recv(timeout=max(0.0, wait))
+                except TimeoutError:
+                    if self.can_flush() and self.clock() >= self.batch.started + self.settings.batch_seconds:
+                        yield self.flush(True)
+                    continue
+                except ConnectionClosedOK:
+                    log.info("%s: the server closed the stream", JETSTREAM)
+                    break
+                except (ConnectionClosed, OSError) as exc:
+                    yield from self.dropped(exc)
+                    continue
+                done = self.apply(message)
+                if self.batch.events >= self.settings.batch_events and self.can_flush():
+                    yield self.flush(True)
+                if done:
+                    break
+            if self.batch.events:
+                yield self.flush(False)
+        finally:
+            self.stack.close()
+
+
+@register_collector(JETSTREAM, description="Bluesky firehose of new posts (Jetstream), matched locally",
+                    base_url="wss://jetstream2.us-east.bsky.network", settings_model=JetstreamSettings,
+                    streaming=True, queries=lambda config, settings: ["firehose"])
+def fetch_jetstream(ctx: CollectContext[JetstreamSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
+    """Read the stream for up to ``max_seconds``; a page every ``batch_events`` events or
+    ``batch_seconds``. Each run reconnects ``rewind_seconds`` before the cursor (Jetstream
+    instances do not deliver strictly in ``time_us`` order) and skips the events it already
+    applied, so nothing is lost and nothing is counted twice."""
+    yield from _JetstreamRun(ctx, query, state).pages_until_done()
 
 
 # --- live collector: searchPosts ----------------------------------------------------------------
 
 SEARCH_CAP = 10_000  # the search index pages at most this many results deep (offset cursor)
 _SEARCH_ENV = ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
+
+
+class BlueskySearchSettings(SourceSettings):
+    enabled: bool = False  # needs BLUESKY_HANDLE and BLUESKY_APP_PASSWORD
+    limit: int = Field(default=100, ge=1, le=100)  # results per request
+    max_results: int = Field(default=SEARCH_CAP, ge=1)  # per pass
+    backfill_days: float = Field(default=3, ge=0)  # how far a first pass reaches back
 
 
 class _Session:
@@ -592,18 +631,18 @@ def _time(value: Any) -> datetime | None:
 
 @register_collector(SEARCH, description="Bluesky searchPosts back-fill (logs in with an app password)",
                     base_url="https://bsky.social", needs="env BLUESKY_HANDLE, BLUESKY_APP_PASSWORD",
-                    enabled_by_default=False, interval_minutes=15, required_env=_SEARCH_ENV)
-def fetch_search(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+                    settings_model=BlueskySearchSettings, required_env=_SEARCH_ENV)
+def fetch_search(ctx: CollectContext[BlueskySearchSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
     """Newest first (``sort=latest``) down to ``floor``: the newest ``sortAt`` of the last
     completed pass (``since=``), or ``backfill_days`` ago on the first run. ``newest`` only
     advances when a pass completes; a capped run resumes from ``cursor`` next time. The offset
     cursor stops at 10,000 results, so a deeper pass continues with ``until=`` below the oldest
     post reached. A run over unchanged data is one request."""
     auth = _Auth(ctx)
-    limit = min(100, max(1, int(ctx.setting("limit", 100))))
-    cap = int(ctx.setting("max_results", SEARCH_CAP))
+    limit = ctx.settings.limit
+    cap = ctx.settings.max_results
     floor = _time(state.get("floor")) or _time(state.get("newest")) or \
-        datetime.now(UTC) - timedelta(days=float(ctx.setting("backfill_days", 3)))
+        datetime.now(UTC) - timedelta(days=ctx.settings.backfill_days)
     pass_newest = _time(state.get("pass_newest"))
     until = _time(state.get("until"))
     cursor = state.get("cursor")

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from monitor.models import Post, Provenance
+from monitor.sources.api import register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -22,7 +23,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     to_int,
 )
 

@@ -11,9 +11,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from monitor.collect import CollectContext, Page, register_collector
+from pydantic import Field
+
+from monitor.config import SourceSettings
 from monitor.http import FetchError
 from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.api import CollectContext, Page, register_collector, register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -23,7 +26,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     require,
     to_int,
 )
@@ -127,9 +129,14 @@ def _page_posts(hits: list[Any], ctx: CollectContext, request: str, query: str) 
     return posts
 
 
+class HackerNewsSettings(SourceSettings):
+    hits_per_page: int = Field(default=100, ge=1, le=1000)
+
+
 @register_collector("hackernews", description="Hacker News stories and comments (Algolia search_by_date)",
-                    base_url="https://hn.algolia.com/api/v1", interval_minutes=15)
-def fetch_hackernews(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+                    base_url="https://hn.algolia.com/api/v1",
+                    settings_model=HackerNewsSettings)
+def fetch_hackernews(ctx: CollectContext[HackerNewsSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
     """Newest first. ``newest`` (created_at_i) only advances when a pass reaches its end, so a
     capped run is resumed from ``next_page`` next time instead of leaving a gap; a run over
     unchanged data is one request that returns nothing."""
@@ -138,7 +145,7 @@ def fetch_hackernews(ctx: CollectContext, query: str, state: dict[str, Any]) -> 
     page_no = int(state.get("next_page", 0))
     while True:
         params: dict[str, Any] = {"query": query, "tags": "(story,comment)", "page": page_no,
-                                  "hitsPerPage": int(ctx.setting("hits_per_page", 100))}
+                                  "hitsPerPage": ctx.settings.hits_per_page}
         if newest:
             params["numericFilters"] = f"created_at_i>{newest}"
         data, response = ctx.http.get_json(f"{ctx.base_url}/search_by_date", params=params)

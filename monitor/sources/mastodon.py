@@ -20,9 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from monitor.collect import CollectContext, Page, register_collector
+from pydantic import Field, field_validator
+
+from monitor.config import SourceSettings
 from monitor.http import FetchError, RateLimited, Response, phrase, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.api import CollectContext, Page, register_collector, register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -32,7 +35,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     require,
     to_int,
 )
@@ -203,10 +205,21 @@ def _next_max_id(response: Response) -> str | None:
     return values[0] if values else None
 
 
+class MastodonSettings(SourceSettings):
+    instances: list[str] = Field(default_factory=list)  # hashtag timelines read on each (default mastodon.social)
+    search_instance: str | None = None  # where MASTODON_TOKEN belongs (default: the first instance)
+    backfill_days: float = Field(default=7, ge=0)  # how far a first pass reaches back (0 = no limit)
+
+    @field_validator("instances", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 def _first_pass_cutoff(ctx: CollectContext, newest: str | None) -> datetime | None:
     """Hashtag timelines and search reach back for years: a first pass (no newest id yet) stops
     at statuses older than ``backfill_days`` (default 7; 0 = no limit)."""
-    days = float(ctx.setting("backfill_days", 7) or 0)
+    days = ctx.settings.backfill_days
     return None if newest or days <= 0 else datetime.now(UTC) - timedelta(days=days)
 
 
@@ -308,17 +321,15 @@ def _search_pass(ctx: CollectContext, instance: str, query: str, token: str, cur
 
 
 def _instances(ctx: CollectContext) -> list[str]:
-    configured = ctx.setting("instances") or [ctx.base_url]
-    if isinstance(configured, str):
-        configured = [configured]
+    configured = ctx.settings.instances or [ctx.base_url]
     return list(dict.fromkeys(str(url).rstrip("/") for url in configured if url))
 
 
 @register_collector("mastodon", description="Mastodon hashtag timelines on the configured instances "
                                             "(and full-text search with MASTODON_TOKEN)",
-                    base_url=MASTODON_SOCIAL, interval_minutes=15,
+                    base_url=MASTODON_SOCIAL, settings_model=MastodonSettings,
                     needs="nothing (optional: env MASTODON_TOKEN for search)")
-def fetch_mastodon(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+def fetch_mastodon(ctx: CollectContext[MastodonSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
     """For each instance, the hashtag timeline of the query's tag (incremental per instance via
     ``since_id``); then, with ``MASTODON_TOKEN``, full-text search on ``search_instance`` (the
     token's home; default the first instance). The token is sent to that instance only.
@@ -332,7 +343,7 @@ def fetch_mastodon(ctx: CollectContext, query: str, state: dict[str, Any]) -> It
     tag = tag_for(query)
     units = [("timeline", instance) for instance in instances] if tag else []
     if token:
-        units.append(("search", str(ctx.setting("search_instance") or instances[0]).rstrip("/")))
+        units.append(("search", str(ctx.settings.search_instance or instances[0]).rstrip("/")))
     cursors: dict[str, dict[str, dict[str, Any]]] = {
         kind: {k: dict(v) for k, v in (state.get(kind) or {}).items() if isinstance(v, dict)}
         for kind in ("timeline", "search")}

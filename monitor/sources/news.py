@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from monitor.collect import CollectContext, Page, default_queries, register_collector
-from monitor.config import Config, SourceConfig
+from pydantic import Field
+
+from monitor.config import Config, SourceSettings
 from monitor.http import FetchError
 from monitor.models import Author, Post, Provenance
-from monitor.sources.base import ArchiveInput, FieldError, RecordError, parse_time, register_reader
+from monitor.sources.api import CollectContext, Page, default_queries, register_collector, register_reader
+from monitor.sources.base import ArchiveInput, FieldError, RecordError, parse_time
 from monitor.sources.text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -151,24 +153,32 @@ def read_feed(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
 GOOGLE_NEWS = "https://news.google.com/rss/search"
 
 
-def news_queries(config: Config, settings: SourceConfig) -> list[str]:
+class NewsSettings(SourceSettings):
+    interval_minutes: float = Field(default=30, gt=0, le=7 * 24 * 60)
+    google_news: bool = True  # a Google News search per target
+    feeds: list[str] = Field(default_factory=list)  # RSS/Atom feed URLs read as well
+    hl: str = "en-US"
+    gl: str = "US"
+    ceid: str = "US:en"
+
+
+def news_queries(config: Config, settings: NewsSettings) -> list[str]:
     """A Google News search per target (unless ``google_news = false``), then each configured feed."""
-    extra = settings.model_extra or {}
-    queries = [] if extra.get("google_news") is False else [f"search:{q}" for q in default_queries(config)]
-    return queries + [f"feed:{url}" for url in extra.get("feeds", [])]
+    queries = [f"search:{q}" for q in default_queries(config)] if settings.google_news else []
+    return queries + [f"feed:{url}" for url in settings.feeds]
 
 
 @register_collector("news", description="Google News search RSS per target, plus any RSS/Atom feeds in the config",
-                    base_url=GOOGLE_NEWS, interval_minutes=30, queries=news_queries,
+                    base_url=GOOGLE_NEWS, settings_model=NewsSettings, queries=news_queries,
                     needs="nothing (feeds: [sources.news] feeds = [...])")
-def fetch_news(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+def fetch_news(ctx: CollectContext[NewsSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
     """One request per feed, conditional on the ETag / Last-Modified of the last one, so an
     unchanged feed costs a 304 and nothing else."""
     kind, _, value = query.partition(":")
     if kind == "search":
         url = ctx.base_url
-        params: dict[str, str] | None = {"q": value, "hl": ctx.setting("hl", "en-US"), "gl": ctx.setting("gl", "US"),
-                                         "ceid": ctx.setting("ceid", "US:en")}
+        params: dict[str, str] | None = {"q": value, "hl": ctx.settings.hl, "gl": ctx.settings.gl,
+                                         "ceid": ctx.settings.ceid}
     else:
         url, params = value, None
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}

@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from monitor.collect import CollectContext, Page, register_collector
+from pydantic import Field, field_validator
+
+from monitor.config import SourceSettings
 from monitor.http import FetchError, RateLimited, Response, phrase, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.api import CollectContext, Page, register_collector, register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -26,7 +29,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     require,
     to_int,
 )
@@ -235,11 +237,20 @@ def _listing(ctx: CollectContext, url: str, params: dict[str, Any], auth: _AppAu
     raise AssertionError("unreachable")
 
 
-def _units(ctx: CollectContext) -> list[str]:
+class RedditSettings(SourceSettings):
+    subreddits: list[str] = Field(default_factory=list)  # searched beside the site-wide search
+    oauth_url: str | None = None  # with REDDIT_CLIENT_ID/SECRET (default oauth.reddit.com)
+    auth_url: str | None = None  # where the app-only token comes from (default www.reddit.com)
+
+    @field_validator("subreddits", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+def _units(ctx: CollectContext[RedditSettings]) -> list[str]:
     """Site-wide search, then each configured subreddit ("technology", "r/technology")."""
-    subs = ctx.setting("subreddits") or []
-    if isinstance(subs, str):
-        subs = [subs]
+    subs = ctx.settings.subreddits
     names = (str(s).strip().strip("/").removeprefix("r/").strip("/") for s in subs)
     return ["all", *dict.fromkeys(f"r/{name}" for name in names if name)]
 
@@ -250,9 +261,9 @@ def _is_new(post: Post, newest: float, newest_ids: set[str]) -> bool:
 
 
 @register_collector("reddit", description="Reddit search, newest first: site-wide and in the configured subreddits",
-                    base_url=WEB, interval_minutes=15,
+                    base_url=WEB, settings_model=RedditSettings,
                     needs="nothing (optional: env REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET)")
-def fetch_reddit(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
+def fetch_reddit(ctx: CollectContext[RedditSettings], query: str, state: dict[str, Any]) -> Iterator[Page]:
     """``search.json?sort=new`` site-wide and per subreddit (``restrict_sr=1``), paged with
     ``after``. Search has no "since" parameter, so each pass reads newest first until it reaches
     the newest post (``created_utc`` and the fullnames at that second) of the last completed pass;
@@ -266,8 +277,8 @@ def fetch_reddit(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iter
     auth = None
     base = ctx.base_url
     if client_id and secret:
-        auth = _AppAuth(str(ctx.setting("auth_url") or WEB).rstrip("/"), client_id, secret)
-        base = str(ctx.setting("oauth_url") or OAUTH).rstrip("/")
+        auth = _AppAuth(str(ctx.settings.auth_url or WEB).rstrip("/"), client_id, secret)
+        base = str(ctx.settings.oauth_url or OAUTH).rstrip("/")
     units = _units(ctx)
     cursors: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.items() if isinstance(v, dict)}
     pending: RateLimited | None = None

@@ -23,10 +23,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.collect import CollectContext, Page, register_collector
-from monitor.config import Config, SourceConfig
+from pydantic import Field
+
+from monitor.config import Config, SourceSettings
 from monitor.http import FetchError, RateLimited, Response, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
+from monitor.sources.api import CollectContext, Page, register_collector, register_reader
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
@@ -36,7 +38,6 @@ from monitor.sources.base import (
     opt_str,
     parse_time,
     records_with_errors,
-    register_reader,
     require,
     to_int,
 )
@@ -336,7 +337,13 @@ def _term(name: str) -> str:
     return name if re.fullmatch(r"\w+", name) else '"' + name.replace('"', "") + '"'
 
 
-def x_queries(config: Config, settings: SourceConfig) -> list[str]:
+class XSettings(SourceSettings):
+    enabled: bool = False  # needs X_BEARER_TOKEN, and a paid API tier
+    interval_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
+    max_results: int = Field(default=100, ge=10, le=100)
+
+
+def x_queries(config: Config, settings: XSettings) -> list[str]:
     """One search per target: its most specific name (as a phrase) or any of its @handles,
     retweets left out (they repeat the text they share): ``("Elon Musk" OR @elonmusk) -is:retweet``.
     Queries set in ``[sources.x] queries`` are used as written, in X's search syntax."""
@@ -392,7 +399,7 @@ def _page_posts(data: dict[str, Any], ctx: CollectContext, request: str, query: 
 
 
 @register_collector("x", description="X API v2 recent search (the last 7 days), one query per target",
-                    base_url=X_API, enabled_by_default=False, interval_minutes=60,
+                    base_url=X_API, settings_model=XSettings,
                     required_env=("X_BEARER_TOKEN",), needs="env X_BEARER_TOKEN", queries=x_queries)
 def fetch_x(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[Page]:
     """``/2/tweets/search/recent``, newest first, paged with ``next_token``. Incremental with
@@ -411,7 +418,7 @@ def fetch_x(ctx: CollectContext, query: str, state: dict[str, Any]) -> Iterator[
     while True:
         if pending is not None:
             raise pending
-        params: dict[str, Any] = {"query": query, "max_results": int(ctx.setting("max_results", 100)),
+        params: dict[str, Any] = {"query": query, "max_results": ctx.settings.max_results,
                                   "tweet.fields": TWEET_FIELDS, "expansions": EXPANSIONS, "user.fields": USER_FIELDS}
         if newest:
             params["since_id"] = newest

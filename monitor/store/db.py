@@ -439,77 +439,18 @@ class Store:
             result.already_applied = True
             return result
         try:
-            stored: set[str] = set()
             known = self._known_keys(con) if p.hashes else None
-            hashes = set(p.hashes.values())
-            hits = known.hits(hashes) if known is not None else list(hashes)
-            if hits:
-                # Hashes the writer has seen stored (or all of the batch's, without a copy in step
-                # with the file): confirm them on the key (two keys can share a hash; a deleted
-                # post's hash stays in the copy). One scan of posts.key_hash, in which DuckDB pushes
-                # a Bloom filter of the hashes, so post_key is read only for the rows that pass (and
-                # for rows without a hash: the column's statistics skip row groups that have none).
-                stored = {key for (key,) in con.execute(
-                    "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
-                    "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hits]).fetchall()}
-                stored &= p.hashes.keys()
-            deleted = 0
-            gone = stored & p.deleted_keys
-            if gone:
-                # Honour deletions at the source; an edit is a deletion plus the new version in this
-                # batch. A stream reports deletions of posts we never stored: only the deletion of a
-                # stored post costs scans of the tables.
-                table = self._keys_table(con, p, "gone", gone)
-                deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
-                                      f"AND post_key IN (SELECT post_key FROM {table})")
-                for analysis in ANALYSIS_TABLES:
-                    con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
-                stored -= gone
-            if "rescored" in p.views:
-                for table in ANALYSIS_TABLES:
-                    con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
+            stored = self._stored_keys(con, p, known)
+            deleted = self._apply_deletions(con, p, stored)
+            stored -= p.deleted_keys
             # Only posts whose key is not stored yet are inserted (posts are kept exactly once), with
             # their analysis.
             stored &= p.post_keys
-            new_keys = ""
-            if "posts" in p.views:
-                if stored:
-                    seen = self._keys_table(con, p, "stored", stored)
-                    new_keys = p.temp("new")
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE {new_keys} AS SELECT post_key FROM {p.temp('posts')} "
-                                f"ANTI JOIN {seen} USING (post_key)")
-                    posts = f"{p.temp('posts')} SEMI JOIN {new_keys} USING (post_key)"
-                elif p.simple:
-                    posts = p.temp("posts")  # all new: no joins
-                else:
-                    new_keys, posts = p.temp("posts"), p.temp("posts")
-                result.posts_new = _count(con, f"INSERT INTO posts BY NAME SELECT * FROM {posts}")
-                result.posts_seen = batch.post_count - result.posts_new
-            # The other tables in one call (each call costs a round trip through the Python client).
-            statements = []
-            for table in TABLE_ORDER:
-                name = p.views.get(table)
-                if name is None or table == "posts" or TABLE_MODES[table] == "keys":
-                    continue
-                mode = TABLE_MODES[table]
-                if table in ANALYSIS_TABLES:
-                    # Analysis of a post is stored with the post, once (only for posts new in this
-                    # batch); rescore deletes the old rows above before inserting the new ones.
-                    semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
-                    statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}{semi}")
-                elif mode == "replace" and table in UNINDEXED_KEYS:
-                    key = UNINDEXED_KEYS[table]
-                    statements.append(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {name})")
-                    statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
-                elif mode == "replace":
-                    statements.append(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {name}")
-                elif mode == "ignore":
-                    statements.append(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {name}")
-                else:
-                    statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+            new_keys = self._insert_posts(con, batch, p, stored, result)
+            statements = self._table_statements(p, new_keys)
             applied_at = _sql_str(utcnow_naive().isoformat())
             statements.append(f"INSERT INTO applied_batches VALUES ({batch_id}, {applied_at})")
-            con.execute("; ".join(statements))
+            con.execute("; ".join(statements))  # one call: each costs a round trip through the client
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -518,6 +459,87 @@ class Store:
             known.add(p.hashes[key] for key in p.post_keys - stored)
             known.posts += result.posts_new - deleted
         return result
+
+    @staticmethod
+    def _stored_keys(con: duckdb.DuckDBPyConnection, p: _Prepared, known: KnownKeys | None) -> set[str]:
+        """The batch's post keys that are stored already."""
+        hashes = set(p.hashes.values())
+        hits = known.hits(hashes) if known is not None else list(hashes)
+        if not hits:
+            return set()
+        # Hashes the writer has seen stored (or all of the batch's, without a copy in step with the
+        # file): confirm them on the key (two keys can share a hash; a deleted post's hash stays in
+        # the copy). One scan of posts.key_hash, in which DuckDB pushes a Bloom filter of the hashes,
+        # so post_key is read only for the rows that pass (and for rows without a hash: the
+        # column's statistics skip row groups that have none).
+        stored = {key for (key,) in con.execute(
+            "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
+            "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hits]).fetchall()}
+        return stored & p.hashes.keys()
+
+    def _apply_deletions(self, con: duckdb.DuckDBPyConnection, p: _Prepared, stored: set[str]) -> int:
+        """Deletions at the source, and the old analysis of rescored posts; returns posts deleted."""
+        deleted = 0
+        gone = stored & p.deleted_keys
+        if gone:
+            # Honour deletions at the source; an edit is a deletion plus the new version in this
+            # batch. A stream reports deletions of posts we never stored: only the deletion of a
+            # stored post costs scans of the tables.
+            table = self._keys_table(con, p, "gone", gone)
+            deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
+                                  f"AND post_key IN (SELECT post_key FROM {table})")
+            for analysis in ANALYSIS_TABLES:
+                con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
+        if "rescored" in p.views:
+            for table in ANALYSIS_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
+        return deleted
+
+    def _insert_posts(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared, stored: set[str],
+                      result: ApplyResult) -> str:
+        """Insert the batch's new posts; returns the temp table of new keys ("" when all are new)."""
+        if "posts" not in p.views:
+            return ""
+        new_keys = ""
+        if stored:
+            seen = self._keys_table(con, p, "stored", stored)
+            new_keys = p.temp("new")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {new_keys} AS SELECT post_key FROM {p.temp('posts')} "
+                        f"ANTI JOIN {seen} USING (post_key)")
+            posts = f"{p.temp('posts')} SEMI JOIN {new_keys} USING (post_key)"
+        elif p.simple:
+            posts = p.temp("posts")  # all new: no joins
+        else:
+            new_keys, posts = p.temp("posts"), p.temp("posts")
+        result.posts_new = _count(con, f"INSERT INTO posts BY NAME SELECT * FROM {posts}")
+        result.posts_seen = batch.post_count - result.posts_new
+        return new_keys
+
+    @staticmethod
+    def _table_statements(p: _Prepared, new_keys: str) -> list[str]:
+        """The inserts of every table but posts, by each table's mode (TABLE_MODES)."""
+        statements = []
+        for table in TABLE_ORDER:
+            name = p.views.get(table)
+            if name is None or table == "posts" or TABLE_MODES[table] == "keys":
+                continue
+            mode = TABLE_MODES[table]
+            if table in ANALYSIS_TABLES:
+                # Analysis of a post is stored with the post, once (only for posts new in this
+                # batch); rescore deletes the old rows above before inserting the new ones.
+                semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
+                statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}{semi}")
+            elif mode == "replace" and table in UNINDEXED_KEYS:
+                key = UNINDEXED_KEYS[table]
+                statements.append(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {name})")
+                statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+            elif mode == "replace":
+                statements.append(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {name}")
+            elif mode == "ignore":
+                statements.append(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {name}")
+            else:
+                statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+        return statements
 
     def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys | None:
         """The writer's copy of the stored key hashes, or None when it is not in step with the file

@@ -14,21 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis.pipeline import AnalysedBatch, AnalysisPool, relax_gc
 from monitor.config import Config
+from monitor.ingest.pool import AnalysisPool, relax_gc
+from monitor.ingest.write import Origin, PendingPosts, analyse_posts, write_posts
 from monitor.models import Post
-from monitor.sources.base import READERS, ArchiveInput, RecordError, detect_format, expand_inputs
-from monitor.store import Store, StoreError, StoreLocked, WriteBatch
-from monitor.store.rows import dedupe_posts, new_id, posts_table, targets_table, utcnow_naive
+from monitor.sources.api import Reader, load_sources
+from monitor.sources.base import ArchiveInput, RecordError, expand_inputs
+from monitor.store import Store, WriteBatch
+from monitor.store.queries import already_imported
+from monitor.store.rows import new_id, targets_table, utcnow_naive
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000  # posts per write transaction: opening, committing and checkpointing cost ~0.1 s each time
 MAX_STORED_ERRORS = 1000  # per input; the count is always exact
-
-
-class ImportError_(Exception):
-    pass
 
 
 @dataclass
@@ -108,111 +107,101 @@ class Importer:
 
     def import_input(self, source: ArchiveInput, fmt: str = "auto", force: bool = False,
                      **options: Any) -> ImportReport:
+        """Read one input to its end (or to an error), storing batch by batch. An unknown ``fmt``
+        raises UnknownSourceError."""
         started = time.perf_counter()
         report = ImportReport(source.name)
-        if fmt == "auto":
-            reader = detect_format(source)
-            if reader is None:
-                report.skipped = ("format not recognised; pass --format (see `monitor import --help` for the list)")
-                report.failed = True
-                return report
-        else:
-            from monitor.sources import load_builtin_readers
-
-            load_builtin_readers()
-            if fmt not in READERS:
-                raise ImportError_(f"unknown format '{fmt}'; known: {', '.join(sorted(READERS))}")
-            reader = READERS[fmt]
+        registry = load_sources()
+        reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
+        if reader is None:
+            report.skipped = "format not recognised; pass --format (see `monitor import --help` for the list)"
+            report.failed = True
+            return report
         report.format = reader.name
-        print_name = source.name
         fp = fingerprint(source)
         rules = self.config.rules_version  # the matcher's rule set: a rule change re-reads the file
-        if not force and self._already_imported(fp, rules, print_name):
-                report.skipped = "already imported (unchanged file); use --force to read it again"
-                return report
-        import_id = new_id()
-        meta = {"import_id": import_id, "path": print_name, "format": reader.name, "fingerprint": fp,
+        if not force and already_imported(self.store, fp, rules, source.name):
+            report.skipped = "already imported (unchanged file); use --force to read it again"
+            return report
+        meta = {"import_id": new_id(), "path": source.name, "format": reader.name, "fingerprint": fp,
                 "rules_version": rules, "started_at": utcnow_naive(), "finished_at": None, "status": "running",
                 "records": 0, "posts_new": 0, "posts_seen": 0, "unmatched": 0, "errors": 0, "message": None}
         self.store.sync_targets(targets_table(self.config.targets))
-        start_batch = WriteBatch()
-        start_batch.add_rows("imports", [meta])
-        self.store.write(start_batch)
-        pending_errors: list[RecordError] = []
-
-        def on_error(err: RecordError) -> None:
-            report.errors += 1
-            if len(report.error_samples) < MAX_STORED_ERRORS:
-                report.error_samples.append(err)
-                pending_errors.append(err)
-            log.debug("%s", err)
-
+        self._write_rows("imports", [meta])
         status, message = "complete", None
-        pending: tuple[list[Post], Callable[[], AnalysedBatch]] | None = None
+        errors = _ErrorLog(report, meta["import_id"])
         try:
-            for posts in _chunks(reader.read(source, **options), BATCH_SIZE, on_error):
-                posts = dedupe_posts(posts)
-                waiter = self.pool.submit([(p.key, p.text, p.lang) for p in posts])
-                if pending is not None:
-                    self._save(pending[0], pending[1](), import_id, report, pending_errors)
-                pending = (posts, waiter)
-            if pending is not None:
-                self._save(pending[0], pending[1](), import_id, report, pending_errors)
-                pending = None
+            self._read_and_store(reader, source, options, errors, meta["import_id"])
         except KeyboardInterrupt:
             status, message = "partial", "interrupted"
             raise
         except Exception as exc:  # a reader bug must not lose what was stored: record and go on
             status, message = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("import of %s failed", print_name)
+            log.exception("import of %s failed", source.name)
             report.skipped = f"failed after {report.records} records: {message}"
             report.failed = True
         finally:
-            if report.errors and status == "complete":
-                status = "complete"  # bad lines were reported and skipped; the file was read to its end
+            # Bad lines alone leave the status "complete": they were reported, and the file was read to its end.
             meta.update(finished_at=utcnow_naive(), status=status, records=report.records,
                         posts_new=report.posts_new, posts_seen=report.posts_seen, unmatched=report.unmatched,
                         errors=report.errors, message=message)
             end_batch = WriteBatch()
             end_batch.add_rows("imports", [meta])
-            self._add_errors(end_batch, import_id, pending_errors)
+            errors.flush_into(end_batch)
             self.store.write(end_batch)
             report.seconds = time.perf_counter() - started
         return report
 
-    def _already_imported(self, fp: str, rules: str, path: str) -> bool:
-        try:
-            with self.store.read(timeout=1.0) as con:
-                return con.execute(
-                    "SELECT 1 FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
-                    " AND path = ? LIMIT 1", [fp, rules, path]).fetchone() is not None
-        except (StoreLocked, StoreError):
-            return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
+    def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any], errors: _ErrorLog,
+                        import_id: int) -> None:
+        """Batches of posts: each is analysed while the next one is read, then stored."""
+        pending: PendingPosts | None = None
+        for posts in _chunks(reader.read(source, **options), BATCH_SIZE, errors.add):
+            analysing = analyse_posts(self.pool, posts)
+            if pending is not None:
+                self._save(pending, import_id, errors)
+            pending = analysing
+        if pending is not None:
+            self._save(pending, import_id, errors)
 
-    def _save(self, posts: list[Post], analysed: AnalysedBatch, import_id: int, report: ImportReport,
-              pending_errors: list[RecordError]) -> None:
-        kept_posts = [post for post, keep in zip(posts, analysed.keep, strict=True) if keep]
-        report.records += len(posts)
-        report.unmatched += len(posts) - len(kept_posts)
-        batch = WriteBatch()
-        if kept_posts:
-            batch.add("posts", posts_table(kept_posts, import_id=import_id))
-            for table, data in analysed.tables.items():
-                batch.add(table, data)
-        self._add_errors(batch, import_id, pending_errors)
-        if batch:
-            result = self.store.write(batch)
-            report.posts_new += result.posts_new
-            report.posts_seen += result.posts_seen
-            report.spooled = report.spooled or result.spooled
+    def _save(self, pending: PendingPosts, import_id: int, errors: _ErrorLog) -> None:
+        written = write_posts(self.store, pending, Origin(import_id=import_id),
+                              lambda batch, _kept: errors.flush_into(batch))
+        report = errors.report
+        report.records += written.records
+        report.unmatched += written.unmatched
+        report.posts_new += written.posts_new
+        report.posts_seen += written.posts_seen
+        report.spooled = report.spooled or written.spooled
         if self.progress:
-            self.progress(report.path, len(posts))
+            self.progress(report.path, written.records)
 
-    @staticmethod
-    def _add_errors(batch: WriteBatch, import_id: int, pending: list[RecordError]) -> None:
-        if pending:
+    def _write_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        batch = WriteBatch()
+        batch.add_rows(table, rows)
+        self.store.write(batch)
+
+
+class _ErrorLog:
+    """Bad records of one input: counted, the first MAX_STORED_ERRORS kept as samples and stored
+    (in the next batch written) in import_errors."""
+
+    def __init__(self, report: ImportReport, import_id: int):
+        self.report = report
+        self.import_id = import_id
+        self.pending: list[RecordError] = []
+
+    def add(self, err: RecordError) -> None:
+        self.report.errors += 1
+        if len(self.report.error_samples) < MAX_STORED_ERRORS:
+            self.report.error_samples.append(err)
+            self.pending.append(err)
+        log.debug("%s", err)
+
+    def flush_into(self, batch: WriteBatch) -> None:
+        if self.pending:
             now = utcnow_naive()
             batch.add_rows("import_errors", [
-                {"import_id": import_id, "file": e.file, "line": e.line, "field": e.field, "reason": e.reason,
-                 "logged_at": now} for e in pending])
-            pending.clear()
+                {"import_id": self.import_id, "file": e.file, "line": e.line, "field": e.field, "reason": e.reason,
+                 "logged_at": now} for e in self.pending])
+            self.pending.clear()

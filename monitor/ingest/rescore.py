@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from monitor.analysis.pipeline import AnalysisPool, Analyzer
-from monitor.store import Store, WriteBatch
-from monitor.store.rows import AnalyzerInfo
+from monitor.analysis.pipeline import Analyzer
+from monitor.ingest.pool import AnalysisPool
+from monitor.ingest.rows import AnalyzerInfo
+from monitor.ingest.write import write_rescored
+from monitor.store import Store
 
 CHUNK = 5000
 
@@ -62,12 +64,7 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
             con.register("wanted", pa.table({"post_key": chunk}))
             rows = con.execute("SELECT post_key, text, lang FROM posts SEMI JOIN wanted USING (post_key) "
                                "ORDER BY post_key").fetchall()
-        analysed = pool.analyse(rows, keep_all=True)
-        batch = WriteBatch()
-        batch.add("rescored", pa.table({"post_key": [r[0] for r in rows]}))
-        for table, data in analysed.tables.items():
-            batch.add(table, data)
-        store.write(batch)
+        write_rescored(store, [r[0] for r in rows], pool.analyse(rows, keep_all=True))
         report.rescored += len(rows)
         if progress:
             progress(report.rescored, len(keys))

@@ -1,0 +1,16 @@
+"""The application layer: read or collect → match → analyse → write, one path for import,
+collect, the daemon's cycle and rescore. The CLI and the daemon call it; it calls sources,
+analysis and the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.config import Config, load_config
+from monitor.sources.api import load_sources
+
+
+def load_checked_config(path: Path | str | None = None) -> Config:
+    """The config with its ``[sources.*]`` tables checked against every registered source's
+    settings (a typo or a bad value is a ConfigError naming the file and key, at load)."""
+    return load_config(path, load_sources().settings_models())

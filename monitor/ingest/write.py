@@ -1,0 +1,85 @@
+"""The one write path: analysed posts (from an import, a collector run or a rescore) become one
+``WriteBatch`` with their analysis rows, plus whatever bookkeeping rows the origin adds, written in
+one transaction (or spooled when the database is locked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from monitor.ingest.pool import AnalysedBatch, AnalysisPool
+from monitor.models import Post
+from monitor.store import Store, WriteBatch
+from monitor.store.rows import dedupe_posts, posts_table
+
+
+@dataclass
+class Origin:
+    """Where a batch of posts comes from; stamped on each post row."""
+
+    import_id: int | None = None
+    run_id: int | None = None
+
+
+@dataclass
+class Written:
+    """What one write did."""
+
+    records: int = 0  # posts read
+    kept: int = 0  # posts that mention a target (or all, with store_unmatched)
+    posts_new: int = 0
+    posts_seen: int = 0
+    spooled: bool = False
+
+    @property
+    def unmatched(self) -> int:
+        return self.records - self.kept
+
+
+@dataclass
+class PendingPosts:
+    """Posts whose analysis is under way (in worker processes for big batches)."""
+
+    posts: list[Post]
+    result: Callable[[], AnalysedBatch]
+
+
+def analyse_posts(pool: AnalysisPool, posts: Sequence[Post]) -> PendingPosts:
+    """Start analysing posts (one of each key); the caller reads the next batch meanwhile."""
+    unique = dedupe_posts(posts)
+    return PendingPosts(unique, pool.submit([(p.key, p.text, p.lang) for p in unique]))
+
+
+def write_posts(store: Store, pending: PendingPosts, origin: Origin,
+                bookkeeping: Callable[[WriteBatch, list[Post]], None] | None = None) -> Written:
+    """Store the kept posts with their analysis and the origin's bookkeeping rows, in one batch.
+    ``bookkeeping(batch, kept_posts)`` adds the rows the origin records beside the posts (a
+    collector's cursor and sightings, an import's bad records)."""
+    analysed = pending.result()
+    kept = [post for post, keep in zip(pending.posts, analysed.keep, strict=True) if keep]
+    batch = WriteBatch()
+    if kept:
+        batch.add("posts", posts_table(kept, import_id=origin.import_id, run_id=origin.run_id))
+        add_analysis(batch, analysed)
+    if bookkeeping is not None:
+        bookkeeping(batch, kept)
+    written = Written(records=len(pending.posts), kept=len(kept))
+    if batch:
+        result = store.write(batch)
+        written.posts_new, written.posts_seen, written.spooled = result.posts_new, result.posts_seen, result.spooled
+    return written
+
+
+def write_rescored(store: Store, keys: Sequence[str], analysed: AnalysedBatch) -> None:
+    """Replace the stored analysis of posts already stored (``rescored`` deletes the old rows)."""
+    batch = WriteBatch()
+    batch.add("rescored", pa.table({"post_key": list(keys)}))
+    add_analysis(batch, analysed)
+    store.write(batch)
+
+
+def add_analysis(batch: WriteBatch, analysed: AnalysedBatch) -> None:
+    for table, data in analysed.tables.items():
+        batch.add(table, data)

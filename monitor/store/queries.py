@@ -1,0 +1,55 @@
+"""Reads that writers and readers share: state that may still wait in the spool (a batch written
+while the database was locked is applied later, so "what is stored" means the file *and* the
+spool), and the bookkeeping look-ups of imports and the inbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from monitor.store.db import Store, StoreError, StoreLocked
+
+
+def spooled_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
+    """Rows of ``table`` in spooled batches, newest batch first."""
+    for path in reversed(store.spooled_batches()):
+        data = store.load_spooled(path).tables.get(table)
+        if data is not None:
+            yield from reversed(data.to_pylist())
+
+
+def source_state(store: Store, source: str, query: str) -> dict[str, Any]:
+    """A collector's cursor for one query: the newest spooled one, else the stored one."""
+    for row in spooled_rows(store, "source_state"):
+        if row["source"] == source and row["query"] == query:
+            return dict(json.loads(row["state"]))
+    try:
+        with store.read(timeout=2.0) as con:
+            found = con.execute("SELECT state FROM source_state WHERE source = ? AND query = ?",
+                                [source, query]).fetchone()
+    except StoreError:
+        found = None
+    return dict(json.loads(found[0])) if found else {}
+
+
+def inbox_seen(store: Store, digest: str) -> bool:
+    """Was an inbox file with this content imported (stored, or still in the spool)?"""
+    try:
+        with store.read(timeout=2.0) as con:
+            if con.execute("SELECT 1 FROM inbox_files WHERE content_hash = ?", [digest]).fetchone():
+                return True
+    except StoreError:
+        pass
+    return any(row["content_hash"] == digest for row in spooled_rows(store, "inbox_files"))
+
+
+def already_imported(store: Store, fingerprint: str, rules_version: str, path: str) -> bool:
+    """Was this file (same content, same matching rules) read to its end before?"""
+    try:
+        with store.read(timeout=1.0) as con:
+            return con.execute(
+                "SELECT 1 FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
+                " AND path = ? LIMIT 1", [fingerprint, rules_version, path]).fetchone() is not None
+    except (StoreLocked, StoreError):
+        return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
