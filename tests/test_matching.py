@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.analysis.matching import Matcher, split_hashtag
+from monitor.analysis.matching import Matcher, context_pattern, split_hashtag
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,25 @@ def targets(matcher: Matcher, text: str) -> list[str]:
     ("I broke my arm skiing", []),
     ("Arm chips and SoftBank's bet", ["arm", "softbank"]),
     ("Nvidia and xAI; XAI and x.ai", ["nvidia", "xai"]),
+    # Issue #15 item 18: "cia" inside artificial/financial/social/special/official dropped the subject.
+    ("The artificial intelligence venture Stargate will cost $500 billion.", ["stargate"]),
+    ("The official Stargate site, from OpenAI", ["openai", "stargate"]),
+    ("From a financial point of view, the $500B Stargate AI project", ["stargate"]),
+    ("The CIA's remote viewing program Stargate, explained by AI", []),
+    ("Reports show Stargate is behind on its data centers", ["stargate"]),  # not the TV show
+    ("Stargate game-changing AI bet", ["stargate"]),  # not a video game
+    # Context words are whole words: "chip" is not in "chipotle", "AI" not in "said" or "again".
+    ("Arm of the sofa, stained with chipotle", []),
+    ("Arm stretches before the Chippendales show", []),
+    ("Suleyman said it again", []),
+    ("Arm's chips and its licensing model", ["arm"]),
+    ("Stargate data centers", ["stargate"]),  # plural of a context word
+    ("Stargate #OpenAIDevDay", ["openai", "stargate"]),  # a context word inside a camel-case hashtag
+    ("XAI (explainable AI) methods", []),
+    ("Musk rose to fame; the musk ox did not", ["musk"]),
+    ("The Trump suit against CNN", ["trump"]),
+    ("Ivanka Trump and Donald Trump Jr.", []),
+    ("the price Oracle paid; the Oracle of Delphi", ["oracle"]),
 ])
 def test_matching_cases(matcher: Matcher, text: str, expected: list[str]) -> None:
     assert targets(matcher, text) == expected
@@ -60,6 +79,17 @@ def test_rules_version_changes_with_rules(config) -> None:
     changed = config.model_copy(deep=True)
     changed.targets[0].aliases.append("Stargate Texas")
     assert changed.rules_version != config.rules_version
+
+
+def test_context_pattern_matches_whole_words() -> None:
+    pattern = context_pattern(["chip", "data center", "$500", "", "  "])
+    assert pattern is not None
+    found = [text for text in ("chip", "Chips", "chip's", "#chip", "data  centers", "a $500 bill", "($500)")
+             if pattern.search(text)]
+    assert found == ["chip", "Chips", "chip's", "#chip", "data  centers", "a $500 bill", "($500)"]
+    not_found = ("chipotle", "Chippendales", "microchip", "datacenter", "500", "$5000", "$500B")
+    assert not [text for text in not_found if pattern.search(text)]
+    assert context_pattern(["", " "]) is None  # blank words would confirm every post
 
 
 def test_split_hashtag() -> None:

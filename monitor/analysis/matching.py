@@ -3,12 +3,16 @@
 One case-insensitive regex over every alias finds candidates; each candidate is then checked
 against its alias' case rule, the target's context words (for ambiguous aliases) and the
 target's exclusions. Handles and hashtags are looked up in dictionaries.
+
+Context words match whole words, case-insensitively, like aliases: "chip" finds "chip", "chips",
+"chip's" and "#chip", never "chipotle" or "Chippendales"; "AI" never finds "said". A context word
+may also be a run of a camel-case hashtag's parts (#OpenAIDevDay gives "OpenAI").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from monitor.config import Config, Target
@@ -20,6 +24,15 @@ ALIAS_KIND_AMBIGUOUS = "ambiguous"
 _HANDLE_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def _camel_runs(tag: str) -> Iterator[str]:
+    """Every run of consecutive camel-case parts, lower-cased: 'OpenAIChips' -> 'open', 'openai',
+    'openaichips', 'ai', 'aichips', 'chips'."""
+    parts = [part.lower() for part in _CAMEL_RE.findall(tag)]
+    for first in range(len(parts)):
+        for last in range(first + 1, len(parts) + 1):
+            yield "".join(parts[first:last])
 
 
 def split_hashtag(tag: str) -> str:
@@ -49,6 +62,25 @@ def _trie_pattern(names: Iterable[str]) -> str:
     return build(trie)
 
 
+def context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One case-insensitive regex finding any of ``words`` as a whole word (or phrase).
+
+    A word that begins (ends) with a letter or digit may not continue a longer word on that side;
+    a plural 's' and a possessive are allowed after it ("data centers", "Nvidia's"). Edges that
+    are not word characters ("$500") match as written. Spaces match any whitespace."""
+    groups: dict[tuple[bool, bool], set[str]] = {}
+    for word in words:
+        name = " ".join(word.lower().split())
+        if name:  # a blank word would match every post
+            groups.setdefault((bool(re.match(r"\w", name[0])), bool(re.match(r"\w", name[-1]))), set()).add(name)
+    parts: list[str] = []
+    for (word_start, word_end), names in sorted(groups.items()):
+        # Factored by common prefixes like the alias regex: one branch per character, not per word.
+        body = f"(?:{_trie_pattern(names)})"
+        parts.append((r"(?<!\w)" if word_start else "") + body + (r"s?(?:['’]s?)?(?!\w)" if word_end else ""))
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     target_id: str
@@ -72,7 +104,8 @@ class Matcher:
         self._handles: dict[str, list[tuple[Target, str]]] = {}
         self._hashtags: dict[str, list[tuple[Target, str]]] = {}
         self._exclude: dict[str, list[re.Pattern[str]]] = {}
-        self._context: dict[str, tuple[str, ...]] = {}
+        self._context: dict[str, re.Pattern[str] | None] = {}
+        self._context_squashed: dict[str, set[str]] = {}  # context words without spaces, for hashtags
         for target in config.targets:
             for kind, names in ((ALIAS_KIND_ALWAYS, target.aliases), (ALIAS_KIND_EXACT, target.exact_aliases),
                                 (ALIAS_KIND_AMBIGUOUS, target.ambiguous_aliases)):
@@ -86,7 +119,8 @@ class Matcher:
             for tag in target.hashtags:
                 self._hashtags.setdefault(tag.lstrip("#").lower(), []).append((target, f"#{tag.lstrip('#')}"))
             self._exclude[target.id] = [re.compile(p) for p in target.exclude]
-            self._context[target.id] = tuple(c.lower() for c in target.context)
+            self._context[target.id] = context_pattern(target.context)
+            self._context_squashed[target.id] = {re.sub(r"\W", "", c).lower() for c in target.context} - {""}
         # '#' may precede an alias (#Musk); '@' may not (that's a handle). Possessives are fine.
         # Matching lowercased text with a case-sensitive pattern is ~3x faster than IGNORECASE.
         pattern = rf"(?<![\w@])(?:{_trie_pattern(self._by_lower)})(?=(?:['’]s)?(?!\w))"
@@ -105,7 +139,7 @@ class Matcher:
             tid = rule.target.id
             if tid in found:
                 continue
-            if rule.kind == ALIAS_KIND_AMBIGUOUS and not any(c in lowered for c in self._context[tid]):
+            if rule.kind == ALIAS_KIND_AMBIGUOUS and not self._has_context(tid, text):
                 continue
             if self._excluded(tid, text, start, end):
                 continue
@@ -150,8 +184,21 @@ class Matcher:
         return out
 
     def _has_context(self, target_id: str, text: str) -> bool:
-        lowered = text.lower()
-        return any(c in lowered for c in self._context[target_id])
+        pattern = self._context[target_id]
+        if pattern is None:
+            return False
+        if pattern.search(text):
+            return True
+        if "#" not in text:
+            return False
+        # A context word may be a run of a camel-case hashtag's parts: #OpenAIDevDay has "OpenAI"
+        # (split, it reads "Open AI Dev Day"), #SoftBankVisionFund has "SoftBank" and "Vision Fund".
+        squashed = self._context_squashed[target_id]
+        for m in _HASHTAG_RE.finditer(text):
+            for run in _camel_runs(m.group(1)):
+                if run in squashed or (run.endswith("s") and run[:-1] in squashed):
+                    return True
+        return False
 
     def _excluded(self, target_id: str, text: str, start: int, end: int) -> bool:
         for pattern in self._exclude[target_id]:
