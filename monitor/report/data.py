@@ -264,8 +264,10 @@ def choose_bucket(start: datetime | None, end: datetime | None) -> str:
     return "month"
 
 
-def bucket_starts(start: datetime | None, end: datetime | None, bucket: str, cap: int = 1000) -> list[str]:
-    """Every bucket from the one holding ``start`` to the one holding ``end`` (at most ``cap``)."""
+def bucket_starts(start: datetime | None, end: datetime | None, bucket: str, end_inclusive: bool = True,
+                  cap: int = 1000) -> list[str]:
+    """Every bucket from the one holding ``start`` to the one holding ``end`` (at most ``cap``); an
+    exclusive ``end`` (the --until bound) on a bucket's first instant does not open that bucket."""
     if start is None or end is None:
         return []
     if bucket == "month":
@@ -277,7 +279,7 @@ def bucket_starts(start: datetime | None, end: datetime | None, bucket: str, cap
     else:
         current = start.replace(minute=0, second=0, microsecond=0)
     starts: list[str] = []
-    while current <= end and len(starts) < cap:
+    while (current < end or (end_inclusive and current == end)) and len(starts) < cap:
         starts.append(current.isoformat())
         if bucket == "month":
             current = current.replace(year=current.year + current.month // 12, month=current.month % 12 + 1)
@@ -486,7 +488,8 @@ def compute(con: duckdb.DuckDBPyConnection, filters: Filters, now: datetime | No
     total = con.execute("SELECT count(*) FROM posts").fetchone()
     return Report(
         generated_at=_iso(now or utcnow()) or "",
-        start=_iso(start), end=_iso(end), bucket=bucket, buckets=bucket_starts(start, end, bucket),
+        start=_iso(start), end=_iso(end), bucket=bucket,
+        buckets=bucket_starts(start, end, bucket, end_inclusive=filters.until is None),
         filters={"since": _iso(filters.since), "until": _iso(filters.until), "targets": list(filters.targets),
                  "platforms": list(filters.platforms)},
         posts_total=int(total[0]) if total else 0,
