@@ -78,3 +78,16 @@ def test_planted_mentions_found_and_decoys_not(matcher: Matcher, corpus: list[Pl
 def test_known_limits_are_as_documented(matcher: Matcher, text: str, target: str, matched_today: bool,
                                         why: str) -> None:
     assert (target in {m.target_id for m in matcher.match(text)}) is matched_today, why
+
+
+def test_the_corpus_catches_the_old_unanchored_exclusion(config: Config, corpus: list[Planted]) -> None:
+    """The corpus has teeth: with the exclusion as it was (no word boundary, so "cia" in "social",
+    "financial", "special", "official"), planted Stargate mentions are lost."""
+    changed = config.model_copy(deep=True)
+    stargate = next(t for t in changed.targets if t.id == "stargate")
+    stargate.exclude.append("(?i)(cia|psychic|remote viewing).{0,60}stargate")
+    old = Matcher(changed)
+    lost = [case.text for case in corpus if case.planted and case.subject == "stargate"
+            and "stargate" not in {m.target_id for m in old.match(case.text)}]
+    assert any("artificial intelligence venture" in text for text in lost)
+    assert len(lost) >= 100
