@@ -524,11 +524,16 @@ def test_alerts_test_command_reports_what_each_sink_answered(http_sink: HttpSink
     assert {r["status"] for r in rows(store)} == {"sent", "failed"}  # recorded too
 
 
-def test_send_test_alert_without_a_database(http_sink: HttpSinkServer) -> None:
-    config = alerts_config(sinks=[{"kind": "ntfy", "url": http_sink.url + "/ntfy"}])
-    [result] = send_test_alert(config)
-    assert (result.sink, result.status, result.http_status) == ("ntfy", "sent", 200)
-    assert http_sink.on("/ntfy")[0].headers["tags"] == "white_check_mark"
+def test_send_test_alert_without_a_database_tries_twice_at_most(http_sink: HttpSinkServer, clock: Clock) -> None:
+    http_sink.scripts["/ntfy"] = [(503, {})]
+    http_sink.scripts["/down"] = [(503, {"Retry-After": "1"})] * 5
+    config = alerts_config(sinks=[{"kind": "ntfy", "url": http_sink.url + "/ntfy"},
+                                  {"kind": "webhook", "url": http_sink.url + "/down"}])
+    ntfy, down = send_test_alert(config, clock=clock, sleep=clock.sleep)
+    assert (ntfy.sink, ntfy.status, ntfy.http_status, ntfy.attempts) == ("ntfy", "sent", 200, 2)
+    assert (down.status, down.http_status, down.attempts) == ("failed", 503, 2)
+    assert clock.slept == [1.0, 1.0]  # the user is waiting: a second between tries at most
+    assert http_sink.on("/ntfy")[1].headers["tags"] == "white_check_mark"
 
 
 def test_alerts_test_command_without_sinks_says_what_to_add() -> None:

@@ -52,6 +52,7 @@ log = logging.getLogger("monitor.alerts")
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 RATE_WINDOW = timedelta(hours=1)
+TEST_ATTEMPTS = 2  # `monitor alerts test`
 WAITING = ("pending", "held", "retrying")
 
 # Becomes a migration in monitor/store/schema.py; until then the dispatcher creates it.
@@ -301,14 +302,16 @@ def send_test_alert(config: AlertsConfig, connect: Connect | None = None, *, sen
                     clock: Callable[[], datetime] = utcnow,
                     sleep: Callable[[float], None] = time.sleep) -> list[SinkResult]:
     """`monitor alerts test`: one test alert to every configured sink, now (no quiet hours, no rate
-    limit, short retries only), and what each answered. Recorded in alert_deliveries when
+    limit, at most two tries), and what each answered. Recorded in alert_deliveries when
     ``connect`` is given and the database can be written."""
     now = clock()
     event = TestEvent(target_id="test", target_name="test", at=now, nonce=uuid.uuid4().hex[:8])
     results = []
     for name, sink in zip(config.sink_names(), config.sinks, strict=True):
-        quick = sink.model_copy(update={"retry": sink.retry.model_copy(update={"max_attempts": min(
-            sink.retry.max_attempts, 3)})})
+        # Two tries, a second apart at most: the user is waiting for the answer.
+        quick = sink.model_copy(update={"retry": sink.retry.model_copy(update={
+            "max_attempts": min(sink.retry.max_attempts, TEST_ATTEMPTS), "max_backoff_seconds": 1.0,
+            "max_inline_wait_seconds": 5.0})})
         status, attempts, last, _ = deliver(quick, event, send=send, sleep=sleep)
         if status == "retrying":
             status = "failed"  # a test does not wait for a later flush
