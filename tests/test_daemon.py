@@ -26,15 +26,18 @@ TOTAL = len(HITS)
 
 
 class GrowingIndex:
-    """Algolia as seen over time: each request publishes one more recorded hit, and a
+    """Algolia as seen over time: each request publishes a few more recorded hits (a few, so that
+    the daemon, which polls at most once a second, sees them all in a few seconds), and a
     numericFilters=created_at_i>N request sees only the newer ones."""
+
+    STEP = 3
 
     def __init__(self) -> None:
         self.published = 1
 
     def __call__(self, request: Request) -> Reply:
         visible = HITS[: self.published]
-        self.published = min(TOTAL, self.published + 1)
+        self.published = min(TOTAL, self.published + self.STEP)
         flt = request.param("numericFilters")
         if flt:
             after = int(flt.split(">")[1])
@@ -50,7 +53,7 @@ def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.
         data["archives"] = []
         data["analysis"]["store_unmatched"] = True
         data["daemon"] = {"lock_timeout_seconds": lock_timeout, "inbox_interval_seconds": 1,
-                          "maintenance_interval_seconds": 2}
+                          "maintenance_interval_seconds": 1}
         data["sources"] = {name: {"enabled": False} for name in load_sources().collectors}
         data["sources"]["hackernews"] = {"base_url": f"{server.url}/api/v1", "interval_minutes": 0.01,
                                          "queries": ["nodejs"]}
