@@ -1,0 +1,65 @@
+"""The domain check set (tests/domain_check/posts.jsonl) stays well-formed: real labels, known
+targets, no duplicates, and every labelled target is either found by the bundled config's matcher
+or flagged as an implicit mention (named only by a pronoun, a first name, or the thread)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.analysis.matching import Matcher
+from monitor.config import load_config
+
+ROOT = Path(__file__).parents[1]
+POSTS = ROOT / "tests" / "domain_check" / "posts.jsonl"
+SENTIMENTS = {"negative", "neutral", "positive"}
+STANCES = {"against", "none", "favor"}
+REQUIRED = {"id", "platform", "source", "text", "sentiment", "stance"}
+
+
+@pytest.fixture(scope="module")
+def posts() -> list[dict[str, Any]]:
+    with POSTS.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_config(ROOT / "config" / "monitor.toml"))
+
+
+def test_at_least_300_posts_with_unique_ids(posts: list[dict[str, Any]]) -> None:
+    assert len(posts) >= 300
+    ids = [p["id"] for p in posts]
+    assert len(ids) == len(set(ids)), "duplicate ids"
+
+
+def test_fields_and_labels_are_valid(posts: list[dict[str, Any]], matcher: Matcher) -> None:
+    for post in posts:
+        assert REQUIRED <= post.keys(), post["id"]
+        assert isinstance(post["text"], str) and post["text"].strip(), post["id"]
+        assert post["source"].strip(), post["id"]
+        assert post["sentiment"] in SENTIMENTS, post["id"]
+        assert post["stance"], f"{post['id']}: no target labelled"
+        for target_id, stance in post["stance"].items():
+            assert target_id in matcher.targets, f"{post['id']}: unknown target {target_id}"
+            assert stance in STANCES, post["id"]
+
+
+def test_labelled_targets_are_matched_or_flagged_implicit(posts: list[dict[str, Any]], matcher: Matcher) -> None:
+    for post in posts:
+        matched = {mention.target_id for mention in matcher.match(post["text"])}
+        implicit = set(post.get("implicit", []))
+        assert implicit <= post["stance"].keys(), f"{post['id']}: implicit target without a label"
+        assert not implicit & matched, f"{post['id']}: flagged implicit but the matcher finds it"
+        missing = post["stance"].keys() - matched - implicit
+        assert not missing, f"{post['id']}: labelled {missing} but neither matched nor implicit"
+        # Every target the matcher finds has a label (none at least): the set covers all mentions.
+        assert matched <= post["stance"].keys(), f"{post['id']}: matched {matched - post['stance'].keys()} unlabelled"
+
+
+def test_every_class_is_present(posts: list[dict[str, Any]]) -> None:
+    assert {p["sentiment"] for p in posts} == SENTIMENTS
+    assert {s for p in posts for s in p["stance"].values()} == STANCES
