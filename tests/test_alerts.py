@@ -309,7 +309,9 @@ def test_alerts_status_shows_what_a_server_answered_literally(http_sink: HttpSin
     http_sink.scripts["/hook"] = [(403, {"_reason": "[bold red]Forbidden[/] \x1b[2J"})]
     config = alerts_config(sinks=[{"kind": "webhook", "url": http_sink.url + "/hook"}])
     alerts = AlertDispatcher(config, store.write_connection, clock=clock, sleep=clock.sleep)
-    assert alerts.queue([spike()]) == 1 and http_sink.requests == []  # recorded, not sent yet
+    assert [e.key for e in alerts.queue([spike(), spike()])] == [spike().key]
+    assert http_sink.requests == []  # recorded, not sent yet
+    assert alerts.queue([spike()]) == []  # already recorded: nothing new
     assert [r.status for r in alerts.flush()] == ["failed"]
     app = SimpleNamespace(store=store, console=Console(file=io.StringIO(), width=200, force_terminal=True))
     outcome = CliRunner().invoke(alerts_group, ["status", "--json"], obj=app)
@@ -398,15 +400,16 @@ def test_per_target_thresholds_and_event_kinds_per_sink(http_sink: HttpSinkServe
         sinks=[{"kind": "webhook", "name": "all", "url": http_sink.url + "/all"},
                {"kind": "webhook", "name": "spikes", "url": http_sink.url + "/spikes", "events": ["spike"]}])
     shift = StanceShiftEvent(target_id="altman", target_name="Altman", at=clock.now, previous_net=0.1,
-                             current_net=-0.3, posts=50)
+                             current_net=-0.3, posts=50, previous_posts=40)
     small_shift = shift.model_copy(update={"target_id": "oracle", "current_net": 0.0})
+    few_posts = shift.model_copy(update={"target_id": "nadella", "previous_posts": 19})
     voice = VoiceEvent.from_voice(speaker_id="trump", speaker_name="Trump", post_key="x:5",
                                   created_at=clock.now, about=["stargate"])
     events = [spike("musk", ratio=5.0), spike("altman", ratio=5.0), spike("son", ratio=3.5), shift, small_shift,
-              voice]
+              few_posts, voice]
     sent = {(r.sink, r.event_key) for r in dispatcher(config, store, clock).emit_many(events)}
     assert sent == {("all", "spike:altman:2026-12-06T14:00"), ("spikes", "spike:altman:2026-12-06T14:00"),
-                    ("all", "stance_shift:altman:2026-12-06T14:30")}
+                    ("all", "stance_shift:altman:2026-12-06:against")}
 
 
 # --- e-mail -------------------------------------------------------------------------------------
@@ -582,3 +585,28 @@ def test_event_keys_name_the_event_not_when_it_was_seen() -> None:
     aware = SpikeEvent.from_spike({"target_id": "musk", "start": "2026-12-06T15:00:00+01:00", "posts": 9,
                                    "average": 1.0, "ratio": 9.0})
     assert aware.key == "spike:musk:2026-12-06T14:00"  # naive UTC
+
+
+def test_stance_shifts_compare_the_last_day_with_the_day_before() -> None:
+    import duckdb
+
+    from monitor.alerts.detect import recent_stance_shifts
+
+    now = dt.datetime(2026, 12, 6, 14, 20)
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE v_mentions (target_id VARCHAR, target_name VARCHAR, stance VARCHAR, url VARCHAR,
+                   text VARCHAR, engagement BIGINT, created_at TIMESTAMP)""")
+    rows = []
+    for hours_ago, stances in ((30, ["favor"] * 15 + ["none"] * 5), (3, ["against"] * 14 + ["favor"] * 6)):
+        for i, stance in enumerate(stances):
+            rows.append(("altman", "Sam Altman", stance, f"https://x.example/{hours_ago}/{i}", f"{stance} {i}", i,
+                         now - dt.timedelta(hours=hours_ago)))
+    rows += [("musk", "Elon Musk", "favor", None, "steady", 0, now - dt.timedelta(hours=h)) for h in (2, 30)] * 10
+    rows += [("son", "Son", "against", None, "only today", 0, now - dt.timedelta(hours=1))] * 30
+    rows += [("altman", "Sam Altman", None, None, "unscored", 0, now - dt.timedelta(hours=2))] * 50
+    con.executemany("INSERT INTO v_mentions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    [shift] = recent_stance_shifts(con, now)
+    assert (shift.target_id, shift.previous_net, shift.current_net, shift.posts, shift.previous_posts) == (
+        "altman", 0.75, -0.4, 20, 20)
+    assert shift.key == "stance_shift:altman:2026-12-06:against" and shift.at == dt.datetime(2026, 12, 6, 14)
+    assert shift.url == "https://x.example/3/13" and shift.text == "against 13"  # the most engaged 'against' post

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         recent_failures,
         send_test_alert,
     )
+    from monitor.alerts.detect import recent_stance_shifts
     from monitor.alerts.events import (
         AlertEvent,
         SpikeEvent,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "delivery": ["CREATE_TABLE", "AlertDispatcher", "SinkResult", "alert_status", "delivery_counts", "ensure_table",
                  "recent_failures", "send_test_alert"],
+    "detect": ["recent_stance_shifts"],
     "events": ["AlertEvent", "SpikeEvent", "StanceShiftEvent", "TestEvent", "VoiceEvent", "event_from_json"],
     "settings": ["AlertsConfig", "EmailSink", "NtfySink", "QuietHours", "SlackSink", "WebhookSink"],
 }
@@ -42,7 +44,8 @@ _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names
 __all__ = [
     "CREATE_TABLE", "AlertDispatcher", "AlertEvent", "AlertsConfig", "EmailSink", "NtfySink", "QuietHours",
     "SinkResult", "SlackSink", "SpikeEvent", "StanceShiftEvent", "TestEvent", "VoiceEvent", "WebhookSink",
-    "alert_status", "delivery_counts", "ensure_table", "event_from_json", "recent_failures", "send_test_alert",
+    "alert_status", "delivery_counts", "ensure_table", "event_from_json", "recent_failures", "recent_stance_shifts",
+    "send_test_alert",
 ]
 assert sorted(__all__) == sorted(_MODULE_OF)
 

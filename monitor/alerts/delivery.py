@@ -159,7 +159,8 @@ class AlertDispatcher:
         if isinstance(event, VoiceEvent):
             return limits.voices
         if isinstance(event, StanceShiftEvent):
-            return abs(event.shift) >= limits.stance_shift
+            return abs(event.shift) >= limits.stance_shift and min(event.posts, event.previous_posts) >= \
+                limits.stance_min_posts
         return True
 
     def emit(self, event: AlertEvent) -> list[SinkResult]:
@@ -170,18 +171,18 @@ class AlertDispatcher:
         self.queue(events)
         return self.flush()
 
-    def queue(self, events: Iterable[AlertEvent]) -> int:
+    def queue(self, events: Iterable[AlertEvent]) -> list[_Event]:
         """Record the events that pass the thresholds (once per sink, ever) without sending: the next
-        flush does. Returns how many passed. A busy database keeps them in memory until then."""
+        flush does. Returns the events recorded now for the first time (the caller may log those). A
+        busy database keeps them in memory until the next queue or flush."""
         if not self.active:
-            return 0
-        passed = [e for e in events if self.worth_alert(e)]
-        self._unrecorded.extend(passed)
+            return []
+        self._unrecorded.extend(e for e in events if self.worth_alert(e))
         try:
-            self._record_unrecorded()
+            return self._record_unrecorded()
         except (StoreError, duckdb.Error) as exc:
             log.warning("alerts: database busy, %d new events wait in memory: %s", len(self._unrecorded), exc)
-        return len(passed)
+            return []
 
     def flush(self) -> list[SinkResult]:
         """Deliver every due delivery: new ones, retries whose time has come, held ones after quiet hours."""
@@ -215,14 +216,18 @@ class AlertDispatcher:
             ensure_table(con)
             self._table_ready = True
 
-    def _record_unrecorded(self) -> None:
+    def _record_unrecorded(self) -> list[_Event]:
         if not self._unrecorded:
-            return
+            return []
         now = self.clock()
+        events = list({event.key: event for event in self._unrecorded}.values())
         rows = [(event.key, name, "pending", 0, now, now, event.kind, event.target_id, event.model_dump_json())
-                for event in self._unrecorded for name, sink in self.sinks.items() if sink.wants(event.kind)]
+                for event in events for name, sink in self.sinks.items() if sink.wants(event.kind)]
         with self._open() as con:
             self._ready(con)
+            keys = [event.key for event in events]
+            known = {key for (key,) in con.execute(
+                "SELECT DISTINCT event_key FROM alert_deliveries WHERE list_contains(?, event_key)", [keys]).fetchall()}
             if rows:
                 # An event already recorded for a sink (before a restart, say) keeps its row: no second alert.
                 con.executemany("""
@@ -231,6 +236,7 @@ class AlertDispatcher:
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """, rows)
         self._unrecorded = []
+        return [event for event in events if event.key not in known]
 
     def _due(self) -> tuple[list[tuple[Any, ...]], dict[str, list[datetime]]]:
         now = self.clock()

@@ -116,13 +116,14 @@ class VoiceEvent(_Event):
 
 
 class StanceShiftEvent(_Event):
-    """The target's net stance (favor share minus against share) moved by ``shift`` between the
-    window before ``at`` and the one ending at ``at``."""
+    """The target's net stance, (favor - against) / scored posts, over the day before ``at`` moved
+    by ``shift`` against the day before that. At most one alert per target, day and direction."""
 
     kind: Literal["stance_shift"] = "stance_shift"
     previous_net: float
     current_net: float
-    posts: int
+    posts: int  # scored posts in the last day
+    previous_posts: int = 0  # ... and in the day before
 
     @property
     def shift(self) -> float:
@@ -130,11 +131,16 @@ class StanceShiftEvent(_Event):
 
     @property
     def key(self) -> str:
-        return f"stance_shift:{self.target_id}:{self.at.isoformat(timespec='minutes')}"
+        direction = "against" if self.shift < 0 else "favor"
+        return f"stance_shift:{self.target_id}:{self.at.date().isoformat()}:{direction}"
 
     def title(self) -> str:
         return (f"Stance shift: {self.target_name}, net stance {self.previous_net:+.2f} -> {self.current_net:+.2f} "
-                f"({self.posts} posts)")
+                f"over the last 24 h")
+
+    def details(self) -> list[str]:
+        return [f"scored posts: {self.posts} in the last 24 h, {self.previous_posts} in the 24 h before; "
+                "net stance = (favor - against) / scored posts"]
 
 
 class TestEvent(_Event):

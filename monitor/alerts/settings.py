@@ -138,7 +138,8 @@ class TargetThresholds(_Strict):
 
     spike_ratio: float | None = None  # the hour's posts over the target's average hour
     spike_min_posts: int | None = None
-    stance_shift: float | None = None  # change in (favor - against) share, 0..2
+    stance_shift: float | None = None  # change in net stance, (favor - against) / scored posts: -1..1
+    stance_min_posts: int | None = None  # scored posts each day must have (fewer say little)
     voices: bool | None = None  # alert when the target's own account names another target
 
 
@@ -146,6 +147,7 @@ class Thresholds(_Strict):
     spike_ratio: float = 3.0
     spike_min_posts: int = 5
     stance_shift: float = 0.2
+    stance_min_posts: int = 20
     voices: bool = True
 
     def merged(self, override: TargetThresholds | None) -> Thresholds:
