@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.alerts import AlertsConfig, SinkResult, alert_status, send_test_alert
+from monitor.alerts.view import render_alert_status
 from monitor.store import StoreError
 from monitor.terminal import literal
 
@@ -68,25 +69,6 @@ def test_command(as_json: bool) -> None:
         _render(results, app.console)
     if any(r.status != "sent" for r in results):
         raise SystemExit(1)
-
-
-def render_alert_status(data: dict[str, Any], console: Any) -> None:
-    """The alerts part of `monitor status` (``data`` from ``alert_status``): one line per sink, then
-    each failed or retrying delivery. Errors are shown literally (they quote what a server said)."""
-    if not data["sinks"]:
-        console.print(Text("Alerts: none this week.", style="dim"))
-        return
-    for sink, counts in sorted(data["sinks"].items()):
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        bad = counts.get("failed", 0) or counts.get("retrying", 0)
-        console.print(Text.assemble("Alerts to ", literal(sink), f": {summary} since {data['since'][:10]}",
-                                    style="yellow" if bad else ""))
-    for f in data["failures"]:
-        retry = f", next try {f['next_attempt_at'][:16]}" if f["next_attempt_at"] else ""
-        answer = f" (answer {f['http_status']})" if f["http_status"] is not None else ""
-        console.print(Text.assemble("  ", (f["status"], "red" if f["status"] == "failed" else "yellow"), " ",
-                                    literal(f"{f['event_key']} -> {f['sink']}{answer}: {f['error'] or '?'}"
-                                            f" after {f['attempts']} tries{retry}", limit=240)))
 
 
 @alerts_group.command("status")

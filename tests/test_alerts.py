@@ -7,8 +7,10 @@ import datetime as dt
 import io
 import json
 import logging
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,8 +33,9 @@ from monitor.alerts import (
     recent_failures,
     send_test_alert,
 )
-from monitor.alerts.settings import QuietHours
-from monitor.alerts_cli import alerts_group, render_alert_status
+from monitor.alerts.view import render_alert_status
+from monitor.alerts_cli import alerts_group
+from monitor.alerts_config import QuietHours
 from monitor.store import Store
 
 HOSTILE = "<script>alert(1)</script> <!channel> *bold* & <@U123> \x1b[31mred\x1b[0m [b]x[/b]\r\nInjected: header"
@@ -481,7 +484,22 @@ def test_starttls_is_used_when_configured_and_refused_when_missing(
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    x509 = pytest.importorskip("cryptography.x509")
+    """A certificate for 127.0.0.1 (its own CA), made with the openssl command or, failing that, the
+    cryptography package; the test skips when neither is there."""
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    openssl = shutil.which("openssl")
+    if openssl:
+        made = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                               "-nodes", "-keyout", str(key_path), "-out", str(cert_path), "-days", "1",
+                               "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                              capture_output=True, timeout=30)
+        if made.returncode == 0:
+            return cert_path, key_path
+    return _self_signed_with_cryptography(cert_path, key_path)
+
+
+def _self_signed_with_cryptography(cert_path: Path, key_path: Path) -> tuple[Path, Path]:
+    x509 = pytest.importorskip("cryptography.x509", reason="no openssl command and no cryptography package")
     import ipaddress
 
     from cryptography.hazmat.primitives import hashes, serialization
@@ -498,7 +516,6 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))

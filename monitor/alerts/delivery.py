@@ -44,8 +44,8 @@ from monitor.alerts.events import (
     _Event,
     event_from_json,
 )
-from monitor.alerts.settings import AlertsConfig, RetrySettings, SinkSettings
 from monitor.alerts.sinks import Attempt, Sender, send_once
+from monitor.alerts_config import AlertsConfig, RetrySettings, SinkSettings
 from monitor.store import StoreError
 
 log = logging.getLogger("monitor.alerts")

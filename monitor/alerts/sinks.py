@@ -29,7 +29,7 @@ import httpx
 
 from monitor import __version__
 from monitor.alerts.events import _Event
-from monitor.alerts.settings import (
+from monitor.alerts_config import (
     EmailSink,
     MissingSecret,
     NtfySink,

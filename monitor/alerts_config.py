@@ -1,7 +1,7 @@
 """Alert settings: the ``[alerts]`` table of the config, validated by pydantic.
 
-Only pydantic and the standard library here: monitor/config.py imports this module, so it must
-not import anything of the tool's own.
+monitor/config.py imports this module: it belongs to the config's layer (the lowest, see the
+import-linter contracts in pyproject.toml), so it imports only pydantic and the standard library.
 
 ```toml
 [alerts]
