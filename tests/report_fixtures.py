@@ -67,16 +67,28 @@ def add_gap(store: Store) -> None:
                     "'HTTP 429 <b>Too Many</b>', 'rate-limited')")
 
 
+_built: dict[str, Path] = {}
+
+
+def _report_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic posts and the bundled Hacker News sample (real posts), imported once a session."""
+    if "data" not in _built:
+        base = tmp_path_factory.mktemp("report")
+        data_dir = base / "data"
+        data_dir.mkdir()
+        archive = write_jsonl(base / "posts.jsonl", _records())
+        import_into(data_dir, archive, ROOT / "data" / "sample" / "hackernews_search_by_date_nodejs_2017.json")
+        add_gap(Store(data_dir))
+        _built["data"] = data_dir
+    return _built["data"]
+
+
 @pytest.fixture(scope="module")
 def report_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir with the synthetic posts and the bundled Hacker News sample (real posts)."""
-    base = tmp_path_factory.mktemp("report")
-    data_dir = base / "data"
-    data_dir.mkdir()
-    archive = write_jsonl(base / "posts.jsonl", _records())
-    import_into(data_dir, archive, ROOT / "data" / "sample" / "hackernews_search_by_date_nodejs_2017.json")
-    add_gap(Store(data_dir))
-    return data_dir
+    """A copy of the report data for one test module (test_serve writes to its copy)."""
+    copy = tmp_path_factory.mktemp("report_copy") / "data"
+    shutil.copytree(_report_data(tmp_path_factory), copy)
+    return copy
 
 
 @pytest.fixture(scope="module")

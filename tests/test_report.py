@@ -58,7 +58,8 @@ def report_file(report_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
 
     out = tmp_path_factory.mktemp("out")
     result = _run_report(report_db, load_config(CONFIG_PATH), "--out", str(out / "report.html"),
-                         "--png", str(out / "png"))
+                         "--png", str(out / "png"), "--since", "2025-01-01", "--until", "2025-01-22")
+    assert result["window"]["bucket"] == "day" and result["mentions"] > 100
     return out / "report.html", result
 
 

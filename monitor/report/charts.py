@@ -58,12 +58,13 @@ def volume_chart(report: Report) -> Chart:
     counts = {(s.bucket, s.target_id): s.posts for s in report.series}
     charted = list(dict.fromkeys(s.target_id for s in report.series))
     # Every bucket of the window, zeros included: a quiet stretch is a dip, not a line across it.
-    values = [{"bucket": _utc(b), "target": names.get(t, t), "posts": counts.get((b, t), 0)}
+    values = [{"bucket": _utc(b), "target": names.get(t, t), "target_id": t, "posts": counts.get((b, t), 0)}
               for b in report.buckets or sorted({b for b, _ in counts}) for t in charted]
-    spikes = [{"bucket": _utc(s.bucket), "target": s.name, "posts": s.posts, "ratio": s.ratio,
+    spikes = [{"bucket": _utc(s.bucket), "target": s.name, "target_id": s.target_id, "posts": s.posts,
+               "ratio": s.ratio,
                "top post": visible(s.top_posts[0].text, limit=140) if s.top_posts else ""} for s in report.spikes]
     layers = [
-        {"data": {"values": values}, "mark": {"type": "line", "point": len(values) < 400},
+        {"data": {"values": values}, "mark": {"type": "line", "point": True if len(values) < 400 else {"size": 8}},
          "encoding": {"x": _time_axis(report.bucket), "y": {"field": "posts", "type": "quantitative", "title": "posts"},
                       "color": _target_color(report),
                       "tooltip": [{"field": "target"},
@@ -97,16 +98,17 @@ def mood_chart(report: Report) -> Chart:
                            "high": None if mean is None else min(1.0, mean + spread), "posts": s.posts if s else 0})
     x, color = _time_axis(report.bucket), _target_color(report)
     y_scale = {"domain": MOOD_DOMAIN}
+    # One legend, the line's (the band's colours are faint).
     spec = _base("Mood: mean sentiment, band = ±1 standard deviation") | {"data": {"values": values}, "layer": [
-        {"mark": {"type": "area", "opacity": 0.15, "invalid": "break-paths-show-domains"},
-         "encoding": {"x": x, "y": {"field": "low", "type": "quantitative", "scale": y_scale, "title": "sentiment"},
-                      "y2": {"field": "high"}, "color": color}},
         {"mark": {"type": "line", "point": True, "invalid": "break-paths-show-domains"},
          "encoding": {"x": x, "y": {"field": "mean", "type": "quantitative", "scale": y_scale}, "color": color,
                       "tooltip": [{"field": "target"}, {"field": "mean", "format": "+.2f"},
                                   {"field": "posts"}]}},
+        {"mark": {"type": "area", "opacity": 0.15, "invalid": "break-paths-show-domains"},
+         "encoding": {"x": x, "y": {"field": "low", "type": "quantitative", "scale": y_scale, "title": "sentiment"},
+                      "y2": {"field": "high"}, "color": color | {"legend": None}}},
         {"mark": {"type": "rule", "strokeDash": [3, 3], "color": "#888"}, "encoding": {"y": {"datum": 0}}},
-    ]}
+    ], "resolve": {"legend": {"color": "independent"}}}
     return Chart("mood", "Mood per target", "Mean VADER compound sentiment of the sentences naming each target "
                  "(-1 negative … +1 positive), with its spread.", spec)
 

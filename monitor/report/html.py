@@ -10,6 +10,7 @@ visible escapes; only http(s) URLs become links. Chart data sits in a JSON scrip
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,33 @@ CSP_DASHBOARD = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; 
                  "img-src data:; font-src data:; connect-src 'self'; base-uri 'none'; form-action 'self'")
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "discourse-monitor"
+
+
 @cache
 def vega_bundle() -> str:
-    """vega, vega-lite and vega-embed as one script (from vl-convert, no network; ~0.9 MB, ~4 s once)."""
+    """vega, vega-lite and vega-embed as one script (~0.9 MB). vl-convert builds it without network
+    in ~4 s, so it is kept in the user's cache folder, one file per vl-convert and Vega-Lite version."""
     try:
         import vl_convert
     except ImportError as exc:
         raise RuntimeError(MISSING_EXTRA) from exc
+    cached = _cache_dir() / f"vega-bundle-{vl_convert.__version__}-vl{VEGA_LITE_VERSION}.js"
+    try:
+        return cached.read_text(encoding="utf-8")
+    except OSError:
+        pass
     bundle: str = vl_convert.javascript_bundle(vl_version=VEGA_LITE_VERSION)
-    return bundle.replace("</script", "<\\/script")  # cannot end the script element early
+    bundle = bundle.replace("</script", "<\\/script")  # cannot end the script element early
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(cached)  # whole or not at all, if two processes build it at once
+    except OSError:
+        pass  # no writable cache folder: build it again next time
+    return bundle
 
 
 def script_json(value: Any) -> str:

@@ -1,8 +1,11 @@
 """`monitor serve`: a read-only web dashboard over the database, with the report's charts.
 
-Each request opens the database read-only, runs its queries and closes it (``Store.read``), so the
-daemon's writer is never kept out for longer than one request's queries; a query running past
-``query_seconds`` is interrupted and answered 503. Listings are capped (data.py). The page fetches
+Each request opens the database read-only, runs its queries and closes it (``Store.read``); a query
+running past ``query_seconds`` is interrupted and answered 503, and listings are capped (data.py).
+DuckDB lets a writer in only when no reader has the file open, and overlapping readers would keep
+the daemon's writer out for good (it spooled its batches in a test with two clients polling). So the
+server reads one request at a time, then leaves the file alone for at least as long as it held it
+(the writer retries every 0.25-0.75 s), and answers the same question again from a short cache. The page fetches
 ``/api/report`` with the filters in its form every ``refresh`` seconds; a click on the volume chart
 lists that target's posts of that time bucket (``/api/posts``) with links to the originals.
 
@@ -19,8 +22,9 @@ import ipaddress
 import json
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +44,9 @@ TOKEN_ENV = "MONITOR_SERVE_TOKEN"
 DEFAULT_REFRESH = 30
 QUERY_SECONDS = 10.0  # a request's queries are interrupted after this long
 OPEN_SECONDS = 3.0  # how long a request waits for the writer to let go of the file
+MIN_GAP_SECONDS = 0.05  # the file is left alone at least this long (and as long as it was held) between reads
+CACHE_SECONDS = 1.0  # the same question within this long is answered without opening the file
+CACHE_ENTRIES = 64
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -116,7 +123,9 @@ function postElement(p) {
   box.append(text, meta); return box;
 }
 function drill(datum) {
-  const params = Object.assign(filters(), {target: datum.target_id, start: datum.bucket, bucket: lastBucket});
+  // Vega has parsed the bucket into a time (milliseconds or a Date): back to ISO, UTC.
+  const start = new Date(datum.bucket).toISOString();
+  const params = Object.assign(filters(), {target: datum.target_id, start: start, bucket: lastBucket});
   return api('/api/posts', params).then(function (d) {
     const holder = document.getElementById('drill'); holder.replaceChildren();
     const section = document.createElement('section');
@@ -135,6 +144,11 @@ window.onChart = function (chart, view) {
 document.getElementById('filters').addEventListener('submit', function (e) {
   e.preventDefault(); lastCharts = null; load();
 });
+// Filters given in the page's address (?since=7d&target=musk) fill the form: a view can be shared.
+const given = new URLSearchParams(location.search);
+for (const input of document.querySelectorAll('#filters input')) {
+  if (given.get(input.name)) { input.value = given.getAll(input.name).join(', '); }
+}
 load();
 setInterval(load, REFRESH_SECONDS * 1000);
 """
@@ -150,6 +164,9 @@ class Dashboard:
     query_seconds: float = QUERY_SECONDS
     loopback_only: bool = True
     _page: bytes | None = None
+    _gate: threading.Lock = field(default_factory=threading.Lock)  # one read at a time
+    _next_open: float = 0.0  # monotonic time before which no read starts: the writer's turn
+    _cache: dict[Hashable, tuple[float, Any]] = field(default_factory=dict)
 
     def page(self) -> bytes:
         if self._page is None:
@@ -160,15 +177,31 @@ class Dashboard:
             self._page = html.encode("utf-8")
         return self._page
 
-    def read(self, work: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
-        """Run ``work`` on a brief read-only connection, interrupted after ``query_seconds``."""
-        with self.store.read(timeout=OPEN_SECONDS) as con:
-            timer = threading.Timer(self.query_seconds, con.interrupt)
-            timer.start()
+    def read(self, work: Callable[[duckdb.DuckDBPyConnection], Any], key: Hashable | None = None) -> Any:
+        """Run ``work`` on a brief read-only connection, interrupted after ``query_seconds``; with a
+        ``key``, a result less than CACHE_SECONDS old is returned instead."""
+        now = time.monotonic()
+        if key is not None and key in self._cache and self._cache[key][0] > now:
+            return self._cache[key][1]
+        with self._gate:
+            time.sleep(max(0.0, self._next_open - time.monotonic()))
+            started = time.monotonic()
             try:
-                return work(con)
+                with self.store.read(timeout=OPEN_SECONDS) as con:
+                    timer = threading.Timer(self.query_seconds, con.interrupt)
+                    timer.start()
+                    try:
+                        result = work(con)
+                    finally:
+                        timer.cancel()
             finally:
-                timer.cancel()
+                ended = time.monotonic()
+                self._next_open = ended + max(MIN_GAP_SECONDS, ended - started)
+        if key is not None:
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = (ended + CACHE_SECONDS, result)
+        return result
 
 
 def filters_from(query: dict[str, list[str]]) -> Filters:
@@ -184,7 +217,7 @@ def filters_from(query: dict[str, list[str]]) -> Filters:
 
 
 def report_json(dashboard: Dashboard, filters: Filters) -> dict[str, Any]:
-    report: Report = dashboard.read(lambda con: compute(con, filters))
+    report: Report = dashboard.read(lambda con: compute(con, filters), key=("report", filters))
     return {"window": window_text(report), "bucket": report.bucket, "mentions": report.mentions,
             "posts_total": report.posts_total, "charts": chart_payload(all_charts(report)),
             "tables_html": render_tables(report)}
@@ -211,7 +244,7 @@ def posts_json(dashboard: Dashboard, query: dict[str, list[str]]) -> dict[str, A
             until = min(end, filters.until) if filters.until else end
             filters = Filters(since, until, filters.targets, filters.platforms)
             title = f"Posts about {', '.join(filters.targets) or 'all targets'} from {start:%Y-%m-%d %H:%M} UTC"
-    rows = dashboard.read(lambda con: posts(con, filters, "engagement", DRILL_POSTS))
+    rows = dashboard.read(lambda con: posts(con, filters, "engagement", DRILL_POSTS), key=("posts", filters))
     return {"title": visible(title), "posts": [{
         "text": visible(p.text), "link": safe_link(p.url), "url_text": visible(p.url or "", 120),
         "meta": visible(f"{p.platform} · @{p.author or '?'} · {p.created_at[:16]} UTC · sentiment "
@@ -278,7 +311,8 @@ class DashboardHandler(BaseHTTPRequestHandler):
             "/api/report": lambda: report_json(self.dashboard, filters_from(query)),
             "/api/posts": lambda: posts_json(self.dashboard, query),
             "/api/health": lambda: self.dashboard.read(
-                lambda con: {"ok": True, "posts": con.execute("SELECT count(*) FROM posts").fetchone()[0]}),
+                lambda con: {"ok": True, "posts": con.execute("SELECT count(*) FROM posts").fetchone()[0]},
+                key="health"),
         }
         if url.path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.dashboard.page(), "text/html; charset=utf-8")
