@@ -35,7 +35,7 @@ from monitor.alerts import (
 )
 from monitor.alerts.view import render_alert_status
 from monitor.alerts_cli import alerts_group
-from monitor.alerts_config import QuietHours
+from monitor.alerts_config import EmailSink, QuietHours
 from monitor.store import Store
 
 HOSTILE = "<script>alert(1)</script> <!channel> *bold* & <@U123> \x1b[31mred\x1b[0m [b]x[/b]\r\nInjected: header"
@@ -583,7 +583,8 @@ def test_config_is_strict_and_names_what_is_wrong() -> None:
         password_env = "MONITOR_SMTP_PASSWORD"
     """)
     config = AlertsConfig.model_validate(raw)
-    assert config.sink_names() == ["webhook", "email"] and config.sinks[1].port == 587
+    assert config.sink_names() == ["webhook", "email"]
+    assert isinstance(config.sinks[1], EmailSink) and config.sinks[1].port == 587 and config.sinks[1].starttls
     bad = [{"kind": "webhook", "url": "ftp://x"}, {"kind": "slack", "url": "http://x", "token": "t"},
            {"kind": "ntfy"}, {"kind": "email", "host": "h", "from": "a@b", "to": ["c@d"], "username_env": "U"},
            {"kind": "pager", "url": "http://x"}]
@@ -613,7 +614,7 @@ def test_stance_shifts_compare_the_last_day_with_the_day_before() -> None:
     con = duckdb.connect()
     con.execute("""CREATE TABLE v_mentions (target_id VARCHAR, target_name VARCHAR, stance VARCHAR, url VARCHAR,
                    text VARCHAR, engagement BIGINT, created_at TIMESTAMP)""")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for hours_ago, stances in ((30, ["favor"] * 15 + ["none"] * 5), (3, ["against"] * 14 + ["favor"] * 6)):
         for i, stance in enumerate(stances):
             rows.append(("altman", "Sam Altman", stance, f"https://x.example/{hours_ago}/{i}", f"{stance} {i}", i,

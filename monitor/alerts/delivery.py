@@ -36,12 +36,11 @@ from typing import Any
 import duckdb
 
 from monitor.alerts.events import (
-    AlertEvent,
+    BaseEvent,
     SpikeEvent,
     StanceShiftEvent,
     TestEvent,
     VoiceEvent,
-    _Event,
     event_from_json,
 )
 from monitor.alerts.sinks import Attempt, Sender, send_once
@@ -106,7 +105,7 @@ def backoff(retry: RetrySettings, attempts: int) -> float:
     return min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** max(0, attempts - 1))
 
 
-def deliver(sink: SinkSettings, event: _Event, *, send: Sender, sleep: Callable[[float], None],
+def deliver(sink: SinkSettings, event: BaseEvent, *, send: Sender, sleep: Callable[[float], None],
             attempts_before: int = 0) -> tuple[str, int, Attempt, float | None]:
     """Attempts until sent, failed for good, or the next wait is longer than this flush may sleep.
     Returns (status, attempts in all, last attempt, seconds until the next try for 'retrying')."""
@@ -144,14 +143,14 @@ class AlertDispatcher:
         self.send = send
         self.clock = clock
         self.sleep = sleep
-        self._unrecorded: list[_Event] = []  # emitted while the database was busy
+        self._unrecorded: list[BaseEvent] = []  # emitted while the database was busy
         self._table_ready = False
 
     @property
     def active(self) -> bool:
         return self.config.enabled and bool(self.sinks)
 
-    def worth_alert(self, event: _Event) -> bool:
+    def worth_alert(self, event: BaseEvent) -> bool:
         """The event passes its target's thresholds (the daemon's own detection is the floor)."""
         limits = self.config.thresholds_for(event.target_id)
         if isinstance(event, SpikeEvent):
@@ -163,15 +162,15 @@ class AlertDispatcher:
                 limits.stance_min_posts
         return True
 
-    def emit(self, event: AlertEvent) -> list[SinkResult]:
+    def emit(self, event: BaseEvent) -> list[SinkResult]:
         return self.emit_many([event])
 
-    def emit_many(self, events: Iterable[AlertEvent]) -> list[SinkResult]:
+    def emit_many(self, events: Iterable[BaseEvent]) -> list[SinkResult]:
         """Record the events that pass the thresholds (once per sink, ever), then deliver what is due."""
         self.queue(events)
         return self.flush()
 
-    def queue(self, events: Iterable[AlertEvent]) -> list[_Event]:
+    def queue(self, events: Iterable[BaseEvent]) -> list[BaseEvent]:
         """Record the events that pass the thresholds (once per sink, ever) without sending: the next
         flush does. Returns the events recorded now for the first time (the caller may log those). A
         busy database keeps them in memory until the next queue or flush."""
@@ -216,7 +215,7 @@ class AlertDispatcher:
             ensure_table(con)
             self._table_ready = True
 
-    def _record_unrecorded(self) -> list[_Event]:
+    def _record_unrecorded(self) -> list[BaseEvent]:
         if not self._unrecorded:
             return []
         now = self.clock()
@@ -290,7 +289,7 @@ class AlertDispatcher:
             sent_recently.setdefault(name, []).append(self.clock())
         return result
 
-    def _send(self, name: str, sink: SinkSettings, event: _Event, attempts_before: int) -> SinkResult:
+    def _send(self, name: str, sink: SinkSettings, event: BaseEvent, attempts_before: int) -> SinkResult:
         status, attempts, last, wait = deliver(sink, event, send=self.send, sleep=self.sleep,
                                                attempts_before=attempts_before)
         now = self.clock()
@@ -344,7 +343,8 @@ def _record_test(connect: Connect, event: TestEvent, results: list[SinkResult], 
 
 
 def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alert_deliveries'").fetchone()[0])
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alert_deliveries'").fetchone()
+    return bool(row and row[0])
 
 
 def recent_failures(con: duckdb.DuckDBPyConnection, since: datetime | None = None,

@@ -30,9 +30,12 @@ def _naive(value: datetime | str) -> datetime:
     return when
 
 
-class _Event(BaseModel):
+class BaseEvent(BaseModel):
+    """What every alert event has; ``kind`` says which one it is."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: str
     target_id: str
     target_name: str
     at: datetime  # when it happened, naive UTC
@@ -54,7 +57,7 @@ class _Event(BaseModel):
         return {"event_key": self.key, "title": self.title(), "event": self.model_dump(mode="json")}
 
 
-class SpikeEvent(_Event):
+class SpikeEvent(BaseEvent):
     """An hour with ``ratio`` times the target's average hour over the last day."""
 
     kind: Literal["spike"] = "spike"
@@ -86,7 +89,7 @@ class SpikeEvent(_Event):
                    url=top.get("url"), text=_clip(top.get("text")), post_key=top.get("post_key"))
 
 
-class VoiceEvent(_Event):
+class VoiceEvent(BaseEvent):
     """A post of a target's own account that names other targets (v_voices). ``target_id`` is the
     speaker."""
 
@@ -115,7 +118,7 @@ class VoiceEvent(_Event):
                    post_key=post_key, platform=platform, url=url, text=_clip(text), about=ids, about_names=names)
 
 
-class StanceShiftEvent(_Event):
+class StanceShiftEvent(BaseEvent):
     """The target's net stance, (favor - against) / scored posts, over the day before ``at`` moved
     by ``shift`` against the day before that. At most one alert per target, day and direction."""
 
@@ -143,7 +146,7 @@ class StanceShiftEvent(_Event):
                 "net stance = (favor - against) / scored posts"]
 
 
-class TestEvent(_Event):
+class TestEvent(BaseEvent):
     """`monitor alerts test`: checks that a sink answers."""
 
     __test__ = False  # not a pytest test class
@@ -162,7 +165,7 @@ class TestEvent(_Event):
 
 
 AlertEvent = Annotated[SpikeEvent | VoiceEvent | StanceShiftEvent | TestEvent, Field(discriminator="kind")]
-_EVENT = TypeAdapter(AlertEvent)
+_EVENT: TypeAdapter[AlertEvent] = TypeAdapter(AlertEvent)
 
 
 def event_from_json(data: str) -> SpikeEvent | VoiceEvent | StanceShiftEvent | TestEvent:

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from monitor import __version__
-from monitor.alerts.events import _Event
+from monitor.alerts.events import BaseEvent
 from monitor.alerts_config import (
     EmailSink,
     MissingSecret,
@@ -96,7 +96,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 # --- payloads ------------------------------------------------------------------------------
 
 
-def plain_message(event: _Event) -> str:
+def plain_message(event: BaseEvent) -> str:
     """The alert as plain text (ntfy body, e-mail body)."""
     lines = [one_line(event.title()), *(one_line(d) for d in event.details())]
     if event.text:
@@ -106,11 +106,11 @@ def plain_message(event: _Event) -> str:
     return "\n".join(lines)
 
 
-def webhook_body(event: _Event) -> dict[str, Any]:
+def webhook_body(event: BaseEvent) -> dict[str, Any]:
     return event.payload() | {"kind": event.kind, "details": event.details(), "text": event.text, "url": event.url}
 
 
-def slack_body(event: _Event) -> dict[str, Any]:
+def slack_body(event: BaseEvent) -> dict[str, Any]:
     title = slack_escape(one_line(event.title()))
     summary = "\n".join([f"*{title}*", *(slack_escape(one_line(d)) for d in event.details())])
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary, "verbatim": True}}]
@@ -135,7 +135,7 @@ NTFY_TAGS = {"spike": "chart_with_upwards_trend", "voice": "speech_balloon", "st
              "test": "white_check_mark"}
 
 
-def ntfy_request(sink: NtfySink, event: _Event) -> tuple[dict[str, str], bytes]:
+def ntfy_request(sink: NtfySink, event: BaseEvent) -> tuple[dict[str, str], bytes]:
     headers = {"Title": header_value(event.title()), "Tags": NTFY_TAGS.get(event.kind, "bell"),
                "Priority": str(3 if event.kind == "test" else sink.priority),
                "Content-Type": "text/plain; charset=utf-8"}
@@ -144,7 +144,7 @@ def ntfy_request(sink: NtfySink, event: _Event) -> tuple[dict[str, str], bytes]:
     return headers, plain_message(event).encode("utf-8")
 
 
-def email_message(sink: EmailSink, event: _Event) -> EmailMessage:
+def email_message(sink: EmailSink, event: BaseEvent) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = one_line(f"{sink.subject_prefix} {event.title()}".strip())[:200]
     message["From"] = sink.from_addr
@@ -177,7 +177,7 @@ def _bearer(token_env: str | None, secrets: list[str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _http_request(sink: WebhookSink | SlackSink | NtfySink, event: _Event,
+def _http_request(sink: WebhookSink | SlackSink | NtfySink, event: BaseEvent,
                   secrets: list[str]) -> tuple[str, dict[str, str], bytes]:
     url = sink.resolve_url()
     if sink.url_env:
@@ -193,7 +193,7 @@ def _http_request(sink: WebhookSink | SlackSink | NtfySink, event: _Event,
     return url, headers, json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
-def send_http(sink: WebhookSink | SlackSink | NtfySink, event: _Event) -> Attempt:
+def send_http(sink: WebhookSink | SlackSink | NtfySink, event: BaseEvent) -> Attempt:
     secrets: list[str] = []
     try:
         url, headers, body = _http_request(sink, event, secrets)
@@ -224,7 +224,7 @@ def _smtp_failure(exc: Exception, secrets: list[str]) -> Attempt:
     return Attempt(ok=False, error=redact(f"{type(exc).__name__}: {exc}", secrets), retryable=True)
 
 
-def send_email(sink: EmailSink, event: _Event) -> Attempt:
+def send_email(sink: EmailSink, event: BaseEvent) -> Attempt:
     secrets: list[str] = []
     try:
         credentials = None
@@ -247,10 +247,10 @@ def send_email(sink: EmailSink, event: _Event) -> Attempt:
         return _smtp_failure(exc, secrets)
 
 
-Sender = Callable[[SinkSettings, _Event], Attempt]
+Sender = Callable[[SinkSettings, BaseEvent], Attempt]
 
 
-def send_once(sink: SinkSettings, event: _Event) -> Attempt:
+def send_once(sink: SinkSettings, event: BaseEvent) -> Attempt:
     """One attempt to deliver ``event`` to ``sink``."""
     if isinstance(sink, EmailSink):
         return send_email(sink, event)
