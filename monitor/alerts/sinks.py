@@ -199,7 +199,7 @@ def send_http(sink: WebhookSink | SlackSink | NtfySink, event: BaseEvent) -> Att
         url, headers, body = _http_request(sink, event, secrets)
         timeout = httpx.Timeout(sink.timeout_seconds, connect=min(5.0, sink.timeout_seconds))
         # No redirects: a sink that moved should be reconfigured, not followed with the payload.
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             return classify_response(client.post(url, headers=headers, content=body))
     except MissingSecret as exc:
         return Attempt(ok=False, error=str(exc))
