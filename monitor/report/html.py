@@ -97,8 +97,8 @@ TABLES = """
 {% if r.scorers %}<table><tr><th>figure</th><th>scorer</th><th>version</th><th class="n">rows</th></tr>
 {% for s in r.scorers %}<tr><td>{{ s.kind }}</td><td>{{ s.scorer }}</td><td>{{ s.version }}</td>
 <td class="n">{{ s.rows }}</td></tr>{% endfor %}</table>
-<p class="note">stance-rules: the zero-shot rules (target-directed sentiment and the config's stance cues);
-any other stance scorer is a model trained on your labels (monitor stance train).</p>
+<p class="note">As stored with each score: post_sentiment.scorer, target_scores.sentiment_scorer and
+target_scores.stance_scorer, with their versions (stance-rules: the zero-shot rules).</p>
 {% else %}<p class="empty">No scored mentions in this window.</p>{% endif %}</section>
 <section id="targets"><h2>Targets</h2>
 {% if r.targets %}<table><tr><th>target</th><th class="n">posts</th><th class="n">share</th><th class="n">mood</th>
