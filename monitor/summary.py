@@ -94,39 +94,45 @@ def _filters(start: datetime, end: datetime, target: str | None, platform: str |
 def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
             platform: str | None = None, top: int = 3, now: datetime | None = None) -> dict[str, Any]:
     window = _window(con, since, target, platform, now)
-    start, end, prev_start, where, params = window.start, window.end, window.prev_start, window.where, window.params
-    span = window.span
-    bucket_seconds = max(1, int(span.total_seconds() / TREND_BUCKETS) + 1)
+    where, params = window.where, window.params
+    bucket_seconds = max(1, int(window.span.total_seconds() / TREND_BUCKETS) + 1)
+    targets = _target_summaries(con, window, bucket_seconds)
+    spikes = _spikes(con, where, params, window.span)
+    voices = _voices(con, window, target, platform)
+    return {
+        "generated_at": _iso(now or _now()),
+        "window": {"since": since, "start": _iso(window.start), "end": _iso(window.end),
+                   "previous_start": _iso(window.prev_start), "bucket_seconds": bucket_seconds},
+        "filters": {"target": target, "platform": platform},
+        "mentions_in_window": sum(t["posts"] for t in targets),
+        "targets": targets,
+        "spikes": spikes,
+        "voices": voices,
+        "most_positive": _notable_posts(con, where, params, top, "sentiment DESC", "AND sentiment > 0"),
+        "most_negative": _notable_posts(con, where, params, top, "sentiment ASC", "AND sentiment < 0"),
+        "most_engaged": _notable_posts(con, where, params, top, "engagement DESC, created_at DESC",
+                                       "AND engagement > 0"),
+        "top_authors": _top_authors(con, where, params, top + 2),
+        "platforms": _platform_counts(con, where, params),
+        "freshness": _freshness(con),
+    }
 
+
+def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int) -> list[dict[str, Any]]:
+    """Per target, busiest first: volume, change against the previous window, mood, stance counts,
+    engagement, authors, trend and the stance scorers behind its figures."""
     rows = con.execute(f"""
         SELECT target_id, any_value(target_name), count(*), avg(sentiment),
                count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
-        FROM v_mentions WHERE {where} GROUP BY target_id ORDER BY count(*) DESC, target_id
-    """, params).fetchall()
-    previous: dict[str, int] = {}
-    if prev_start is not None:
-        prev_params = [prev_start, start, *params[2:]]
-        previous = dict(con.execute(f"SELECT target_id, count(*) FROM v_mentions WHERE {where} GROUP BY target_id",
-                                    prev_params).fetchall())
-    scorers: dict[str, list[dict[str, Any]]] = {}
-    for tid, scorer, version, n in con.execute(f"""
-        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM v_mentions
-        WHERE {where} AND stance_scorer IS NOT NULL GROUP BY ALL ORDER BY target_id, count(*) DESC
-    """, params).fetchall():
-        scorers.setdefault(tid, []).append({"scorer": scorer, "version": version, "posts": n})
-    trend_rows = con.execute(f"""
-        SELECT target_id, CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER) AS b, count(*)
-        FROM v_mentions WHERE {where} GROUP BY ALL
-    """, [start, bucket_seconds, *params]).fetchall()
-    trends: dict[str, list[int]] = {}
-    for tid, bucket, count in trend_rows:
-        series = trends.setdefault(tid, [0] * TREND_BUCKETS)
-        series[min(max(bucket, 0), TREND_BUCKETS - 1)] += count
-
+        FROM v_mentions WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
+    """, window.params).fetchall()
+    previous = _previous_counts(con, window)
+    scorers = _stance_scorers(con, window.where, window.params)
+    trends = _trends(con, window, bucket_seconds)
     targets = []
     for tid, name, count, mean, favor, against, none, engagement, authors in rows:
-        prev = previous.get(tid) if prev_start is not None else None
+        prev = previous.get(tid) if window.prev_start is not None else None
         change = None if prev in (None, 0) else round((count - prev) / prev * 100, 1)
         targets.append({
             "target_id": tid, "name": name or tid, "posts": count, "previous_posts": prev, "change_pct": change,
@@ -135,52 +141,82 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
             "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
             "stance_scorers": scorers.get(tid, []),
         })
+    return targets
 
-    spikes = _spikes(con, where, params, span)
-    voices = _voices(con, window, target, platform)
 
-    def posts(order: str, extra: str = "") -> list[dict[str, Any]]:
-        result = con.execute(f"""
-            SELECT post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement,
-                   list(DISTINCT target_id ORDER BY target_id) AS targets
-            FROM v_mentions WHERE {where} {extra}
-            GROUP BY post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement
-            QUALIFY row_number() OVER (PARTITION BY text ORDER BY {order}) = 1  -- a text once, not each retweet
-            ORDER BY {order} LIMIT ?
-        """, [*params, top]).fetchall()
-        return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": r[4],
-                 "url": r[5], "sentiment": r[6], "stance": r[7], "engagement": r[8], "targets": r[9]} for r in result]
+def _previous_counts(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, int]:
+    """Posts per target in the window before this one, of the same length (none for 'all')."""
+    if window.prev_start is None:
+        return {}
+    # The same filters with the time bounds (the first two parameters) moved back one window.
+    prev_params = [window.prev_start, window.start, *window.params[2:]]
+    return dict(con.execute(f"SELECT target_id, count(*) FROM v_mentions WHERE {window.where} GROUP BY target_id",
+                            prev_params).fetchall())
 
+
+def _stance_scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per target, which stance scorers (and versions) scored its posts, commonest first."""
+    scorers: dict[str, list[dict[str, Any]]] = {}
+    for tid, scorer, version, n in con.execute(f"""
+        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM v_mentions
+        WHERE {where} AND stance_scorer IS NOT NULL GROUP BY ALL ORDER BY target_id, count(*) DESC
+    """, params).fetchall():
+        scorers.setdefault(tid, []).append({"scorer": scorer, "version": version, "posts": n})
+    return scorers
+
+
+def _trends(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int) -> dict[str, list[int]]:
+    """Per target, posts in each of TREND_BUCKETS equal slices of the window (for the sparkline)."""
+    trend_rows = con.execute(f"""
+        SELECT target_id, CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER) AS b, count(*)
+        FROM v_mentions WHERE {window.where} GROUP BY ALL
+    """, [window.start, bucket_seconds, *window.params]).fetchall()
+    trends: dict[str, list[int]] = {}
+    for tid, bucket, count in trend_rows:
+        series = trends.setdefault(tid, [0] * TREND_BUCKETS)
+        series[min(max(bucket, 0), TREND_BUCKETS - 1)] += count
+    return trends
+
+
+def _notable_posts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], top: int, order: str,
+                   extra: str = "") -> list[dict[str, Any]]:
+    """The first ``top`` posts in ``order`` (among those matching ``extra``), each text once."""
+    result = con.execute(f"""
+        SELECT post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement,
+               list(DISTINCT target_id ORDER BY target_id) AS targets
+        FROM v_mentions WHERE {where} {extra}
+        GROUP BY post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement
+        QUALIFY row_number() OVER (PARTITION BY text ORDER BY {order}) = 1  -- a text once, not each retweet
+        ORDER BY {order} LIMIT ?
+    """, [*params, top]).fetchall()
+    return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": r[4],
+             "url": r[5], "sentiment": r[6], "stance": r[7], "engagement": r[8], "targets": r[9]} for r in result]
+
+
+def _top_authors(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], limit: int) -> list[dict[str, Any]]:
     authors = con.execute(f"""
         SELECT author_handle, platform, count(DISTINCT post_key) AS n, round(avg(sentiment), 3)
         FROM v_mentions WHERE {where} AND author_handle IS NOT NULL
         GROUP BY ALL ORDER BY n DESC, author_handle LIMIT ?
-    """, [*params, top + 2]).fetchall()
+    """, [*params, limit]).fetchall()
+    return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
+
+
+def _platform_counts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict[str, Any]]:
     platforms = con.execute(f"""
         SELECT platform, count(DISTINCT post_key) FROM v_mentions WHERE {where} GROUP BY ALL ORDER BY 2 DESC
     """, params).fetchall()
+    return [{"platform": p, "posts": n} for p, n in platforms]
+
+
+def _freshness(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """How current the whole database is, whatever the window: newest post, last import, last collector run."""
     fresh = con.execute("SELECT count(*), max(created_at), max(collected_at) FROM posts").fetchone() or (0, None, None)
     last_import = con.execute("SELECT max(finished_at) FROM imports WHERE status <> 'running'").fetchone()
     last_run = con.execute("SELECT max(finished_at) FROM runs").fetchone()
-    total_in_window = sum(t["posts"] for t in targets)
-    return {
-        "generated_at": _iso(now or _now()),
-        "window": {"since": since, "start": _iso(start), "end": _iso(end),
-                   "previous_start": _iso(prev_start), "bucket_seconds": bucket_seconds},
-        "filters": {"target": target, "platform": platform},
-        "mentions_in_window": total_in_window,
-        "targets": targets,
-        "spikes": spikes,
-        "voices": voices,
-        "most_positive": posts("sentiment DESC", "AND sentiment > 0"),
-        "most_negative": posts("sentiment ASC", "AND sentiment < 0"),
-        "most_engaged": posts("engagement DESC, created_at DESC", "AND engagement > 0"),
-        "top_authors": [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors],
-        "platforms": [{"platform": p, "posts": n} for p, n in platforms],
-        "freshness": {"posts_total": fresh[0], "newest_post": _iso(fresh[1]), "newest_collected": _iso(fresh[2]),
-                      "last_import": _iso(last_import[0] if last_import else None),
-                      "last_collector_run": _iso(last_run[0] if last_run else None)},
-    }
+    return {"posts_total": fresh[0], "newest_post": _iso(fresh[1]), "newest_collected": _iso(fresh[2]),
+            "last_import": _iso(last_import[0] if last_import else None),
+            "last_collector_run": _iso(last_run[0] if last_run else None)}
 
 
 def _mood(value: float | None) -> Text:
@@ -292,6 +328,29 @@ def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
 
 def render(data: dict[str, Any], console: Console, warnings: list[str] | None = None) -> None:
     now = datetime.fromisoformat(data["generated_at"])
+    _print_header(data, console, warnings, now)
+    if not data["targets"]:
+        console.print(Text("No mentions of any target in this window. Try --since all, or run `monitor run --once`.",
+                           style="yellow"))
+        return
+    console.print(_targets_table(data["targets"]))
+    _print_trained_scorers(data["targets"], console)
+    if data["spikes"]:
+        console.print(_spikes_table(data["spikes"]))
+    if data["voices"]:
+        console.print(_voices_table(data["voices"], now))
+    tables = [t for t in (_post_table("Most positive", data["most_positive"]),
+                          _post_table("Most negative", data["most_negative"]),
+                          _post_table("Most engaged", data["most_engaged"])) if t is not None]
+    if tables:
+        console.print(Panel(Group(*tables), title="Posts", title_align="left"))
+    grid = Table.grid(padding=(0, 4))
+    grid.add_row(_authors_table(data["top_authors"]), _platforms_table(data["platforms"]))
+    console.print(grid)
+
+
+def _print_header(data: dict[str, Any], console: Console, warnings: list[str] | None, now: datetime) -> None:
+    """The title (window and filters), any warnings, and how fresh the data is."""
     window = data["window"]
     title = Text.assemble(("discourse-monitor summary", "bold"), "  window: ", window["since"],
                           f"  ({window['start'][:16]} → {window['end'][:16]} UTC)")
@@ -305,11 +364,9 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
         f"Data: {fresh['posts_total']:,} posts stored; newest post {ago(fresh['newest_post'], now)}"
         f" ({(fresh['newest_post'] or '—')[:16]}); last import {ago(fresh['last_import'], now)};"
         f" last collector run {ago(fresh['last_collector_run'], now)}.", style="dim"))
-    if not data["targets"]:
-        console.print(Text("No mentions of any target in this window. Try --since all, or run `monitor run --once`.",
-                           style="yellow"))
-        return
 
+
+def _targets_table(targets: list[dict[str, Any]]) -> Table:
     # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
     table = Table(title="Targets", title_justify="left", expand=False,
                   caption="stance: % of scored posts for / against / neither (counts in --json); zero-shot rules "
@@ -319,78 +376,81 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):
         table.add_column(col, justify=justify, no_wrap=col != "target",  # type: ignore[arg-type]
                          min_width=12 if col == "target" else None)
-    for t in data["targets"]:
+    for t in targets:
         change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
         table.add_row(literal(t["name"]), f"{t['posts']:,}", change, _mood(t["mean_sentiment"]),
                       _stance_split(t["stance"]), f"{t['authors']:,}", Text(sparkline(t["trend"]), style="cyan"))
-    console.print(table)
+    return table
+
+
+def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> None:
     # What the stance figures rest on: the zero-shot rules, or a model trained on the user's labels.
-    for t in data["targets"]:
+    for t in targets:
         trained = [s for s in t["stance_scorers"] if s["scorer"] != STANCE_RULES_SCORER]
         if trained:
             used = ", ".join(f"{s['scorer']} {s['version']} ({s['posts']:,} posts)" for s in trained)
             console.print(literal(f"{t['name']}: stance from a model trained on your labels: {used}", style="dim"))
 
-    if data["spikes"]:
-        spikes = Table(title=f"Spikes (≥{SPIKE_FACTOR:g}x the target's average, ≥{SPIKE_MIN_POSTS} posts)",
-                       title_justify="left")
-        for col, justify in (("target", "left"), ("when (UTC)", "left"), ("posts", "right"), ("x avg", "right"),
-                             ("mood", "right"), ("most engaged post", "left")):
-            spikes.add_column(col, justify=justify, no_wrap=col not in ("target", "most engaged post"))  # type: ignore[arg-type]
-        for sp in data["spikes"]:
-            top = sp["top_post"]
-            spikes.add_row(literal(sp["name"]), spike_when(sp), str(sp["posts"]), spike_ratio(sp),
-                           _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
-        console.print(spikes)
 
-    if data["voices"]:
-        voices = Table(title="Who says what about whom (posts from the targets' own accounts)",
-                       title_justify="left")
-        for col, justify in (("speaker → about", "left"), ("posts", "right"), ("mood", "right"),
-                             ("stance", "left"), ("latest post", "left")):
-            voices.add_column(col, justify=justify, no_wrap=col in ("posts", "mood", "stance"))  # type: ignore[arg-type]
-        for v in data["voices"]:
-            latest = v["latest"]
-            voices.add_row(literal(f"{v['speaker']} → {v['target']}"), str(v["posts"]), _mood(v["mean_sentiment"]),
-                           _stance_lead(v["stance"]),
-                           Text.assemble(literal(latest["text"], limit=70), "\n",
-                                         literal(f"{latest['platform']} · {ago(latest['created_at'], now)}",
-                                                 style="dim")))
-        console.print(voices)
+def _spikes_table(spikes: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"Spikes (≥{SPIKE_FACTOR:g}x the target's average, ≥{SPIKE_MIN_POSTS} posts)",
+                  title_justify="left")
+    for col, justify in (("target", "left"), ("when (UTC)", "left"), ("posts", "right"), ("x avg", "right"),
+                         ("mood", "right"), ("most engaged post", "left")):
+        table.add_column(col, justify=justify, no_wrap=col not in ("target", "most engaged post"))  # type: ignore[arg-type]
+    for sp in spikes:
+        top = sp["top_post"]
+        table.add_row(literal(sp["name"]), spike_when(sp), str(sp["posts"]), spike_ratio(sp),
+                      _mood(sp["mean_sentiment"]), literal(top["text"] if top else "", limit=90))
+    return table
 
-    def post_table(title: str, posts: list[dict[str, Any]]) -> Table | None:
-        if not posts:
-            return None
-        pt = Table(title=title, title_justify="left", show_header=False, expand=False, box=None, padding=(0, 1))
-        pt.add_column(justify="right")
-        pt.add_column(overflow="fold")
-        for p in posts:
-            body = Text.assemble(literal(p["text"], limit=200), "\n",
-                                 literal(f"{p['platform']} · @{p['author'] or '?'} · {str(p['created_at'])[:16]} · "
-                                         f"engagement {p['engagement']} · {', '.join(p['targets'])}", style="dim"),
-                                 "\n", literal(p["url"] or "", style="blue underline"))
-            pt.add_row(_mood(p["sentiment"]), body)
-        return pt
 
-    tables = [t for t in (post_table("Most positive", data["most_positive"]),
-                          post_table("Most negative", data["most_negative"]),
-                          post_table("Most engaged", data["most_engaged"])) if t is not None]
-    if tables:
-        console.print(Panel(Group(*tables), title="Posts", title_align="left"))
+def _voices_table(voices: list[dict[str, Any]], now: datetime) -> Table:
+    table = Table(title="Who says what about whom (posts from the targets' own accounts)", title_justify="left")
+    for col, justify in (("speaker → about", "left"), ("posts", "right"), ("mood", "right"),
+                         ("stance", "left"), ("latest post", "left")):
+        table.add_column(col, justify=justify, no_wrap=col in ("posts", "mood", "stance"))  # type: ignore[arg-type]
+    for v in voices:
+        latest = v["latest"]
+        table.add_row(literal(f"{v['speaker']} → {v['target']}"), str(v["posts"]), _mood(v["mean_sentiment"]),
+                      _stance_lead(v["stance"]),
+                      Text.assemble(literal(latest["text"], limit=70), "\n",
+                                    literal(f"{latest['platform']} · {ago(latest['created_at'], now)}", style="dim")))
+    return table
 
-    authors = Table(title="Top authors", title_justify="left")
-    authors.add_column("author")
-    authors.add_column("platform")
-    authors.add_column("posts", justify="right")
-    authors.add_column("mood", justify="right")
-    for a in data["top_authors"]:
-        authors.add_row(literal(a["author"], limit=40), literal(a["platform"]), str(a["posts"]),
-                        _mood(a["mean_sentiment"]))
-    platforms = Table(title="Platforms", title_justify="left")
-    platforms.add_column("platform")
-    platforms.add_column("posts", justify="right")
-    for p in data["platforms"]:
-        platforms.add_row(literal(p["platform"]), str(p["posts"]))
-    grid = Table.grid(padding=(0, 4))
-    grid.add_row(authors, platforms)
-    console.print(grid)
+
+def _post_table(title: str, posts: list[dict[str, Any]]) -> Table | None:
+    """A borderless list of notable posts, mood first; None when there are none."""
+    if not posts:
+        return None
+    table = Table(title=title, title_justify="left", show_header=False, expand=False, box=None, padding=(0, 1))
+    table.add_column(justify="right")
+    table.add_column(overflow="fold")
+    for p in posts:
+        body = Text.assemble(literal(p["text"], limit=200), "\n",
+                             literal(f"{p['platform']} · @{p['author'] or '?'} · {str(p['created_at'])[:16]} · "
+                                     f"engagement {p['engagement']} · {', '.join(p['targets'])}", style="dim"),
+                             "\n", literal(p["url"] or "", style="blue underline"))
+        table.add_row(_mood(p["sentiment"]), body)
+    return table
+
+
+def _authors_table(top_authors: list[dict[str, Any]]) -> Table:
+    table = Table(title="Top authors", title_justify="left")
+    table.add_column("author")
+    table.add_column("platform")
+    table.add_column("posts", justify="right")
+    table.add_column("mood", justify="right")
+    for a in top_authors:
+        table.add_row(literal(a["author"], limit=40), literal(a["platform"]), str(a["posts"]),
+                      _mood(a["mean_sentiment"]))
+    return table
+
+
+def _platforms_table(platforms: list[dict[str, Any]]) -> Table:
+    table = Table(title="Platforms", title_justify="left")
+    table.add_column("platform")
+    table.add_column("posts", justify="right")
+    for p in platforms:
+        table.add_row(literal(p["platform"]), str(p["posts"]))
+    return table
