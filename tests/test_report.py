@@ -23,6 +23,7 @@ report_db = report_fixtures.report_db  # module-scoped fixtures shared with test
 browser = report_fixtures.browser
 
 pytest.importorskip("vl_convert", reason="the report extra (vl-convert-python) is not installed")
+pytest.importorskip("jinja2", reason="the report extra (jinja2) is not installed")
 
 
 def _sources(html: str) -> list[tuple[str, str, str]]:
@@ -154,6 +155,11 @@ def test_report_in_chromium(browser, report_file: tuple[Path, dict[str, Any]], t
     assert "javascript:alert(3)" in text  # shown as text ...
     assert page.locator("a[href^='javascript']").count() == 0  # ... never a link
     assert page.locator("a[href='https://x.com/sama/status/2']").count() >= 1
+    # The spike's tooltip names its top post, the hostile one: shown as text by Vega's tooltip handler.
+    page.locator("#chart-volume g.mark-symbol.role-mark").last.locator("path").first.hover()
+    page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+    assert "<script>alert(1)</script>" in page.inner_text("#vg-tooltip-element")
+    assert page.locator("#vg-tooltip-element script, #vg-tooltip-element img").count() == 0
     assert page.locator("#analyzers tr").count() >= 4  # a header and a row per figure kind and scorer
     assert screenshot(page, tmp_path, "report.png").stat().st_size > 20_000
     page.close()

@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 from tests.report_fixtures import HOSTILE_TEXT, SPIKE_DAY, PageLog, chart_sizes, screenshot
 
 pytest.importorskip("vl_convert", reason="the report extra (vl-convert-python) is not installed")
+pytest.importorskip("jinja2", reason="the report extra (jinja2) is not installed")
 
 report_db = report_fixtures.report_db  # module-scoped fixtures shared with test_report
 browser = report_fixtures.browser

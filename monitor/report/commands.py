@@ -55,7 +55,8 @@ def _filters(since: str, until: str | None, targets: tuple[str, ...], platforms:
 @click.option("--png", "png_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Also write each chart as a PNG into this folder (for slides and e-mail).")
 @click.option("--since", default="all", show_default=True, help="Start: all, 24h, 7d, 2w, or a date/time (UTC).")
-@click.option("--until", default=None, help="End (exclusive): a date/time (UTC) or a span back from now; default now.")
+@click.option("--until", default=None,
+              help="End (exclusive): a date/time (UTC) or a span back from now; default: no end.")
 @click.option("--target", "targets", multiple=True, help="Only this target id (repeatable).")
 @click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
