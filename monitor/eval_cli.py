@@ -12,7 +12,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,6 +24,7 @@ from monitor.evaluation import (
     FORMATS,
     Dataset,
     EvalDataError,
+    Example,
     Report,
     append_label,
     config_with_targets_files,
@@ -35,6 +36,9 @@ from monitor.evaluation import (
     sample_posts,
 )
 from monitor.terminal import safe
+
+if TYPE_CHECKING:  # the module needs numpy, so the commands import it only when run
+    from monitor.analysis.stance_model import LinearStanceModel
 
 
 def _app() -> Any:
@@ -142,16 +146,7 @@ def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str 
       monitor eval trainingdata-all-annotations.txt --targets config/examples/debate-topics.toml
     """
     app = _app()
-    config: Config = app.config
-    if targets_files:
-        try:
-            config = config_with_targets_files(config, targets_files)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-    if target_id:
-        _configured(config, target_id)
-    if sentiment_thresholds:
-        config = with_sentiment_thresholds(config, sentiment_thresholds)
+    config = _eval_config(app.config, targets_files, target_id, sentiment_thresholds)
     dataset = _read(file, fmt, labels_path, label_map, target_prefix, target_name)
     models_dir = None if rules_only else _models_dir(app)
     try:
@@ -162,6 +157,22 @@ def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str 
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
     print_report(app.console, report)
+
+
+def _eval_config(config: Config, targets_files: tuple[Path, ...], target_id: str | None,
+                 sentiment_thresholds: str | None) -> Config:
+    """The config to evaluate with: the --targets files' targets swapped in, --target checked against
+    them, and the --sentiment-thresholds applied."""
+    if targets_files:
+        try:
+            config = config_with_targets_files(config, targets_files)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if target_id:
+        _configured(config, target_id)
+    if sentiment_thresholds:
+        config = with_sentiment_thresholds(config, sentiment_thresholds)
+    return config
 
 
 def with_sentiment_thresholds(config: Config, spec: str) -> Config:
@@ -290,17 +301,7 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     app = _app()
     config: Config = app.config
     _configured(config, target_id)
-    dataset = _read(file, fmt, labels_path, label_map, target_prefix)
-    if dataset.task != "stance":
-        raise click.ClickException(f"{file} holds {dataset.task} labels; stance training needs favor/against/none")
-    rows = [e for e in dataset.examples if e.label is not None]
-    if not all_rows:
-        keep = [e for e in rows if not e.target or resolve_target(config, e.target).id == target_id]
-        if not keep:
-            found = ", ".join(sorted({e.target or "" for e in rows}))[:200]
-            raise click.ClickException(f"no rows are about target '{target_id}' (targets in the file: {found}); "
-                                       "use --all-rows to train on all of them")
-        rows = keep
+    rows = _training_rows(_read(file, fmt, labels_path, label_map, target_prefix), file, config, target_id, all_rows)
     console: Console = app.console
     counts = Counter(e.label for e in rows)
     console.print(Text(f"training '{target_id}' on {len(rows):,} labelled texts "
@@ -311,37 +312,62 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
                             progress=lambda msg: console.print(Text(f"  {msg}", style="dim")))
     except StanceModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    console.print(Text(f"model {model.version}: {model.meta['features']:,} features, classes "
-                       f"{', '.join(model.classes)}"))
-    cv = model.meta.get("cv") or {}
-    if cv:
-        console.print(Text(f"{model.meta['folds']}-fold cross-validation on {file.name}, F_avg: "
-                           + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())))
+    _print_trained_model(console, model, file)
     if eval_file is not None:
-        held = _read(eval_file, "auto", None, label_map, target_prefix)
-        gold = [e for e in held.examples if e.label is not None]
-        if held.task != "stance" or not gold:
-            raise click.ClickException(f"{eval_file}: no stance labels to measure on")
-        from monitor.evaluation import stance_metrics
-
-        binary = "none" not in {e.label for e in gold}
-        preds = []
-        for e in gold:
-            result = model.score(e.text)
-            label = result.label
-            if binary and label == "none":
-                label = "favor" if result.score >= 0 else "against"
-            preds.append(label)
-        m = stance_metrics([e.label or "none" for e in gold], preds)
-        console.print(Text(f"on {eval_file.name} ({m['n']:,} rows): F_avg {m['f_avg']:.3f} "
-                           f"(F1 favor {m['f1_favor']:.3f}, F1 against {m['f1_against']:.3f}), "
-                           f"accuracy {m['accuracy']:.3f}", style="bold"))
+        _print_held_out_score(console, model, _read(eval_file, "auto", None, label_map, target_prefix), eval_file)
     if dry_run:
         console.print("dry run: model not saved")
         return
     path = save_model(model, _models_dir(app))
     console.print(Text(f"saved {path} (now current for '{target_id}'). "
                        "Run `monitor rescore` to re-score stored posts."))
+
+
+def _training_rows(dataset: Dataset, file: Path, config: Config, target_id: str, all_rows: bool) -> list[Example]:
+    """The labelled examples to train on: those about ``target_id`` (or naming no target), or every
+    labelled row with --all-rows."""
+    if dataset.task != "stance":
+        raise click.ClickException(f"{file} holds {dataset.task} labels; stance training needs favor/against/none")
+    rows = [e for e in dataset.examples if e.label is not None]
+    if all_rows:
+        return rows
+    keep = [e for e in rows if not e.target or resolve_target(config, e.target).id == target_id]
+    if not keep:
+        found = ", ".join(sorted({e.target or "" for e in rows}))[:200]
+        raise click.ClickException(f"no rows are about target '{target_id}' (targets in the file: {found}); "
+                                   "use --all-rows to train on all of them")
+    return keep
+
+
+def _print_trained_model(console: Console, model: LinearStanceModel, file: Path) -> None:
+    """The new model's size and classes, and its cross-validated F_avg on the training file."""
+    console.print(Text(f"model {model.version}: {model.meta['features']:,} features, classes "
+                       f"{', '.join(model.classes)}"))
+    cv = model.meta.get("cv") or {}
+    if cv:
+        console.print(Text(f"{model.meta['folds']}-fold cross-validation on {file.name}, F_avg: "
+                           + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())))
+
+
+def _print_held_out_score(console: Console, model: LinearStanceModel, held: Dataset, eval_file: Path) -> None:
+    """The new model measured on the --eval file (binary when its gold labels have no 'none')."""
+    gold = [e for e in held.examples if e.label is not None]
+    if held.task != "stance" or not gold:
+        raise click.ClickException(f"{eval_file}: no stance labels to measure on")
+    from monitor.evaluation import stance_metrics
+
+    binary = "none" not in {e.label for e in gold}
+    preds = []
+    for e in gold:
+        result = model.score(e.text)
+        label = result.label
+        if binary and label == "none":
+            label = "favor" if result.score >= 0 else "against"
+        preds.append(label)
+    m = stance_metrics([e.label or "none" for e in gold], preds)
+    console.print(Text(f"on {eval_file.name} ({m['n']:,} rows): F_avg {m['f_avg']:.3f} "
+                       f"(F1 favor {m['f1_favor']:.3f}, F1 against {m['f1_against']:.3f}), "
+                       f"accuracy {m['accuracy']:.3f}", style="bold"))
 
 
 @stance_group.command("list")
