@@ -33,7 +33,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -383,6 +383,35 @@ def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: 
     or two: each view is fitted once per fold, then on everything).
     """
     np = _numpy()
+    clean, counts, classes = _checked_labels(labels)
+    target = target or default_target(target_id)
+    say = progress or (lambda _msg: None)
+    heads = classes[:1] if len(classes) == 2 else classes  # binary: one classifier for the first class
+    y_all = np.array(clean)
+    ys = [(y_all == cls).astype(float) for cls in heads]
+    settings = {"words": (True, c), "chars": (False, char_c)}  # (NB weighting, C)
+    matrices = {name: _vectorise(np, [_VIEWS[name](t) for t in texts], min_df) for name in settings}
+    rules = RuleView(target)
+    r = np.array([rules.score(t) for t in texts])
+
+    fold_of = _stratified_folds(np, clean, min(folds, min(counts.values())), seed)
+    oof = _out_of_fold_decisions(np, matrices, settings, ys, fold_of, len(texts), say)
+    stack_w, stack_b = _fit_stack(np, oof, r, ys)
+    say("final fit on all texts")
+    views = _final_views(np, matrices, settings, ys)
+    model = LinearStanceModel(
+        target_id, classes, views, stack_w, stack_b, INPUTS, target, "",
+        {**(meta or {}), "examples": dict(counts), "features": sum(len(v.idf) for v in views.values()),
+         "c": c, "char_c": char_c, "folds": int(fold_of.max()) + 1,
+         "cv": _cv_report(np, clean, heads, oof, r, stack_w, stack_b, classes),
+         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    model.version = model_hash(model.to_json())
+    return model
+
+
+def _checked_labels(labels: Sequence[str]) -> tuple[list[str | None], Counter[str | None], tuple[str, ...]]:
+    """The normalised labels, their counts and the classes present (in LABELS order); an error unless
+    every label is a stance and at least two stances have 5 examples or more."""
     clean = [normalise_label(lab) for lab in labels]
     bad = sorted({lab for lab, c_ in zip(labels, clean, strict=True) if c_ is None})
     if bad:
@@ -395,19 +424,15 @@ def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: 
     if too_few:
         raise StanceModelError(f"too few examples of {', '.join(too_few)} (need 5 or more of each; "
                                f"counts {dict(counts)})")
-    target = target or default_target(target_id)
-    say = progress or (lambda _msg: None)
-    heads = classes[:1] if len(classes) == 2 else classes  # binary: one classifier for the first class
-    y_all = np.array(clean)
-    ys = [(y_all == cls).astype(float) for cls in heads]
-    settings = {"words": (True, c), "chars": (False, char_c)}  # (NB weighting, C)
-    matrices = {name: _vectorise(np, [_VIEWS[name](t) for t in texts], min_df) for name in settings}
-    rules = RuleView(target)
-    r = np.array([rules.score(t) for t in texts])
+    return clean, counts, classes
 
-    # out-of-fold decisions of each view: what the combination learns its weights from
-    fold_of = _stratified_folds(np, clean, min(folds, min(counts.values())), seed)
-    oof = {name: np.zeros((len(texts), len(heads))) for name in settings}
+
+def _out_of_fold_decisions(np: Any, matrices: dict[str, tuple[list[str], Any, _Csr]],
+                           settings: dict[str, tuple[bool, float]], ys: list[Any], fold_of: Any, n_texts: int,
+                           say: Callable[[str], Any]) -> dict[str, Any]:
+    """Per view, each text's per-head decision from a fit on the other folds: what the combination
+    learns its weights from (decisions on texts the view was not fitted on)."""
+    oof = {name: np.zeros((n_texts, len(ys))) for name in settings}
     for k in range(int(fold_of.max()) + 1):
         say(f"fold {k + 1} of {int(fold_of.max()) + 1}")
         train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
@@ -417,14 +442,23 @@ def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: 
             for h, y in enumerate(ys):
                 w, b = _fit_view(np, xa, y[train], nb, cv)
                 oof[name][test, h] = xb.dot(w) + b
+    return oof
+
+
+def _fit_stack(np: Any, oof: dict[str, Any], r: Any, ys: list[Any]) -> tuple[list[list[float]], list[float]]:
+    """Per head, the combination's weights over INPUTS (words, chars, rules, |rules|) and its bias."""
     stack_w, stack_b = [], []
     for h, y in enumerate(ys):
         z = np.column_stack([oof["words"][:, h], oof["chars"][:, h], r, np.abs(r)])
         w, b = _fit_dense_logistic(np, z, y, STACK_C)
         stack_w.append([float(v) for v in w])
         stack_b.append(float(b))
+    return stack_w, stack_b
 
-    say("final fit on all texts")
+
+def _final_views(np: Any, matrices: dict[str, tuple[list[str], Any, _Csr]],
+                 settings: dict[str, tuple[bool, float]], ys: list[Any]) -> dict[str, LinearView]:
+    """Each n-gram view fitted on all texts; features with no weight on any head keep only their IDF."""
     views = {}
     for name, (nb, cv) in settings.items():
         names, idf, x = matrices[name]
@@ -437,14 +471,7 @@ def train_model(texts: Sequence[str], labels: Sequence[str], target_id: str, c: 
         views[name] = LinearView({f: float(idf[i]) for i, f in enumerate(names)},
                                  {f: [float(v) for v in stacked[i]] for i, f in enumerate(names) if np.any(stacked[i])},
                                  biases)
-    model = LinearStanceModel(
-        target_id, classes, views, stack_w, stack_b, INPUTS, target, "",
-        {**(meta or {}), "examples": dict(counts), "features": sum(len(v.idf) for v in views.values()),
-         "c": c, "char_c": char_c, "folds": int(fold_of.max()) + 1,
-         "cv": _cv_report(np, clean, heads, oof, r, stack_w, stack_b, classes),
-         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    model.version = model_hash(model.to_json())
-    return model
+    return views
 
 
 def _cv_report(np: Any, clean: list[str | None], heads: Sequence[str], oof: dict[str, Any], r: Any,
