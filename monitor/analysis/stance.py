@@ -240,12 +240,8 @@ class RuleStance:
         n = len(words)
         if n == 0:
             return 0.0
-        valences = list(scored.valences)
         present = set(lower)
-        for w in _STANCE_WORDS.keys() & present:  # re-read words that mean more when aimed at someone
-            value = _STANCE_WORDS[w]
-            for i in [i for i, x in enumerate(lower) if x == w]:
-                valences[i] = _stance_valence(lower, i, value)
+        valences = _aimed_valences(scored.valences, lower, present)
         mention = _mentions(target, lower, present)
         if mention is None:
             # the target is implicit (the post is about it without naming it): all of it counts
@@ -257,54 +253,86 @@ class RuleStance:
         ends = [i for i, r in enumerate(raw) if r[-1] in _CLAUSE_END]
         clause = _clause_numbers(n, ends, [] if _CLAUSE_START.isdisjoint(present) else
                                  [i for i, w in enumerate(lower) if w in _CLAUSE_START])
-        current = clause[-1]
         mentioned = [i for i, m in enumerate(mention) if m]
         named = {clause[i] for i in mentioned}
-        weights = [1.0] * n if current == 0 else [1.0 if c in named else p.other_clause for c in clause]
-        if len(named) <= current:  # some clauses do not name the target: do they refer to it?
-            addressed: set[int] = set()
-            if mention[0] or (n > 1 and mention[1] and words[0].startswith("@")):  # the post speaks to it
-                addressed = {clause[i] for i in range(n) if lower[i] in SECOND_PERSON}
-            referred = ({clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS}
-                        if target.person and not PERSON_PRONOUNS.isdisjoint(present) else set())
-            if addressed or referred:
-                for i, c in enumerate(clause):
-                    if c not in named:
-                        if c in addressed:
-                            weights[i] = 1.0
-                        elif c in referred:
-                            weights[i] = p.pronoun_clause
-        extra = 0.0
-        for i in mentioned:
-            # reported speech: "X says ..." / doubt: "X claims ..."
-            for j in (i + 1, i + 2):
-                if j < n and clause[j] == clause[i] and not mention[j]:
-                    if lower[j] in DOUBT_VERBS:
-                        extra -= p.doubt
-                        _scale_clause_after(weights, clause, j, p.reported)
-                        break
-                    if lower[j] in REPORTING_VERBS:
-                        _scale_clause_after(weights, clause, j, p.reported)
-                        break
-            # X as the object of a verb of defeating or removing: an attack on X
-            for j in range(i - 1, max(-1, i - 4), -1):
-                if clause[j] != clause[i] or mention[j]:
-                    break
-                if lower[j] in HARM_VERBS or lower[j] in REMOVAL_VERBS:
-                    extra -= p.harm_object
-                    break
-            # X as the subject of a verb of defeating: X attacks, it is not attacked
-            for j in range(i + 1, min(n, i + 4)):
-                if clause[j] != clause[i] or mention[j]:
-                    break
-                if lower[j] in HARM_VERBS and valences[j] < 0:
-                    valences[j] *= p.harm_subject
-                    break
-            if i and not mention[i - 1] and lower[i - 1] in TITLES:
-                extra += p.title
+        weights = _clause_weights(p, target, words, lower, present, clause, mention, named)
+        # after the clause weights: what is said around each mention re-weighs them and some valences
+        extra = _around_mentions(p, lower, clause, mention, mentioned, valences, weights)
         if any(raw[i][-1] == "?" and clause[i] in named for i in ends):
             extra += p.asks
         return extra + sum([v * w for v, w in zip(valences, weights, strict=True) if v])
+
+
+def _aimed_valences(valences: list[float], lower: list[str], present: set[str]) -> list[float]:
+    """A copy of VADER's valences with the stance words re-read: they mean more when aimed at someone."""
+    valences = list(valences)
+    for w in _STANCE_WORDS.keys() & present:
+        value = _STANCE_WORDS[w]
+        for i in [i for i, x in enumerate(lower) if x == w]:
+            valences[i] = _stance_valence(lower, i, value)
+    return valences
+
+
+def _clause_weights(p: Params, target: _TargetWords, words: list[str], lower: list[str], present: set[str],
+                    clause: list[int], mention: list[bool], named: set[int]) -> list[float]:
+    """Per word, how much its clause is about the target: fully where the clause names it or speaks
+    to it (a post addressed to the target's handle, "you"), less where it refers to a person only
+    as he/she, least where it does neither."""
+    n = len(words)
+    current = clause[-1]
+    weights = [1.0] * n if current == 0 else [1.0 if c in named else p.other_clause for c in clause]
+    if len(named) > current:  # every clause names the target
+        return weights
+    addressed: set[int] = set()
+    if mention[0] or (n > 1 and mention[1] and words[0].startswith("@")):  # the post speaks to it
+        addressed = {clause[i] for i in range(n) if lower[i] in SECOND_PERSON}
+    referred = ({clause[i] for i in range(n) if lower[i] in PERSON_PRONOUNS}
+                if target.person and not PERSON_PRONOUNS.isdisjoint(present) else set())
+    if addressed or referred:
+        for i, c in enumerate(clause):
+            if c not in named:
+                if c in addressed:
+                    weights[i] = 1.0
+                elif c in referred:
+                    weights[i] = p.pronoun_clause
+    return weights
+
+
+def _around_mentions(p: Params, lower: list[str], clause: list[int], mention: list[bool], mentioned: list[int],
+                     valences: list[float], weights: list[float]) -> float:
+    """What the words next to each mention say about the target, as extra valence. Reported speech
+    and doubt scale down ``weights`` after the verb; a verb of defeating with the target as its
+    subject scales its entry of ``valences`` (both changed in place)."""
+    n = len(lower)
+    extra = 0.0
+    for i in mentioned:
+        # reported speech: "X says ..." / doubt: "X claims ..."
+        for j in (i + 1, i + 2):
+            if j < n and clause[j] == clause[i] and not mention[j]:
+                if lower[j] in DOUBT_VERBS:
+                    extra -= p.doubt
+                    _scale_clause_after(weights, clause, j, p.reported)
+                    break
+                if lower[j] in REPORTING_VERBS:
+                    _scale_clause_after(weights, clause, j, p.reported)
+                    break
+        # X as the object of a verb of defeating or removing: an attack on X
+        for j in range(i - 1, max(-1, i - 4), -1):
+            if clause[j] != clause[i] or mention[j]:
+                break
+            if lower[j] in HARM_VERBS or lower[j] in REMOVAL_VERBS:
+                extra -= p.harm_object
+                break
+        # X as the subject of a verb of defeating: X attacks, it is not attacked
+        for j in range(i + 1, min(n, i + 4)):
+            if clause[j] != clause[i] or mention[j]:
+                break
+            if lower[j] in HARM_VERBS and valences[j] < 0:
+                valences[j] *= p.harm_subject
+                break
+        if i and not mention[i - 1] and lower[i - 1] in TITLES:
+            extra += p.title
+    return extra
 
 
 def _clause_numbers(n: int, ends: list[int], starts: list[int]) -> list[int]:
