@@ -95,6 +95,7 @@ def test_dashboard_answers_while_another_process_writes(browser, dashboard: str,
     assert httpx.get(dashboard + "/api/health").json()["posts"] == before + 10
     # The page refreshes itself (every second here) and shows the new posts.
     page.wait_for_function(f"document.getElementById('window').textContent !== {mentions_text!r}", timeout=10_000)
+    page.wait_for_function("!window.chartsRendering", timeout=10_000)  # the new data's charts are drawn
 
     # Drill down: a click on a point of the volume chart lists the posts behind it.
     page.locator("#chart-volume g.mark-symbol.role-mark path").last.click()

@@ -174,7 +174,7 @@ window.chartsRendered = 0; window.chartErrors = [];
 function renderCharts(charts) {
   const holder = document.getElementById('charts');
   holder.replaceChildren();
-  window.chartsRendered = 0;
+  window.chartsRendered = 0; window.chartsRendering = true;
   return Promise.all(charts.map(function (c) {
     const fig = document.createElement('figure');
     const div = document.createElement('div');
@@ -186,7 +186,9 @@ function renderCharts(charts) {
       window.chartsRendered += 1;
       if (window.onChart) { window.onChart(c, result.view); }
     }).catch(function (err) { window.chartErrors.push(String(err)); console.error(err); });
-  })).then(function () { document.body.dataset.chartsDone = String(window.chartsRendered); });
+  })).then(function () {
+    window.chartsRendering = false; document.body.dataset.chartsDone = String(window.chartsRendered);
+  });
 }
 """
 
