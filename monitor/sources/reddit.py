@@ -273,12 +273,7 @@ def fetch_reddit(ctx: CollectContext[RedditSettings], query: str, state: dict[st
     State: ``{unit: cursor}`` for unit "all" and "r/<name>"; a cursor holds ``newest`` /
     ``newest_ids``, plus ``pass_newest`` / ``pass_ids`` / ``after`` while a pass is unfinished.
     When ``x-ratelimit-remaining`` reaches 0 the run stops (rate-limited) until the reset."""
-    client_id, secret = ctx.env("REDDIT_CLIENT_ID"), ctx.env("REDDIT_CLIENT_SECRET")
-    auth = None
-    base = ctx.base_url
-    if client_id and secret:
-        auth = _AppAuth(str(ctx.settings.auth_url or WEB).rstrip("/"), client_id, secret)
-        base = str(ctx.settings.oauth_url or OAUTH).rstrip("/")
+    auth, base = _auth_and_base(ctx)
     units = _units(ctx)
     cursors: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.items() if isinstance(v, dict)}
     pending: RateLimited | None = None
@@ -290,41 +285,70 @@ def fetch_reddit(ctx: CollectContext[RedditSettings], query: str, state: dict[st
         while True:
             if pending is not None:
                 raise pending
-            params: dict[str, Any] = {"q": phrase(query), "sort": "new", "limit": PAGE_SIZE, "raw_json": 1}
-            if unit != "all":
-                params["restrict_sr"] = 1
-            if cursor.get("after"):
-                params["after"] = cursor["after"]
-            data, response = _listing(ctx, url, params, auth)
+            data, response = _listing(ctx, url, _search_params(query, unit, cursor), auth)
             pending = quota_exhausted(response)
-            listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
-            if not isinstance(listing, dict) or not isinstance(listing.get("children"), list):
-                raise FetchError("bad-body", f"reddit: expected a Listing from {unit} search", response.status)
-            posts: list[Post] = []
-            for thing, kind in _things(data):
-                try:
-                    posts.append(post_from_thing(thing, ctx.provenance(response.url, query), kind))
-                except (FieldError, ValueError) as exc:
-                    log.warning("reddit: skipped a thing (%s)", exc)
+            listing, posts = _listing_posts(ctx, data, response, unit, query)
             fresh = [p for p in posts if _is_new(p, newest, newest_ids)]
-            pass_newest = float(cursor.get("pass_newest", newest))
-            pass_ids = set(cursor.get("pass_ids", newest_ids))
-            for post in fresh:
-                created = post.created_at.timestamp()
-                if created > pass_newest:
-                    pass_newest, pass_ids = created, {post.id}
-                elif created == pass_newest:
-                    pass_ids.add(post.id)
-            after = listing.get("after")
-            done = not listing["children"] or len(fresh) < len(posts) or not after
-            cursor.clear()
-            if done:
-                if pass_newest:
-                    cursor.update(newest=pass_newest, newest_ids=sorted(pass_ids))
-            else:
-                cursor.update(newest=newest, newest_ids=sorted(newest_ids), pass_newest=pass_newest,
-                              pass_ids=sorted(pass_ids), after=str(after))
+            done = _advance_cursor(cursor, newest, newest_ids, listing, posts, fresh)
             last = done and index == len(units) - 1
             yield Page(fresh, {k: dict(v) for k, v in cursors.items()}, more=not last, request=response.url)
             if done:
                 break
+
+
+def _auth_and_base(ctx: CollectContext[RedditSettings]) -> tuple[_AppAuth | None, str]:
+    """Anonymous requests to the web site, or, with REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET, app-only
+    OAuth requests to ``oauth_url``."""
+    client_id, secret = ctx.env("REDDIT_CLIENT_ID"), ctx.env("REDDIT_CLIENT_SECRET")
+    if client_id and secret:
+        auth = _AppAuth(str(ctx.settings.auth_url or WEB).rstrip("/"), client_id, secret)
+        return auth, str(ctx.settings.oauth_url or OAUTH).rstrip("/")
+    return None, ctx.base_url
+
+
+def _search_params(query: str, unit: str, cursor: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {"q": phrase(query), "sort": "new", "limit": PAGE_SIZE, "raw_json": 1}
+    if unit != "all":
+        params["restrict_sr"] = 1
+    if cursor.get("after"):
+        params["after"] = cursor["after"]
+    return params
+
+
+def _listing_posts(ctx: CollectContext[RedditSettings], data: Any, response: Response, unit: str,
+                   query: str) -> tuple[dict[str, Any], list[Post]]:
+    """The Listing's ``data`` and its things as posts (a thing that does not map is logged and skipped)."""
+    listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+    if not isinstance(listing, dict) or not isinstance(listing.get("children"), list):
+        raise FetchError("bad-body", f"reddit: expected a Listing from {unit} search", response.status)
+    posts: list[Post] = []
+    for thing, kind in _things(data):
+        try:
+            posts.append(post_from_thing(thing, ctx.provenance(response.url, query), kind))
+        except (FieldError, ValueError) as exc:
+            log.warning("reddit: skipped a thing (%s)", exc)
+    return listing, posts
+
+
+def _advance_cursor(cursor: dict[str, Any], newest: float, newest_ids: set[str], listing: dict[str, Any],
+                    posts: list[Post], fresh: list[Post]) -> bool:
+    """Record one page in the unit's cursor; True when the pass is complete (the listing ran out or
+    reached posts of the last completed pass), and its newest post becomes the next pass's stop."""
+    pass_newest = float(cursor.get("pass_newest", newest))
+    pass_ids = set(cursor.get("pass_ids", newest_ids))
+    for post in fresh:
+        created = post.created_at.timestamp()
+        if created > pass_newest:
+            pass_newest, pass_ids = created, {post.id}
+        elif created == pass_newest:
+            pass_ids.add(post.id)
+    after = listing.get("after")
+    done = not listing["children"] or len(fresh) < len(posts) or not after
+    cursor.clear()
+    if done:
+        if pass_newest:
+            cursor.update(newest=pass_newest, newest_ids=sorted(pass_ids))
+    else:
+        cursor.update(newest=newest, newest_ids=sorted(newest_ids), pass_newest=pass_newest,
+                      pass_ids=sorted(pass_ids), after=str(after))
+    return done
