@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,6 +67,9 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+ANALYZER_OPTION_HELP = ("Analyzer: 'learned' (our fine-tuned model, the most accurate) or 'vader' (VADER and the "
+                        "stance rules: exact and fast). Default: the config's analysis.analyzer (learned).")
+
 
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
@@ -113,9 +116,10 @@ def _progress(console: Console) -> Progress:
 
 
 @contextmanager
-def _importer(app: AppContext) -> Iterator[Any]:
+def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
     """An Importer whose progress shows on stderr; its worker processes end with the block."""
     from monitor.ingest.imports import Importer
+    from monitor.ingest.pool import AnalysisPool
 
     with _progress(app.err) as progress:
         task = progress.add_task("importing", total=None)
@@ -123,7 +127,8 @@ def _importer(app: AppContext) -> Iterator[Any]:
         def tick(path: str, n: int) -> None:
             progress.update(task, advance=n, description=f"importing {Path(path.split('!')[0]).name}")
 
-        importer = Importer(app.config, app.store, progress=tick)
+        pool = AnalysisPool(app.config, app.data_dir / "models", analyzer=analyzer)
+        importer = Importer(app.config, app.store, pool=pool, progress=tick)
         try:
             yield importer
         finally:
@@ -131,8 +136,8 @@ def _importer(app: AppContext) -> Iterator[Any]:
 
 
 def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bool = False,
-                **options: Any) -> list[Any]:
-    with _importer(app) as importer:
+                analyzer: str | None = None, **options: Any) -> list[Any]:
+    with _importer(app, analyzer) as importer:
         return importer.import_paths(paths, fmt=fmt, force=force, **options)
 
 
@@ -194,10 +199,11 @@ class _ImportCommand(click.Command):
               help="Generic formats: platform when no column gives it.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the files.")
 @click.option("--force", is_flag=True, help="Read files again even if already imported unchanged.")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[str, ...], platform: str,
-               encoding: str, force: bool, as_json: bool) -> None:
+               encoding: str, force: bool, analyzer: str | None, as_json: bool) -> None:
     """Import archives of posts: files, folders or .zip; .gz and .zst are read transparently.
 
     Generic JSONL and CSV need the fields id, text and created_at (other column names:
@@ -208,7 +214,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     """
     if fmt != "auto" and fmt not in _format_names():
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
-    reports = run_imports(app, list(paths), fmt, force, mapping=_mapping(maps), platform=platform,
+    reports = run_imports(app, list(paths), fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
                           encoding=encoding)
     app.tidy_store()
     if as_json:
@@ -489,17 +495,19 @@ def status(app: AppContext, as_json: bool) -> None:
 
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Re-analyse every post, not only those with old versions.")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
 @pass_app
-def rescore(app: AppContext, everything: bool) -> None:
+def rescore(app: AppContext, everything: bool, analyzer: str | None) -> None:
     """Recompute target matches, sentiment and stance from the stored posts (no re-collecting).
 
-    Run it after changing targets or aliases in the config, or training a stance model: posts whose
-    stored analysis has another rule set or scorer version are re-analysed, in batches.
+    Run it after changing targets or aliases in the config, training a stance model or choosing
+    another analyzer: posts whose stored analysis has another rule set, analyzer or scorer version
+    are re-analysed, in batches.
     """
     from monitor.ingest.pool import AnalysisPool
     from monitor.ingest.rescore import rescore as run_rescore
 
-    pool = AnalysisPool(app.config, app.data_dir / "models")
+    pool = AnalysisPool(app.config, app.data_dir / "models", analyzer=analyzer)
     try:
         with _progress(app.err) as progress:
             task = progress.add_task("rescoring", total=None)
@@ -517,24 +525,36 @@ def rescore(app: AppContext, everything: bool) -> None:
 # --- score -----------------------------------------------------------------------------------
 
 
+SCORE_BATCH = 256  # lines scored together (the learned model runs a batch at a time)
+
+
 @main.command()
 @click.argument("source", default="-", type=click.File("r", encoding="utf-8"))
+@click.option("--text", "texts", multiple=True, help="Score this text instead of reading JSONL (repeatable).")
 @click.option("--target", "targets", multiple=True,
               help="Score stance toward this target even where no alias appears (repeatable).")
 @click.option("--lang", default=None, help="Language of lines without a \"lang\" field (default: guessed per line).")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
 @pass_app
-def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...], lang: str | None) -> None:
-    """Score JSONL: one {"id", "text"} per line in, one result per line out.
+def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], targets: tuple[str, ...],
+          lang: str | None, analyzer: str | None) -> None:
+    """Score JSONL (a file, or - for stdin): one {"id", "text"} per line in, one result per line out.
 
     \b
     Output per line:
-      {"id": ..., "sentiment": {"compound": float, "label": "positive|neutral|negative"},
+      {"id": ..., "analyzer": "NAME@VERSION",
+       "sentiment": {"compound": float, "label": "positive|neutral|negative"},
        "stance": {TARGET_ID: {"label": "favor|against|none", "score": float}},
        "mentions": [{"target": TARGET_ID, "alias": "..."}]}
     A line that is not valid JSON gives {"id": null, "line": N, "error": "..."}.
     Optional input fields: "lang" (posts in other languages than the configured ones get no scores).
+
+    \b
+    Examples:
+      monitor score --text "Sam Altman is a genius" --text "Stargate is vaporware"
+      monitor score --analyzer vader posts.jsonl > scores.jsonl
     """
-    from monitor.analysis.pipeline import Analyzer
+    from monitor.analysis.analyzers import make_analyzer
 
     for tid in targets:
         try:
@@ -544,28 +564,49 @@ def score(app: AppContext, source: io.TextIOBase, targets: tuple[str, ...], lang
     # Every line gets a sentiment, whether or not it mentions a target.
     config = app.config.model_copy(deep=True)
     config.analysis.store_unmatched = True
-    analyzer = Analyzer(config, app.data_dir / "models")
-    out = sys.stdout
-    for lineno, line in enumerate(source, start=1):
+    scorer = make_analyzer(config, app.data_dir / "models", analyzer)
+    lines: Iterable[str] = (json.dumps({"id": i, "text": t}) for i, t in enumerate(texts, 1)) if texts else source
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-            text = record["text"]
-            if not isinstance(text, str):
-                raise TypeError("'text' must be a string")
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            out.write(json.dumps({"id": None, "line": lineno, "error": reason}) + "\n")
+        record, error = _score_input(line)
+        if error is not None:
+            _flush_scores(scorer, batch, lang, targets)
+            batch = []
+            sys.stdout.write(json.dumps({"id": None, "line": lineno, "error": error}) + "\n")
             continue
-        result = analyzer.analyse(text, record.get("lang") or lang, force_targets=targets)
-        out.write(json.dumps(score_record(record.get("id"), result), ensure_ascii=False) + "\n")
+        batch.append((lineno, record))
+        if len(batch) >= SCORE_BATCH:
+            _flush_scores(scorer, batch, lang, targets)
+            batch = []
+    _flush_scores(scorer, batch, lang, targets)
 
 
-def score_record(post_id: Any, result: Any) -> dict[str, Any]:
+def _score_input(line: str) -> tuple[dict[str, Any], str | None]:
+    try:
+        record = json.loads(line)
+        text = record["text"]
+        if not isinstance(text, str):
+            raise TypeError("'text' must be a string")
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        return {}, f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    return record, None
+
+
+def _flush_scores(scorer: Any, batch: list[tuple[int, dict[str, Any]]], lang: str | None,
+                  targets: tuple[str, ...]) -> None:
+    results = scorer.analyse_many([(r["text"], r.get("lang") or lang) for _, r in batch], force_targets=targets)
+    for (_, record), result in zip(batch, results, strict=True):
+        sys.stdout.write(json.dumps(score_record(record.get("id"), result, scorer.stamp), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def score_record(post_id: Any, result: Any, analyzer: str) -> dict[str, Any]:
     """The stable `monitor score` output object for one analysed text."""
     return {
         "id": post_id,
+        "analyzer": analyzer,
         "sentiment": {"compound": result.compound, "label": result.label} if result.scored else None,
         "stance": {t.target_id: {"label": t.stance.label, "score": t.stance.score}
                    for t in result.targets if t.stance is not None},

@@ -134,6 +134,11 @@ class AnalysisConfig(Strict):
     long_text_chars: int = 280  # longer texts are scored per sentence and averaged
     languages: list[str] = Field(default_factory=lambda: ["en"])  # scored languages
     workers: int = 0  # scoring processes; 0 = one per CPU
+    # Which analyzer scores: "learned" (our fine-tuned model, the most accurate) or "vader" (VADER and the
+    # stance rules: exact, fast, the baseline).
+    analyzer: Literal["learned", "vader"] = "learned"
+    # Learned stance: favor or against only with at least this (calibrated) probability, else none.
+    stance_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class SourceSettings(Strict):

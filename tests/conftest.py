@@ -17,9 +17,22 @@ EVAL_DIR = ROOT.parent / "shared" / "eval"
 CONFIG_PATH = ROOT / "config" / "monitor.toml"
 
 
+# Most tests check the exact VADER path (numbers, rule stance), which stays as the fast analyzer
+# and the baseline; tests of the learned analyzer (the default) ask for it by name.
+
+
 @pytest.fixture(scope="session")
 def config() -> Config:
-    return load_config(CONFIG_PATH)
+    cfg = load_config(CONFIG_PATH)
+    cfg.analysis.analyzer = "vader"
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def vader_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled config with ``analysis.analyzer = "vader"``."""
+    return config_file(tmp_path_factory.mktemp("config") / "monitor.toml",
+                       lambda data: data.setdefault("analysis", {}).update(analyzer="vader"))
 
 
 @pytest.fixture
@@ -30,14 +43,15 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(data_dir: Path) -> Callable[..., Result]:
-    """Run `monitor` in-process with the bundled config and a temp data dir."""
+def cli(data_dir: Path, vader_config_path: Path) -> Callable[..., Result]:
+    """Run `monitor` in-process with the bundled config (VADER analyzer unless ``config`` says
+    otherwise) and a temp data dir."""
     from monitor.cli import main
 
-    def run(*args: str, input: str | None = None, config: Path = CONFIG_PATH) -> Result:
+    def run(*args: str, input: str | None = None, config: Path | None = None) -> Result:
         runner = CliRunner()
-        return runner.invoke(main, ["--config", str(config), "--data-dir", str(data_dir), *args], input=input,
-                             catch_exceptions=False)
+        return runner.invoke(main, ["--config", str(config or vader_config_path), "--data-dir", str(data_dir),
+                                    *args], input=input, catch_exceptions=False)
 
     return run
 

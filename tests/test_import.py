@@ -118,13 +118,13 @@ def test_repeated_texts_are_analysed_once_and_stored_for_each_post(config, data_
     from monitor.analysis.pipeline import Analyzer
 
     calls: list[str] = []
-    original = Analyzer.analyse
+    original = Analyzer.analyse_many
 
-    def counting(self, text, lang=None, force_targets=()):
-        calls.append(text)
-        return original(self, text, lang, force_targets)
+    def counting(self, items, force_targets=()):
+        calls.extend(text for text, _ in items)
+        return original(self, items, force_targets)
 
-    monkeypatch.setattr(Analyzer, "analyse", counting)
+    monkeypatch.setattr(Analyzer, "analyse_many", counting)
     retweet = "RT @sama: Elon Musk is wrong about Stargate, as usual"
     posts = [post(i, retweet) for i in range(5)] + [post(9, "Satya Nadella: we are good for our $80B")]
     store = Store(data_dir)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,12 @@ class Analysis:
 
 
 class Analyzer:
+    """VADER with our domain lexicon for sentiment, zero-shot rules for stance: exact, fast, and
+    the baseline. ``LearnedAnalyzer`` has the same interface; ``analyzers.make_analyzer`` picks by
+    name."""
+
+    name = "vader"
+
     def __init__(self, config: Config, models_dir: Path | None = None):
         self.config = config
         self.matcher = Matcher(config)
@@ -53,7 +60,31 @@ class Analyzer:
     def rules_version(self) -> str:
         return self.matcher.rules_version
 
-    def analyse(self, text: str, lang: str | None = None, force_targets: tuple[str, ...] = ()) -> Analysis:
+    @property
+    def version(self) -> str:
+        """The version stamped on sentiment rows (stance rows carry their own scorer's)."""
+        return str(self.sentiment.version)
+
+    def stance_version(self, target_id: str) -> str:
+        """The version new stance scores for this target carry (a trained model's, else this analyzer's)."""
+        model = self.models.get(target_id)
+        return str(getattr(model, "version", None) or self.zero_shot_stance_version)
+
+    @property
+    def zero_shot_stance_version(self) -> str:
+        return str(self.rule_stance.version)
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def analyse_many(self, items: Sequence[tuple[str, str | None]],
+                     force_targets: tuple[str, ...] = ()) -> list[Analysis]:
+        """(text, lang) items in, one Analysis each, in order."""
+        return [self.analyse(text, lang, force_targets) for text, lang in items]
+
+    def start(self, text: str, lang: str | None, force_targets: tuple[str, ...]) -> tuple[Analysis, list[Mention]]:
+        """Match targets and decide the language; ``scored`` says whether scores are to be added."""
         mentions = self.matcher.match(text)
         for tid in force_targets:
             if all(m.target_id != tid for m in mentions):
@@ -62,10 +93,16 @@ class Analyzer:
         result = Analysis(lang=used_lang, scored=False)
         if used_lang is not None and used_lang not in self.languages:
             result.targets = [TargetResult(m.target_id, m.alias, None, None, None) for m in mentions]
-            return result
+            return result, []
         if not mentions and not self.config.analysis.store_unmatched:
-            return result  # will not be stored: skip the expensive part
+            return result, []  # will not be stored: skip the expensive part
         result.scored = True
+        return result, mentions
+
+    def analyse(self, text: str, lang: str | None = None, force_targets: tuple[str, ...] = ()) -> Analysis:
+        result, mentions = self.start(text, lang, force_targets)
+        if not result.scored:
+            return result
         per_sentence: list[float] | None = None
         doc_scored = self.sentiment.score(prepare(text))  # the one VADER pass short posts get
         doc = doc_scored.compound

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analysis, Analyzer
 from monitor.config import Config
 from monitor.ingest.rows import AnalyzerInfo, analysis_tables
@@ -36,13 +37,9 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     stores them, everything with ``keep_all`` (re-scoring posts already stored)."""
     # Archives repeat texts (every retweet of a tweet reads "RT @user: ..."): each distinct text is
     # analysed once per batch, and its analysis serves every post that has it.
-    done: dict[tuple[str, str | None], Analysis] = {}
-    analyses: list[Analysis] = []
-    for _, text, lang in items:
-        analysis = done.get((text, lang))
-        if analysis is None:
-            analysis = done[(text, lang)] = analyzer.analyse(text, lang)
-        analyses.append(analysis)
+    unique = list(dict.fromkeys((text, lang) for _, text, lang in items))
+    done: dict[tuple[str, str | None], Analysis] = dict(zip(unique, analyzer.analyse_many(unique), strict=True))
+    analyses = [done[(text, lang)] for _, text, lang in items]
     keep_all = keep_all or analyzer.config.analysis.store_unmatched
     keep = [keep_all or a.matched for a in analyses]
     kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
@@ -64,9 +61,9 @@ def relax_gc(freeze: bool = False) -> None:
 _worker_analyzer: Analyzer | None = None
 
 
-def _init_worker(config: Config, models_dir: Path | None) -> None:
+def _init_worker(config: Config, models_dir: Path | None, analyzer: str | None, threads: int) -> None:
     global _worker_analyzer
-    _worker_analyzer = Analyzer(config, models_dir)
+    _worker_analyzer = make_analyzer(config, models_dir, analyzer, threads=threads)
     relax_gc(freeze=True)
 
 
@@ -80,9 +77,11 @@ class AnalysisPool:
 
     MIN_PARALLEL = 400
 
-    def __init__(self, config: Config, models_dir: Path | None = None, workers: int | None = None):
+    def __init__(self, config: Config, models_dir: Path | None = None, workers: int | None = None,
+                 analyzer: str | None = None):
         self.config = config
         self.models_dir = models_dir
+        self.analyzer = analyzer  # None: the config's analysis.analyzer
         wanted = workers if workers is not None else config.analysis.workers
         self.workers = wanted or (os.cpu_count() or 1)
         self._local: Analyzer | None = None
@@ -91,7 +90,7 @@ class AnalysisPool:
     @property
     def local(self) -> Analyzer:
         if self._local is None:
-            self._local = Analyzer(self.config, self.models_dir)
+            self._local = make_analyzer(self.config, self.models_dir, self.analyzer)
         return self._local
 
     def analyse(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> AnalysedBatch:
@@ -119,7 +118,8 @@ class AnalysisPool:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=get_context("spawn"),
-                initializer=_init_worker, initargs=(self.config, self.models_dir),
+                initializer=_init_worker,
+                initargs=(self.config, self.models_dir, self.analyzer, max(1, (os.cpu_count() or 1) // self.workers)),
             )
             atexit.register(self.close)
         return self._pool

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from monitor.analysis.pipeline import Analyzer
 from monitor.ingest.pool import AnalysisPool
 from monitor.ingest.rows import AnalyzerInfo
 from monitor.ingest.write import write_rescored
@@ -24,12 +23,6 @@ class RescoreReport:
     rescored: int = 0
     mentions_before: int = 0
     mentions_after: int = 0
-
-
-def stance_version(analyzer: Analyzer, target_id: str) -> str:
-    """The stance scorer version new scores for this target carry (a trained model's, else the rules')."""
-    model = analyzer.models.get(target_id)
-    return str(getattr(model, "version", None) or analyzer.rule_stance.version)
 
 
 def stale_keys_query(everything: bool) -> str:
@@ -50,7 +43,7 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
             progress: Callable[[int, int], None] | None = None) -> RescoreReport:
     analyzer = pool.local
     info = AnalyzerInfo.of(analyzer)
-    current = {t.id: stance_version(analyzer, t.id) for t in analyzer.config.targets}
+    current = {t.id: analyzer.stance_version(t.id) for t in analyzer.config.targets}
     report = RescoreReport()
     with store.read() as con:
         con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))

@@ -67,4 +67,4 @@ class AnalyzerInfo:
 
     @classmethod
     def of(cls, analyzer: Analyzer) -> AnalyzerInfo:
-        return cls(analyzer.rules_version, analyzer.sentiment.name, analyzer.sentiment.version)
+        return cls(analyzer.rules_version, analyzer.name, analyzer.version)

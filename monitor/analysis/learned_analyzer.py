@@ -1,0 +1,130 @@
+"""The learned analyzer: the same interface as the VADER one (``pipeline.Analyzer``), scores from
+the shipped model (``learned.LearnedModel``), computed in batches.
+
+- Sentiment per post: the sentiment head's calibrated probabilities; the label is the most
+  probable class, the compound ``p(positive) - p(negative)``. A post naming several targets, or a
+  long one, gets per-target sentiment from the sentences that name each target.
+- Stance per (post, target): the stance head on the pair (target name, post). Favor or against
+  only with at least ``analysis.stance_threshold`` probability, else none; the score is
+  ``p(favor) - p(against)``. The target's configured ``stance.favor`` / ``stance.against`` cues,
+  where one matches, decide (a user's explicit rule wins), and a model trained for the target with
+  ``monitor stance train`` takes precedence over the zero-shot head.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from monitor.analysis.learned import SENTIMENT_LABELS, LearnedModel, get_model
+from monitor.analysis.matching import Mention
+from monitor.analysis.pipeline import Analysis, Analyzer, TargetResult, _targets_in
+from monitor.analysis.sentiment import sentence_spans
+from monitor.analysis.stance import StanceResult
+from monitor.config import Config
+
+_PARENTHESIS = re.compile(r"\s*\([^)]*\)")
+
+
+def target_text(name: str) -> str:
+    """The target as the model reads it: its display name without a parenthesis ("Stargate (AI
+    infrastructure)" -> "Stargate")."""
+    return _PARENTHESIS.sub("", name).strip() or name
+
+
+class LearnedAnalyzer(Analyzer):
+    name = "learned"
+
+    def __init__(self, config: Config, models_dir: Path | None = None, model: LearnedModel | None = None):
+        super().__init__(config, models_dir)
+        self.model = model or get_model()
+        self.stance_threshold = config.analysis.stance_threshold
+        self.target_names = {t.id: target_text(t.name) for t in config.targets}
+        self.cues = {t.id: ([re.compile(p, re.IGNORECASE) for p in t.stance.favor],
+                            [re.compile(p, re.IGNORECASE) for p in t.stance.against]) for t in config.targets}
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    @property
+    def zero_shot_stance_version(self) -> str:
+        return self.model.version
+
+    def analyse(self, text: str, lang: str | None = None, force_targets: tuple[str, ...] = ()) -> Analysis:
+        return self.analyse_many([(text, lang)], force_targets)[0]
+
+    def analyse_many(self, items: Sequence[tuple[str, str | None]],
+                     force_targets: tuple[str, ...] = ()) -> list[Analysis]:
+        started = [self.start(text, lang, force_targets) for text, lang in items]
+        scored = [i for i, (result, _) in enumerate(started) if result.scored]
+        if not scored:
+            return [result for result, _ in started]
+        # One batch of texts for the sentiment head: each post, then the sentences that carry a
+        # target's own sentiment (several targets, or a long post).
+        texts = [items[i][0] for i in scored]
+        directed: dict[tuple[int, str], int] = {}  # (item, target) -> its row in texts
+        for i in scored:
+            text, (result, mentions) = items[i][0], started[i]
+            for target_id, part in self._target_sentences(text, mentions, result).items():
+                directed[(i, target_id)] = len(texts)
+                texts.append(part)
+        sentiment = self.model.sentiment(texts)
+        pairs = [(i, m) for i in scored for m in started[i][1]]
+        stance = self.model.stance([items[i][0] for i, _ in pairs], [self.target_names.get(m.target_id, m.target_id)
+                                                                    for _, m in pairs])
+        post_row = {i: row for row, i in enumerate(scored)}
+        for i, row in post_row.items():
+            self._set_sentiment(started[i][0], sentiment[row])
+        for (i, mention), probs in zip(pairs, stance, strict=True):
+            row = directed.get((i, mention.target_id), post_row[i])
+            started[i][0].targets.append(self._target_result(items[i][0], mention, sentiment[row], probs))
+        return [result for result, _ in started]
+
+    def _target_sentences(self, text: str, mentions: list[Mention], result: Analysis) -> dict[str, str]:
+        """For posts where it matters, each target's sentences (joined), to score on their own."""
+        if not (len(text) > self.long_text_chars or len(mentions) > 1):
+            return {}
+        spans = sentence_spans(text)
+        result.sentences = len(spans)
+        if len(spans) < 2:
+            return {}
+        named = [_targets_in(self.matcher, text[s:e]) for s, e in spans]
+        parts: dict[str, str] = {}
+        for m in mentions:
+            hits = [text[s:e] for (s, e), names in zip(spans, named, strict=True)
+                    if m.start >= 0 and (s <= m.start < e or m.target_id in names)]
+            if hits and len(hits) < len(spans):
+                parts[m.target_id] = " ".join(hits)
+        return parts
+
+    @staticmethod
+    def _compound(probs: np.ndarray) -> float:
+        return round(float(probs[2] - probs[0]), 4)
+
+    def _set_sentiment(self, result: Analysis, probs: np.ndarray) -> None:
+        result.compound = result.compound_doc = self._compound(probs)
+        result.label = SENTIMENT_LABELS[int(np.argmax(probs))]
+
+    def _target_result(self, text: str, mention: Mention, sentiment: np.ndarray, probs: np.ndarray) -> TargetResult:
+        model = self.models.get(mention.target_id)
+        stance = model.score(text) if model is not None else self._stance(mention.target_id, text, probs)
+        return TargetResult(mention.target_id, mention.alias, self._compound(sentiment),
+                            SENTIMENT_LABELS[int(np.argmax(sentiment))], stance)
+
+    def _stance(self, target_id: str, text: str, probs: np.ndarray) -> StanceResult:
+        """Against / none / favor from the head's probabilities (columns in that order)."""
+        favor_cues, against_cues = self.cues.get(target_id, ([], []))
+        favor_cue = any(p.search(text) for p in favor_cues)
+        against_cue = any(p.search(text) for p in against_cues)
+        if favor_cue != against_cue:
+            label = "favor" if favor_cue else "against"
+            return StanceResult(label, 1.0 if favor_cue else -1.0, self.name, self.version)
+        against, favor = float(probs[0]), float(probs[2])
+        label = "none"
+        if max(against, favor) >= self.stance_threshold and max(against, favor) >= float(probs[1]):
+            label = "favor" if favor > against else "against"
+        return StanceResult(label, round(favor - against, 4), self.name, self.version)

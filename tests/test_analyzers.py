@@ -1,0 +1,92 @@
+"""The two analyzers behind one interface: the learned model (the default) and VADER with the
+rules (exact, the baseline), through `monitor score`, import, rescore and the stored rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.analysis.analyzers import make_analyzer
+from monitor.analysis.learned_analyzer import LearnedAnalyzer, target_text
+from monitor.analysis.pipeline import Analyzer
+from monitor.config import Config
+from monitor.store import Store
+from tests.conftest import CONFIG_PATH, config_file, post, write_jsonl
+
+TEXTS = ["Sam Altman is doing a wonderful job, I love what OpenAI ships",
+         "Elon Musk says they don't have the money. Stargate is vaporware.",
+         "Microsoft will spend $80B on data centres this year, Satya Nadella said."]
+
+
+def score(cli, *args: str, config: Path | None = None) -> list[dict]:
+    result = cli("score", *[a for t in TEXTS for a in ("--text", t)], *args, config=config)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_the_default_analyzer_is_the_learned_one_and_every_line_says_which(cli) -> None:
+    learned = score(cli, config=CONFIG_PATH)  # the bundled config, as a user gets it
+    assert {line["analyzer"].split("@")[0] for line in learned} == {"learned"}
+    assert all(line["sentiment"]["label"] in ("negative", "neutral", "positive") for line in learned)
+    assert all(-1 <= line["sentiment"]["compound"] <= 1 for line in learned)
+    assert set(learned[1]["stance"]) == {"musk", "stargate"}
+    assert all(s["label"] in ("favor", "against", "none") and -1 <= s["score"] <= 1
+               for line in learned for s in line["stance"].values())
+    vader = score(cli, "--analyzer", "vader", config=CONFIG_PATH)
+    assert {line["analyzer"] for line in vader} == {"vader@" + Analyzer.__init__.__globals__["SentimentScorer"].version}
+    assert [line["mentions"] for line in vader] == [line["mentions"] for line in learned]  # one matcher
+
+
+def test_batches_give_what_one_by_one_gives(config: Config) -> None:
+    learned = make_analyzer(config, name="learned")
+    together = learned.analyse_many([(t, "en") for t in TEXTS])
+    alone = [learned.analyse(t, "en") for t in TEXTS]
+    assert [(a.compound, a.label, [(t.target_id, t.sentiment, t.stance.label, t.stance.score) for t in a.targets])
+            for a in together] == \
+           [(a.compound, a.label, [(t.target_id, t.sentiment, t.stance.label, t.stance.score) for t in a.targets])
+            for a in alone]
+
+
+def test_stance_threshold_and_cues(config: Config) -> None:
+    strict = config.model_copy(deep=True)
+    strict.analysis.stance_threshold = 1.0  # nothing is that sure: every stance is none
+    for target in strict.targets:
+        target.stance.favor, target.stance.against = [], []  # (the bundled config calls vaporware against)
+    analysis = make_analyzer(strict, name="learned").analyse(TEXTS[1], "en")
+    assert {t.stance.label for t in analysis.targets} == {"none"}
+    cued = strict.model_copy(deep=True)
+    cued.target("stargate").stance.against = [r"\bvaporware\b"]  # the user's own rule decides
+    [stargate] = [t for t in make_analyzer(cued, name="learned").analyse(TEXTS[1], "en").targets
+                  if t.target_id == "stargate"]
+    assert (stargate.stance.label, stargate.stance.score) == ("against", -1.0)
+
+
+def test_the_model_reads_a_target_by_its_plain_name() -> None:
+    assert target_text("Stargate (AI infrastructure)") == "Stargate"
+    assert target_text("Sam Altman") == "Sam Altman"
+
+
+def test_stored_scores_say_which_analyzer_and_rescore_switches(cli, tmp_path: Path, data_dir: Path) -> None:
+    learned_config = config_file(tmp_path / "learned.toml", lambda data: None)
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, text) for i, text in enumerate(TEXTS)])
+    assert cli("import", str(archive), config=learned_config).exit_code == 0
+    scorers = "SELECT DISTINCT scorer FROM post_sentiment UNION SELECT DISTINCT stance_scorer FROM target_scores"
+    with Store(data_dir).read() as con:
+        assert {r[0] for r in con.execute(scorers).fetchall()} == {"learned"}
+    result = cli("rescore", "--analyzer", "vader", config=learned_config)
+    assert result.exit_code == 0 and "rescored 3 of 3" in result.output
+    with Store(data_dir).read() as con:
+        assert {r[0] for r in con.execute(scorers).fetchall()} == {"vader", "stance-rules"}
+    assert "rescored 0 of 0" in cli("rescore", "--analyzer", "vader", config=learned_config).output
+    assert "rescored 3 of 3" in cli("rescore", config=learned_config).output  # back to the configured one
+
+
+@pytest.mark.parametrize("name", ["learned", "vader"])
+def test_make_analyzer_by_name(config: Config, name: str) -> None:
+    analyzer = make_analyzer(config, name=name)
+    assert analyzer.name == name and isinstance(analyzer, LearnedAnalyzer) == (name == "learned")
+    assert analyzer.stamp == f"{name}@{analyzer.version}"
+    with pytest.raises(ValueError, match="unknown analyzer"):
+        make_analyzer(config, name="nosuch")
