@@ -629,6 +629,49 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+def _search_params(query: str, limit: int, floor: datetime, until: datetime | None, cursor: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"q": query, "sort": "latest", "limit": limit, "since": _iso_ms(floor)}
+    if until is not None:
+        params["until"] = _iso_ms(until)
+    if cursor:
+        params["cursor"] = cursor
+    return params
+
+
+def _posts_above_floor(ctx: CollectContext[BlueskySearchSettings], query: str, response: Response,
+                       views: list[Any], floor: datetime, seen: set[str], pass_newest: datetime | None,
+                       oldest: datetime | None) -> tuple[list[Post], bool, datetime | None, datetime | None]:
+    """One page of search results: the posts above ``floor`` not seen yet in this run (``seen`` is
+    updated), whether the page reached the floor, and the pass's newest and oldest ``sortAt`` so far."""
+    posts: list[Post] = []
+    reached_floor = False
+    for view in views:
+        if not isinstance(view, dict):
+            continue
+        at = _sort_at(view)
+        if at is not None and at <= floor:
+            reached_floor = True  # stored by an earlier pass
+            continue
+        if at is not None:
+            pass_newest = at if pass_newest is None else max(pass_newest, at)
+            oldest = at if oldest is None else min(oldest, at)
+        uri = str(view.get("uri"))
+        if uri in seen:
+            continue
+        seen.add(uri)
+        try:
+            posts.append(post_from_post_view(view, ctx.provenance(response.url, query)))
+        except (FieldError, ValueError) as exc:
+            log.warning("%s: skipped %s (%s)", SEARCH, uri, exc)
+    return posts, reached_floor, pass_newest, oldest
+
+
+def _just_after(moment: datetime) -> datetime:
+    # ``until`` is exclusive and to the millisecond: 1 ms after the oldest post reached keeps it in
+    # the next page (the repeated posts at that instant are deduplicated).
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+
+
 @register_collector(SEARCH, description="Bluesky searchPosts back-fill (logs in with an app password)",
                     base_url="https://bsky.social", needs="env BLUESKY_HANDLE, BLUESKY_APP_PASSWORD",
                     settings_model=BlueskySearchSettings, required_env=_SEARCH_ENV)
@@ -650,41 +693,16 @@ def fetch_search(ctx: CollectContext[BlueskySearchSettings], query: str, state: 
     oldest = until
     seen: set[str] = set()  # offset paging over a live index repeats results when new posts arrive
     while True:
-        params: dict[str, Any] = {"q": query, "sort": "latest", "limit": limit, "since": _iso_ms(floor)}
-        if until is not None:
-            params["until"] = _iso_ms(until)
-        if cursor:
-            params["cursor"] = cursor
-        data, response = _search(ctx, auth, params)
+        data, response = _search(ctx, auth, _search_params(query, limit, floor, until, cursor))
         views = data["posts"]
-        posts: list[Post] = []
-        reached_floor = False
-        for view in views:
-            if not isinstance(view, dict):
-                continue
-            at = _sort_at(view)
-            if at is not None and at <= floor:
-                reached_floor = True  # stored by an earlier pass
-                continue
-            if at is not None:
-                pass_newest = at if pass_newest is None else max(pass_newest, at)
-                oldest = at if oldest is None else min(oldest, at)
-            uri = str(view.get("uri"))
-            if uri in seen:
-                continue
-            seen.add(uri)
-            try:
-                posts.append(post_from_post_view(view, ctx.provenance(response.url, query)))
-            except (FieldError, ValueError) as exc:
-                log.warning("%s: skipped %s (%s)", SEARCH, uri, exc)
+        posts, reached_floor, pass_newest, oldest = _posts_above_floor(ctx, query, response, views, floor, seen,
+                                                                       pass_newest, oldest)
         fetched += len(views)
         next_cursor = data.get("cursor")
         done = reached_floor or not views or not next_cursor
         if not done and fetched + limit > cap:
-            # Below the offset cap: restart paging under the oldest post reached (until is exclusive,
-            # so 1 ms later; the repeated posts at that instant are deduplicated).
-            below = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(milliseconds=1) \
-                if oldest is not None else None
+            # Below the offset cap: restart paging under the oldest post reached.
+            below = _just_after(oldest) if oldest is not None else None
             if below is None or (until is not None and below >= until):
                 done = True  # no progress possible: end the pass rather than loop
             else:
