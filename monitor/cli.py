@@ -621,6 +621,9 @@ def _register_commands() -> None:
     main.add_command(eval_command)
     main.add_command(stance_group)
     main.add_command(label_command)
+    from monitor.alerts_cli import alerts_group
+
+    main.add_command(alerts_group)
 
 
 _register_commands()

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.alerts_config import AlertsConfig
+
 DEFAULT_CONFIG = Path("config/monitor.toml")
 DEFAULT_DATA_DIR = Path("data")
 
@@ -168,7 +170,15 @@ class Config(Strict):
     # (``bind_sources`` checks them all at load time).
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _alert_targets_known(self) -> Config:
+        unknown = sorted(set(self.alerts.targets) - {t.id for t in self.targets})
+        if unknown:
+            raise ValueError(f"[alerts.targets] names targets that are not configured: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Config:

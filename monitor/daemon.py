@@ -35,6 +35,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.alerts import AlertDispatcher, SpikeEvent, VoiceEvent, recent_stance_shifts
 from monitor.config import Config
 from monitor.ingest.collect import run_collector, summarise
 from monitor.ingest.cycle import import_configured_archives
@@ -116,6 +117,14 @@ class Daemon:
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _intervals: dict[str, float] = field(default_factory=dict)
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
+    _alerts: AlertDispatcher | None = None
+
+    @property
+    def alerts(self) -> AlertDispatcher:
+        """Delivers the spikes, voices and stance shifts found here to [[alerts.sinks]], once each."""
+        if self._alerts is None:
+            self._alerts = AlertDispatcher(self.config.alerts, self.store.write_connection)
+        return self._alerts
 
     def pool(self) -> AnalysisPool:
         """One analysis pool per scheduler thread (scorers keep per-call state)."""
@@ -183,6 +192,8 @@ class Daemon:
             log.info("maintenance: database busy; will try again")
         self.watch_spikes()
         self.watch_voices()
+        self.watch_stance()
+        self.alerts.flush()  # new events, retries that are due, alerts held through quiet hours
         self._write_status()
 
     def watch_spikes(self, now: datetime | None = None) -> None:
@@ -200,9 +211,11 @@ class Daemon:
         except StoreError as exc:
             log.info("spikes not checked now: %s", exc)
             return
-        for spike in spikes:
-            if (spike["target_id"], spike["start"]) in seen:
-                continue
+        fresh = [spike for spike in spikes if (spike["target_id"], spike["start"]) not in seen]
+        # Queued (in alert_deliveries) before the event is recorded as reported: a crash between the
+        # two re-finds the spike, and the queue's key drops the duplicate.
+        self.alerts.queue([SpikeEvent.from_spike(spike) for spike in fresh])
+        for spike in fresh:
             top = spike["top_post"] or {}
             # The post's URL, not its text: the log is printed on the console too.
             log.warning("spike: %s, %d posts in the hour from %s UTC (%s the 24 h average); most engaged: %s",
@@ -221,7 +234,7 @@ class Daemon:
                 found = con.execute("""
                     SELECT post_key, speaker_id, any_value(speaker_name), any_value(platform), any_value(url),
                            any_value(created_at), list(target_id ORDER BY target_id),
-                           list(target_name ORDER BY target_id)
+                           list(target_name ORDER BY target_id), any_value(text)
                     FROM v_voices WHERE created_at >= ?
                     GROUP BY post_key, speaker_id ORDER BY any_value(created_at), post_key
                 """, [now - VOICE_WINDOW]).fetchall()
@@ -232,7 +245,11 @@ class Daemon:
         except StoreError as exc:
             log.info("voices not checked now: %s", exc)
             return
-        for post_key, speaker, name, platform, url, _, _, names in voices[:VOICES_LOGGED]:
+        self.alerts.queue([VoiceEvent.from_voice(
+            speaker_id=speaker, speaker_name=name, post_key=post_key, created_at=created_at, platform=platform,
+            url=url, text=text, about=target_ids, about_names=names)
+            for post_key, speaker, name, platform, url, created_at, target_ids, names, text in voices])
+        for post_key, speaker, name, platform, url, _, _, names, _ in voices[:VOICES_LOGGED]:
             # The post's URL, not its text: the log is printed on the console too.
             log.warning("voice: %s (%s) on %s: %s", name or speaker, platform, ", ".join(n or "?" for n in names),
                         url or post_key)
@@ -240,7 +257,21 @@ class Daemon:
             log.warning("voice: %d more posts of tracked accounts (monitor status)", len(voices) - VOICES_LOGGED)
         self.events("voice", [(speaker, json.dumps({"post_key": post_key, "url": url, "platform": platform,
                                                      "created_at": created_at.isoformat(), "targets": target_ids}))
-                              for post_key, speaker, _, platform, url, created_at, target_ids, _ in voices])
+                              for post_key, speaker, _, platform, url, created_at, target_ids, _, _ in voices])
+
+    def watch_stance(self, now: datetime | None = None) -> None:
+        """Alert when a target's net stance over the last 24 h moved against the 24 h before (once
+        per target, day and direction; thresholds in [alerts]). ``now`` (naive UTC) is for tests."""
+        if not self.alerts.active:
+            return
+        try:
+            with self.store.read(timeout=2.0) as con:
+                shifts = recent_stance_shifts(con, now or utcnow_naive())
+        except StoreError as exc:
+            log.info("stance not checked now: %s", exc)
+            return
+        for shift in self.alerts.queue(shifts):  # only those not reported before
+            log.warning("%s", shift.title())
 
     # bookkeeping
 

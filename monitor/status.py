@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor.alerts import alert_status, render_alert_status
 from monitor.store import Store, StoreError
 from monitor.store.daemon_state import read_status, running_pid
 from monitor.summary import SPIKE_FACTOR, spike_ratio, spike_when
@@ -63,6 +64,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
             """).fetchall()
             spikes = _target_events(con, "spike", now - timedelta(hours=24))
             voices = _target_events(con, "voice", now - timedelta(hours=24), then_by="$.created_at")
+            alerts = alert_status(con, now)
     except StoreError as exc:
         result["error"] = str(exc)
         return result
@@ -79,6 +81,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
     result["spikes_24h"] = [{"target_id": tid, "name": name, **detail} for tid, name, detail in spikes]
     result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in voices]
+    result["alerts"] = alerts
     return result
 
 
@@ -145,6 +148,8 @@ def render(data: dict[str, Any], console: Console) -> None:
             console.print(Text.assemble((f"{voice['created_at'][:16].replace('T', ' ')} UTC ", "bold"),
                                         literal(f"{voice['speaker']} on {', '.join(voice['targets'])}"), "  ",
                                         literal(voice.get("url") or voice["post_key"], style="blue")))
+    if data.get("alerts"):
+        render_alert_status(data["alerts"], console)
     for problem in data.get("recent_job_problems", []):
         console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
                               style="yellow"))

@@ -280,6 +280,26 @@ JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
 WHERE m.target_id <> a.speaker_id;
 """))
 
+MIGRATIONS.append(("alert deliveries", """
+-- One row per alert event and sink (monitor/alerts): the dedup across restarts, the retry queue and
+-- the record of what each sink answered. IF NOT EXISTS: the dispatcher created it before this migration.
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    event_key       VARCHAR NOT NULL,   -- the event's own key: spike:<target>:<hour>, voice:<speaker>:<post>
+    sink            VARCHAR NOT NULL,   -- the sink's name in [[alerts.sinks]]
+    status          VARCHAR NOT NULL,   -- pending | held | retrying | sent | failed
+    attempts        INTEGER NOT NULL,
+    http_status     INTEGER,            -- the last answer: HTTP status, or the SMTP reply code
+    error           VARCHAR,            -- the last failure (secrets removed)
+    sent_at         TIMESTAMP,          -- UTC, when the sink accepted it
+    created_at      TIMESTAMP NOT NULL, -- UTC, when the event was emitted
+    next_attempt_at TIMESTAMP,          -- UTC; pending, held and retrying rows wait until then
+    kind            VARCHAR NOT NULL,   -- spike | voice | stance_shift | test
+    target_id       VARCHAR,
+    event           JSON NOT NULL,      -- the event, to send it after a restart
+    PRIMARY KEY (event_key, sink)
+);
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
