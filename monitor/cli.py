@@ -616,14 +616,12 @@ def score_record(post_id: Any, result: Any, analyzer: str) -> dict[str, Any]:
 
 # Commands that live in their own modules register here, the way a plugin's would.
 def _register_commands() -> None:
-    from monitor.eval_cli import eval_command, label_command, stance_group
-
-    main.add_command(eval_command)
-    main.add_command(stance_group)
-    main.add_command(label_command)
     from monitor.alerts_cli import alerts_group
+    from monitor.eval_cli import eval_command, label_command, stance_group
+    from monitor.report.commands import report_command, serve_command
 
-    main.add_command(alerts_group)
+    for command in (eval_command, stance_group, label_command, alerts_group, report_command, serve_command):
+        main.add_command(command)
 
 
 _register_commands()
