@@ -84,7 +84,8 @@ class Filters:
     targets: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
 
-    def sql(self, target_column: str = "target_id", time_column: str = "created_at") -> tuple[str, list[Any]]:
+    def sql(self, target_column: str = "target_id", time_column: str = "created_at",
+            platform_column: str = "platform") -> tuple[str, list[Any]]:
         """A WHERE clause (never empty) and its parameters."""
         clauses, params = ["TRUE"], []
         if self.since is not None:
@@ -97,7 +98,7 @@ class Filters:
             clauses.append(f"{target_column} IN ({', '.join('?' for _ in self.targets)})")
             params += list(self.targets)
         if self.platforms:
-            clauses.append(f"platform IN ({', '.join('?' for _ in self.platforms)})")
+            clauses.append(f"{platform_column} IN ({', '.join('?' for _ in self.platforms)})")
             params += list(self.platforms)
         return " AND ".join(clauses), params
 
@@ -297,8 +298,8 @@ WINDOW_TABLE = "report_window"
 def _load_window(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
     """The mentions of the window and platforms (every target: co-mentions need the others), with
     their score rows' scorer columns; post text stays in the database until a listing needs it."""
-    where, params = Filters(filters.since, filters.until, (), filters.platforms).sql("m.target_id", "m.created_at")
-    where = where.replace("platform IN", "m.platform IN")
+    where, params = Filters(filters.since, filters.until, (), filters.platforms).sql(
+        "m.target_id", "m.created_at", "m.platform")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {WINDOW_TABLE} AS
         SELECT m.target_id, m.target_name, m.post_key, m.platform, m.created_at, m.author_handle, m.sentiment,
