@@ -61,7 +61,9 @@ def main() -> None:
     args = parser.parse_args()
     posts = load_posts()
     results = {name: score(name, posts) for name in ANALYZER_NAMES}
-    keys = ["sentiment", "stance:all", *sorted(k for k in results["vader"] if k.startswith("stance:") and k != "stance:all" and results["vader"][k]["n"] >= MIN_PER_TARGET)]
+    per_target = sorted(k for k in results["vader"] if k.startswith("stance:") and k != "stance:all"
+                        and results["vader"][k]["n"] >= MIN_PER_TARGET)
+    keys = ["sentiment", "stance:all", *per_target]
     print(f"domain check set: {len(posts)} posts, {results['vader']['stance:all']['n']} (post, target) stance labels")
     header = ["measure", "n", *ANALYZER_NAMES]
     rows = []
