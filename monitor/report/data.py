@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from monitor.terminal import safe
+
 # Same thresholds as `monitor summary`: a spike is a bucket with at least SPIKE_FACTOR times the
 # target's average volume per bucket over the window, and at least SPIKE_MIN_POSTS posts.
 SPIKE_FACTOR = 3.0
@@ -28,25 +30,16 @@ MAX_TARGETS_CHARTED = 12  # the busiest targets get a series; the rest are still
 MAX_GAPS = 200
 DRILL_POSTS = 50  # posts one drill-down returns at most
 
-# Control characters (ESC starts every terminal escape sequence) and bidirectional overrides are
-# shown as visible escapes (\x1b), so a post that carries them displays what it is.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def visible(value: object, limit: int | None = None) -> str:
-    """Post-derived text for display: control characters as visible escapes, optionally shortened."""
-    text = "" if value is None else str(value)
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
-                        else f"\\u{ord(m.group(0)):04x}", text)
-    if limit is not None and len(text) > limit:
-        text = text[: max(0, limit - 1)] + "…"
-    return text
+    """Post-derived text for display: control characters (ESC, bidirectional overrides) as visible
+    escapes like the terminal shows them, optionally shortened."""
+    return safe(value, limit=limit)
 
 
 def safe_link(url: str | None) -> str | None:
     """The URL if it may be a link (http or https, no control characters or spaces), else None:
     a ``javascript:`` or ``data:`` URL is shown as text, never linked."""
-    if not url or _CONTROL.search(url) or any(c.isspace() for c in url):
+    if not url or safe(url) != url or any(c.isspace() for c in url):
         return None
     try:
         parts = urlsplit(url)
