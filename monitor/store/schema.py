@@ -300,6 +300,89 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 );
 """))
 
+# Words too common to say what a target's posts are about (v_mention_terms leaves them out).
+STOPWORDS = (
+    "about above after again against all also and any are aren because been before being below between both but "
+    "can cannot could did didn does doesn doing don down during each even ever every few for from further get gets "
+    "got had has hasn have haven having her here hers herself him himself his how into isn its itself just let like "
+    "make many more most much must mustn myself need new nor not now off once one only other our ours ourselves out "
+    "over own really said same say says see she should shouldn since some still such than that the their theirs "
+    "them themselves then there these they this those through too under until very via was wasn way well were "
+    "weren what when where which while who whom why will with won would wouldn yes yet you your yours yourself "
+    "yourselves amp rt http https www com"
+).split()
+
+MIGRATIONS.append(("read-side views", f"""
+-- Documented views for SQL users, the same figures as `monitor summary` (times are UTC).
+-- v_mood_daily: per day and target, the mentions, how many have a sentiment score, the mean score
+-- and its spread (sample standard deviation), and the stance counts.
+CREATE OR REPLACE VIEW v_mood_daily AS
+SELECT CAST(date_trunc('day', created_at) AS DATE) AS day, target_id, any_value(target_name) AS target_name,
+       count(*) AS posts, count(sentiment) AS scored,
+       round(avg(sentiment), 4) AS mean_sentiment, round(stddev_samp(sentiment), 4) AS sentiment_spread,
+       count(*) FILTER (WHERE stance = 'favor') AS favor, count(*) FILTER (WHERE stance = 'against') AS against,
+       count(*) FILTER (WHERE stance = 'none') AS neither
+FROM v_mentions GROUP BY ALL;
+
+-- v_share_of_voice: per day and target, its mentions and its share of all targets' mentions that day.
+CREATE OR REPLACE VIEW v_share_of_voice AS
+WITH daily AS (
+    SELECT CAST(date_trunc('day', created_at) AS DATE) AS day, target_id, any_value(target_name) AS target_name,
+           count(*) AS posts
+    FROM v_mentions GROUP BY ALL
+)
+SELECT day, target_id, target_name, posts, sum(posts) OVER (PARTITION BY day) AS all_mentions,
+       round(posts / sum(posts) OVER (PARTITION BY day), 4) AS share
+FROM daily;
+
+-- v_mention_hashtags: one row per (mention, hashtag in the post's text), hashtags lower-case without '#'.
+CREATE OR REPLACE VIEW v_mention_hashtags AS
+SELECT DISTINCT target_id, target_name, post_key, platform, created_at, author_handle, hashtag
+FROM (SELECT *, unnest(regexp_extract_all(lower(text), '#([\\p{{L}}\\p{{N}}_]*\\p{{L}}[\\p{{L}}\\p{{N}}_]*)', 1))
+             AS hashtag FROM v_mentions);
+
+-- v_top_hashtags: per target, each hashtag with the posts that carry it, commonest first.
+CREATE OR REPLACE VIEW v_top_hashtags AS
+SELECT target_id, any_value(target_name) AS target_name, hashtag, count(DISTINCT post_key) AS posts,
+       min(created_at) AS first_seen, max(created_at) AS last_seen
+FROM v_mention_hashtags GROUP BY target_id, hashtag ORDER BY target_id, posts DESC, hashtag;
+
+-- v_mention_terms: one row per (mention, word of 3+ letters in the post), lower-case; links, @handles,
+-- hashtags, common English words and the words of the target's own name and matched alias left out.
+CREATE OR REPLACE VIEW v_mention_terms AS
+SELECT DISTINCT target_id, target_name, post_key, platform, created_at, author_handle, term
+FROM (SELECT *, unnest(regexp_extract_all(
+                    regexp_replace(lower(text), '(https?://|www\\.)\\S+|[@#][\\p{{L}}\\p{{N}}_]+', ' ', 'g'),
+                    '\\p{{L}}{{3,}}')) AS term
+      FROM v_mentions)
+WHERE NOT list_contains({list(STOPWORDS)!r}, term)
+  AND NOT list_contains(regexp_split_to_array(lower(coalesce(target_name, '') || ' ' || coalesce(alias, '')),
+                                              '[^\\p{{L}}]+'), term);
+
+-- v_top_terms: per target, each term with the posts that use it, commonest first.
+CREATE OR REPLACE VIEW v_top_terms AS
+SELECT target_id, any_value(target_name) AS target_name, term, count(DISTINCT post_key) AS posts
+FROM v_mention_terms GROUP BY target_id, term ORDER BY target_id, posts DESC, term;
+
+-- v_author_targets: per author (platform and handle) and target, the mentions, mood, stance and dates.
+CREATE OR REPLACE VIEW v_author_targets AS
+SELECT platform, author_handle, target_id, any_value(target_name) AS target_name, count(*) AS posts,
+       round(avg(sentiment), 4) AS mean_sentiment,
+       count(*) FILTER (WHERE stance = 'favor') AS favor, count(*) FILTER (WHERE stance = 'against') AS against,
+       count(*) FILTER (WHERE stance = 'none') AS neither, min(created_at) AS first_post, max(created_at) AS last_post
+FROM v_mentions WHERE author_handle IS NOT NULL GROUP BY ALL;
+
+-- v_posts_stored: when each post was stored here: its import's start for an imported file, its
+-- collector run's start for a collected post (collected_at of an archive is the archive's own
+-- retrieval time, e.g. 2016 for a Pushshift dump).
+CREATE OR REPLACE VIEW v_posts_stored AS
+SELECT p.post_key, p.platform, p.source, p.created_at, p.collected_at, p.import_id, p.run_id,
+       coalesce(i.started_at, r.started_at, p.collected_at) AS stored_at
+FROM posts p
+LEFT JOIN imports i ON i.import_id = p.import_id
+LEFT JOIN runs r ON r.run_id = p.run_id;
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
