@@ -104,11 +104,13 @@ def _file_options(func: Any) -> Any:
 @click.option("--sentiment-thresholds", metavar="POS,NEG",
               help="Try other sentiment label thresholds than the config's, e.g. 0.3,-0.1.")
 @click.option("--no-baselines", is_flag=True, help="Skip the stock-VADER baselines (faster).")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
+              help="Analyzer to measure (default: the config's analysis.analyzer).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str | None, target_prefix: bool,
                  target_id: str | None, target_name: str | None, binary: bool | None, rules_only: bool,
                  targets_files: tuple[Path, ...], sentiment_thresholds: str | None, no_baselines: bool,
-                 as_json: bool) -> None:
+                 analyzer: str | None, as_json: bool) -> None:
     """Measure our scores against human labels in FILE.
 
     \b
@@ -147,6 +149,9 @@ def eval_command(file: Path, fmt: str, labels_path: Path | None, label_map: str 
     """
     app = _app()
     config = _eval_config(app.config, targets_files, target_id, sentiment_thresholds)
+    if analyzer:
+        config = config.model_copy(deep=True)
+        config.analysis.analyzer = analyzer  # type: ignore[assignment]
     dataset = _read(file, fmt, labels_path, label_map, target_prefix, target_name)
     models_dir = None if rules_only else _models_dir(app)
     try:

@@ -432,7 +432,7 @@ def evaluate(dataset: Dataset, config: Config, models_dir: Path | None = None, t
 def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = None, target_id: str | None = None,
                     binary: bool | None = None, baselines: bool = True,
                     progress: Callable[[int], None] | None = None) -> Report:
-    from monitor.analysis.pipeline import Analyzer
+    from monitor.analysis.analyzers import make_analyzer
 
     examples = [e for e in dataset.examples if e.label is not None]
     if binary is None:  # a set without NONE gold labels (P-Stance) is scored as a two-way decision
@@ -445,13 +445,14 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
             resolved[name] = resolve_target(config, name)
     if fixed is None and not resolved:
         raise EvalDataError(f"{dataset.name}: rows have no target; pass --target ID (a configured target)")
-    analyzer = Analyzer(config_with_targets(config, resolved.values()), models_dir)
+    analyzer = make_analyzer(config_with_targets(config, resolved.values()), models_dir)
     stock = _stock_vader() if baselines else None
     rows: list[tuple[str, str, str, str | None]] = []  # group, gold, ours, vader
     scorer_names: set[str] = set()
-    for i, e in enumerate(examples):
-        target = fixed or resolved[e.target or ""]
-        result = analyzer.analyse(e.text, "en", force_targets=(target.id,))
+    targets = [fixed or resolved[e.target or ""] for e in examples]
+    results = _analyse_for_targets(analyzer, [(e.text, t.id) for e, t in zip(examples, targets, strict=True)],
+                                   progress=progress)
+    for e, target, result in zip(examples, targets, results, strict=True):
         tr = next((t for t in result.targets if t.target_id == target.id), None)
         stance = tr.stance if tr is not None else None
         label = "none"
@@ -462,8 +463,6 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
                 label = "favor" if stance.score >= 0 else "against"
         vader = vader_stance(stock(e.text), binary) if stock else None
         rows.append((target.name, e.label or "none", label, vader))
-        if progress and i % 200 == 0:
-            progress(i)
     report = Report(dataset.name, "stance", len(rows))
     report.scorers = {"ours": ", ".join(sorted(scorer_names)) or "-", "vader-as-stance": "vaderSentiment (stock)"}
     if binary:
@@ -481,6 +480,28 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
     return report
 
 
+def _analyse_for_targets(analyzer: Any, items: Sequence[tuple[str, str]], chunk: int = 256,
+                         progress: Callable[[int], None] | None = None) -> list[Any]:
+    """Each (text, target id) analysed with that target forced in ("": none), in batches per
+    target (the learned analyzer scores a batch at a time)."""
+    done_count = 0
+    results: list[Any] = [None] * len(items)
+    by_target: dict[str, list[int]] = {}
+    for i, (_, target_id) in enumerate(items):
+        by_target.setdefault(target_id, []).append(i)
+    for target_id, indices in by_target.items():
+        for start in range(0, len(indices), chunk):
+            part = indices[start:start + chunk]
+            done = analyzer.analyse_many([(items[i][0], "en") for i in part],
+                                         force_targets=(target_id,) if target_id else ())
+            for i, result in zip(part, done, strict=True):
+                results[i] = result
+            done_count += len(part)
+            if progress:
+                progress(done_count)
+    return results
+
+
 def _majority(gold: Sequence[str]) -> str:
     counts = Counter(gold)
     return max(("against", "favor", "none"), key=lambda lab: counts.get(lab, 0))
@@ -488,25 +509,23 @@ def _majority(gold: Sequence[str]) -> str:
 
 def evaluate_sentiment(dataset: Dataset, config: Config, baselines: bool = True,
                        progress: Callable[[int], None] | None = None) -> Report:
-    from monitor.analysis.pipeline import Analyzer
+    from monitor.analysis.analyzers import make_analyzer
 
-    analyzer = Analyzer(config_with_targets(config, (), store_unmatched=True), None)
+    analyzer = make_analyzer(config_with_targets(config, (), store_unmatched=True), None)
     stock = _stock_vader() if baselines else None
     ours: list[float] = []
     base: list[float] = []
     labels: list[str] = []
     ours_labels: list[str] = []
-    for i, e in enumerate(dataset.examples):
-        result = analyzer.analyse(e.text, "en")
+    results = _analyse_for_targets(analyzer, [(e.text, "") for e in dataset.examples], progress=progress)
+    for e, result in zip(dataset.examples, results, strict=True):
         compound = result.compound if result.compound is not None else 0.0
         ours.append(compound)
         ours_labels.append(result.label or "neutral")
         if stock:
             base.append(stock(e.text))
-        if progress and i % 200 == 0:
-            progress(i)
     report = Report(dataset.name, dataset.task, len(ours))
-    report.scorers = {"ours": f"{analyzer.sentiment.name} {analyzer.sentiment.version}",
+    report.scorers = {"ours": f"{analyzer.name} {analyzer.version}",
                       "stock-vader": "vaderSentiment (stock), thresholds +-0.05"}
     if dataset.task == "rating":
         ratings = [e.rating for e in dataset.examples]
