@@ -109,8 +109,8 @@ def mood_chart(report: Report) -> Chart:
                       "y2": {"field": "high"}, "color": color | {"legend": None}}},
         {"mark": {"type": "rule", "strokeDash": [3, 3], "color": "#888"}, "encoding": {"y": {"datum": 0}}},
     ], "resolve": {"legend": {"color": "independent"}}}
-    return Chart("mood", "Mood per target", "Mean VADER compound sentiment of the sentences naming each target "
-                 "(-1 negative … +1 positive), with its spread.", spec)
+    return Chart("mood", "Mood per target", "Mean sentiment (the stored analyzer's compound) of the sentences "
+                 "naming each target (-1 negative … +1 positive), with its spread.", spec)
 
 
 def stance_chart(report: Report) -> Chart:
