@@ -383,6 +383,12 @@ LEFT JOIN imports i ON i.import_id = p.import_id
 LEFT JOIN runs r ON r.run_id = p.run_id;
 """))
 
+MIGRATIONS.append(("import options", """
+-- The reader options a file was read with (its format, --map, --platform, --encoding) as JSON: a file
+-- counts as imported only when it was read through with the same options and gave a post.
+ALTER TABLE imports ADD COLUMN options VARCHAR;
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
