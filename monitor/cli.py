@@ -359,35 +359,51 @@ def _read(app: AppContext):
 
 
 @main.command()
-@click.option("--since", default="all", show_default=True, help="Window: 24h, 7d, 30d, all (or e.g. 12h, 2w).")
-@click.option("--target", help="Only this target id (see config).")
-@click.option("--platform", help="Only this platform (x, reddit, bluesky, mastodon, hackernews, news, ...).")
+@click.option("--since", default="all", show_default=True,
+              help="From: a span back from now (24h, 7d, 2w, 6m months, 1y years), an ISO date or time (2016-01-31, "
+                   "2016-01-31T12:00, UTC unless it says), or all.")
+@click.option("--until", default=None, help="Up to (not including): the same forms as --since. Default: now.")
+@click.option("--target", "targets", multiple=True, help="Only this target id (repeatable: any of them; see config).")
+@click.option("--platform", "platforms", multiple=True,
+              help="Only this platform (repeatable: x, reddit, bluesky, mastodon, hackernews, news, ...).")
+@click.option("--author", help="Only this author's posts (a handle, with or without @; any case), with their view.")
 @click.option("--top", default=3, show_default=True, help="How many posts and authors to list.")
-@click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON (times UTC, ISO 8601 with zone).")
 @pass_app
-def summary(app: AppContext, since: str, target: str | None, platform: str | None, top: int, as_json: bool) -> None:
-    """Per target: volume and change against the previous window, mean sentiment, stance split,
-    trend; spikes (hours or days with 3x a target's average volume, and what drove them); who says
-    what about whom (posts of a target's own accounts, config `accounts`, naming another target);
-    the most positive, negative and engaged posts; top authors; platform mix; freshness.
+def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, ...], platforms: tuple[str, ...],
+            author: str | None, top: int, as_json: bool) -> None:
+    """Per target: volume and change against the previous window, share of voice, mood and how it
+    moves (per bucket, change against the previous window), stance split, trend; top hashtags and
+    terms; spikes (busy hours or days against a baseline, and what drove them); who says what about
+    whom (posts of a target's own accounts, config `accounts`, naming another target); the most
+    positive, negative and engaged posts; top authors; platform mix; freshness.
 
-    With --target ID, who-says-what lists what ID says and what the others say about it."""
-    from monitor.summary import compute, parse_window, render
+    With --target ID, who-says-what lists what ID says and what the others say about it. With
+    --author HANDLE, every figure is that author's. The same figures are views for `monitor sql`:
+    v_mood_daily, v_share_of_voice, v_top_hashtags, v_top_terms, v_author_targets."""
+    from monitor.summary import compute, make_filters, parse_window, render, unknown_filter_values
 
-    try:
-        parse_window(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    if target:
+    for value, option in ((since, "--since"), (until, "--until")):
         try:
-            app.config.target(target)
+            if value is not None:
+                parse_window(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+    for tid in targets:
+        try:
+            app.config.target(tid)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--target") from exc
     try:
         with app.store.read() as con:
-            data = compute(con, since=since, target=target, platform=platform, top=top)
+            problems = unknown_filter_values(con, make_filters(targets, platforms, author))
+            if problems:
+                raise click.BadParameter("; ".join(problems), param_hint="--platform/--author")
+            data = compute(con, since=since, until=until, target=targets, platform=platforms, author=author, top=top)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     batches, size = app.store.spool_size()
     warnings = []
     if batches:

@@ -20,7 +20,10 @@ from monitor.terminal import ago, literal
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """A time for JSON: ISO 8601 with its zone. The database stores naive UTC."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
 
 
 def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     db_bytes = sum(p.stat().st_size for p in (store.path, store.wal_path)
                    if p.exists())
     result: dict[str, Any] = {
-        "generated_at": now.isoformat(),
+        "generated_at": _iso(now),
         "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at")},
         "database": {"path": str(store.path), "bytes": db_bytes},
         "spool": {"batches": batches, "bytes": spool_bytes},
@@ -40,49 +43,65 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     }
     try:
         with store.read() as con:
-            rows = con.execute("""
-                SELECT source, max(started_at) AS last_run, arg_max(coverage, started_at),
-                       arg_max(error, started_at), sum(posts_new) FILTER (WHERE started_at >= ?),
-                       count(*) FILTER (WHERE started_at >= ? AND coverage <> 'complete'),
-                       max(started_at) FILTER (WHERE coverage = 'complete')
-                FROM runs GROUP BY source ORDER BY source
-            """, [now - timedelta(hours=24), now - timedelta(hours=24)]).fetchall()
-            last_errors = dict(con.execute("""
-                SELECT source, arg_max(error, started_at) FROM runs WHERE error IS NOT NULL GROUP BY source
-            """).fetchall())
-            day = con.execute("SELECT count(*) FROM posts WHERE collected_at >= ?",
-                              [now - timedelta(hours=24)]).fetchone()[0]
-            hour = con.execute("SELECT count(*) FROM posts WHERE collected_at >= ?",
-                               [now - timedelta(hours=1)]).fetchone()[0]
-            gaps = con.execute("""
-                SELECT source, count(*) AS hours, min(hour), max(hour) FROM v_coverage_gaps
-                WHERE hour >= ? GROUP BY source ORDER BY source
-            """, [now - timedelta(days=7)]).fetchall()
-            events = con.execute("""
-                SELECT event_at, kind, job, detail FROM daemon_events
-                WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
-            """).fetchall()
-            spikes = _target_events(con, "spike", now - timedelta(hours=24))
-            voices = _target_events(con, "voice", now - timedelta(hours=24), then_by="$.created_at")
-            alerts = alert_status(con, now)
+            figures = _read_figures(con, now)
     except StoreError as exc:
         result["error"] = str(exc)
         return result
-    for source, last_run, coverage, error, new_24h, problems_24h, last_ok in rows:
+    for source, last_run, coverage, error, new_24h, problems_24h, last_ok in figures["runs"]:
         job = jobs.get(source, {})
         result["sources"].append({
-            "source": source, "last_run": _iso(last_run), "result": coverage, "last_error": last_errors.get(source),
-            "current_error": error, "last_complete": _iso(last_ok), "posts_new_24h": int(new_24h or 0),
-            "incomplete_runs_24h": problems_24h, "next_run": job.get("next_run"),
+            "source": source, "last_run": _iso(last_run), "result": coverage,
+            "last_error": figures["last_errors"].get(source), "current_error": error, "last_complete": _iso(last_ok),
+            "posts_new_24h": int(new_24h or 0), "incomplete_runs_24h": problems_24h, "next_run": job.get("next_run"),
         })
+    day, hour, newest = figures["stored"]
+    result["posts_stored_24h"] = day
     result["posts_per_hour"] = round(day / 24, 1)
     result["posts_last_hour"] = hour
-    result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in gaps]
-    result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d} for a, k, j, d in events]
-    result["spikes_24h"] = [{"target_id": tid, "name": name, **detail} for tid, name, detail in spikes]
-    result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in voices]
-    result["alerts"] = alerts
+    result["posts_newest_created_at"] = _iso(newest)
+    result["posts_counted_by"] = "stored_at: the start of the import or collector run that stored each post"
+    result["gaps"] = [{"source": s, "hours_7d": n, "first": _iso(a), "last": _iso(b)} for s, n, a, b in figures["gaps"]]
+    result["recent_job_problems"] = [{"at": _iso(a), "kind": k, "job": j, "detail": d}
+                                     for a, k, j, d in figures["events"]]
+    result["spikes_24h"] = [{"target_id": tid, "name": name, **detail} for tid, name, detail in figures["spikes"]]
+    result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in figures["voices"]]
+    result["alerts"] = figures["alerts"]
     return result
+
+
+def _read_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Any]:
+    """The rows behind the status, read in one short visit: runs per source, new posts, gaps, the
+    daemon's recent problems, spikes and voices, alert deliveries."""
+    day_ago = now - timedelta(hours=24)
+    runs = con.execute("""
+        SELECT source, max(started_at) AS last_run, arg_max(coverage, started_at),
+               arg_max(error, started_at), sum(posts_new) FILTER (WHERE started_at >= ?),
+               count(*) FILTER (WHERE started_at >= ? AND coverage <> 'complete'),
+               max(started_at) FILTER (WHERE coverage = 'complete')
+        FROM runs GROUP BY source ORDER BY source
+    """, [day_ago, day_ago]).fetchall()
+    last_errors = dict(con.execute("""
+        SELECT source, arg_max(error, started_at) FROM runs WHERE error IS NOT NULL GROUP BY source
+    """).fetchall())
+    # By when the post was stored here (its import's or collector run's start), not collected_at:
+    # for an archive that is the archive's own retrieval time (2016 for a Pushshift dump).
+    stored = con.execute("""
+        SELECT count(*) FILTER (WHERE stored_at >= ?), count(*) FILTER (WHERE stored_at >= ?),
+               max(created_at) FILTER (WHERE stored_at >= ?)
+        FROM v_posts_stored
+    """, [day_ago, now - timedelta(hours=1), day_ago]).fetchone() or (0, 0, None)
+    gaps = con.execute("""
+        SELECT source, count(*) AS hours, min(hour), max(hour) FROM v_coverage_gaps
+        WHERE hour >= ? GROUP BY source ORDER BY source
+    """, [now - timedelta(days=7)]).fetchall()
+    events = con.execute("""
+        SELECT event_at, kind, job, detail FROM daemon_events
+        WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
+    """).fetchall()
+    return {"runs": runs, "last_errors": last_errors, "stored": stored, "gaps": gaps, "events": events,
+            "spikes": _target_events(con, "spike", day_ago),
+            "voices": _target_events(con, "voice", day_ago, then_by="$.created_at"),
+            "alerts": alert_status(con, now)}
 
 
 def _target_events(con: duckdb.DuckDBPyConnection, kind: str, since: datetime, then_by: str | None = None,
@@ -99,6 +118,17 @@ def _target_events(con: duckdb.DuckDBPyConnection, kind: str, since: datetime, t
     return [(job, name, json.loads(detail)) for job, name, detail in rows]
 
 
+def _print_post_counts(data: dict[str, Any], console: Console) -> None:
+    """New posts, counted by when they were stored here (an import or a collector run), not by their
+    own dates nor an archive's retrieval time."""
+    line = (f"New posts, by when they were stored here (imported or collected): "
+            f"{data.get('posts_stored_24h', 0):,} in the last 24 h ({data['posts_per_hour']:,} per hour), "
+            f"{data['posts_last_hour']:,} in the last hour")
+    if data.get("posts_newest_created_at"):
+        line += f"; the newest of them is dated {data['posts_newest_created_at'][:16].replace('T', ' ')} UTC"
+    console.print(line + ".", markup=False)
+
+
 def render(data: dict[str, Any], console: Console) -> None:
     daemon = data["daemon"]
     state = Text(f"running (pid {daemon['pid']})", style="green") if daemon["running"] else Text("not running",
@@ -109,8 +139,7 @@ def render(data: dict[str, Any], console: Console) -> None:
     if "error" in data:
         console.print(Text(data["error"], style="yellow"))
         return
-    console.print(f"Posts stored (collected or imported): {data['posts_per_hour']:,} per hour over the last 24 h; "
-                  f"{data['posts_last_hour']:,} in the last hour", markup=False)
+    _print_post_counts(data, console)
     now = datetime.fromisoformat(data["generated_at"])
     table = Table(title="Sources", title_justify="left")
     for col in ("source", "last run", "result", "new (24h)", "next run"):

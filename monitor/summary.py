@@ -5,6 +5,7 @@ authors, platforms and data freshness. ``compute`` returns plain data (also the 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,27 +17,68 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.models import STANCE_RULES_SCORER
-from monitor.terminal import ago, literal, safe, sparkline
+from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 TREND_BUCKETS = 14
-# A spike: an hour (windows up to 7 days) or a day (longer ones) with at least SPIKE_FACTOR times
-# the target's average volume per hour or day over the window, and at least SPIKE_MIN_POSTS posts.
+# A spike: an hour (windows up to 7 days) with at least SPIKE_FACTOR times the target's average hour
+# over the window, or a day (longer windows) with SPIKE_FACTOR times the target's average day over
+# the SPIKE_BASELINE_DAYS before it (a rolling baseline: an average over years of mostly empty days
+# made any busy day look thousands of times the norm), and at least SPIKE_MIN_POSTS posts.
 SPIKE_FACTOR = 3.0
 SPIKE_MIN_POSTS = 10
+SPIKE_BASELINE_DAYS = 28
 SPIKES_SHOWN = 5
 VOICES_SHOWN = 8  # (speaker, target) pairs in "who says what about whom"
+WORDS_SHOWN = 5  # hashtags and terms per target
+WINDOW_HELP = ("all, a span back from now (24h, 7d, 2w, 6m months, 1y years), or an ISO date or time "
+               "(2016-01-31, 2016-01-31T12:00, ...Z or +02:00; UTC when no zone is given)")
+_SPAN = re.compile(r"(\d+)\s*([hdwmy])")
 
 
-def parse_window(value: str) -> timedelta | None:
-    """'24h', '7d', '30d', 'all', or any N followed by h/d/w."""
-    if value in WINDOWS:
-        return WINDOWS[value]
-    match = re.fullmatch(r"(\d+)([hdw])", value.strip())
-    if not match:
-        raise ValueError(f"window '{value}' not understood: use 24h, 7d, 30d, all, or a number with h/d/w")
-    n, unit = int(match.group(1)), match.group(2)
-    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+def parse_window(value: str, now: datetime | None = None) -> timedelta | datetime | None:
+    """How far back a window reaches: None for 'all'; a timedelta for a span back from ``now`` (N with
+    h, d, w, m for calendar months or y for calendar years); a naive UTC datetime for an ISO date or
+    time (an offset is converted to UTC; none means UTC). Raises ValueError, saying what is accepted."""
+    text = value.strip().lower()
+    if text in WINDOWS:
+        return WINDOWS[text]
+    match = _SPAN.fullmatch(text)
+    if match:
+        return _span_back(value, int(match.group(1)), match.group(2), now or _now())
+    try:
+        when = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"window '{value}' not understood: use {WINDOW_HELP}") from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _span_back(value: str, n: int, unit: str, now: datetime) -> timedelta:
+    """The span of N units back from ``now``; months and years by the calendar. The window and the
+    one before it (the change column) must both start after the year 1."""
+    too_long = ValueError(f"window '{value}' reaches back before the year 1: use --since all for the whole history")
+    try:
+        if unit in "my":
+            months = n * (12 if unit == "y" else 1)
+            year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+            start = now.replace(year=year, month=month + 1, day=min(now.day, 28))
+            span = now - start
+        else:
+            span = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        if 2 * span > now - datetime.min:
+            raise too_long
+    except (OverflowError, ValueError):
+        raise too_long from None
+    return span
+
+
+def parse_bound(value: str | None, now: datetime | None = None) -> datetime | None:
+    """A --since or --until value as a naive UTC instant (a span counts back from ``now``); None for 'all'."""
+    if value is None:
+        return None
+    now = now or _now()
+    parsed = parse_window(value, now)
+    return now - parsed if isinstance(parsed, timedelta) else parsed
 
 
 def _now() -> datetime:
@@ -44,70 +86,135 @@ def _now() -> datetime:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """A time for JSON: ISO 8601 with its zone. The database stores naive UTC."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
+
+
+def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(dict.fromkeys(value))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a summary covers besides time: target ids and platforms (any of each), an author handle."""
+    targets: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    author: str | None = None  # a handle, without '@'; any case
+
+    def sql(self, start: datetime, end: datetime, end_inclusive: bool = True,
+            target_sql: str = "target_id IN ({})") -> tuple[str, list[Any]]:
+        """SQL filter and its parameters: the time window, the targets (each {} of ``target_sql``),
+        the platforms, the author."""
+        filters = ["created_at >= ?", f"created_at {'<=' if end_inclusive else '<'} ?"]
+        params: list[Any] = [start, end]
+        if self.targets:
+            marks = ", ".join("?" for _ in self.targets)
+            filters.append(target_sql.format(*[marks] * target_sql.count("{}")))
+            params += list(self.targets) * target_sql.count("{}")
+        if self.platforms:
+            filters.append(f"platform IN ({', '.join('?' for _ in self.platforms)})")
+            params += list(self.platforms)
+        if self.author:
+            filters.append("lower(author_handle) = ?")
+            params.append(self.author.lower())
+        return " AND ".join(filters), params
+
+    def without_targets(self) -> Filters:
+        return Filters((), self.platforms, self.author)
+
+    def describe(self) -> str:
+        """'targets: musk, altman; platform: x; author: @bob' (empty when nothing is filtered)."""
+        parts = [f"{label}{'s' if len(values) > 1 else ''}: {', '.join(values)}"
+                 for label, values in (("target", self.targets), ("platform", self.platforms)) if values]
+        if self.author:
+            parts.append(f"author: @{self.author}")
+        return "; ".join(parts)
+
+
+def make_filters(target: str | Sequence[str] | None = None, platform: str | Sequence[str] | None = None,
+                 author: str | None = None) -> Filters:
+    handle = author.strip().lstrip("@") if author else None
+    return Filters(_ids(target), _ids(platform), handle or None)
+
+
+def unknown_filter_values(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
+    """Why a filter can match nothing at all: a platform with no stored post (naming those there are),
+    an author with no stored post. (Target ids are checked against the config by the command.)"""
+    problems = []
+    known = [row[0] for row in con.execute("SELECT DISTINCT platform FROM posts ORDER BY 1").fetchall()]
+    unknown = [p for p in filters.platforms if p not in known]
+    if unknown:
+        problems.append(f"no posts from platform {', '.join(repr(p) for p in unknown)} are stored "
+                        f"(platforms stored: {', '.join(known) or 'none yet'})")
+    if filters.author and not con.execute("SELECT 1 FROM posts WHERE lower(author_handle) = ? LIMIT 1",
+                                          [filters.author.lower()]).fetchone():
+        problems.append(f"no posts by author @{filters.author} are stored (handles as the platform shows them)")
+    return problems
 
 
 @dataclass(frozen=True)
 class _Window:
     start: datetime
     end: datetime
-    prev_start: datetime | None  # the previous window of the same length (None for 'all')
-    where: str  # SQL filter on v_mentions: the window and the target / platform filters
+    end_inclusive: bool  # False with --until (an exclusive end)
+    prev_start: datetime | None  # the previous window of the same length (None for the whole history)
+    filters: Filters
+    where: str  # SQL filter on v_mentions: the window and the filters
     params: list[Any]
 
     @property
     def span(self) -> timedelta:
         return max(self.end - self.start, timedelta(seconds=1))
 
+    def previous(self, filters: Filters | None = None) -> tuple[str, list[Any]]:
+        """The SQL filter of the window before this one (same length, ending where this one starts)."""
+        assert self.prev_start is not None
+        return (filters or self.filters).sql(self.prev_start, self.start, end_inclusive=False)
 
-def _window(con: duckdb.DuckDBPyConnection, since: str, target: str | None, platform: str | None,
+
+def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filters: Filters,
             now: datetime | None) -> _Window:
-    delta = parse_window(since)
-    end = now or _now()
-    if delta is None:
+    now = now or _now()
+    start, end = parse_bound(since, now), parse_bound(until, now)
+    if start is None or end is None:
         # The whole history: the trend spans first to last post, not up to now.
-        bounds = con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchone()
-        start = bounds[0] if bounds and bounds[0] else end
-        end = bounds[1] if bounds and bounds[1] else end
-        prev_start = None
-    else:
-        start = end - delta
-        prev_start = start - delta
-    where, params = _filters(start, end, target, platform)
-    return _Window(start, end, prev_start, where, params)
+        first, last = con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchone() or (None, None)
+        end = end if end is not None else (now if start is not None else (last or now))
+        start = start if start is not None else min(first or end, end)
+    if end < start or (until is not None and end == start):
+        raise ValueError(f"the window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M}): "
+                         "--until must be later than --since")
+    prev_start = None if since.strip().lower() == "all" else start - (end - start)
+    where, params = filters.sql(start, end, end_inclusive=until is None)
+    return _Window(start, end, until is None, prev_start, filters, where, params)
 
 
-def _filters(start: datetime, end: datetime, target: str | None, platform: str | None,
-             target_sql: str = "target_id = ?") -> tuple[str, list[Any]]:
-    """SQL filter and its parameters: the time window, the target (each ? of ``target_sql``), the platform."""
-    filters = ["created_at >= ?", "created_at <= ?"]
-    params: list[Any] = [start, end]
-    if target:
-        filters.append(target_sql)
-        params += [target] * target_sql.count("?")
-    if platform:
-        filters.append("platform = ?")
-        params.append(platform)
-    return " AND ".join(filters), params
-
-
-def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | None = None,
-            platform: str | None = None, top: int = 3, now: datetime | None = None) -> dict[str, Any]:
-    window = _window(con, since, target, platform, now)
+def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | Sequence[str] | None = None,
+            platform: str | Sequence[str] | None = None, top: int = 3, now: datetime | None = None,
+            until: str | None = None, author: str | None = None) -> dict[str, Any]:
+    filters = make_filters(target, platform, author)
+    window = _window(con, since, until, filters, now)
     where, params = window.where, window.params
     bucket_seconds = max(1, int(window.span.total_seconds() / TREND_BUCKETS) + 1)
     targets = _target_summaries(con, window, bucket_seconds)
-    spikes = _spikes(con, where, params, window.span)
-    voices = _voices(con, window, target, platform)
     return {
         "generated_at": _iso(now or _now()),
-        "window": {"since": since, "start": _iso(window.start), "end": _iso(window.end),
-                   "previous_start": _iso(window.prev_start), "bucket_seconds": bucket_seconds},
-        "filters": {"target": target, "platform": platform},
+        "window": {"since": since, "until": until, "start": _iso(window.start), "end": _iso(window.end),
+                   "end_inclusive": window.end_inclusive, "previous_start": _iso(window.prev_start),
+                   "bucket_seconds": bucket_seconds, "buckets": _bucket_starts(window.start, bucket_seconds)},
+        "filters": {"target": ",".join(filters.targets) or None, "platform": ",".join(filters.platforms) or None,
+                    "targets": list(filters.targets), "platforms": list(filters.platforms),
+                    "author": filters.author, "text": filters.describe()},
         "mentions_in_window": sum(t["posts"] for t in targets),
         "targets": targets,
-        "spikes": spikes,
-        "voices": voices,
+        "spikes": _spikes(con, window),
+        "voices": _voices(con, window),
+        "words": _top_words(con, where, params),
+        "author": _author_view(con, window) if filters.author else None,
         "most_positive": _notable_posts(con, where, params, top, "sentiment DESC", "AND sentiment > 0"),
         "most_negative": _notable_posts(con, where, params, top, "sentiment ASC", "AND sentiment < 0"),
         "most_engaged": _notable_posts(con, where, params, top, "engagement DESC, created_at DESC",
@@ -118,40 +225,59 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | No
     }
 
 
+def _bucket_starts(start: datetime, bucket_seconds: int) -> list[str]:
+    """When each trend bucket begins (UTC)."""
+    return [_iso(start + timedelta(seconds=bucket_seconds * i)) for i in range(TREND_BUCKETS)]
+
+
 def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int) -> list[dict[str, Any]]:
-    """Per target, busiest first: volume, change against the previous window, mood, stance counts,
-    engagement, authors, trend and the stance scorers behind its figures."""
+    """Per target, busiest first: volume, change against the previous window, share of voice, mood and
+    its change, stance counts, engagement, authors, volume and mood trends, the stance scorers."""
     rows = con.execute(f"""
-        SELECT target_id, any_value(target_name), count(*), avg(sentiment),
+        SELECT target_id, any_value(target_name), count(*), avg(sentiment), count(sentiment),
                count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
         FROM v_mentions WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
     """, window.params).fetchall()
-    previous = _previous_counts(con, window)
+    previous = _previous_figures(con, window)
+    all_mentions = _all_mentions(con, window)
     scorers = _stance_scorers(con, window.where, window.params)
     trends = _trends(con, window, bucket_seconds)
     targets = []
-    for tid, name, count, mean, favor, against, none, engagement, authors in rows:
-        prev = previous.get(tid) if window.prev_start is not None else None
-        change = None if prev in (None, 0) else round((count - prev) / prev * 100, 1)
+    for tid, name, count, mean, scored, favor, against, none, engagement, authors in rows:
+        prev_posts, prev_mood = previous.get(tid, (0, None)) if window.prev_start is not None else (None, None)
+        change = None if prev_posts in (None, 0) else round((count - prev_posts) / prev_posts * 100, 1)
+        mood = None if mean is None else round(mean, 3)
+        volume, moods = trends.get(tid, ([0] * TREND_BUCKETS, [None] * TREND_BUCKETS))
         targets.append({
-            "target_id": tid, "name": name or tid, "posts": count, "previous_posts": prev, "change_pct": change,
-            "mean_sentiment": None if mean is None else round(mean, 3),
+            "target_id": tid, "name": name or tid, "posts": count, "previous_posts": prev_posts, "change_pct": change,
+            "share_of_voice": round(count / all_mentions, 4) if all_mentions else None,
+            "mean_sentiment": mood, "scored_posts": scored,
+            "previous_mean_sentiment": None if prev_mood is None else round(prev_mood, 3),
+            "mood_change": None if mood is None or prev_mood is None else round(mean - prev_mood, 3),
             "stance": {"favor": favor, "against": against, "none": none},
-            "engagement": int(engagement or 0), "authors": authors, "trend": trends.get(tid, [0] * TREND_BUCKETS),
+            "engagement": int(engagement or 0), "authors": authors, "trend": volume, "mood_trend": moods,
             "stance_scorers": scorers.get(tid, []),
         })
     return targets
 
 
-def _previous_counts(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, int]:
-    """Posts per target in the window before this one, of the same length (none for 'all')."""
+def _previous_figures(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, tuple[int, float | None]]:
+    """Posts and mean sentiment per target in the window before this one, of the same length (none for
+    the whole history)."""
     if window.prev_start is None:
         return {}
-    # The same filters with the time bounds (the first two parameters) moved back one window.
-    prev_params = [window.prev_start, window.start, *window.params[2:]]
-    return dict(con.execute(f"SELECT target_id, count(*) FROM v_mentions WHERE {window.where} GROUP BY target_id",
-                            prev_params).fetchall())
+    where, params = window.previous()
+    rows = con.execute(f"SELECT target_id, count(*), avg(sentiment) FROM v_mentions WHERE {where} GROUP BY target_id",
+                       params).fetchall()
+    return {tid: (n, mood) for tid, n, mood in rows}
+
+
+def _all_mentions(con: duckdb.DuckDBPyConnection, window: _Window) -> int:
+    """Every target's mentions in the window (the other filters kept): the whole that share of voice divides."""
+    where, params = window.filters.without_targets().sql(window.start, window.end, window.end_inclusive)
+    row = con.execute(f"SELECT count(*) FROM v_mentions WHERE {where}", params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _stance_scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
@@ -165,17 +291,54 @@ def _stance_scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any
     return scorers
 
 
-def _trends(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int) -> dict[str, list[int]]:
-    """Per target, posts in each of TREND_BUCKETS equal slices of the window (for the sparkline)."""
+def _trends(con: duckdb.DuckDBPyConnection, window: _Window,
+            bucket_seconds: int) -> dict[str, tuple[list[int], list[float | None]]]:
+    """Per target, posts and mean sentiment in each of TREND_BUCKETS equal slices of the window (the
+    sparklines; a slice with no scored post has no mood)."""
     trend_rows = con.execute(f"""
-        SELECT target_id, CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER) AS b, count(*)
+        SELECT target_id, least(greatest(CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER), 0), ?) AS b,
+               count(*), avg(sentiment)
         FROM v_mentions WHERE {window.where} GROUP BY ALL
-    """, [window.start, bucket_seconds, *window.params]).fetchall()
-    trends: dict[str, list[int]] = {}
-    for tid, bucket, count in trend_rows:
-        series = trends.setdefault(tid, [0] * TREND_BUCKETS)
-        series[min(max(bucket, 0), TREND_BUCKETS - 1)] += count
+    """, [window.start, bucket_seconds, TREND_BUCKETS - 1, *window.params]).fetchall()
+    trends: dict[str, tuple[list[int], list[float | None]]] = {}
+    for tid, bucket, count, mood in trend_rows:
+        volume, moods = trends.setdefault(tid, ([0] * TREND_BUCKETS, [None] * TREND_BUCKETS))
+        volume[bucket] += count
+        moods[bucket] = None if mood is None else round(mood, 3)
     return trends
+
+
+def _top_words(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
+               limit: int = WORDS_SHOWN) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per target, its commonest hashtags and terms in the window (views v_mention_hashtags and
+    v_mention_terms), as {target_id: {"hashtags": [{"hashtag", "posts"}], "terms": [{"term", "posts"}]}}."""
+    words: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
+        rows = con.execute(f"""
+            SELECT target_id, {column}, count(DISTINCT post_key) AS n FROM {view} WHERE {where}
+            GROUP BY target_id, {column}
+            QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY n DESC, {column}) <= ?
+            ORDER BY target_id, n DESC, {column}
+        """, [*params, limit]).fetchall()
+        for tid, word, n in rows:
+            words.setdefault(tid, {"hashtags": [], "terms": []})[key].append({column: word, "posts": n})
+    return words
+
+
+def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any]:
+    """The --author view: the author's handles and platforms, posts in the window and overall, first and
+    last post, and per target what they said (view v_author_targets over the window)."""
+    where, params = window.where, window.params
+    row = con.execute(f"""
+        SELECT list(DISTINCT author_handle ORDER BY author_handle), list(DISTINCT platform ORDER BY platform),
+               count(DISTINCT post_key), min(created_at), max(created_at), avg(sentiment)
+        FROM v_mentions WHERE {where}
+    """, params).fetchone() or ([], [], 0, None, None, None)
+    total = con.execute("SELECT count(*) FROM posts WHERE lower(author_handle) = ?",
+                        [window.filters.author]).fetchone()
+    return {"handle": window.filters.author, "handles": row[0] or [], "platforms": row[1] or [], "posts": row[2],
+            "posts_stored": int(total[0]) if total else 0, "first_post": _iso(row[3]), "last_post": _iso(row[4]),
+            "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
 def _notable_posts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], top: int, order: str,
@@ -234,44 +397,71 @@ def _stance_split(stance: dict[str, int]) -> str:
     return "/".join(f"{round(100 * stance[k] / total)}" for k in ("favor", "against", "none"))
 
 
-def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], span: timedelta,
-            limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
-    """The window's busiest hours (or days) per target, against the target's average over the window,
-    each with its most engaged post: what the spike was about."""
-    unit = "hour" if span <= timedelta(days=7) else "day"
-    buckets = max(1.0, span / (timedelta(hours=1) if unit == "hour" else timedelta(days=1)))
-    rows = con.execute(f"""
-        WITH per_bucket AS (
-            SELECT target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
+_SPIKE_COLUMNS = """target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
                    count(*) AS n, avg(sentiment) AS mood,
-                   arg_max(struct_pack(post_key, text, url, engagement),
-                           coalesce(engagement, 0)) AS top
-            FROM v_mentions WHERE {where} GROUP BY target_id, bucket
-        )
-        SELECT b.target_id, b.name, b.bucket, b.n, b.mood, b.top,
-               sum(b.n) OVER (PARTITION BY b.target_id) / ? AS average
-        FROM per_bucket b
-        QUALIFY b.n >= ? AND b.n >= ? * average
-        ORDER BY b.n / average DESC, b.n DESC, b.bucket LIMIT ?
-    """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
-    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
-    spikes = []
-    for tid, name, bucket, n, mood, top, average in rows:
-        spikes.append({
-            "target_id": tid, "name": name or tid, "unit": unit, "start": _iso(bucket), "end": _iso(bucket + step),
-            "posts": n, "average": round(average, 2), "ratio": round(n / average, 1),
-            "mean_sentiment": None if mood is None else round(mood, 3),
-            "top_post": top,
-        })
-    return spikes
+                   arg_max(struct_pack(post_key, text, url, engagement), coalesce(engagement, 0)) AS top"""
 
 
-def _voices(con: duckdb.DuckDBPyConnection, window: _Window, target: str | None, platform: str | None,
-            limit: int = VOICES_SHOWN) -> list[dict[str, Any]]:
+def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
+    """The window's busiest hours (windows up to 7 days) or days per target against the target's
+    baseline, each with its most engaged post: what the spike was about. ``baseline`` says what the
+    average is over."""
+    if window.span <= timedelta(days=7):
+        rows, step = _hourly_spikes(con, window, limit), timedelta(hours=1)
+        unit, baseline = "hour", "the target's average hour over this window"
+    else:
+        rows, step = _daily_spikes(con, window, limit), timedelta(days=1)
+        unit, baseline = "day", f"the target's average day over the {SPIKE_BASELINE_DAYS} days before (at least 1)"
+    return [{
+        "target_id": tid, "name": name or tid, "unit": unit, "start": _iso(bucket), "end": _iso(bucket + step),
+        "posts": n, "average": round(average, 2), "ratio": round(n / average, 1), "baseline": baseline,
+        "mean_sentiment": None if mood is None else round(mood, 3), "top_post": top,
+    } for tid, name, bucket, n, mood, top, average in rows]
+
+
+def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[tuple[Any, ...]]:
+    """Hours with SPIKE_FACTOR times the target's average hour over the window."""
+    hours = max(1.0, window.span / timedelta(hours=1))
+    return con.execute(f"""
+        WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="hour")}
+                            FROM v_mentions WHERE {window.where} GROUP BY target_id, bucket)
+        SELECT target_id, name, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
+        FROM per_bucket
+        QUALIFY n >= ? AND n >= ? * average
+        ORDER BY n / average DESC, n DESC, bucket LIMIT ?
+    """, [*window.params, hours, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
+
+
+def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[tuple[Any, ...]]:
+    """Days with SPIKE_FACTOR times the target's average day over the SPIKE_BASELINE_DAYS before it
+    (days with no post count as zero; the baseline is at least one post a day, so a target's first
+    busy day after silence is not a thousandfold spike)."""
+    try:
+        reach = window.start - timedelta(days=SPIKE_BASELINE_DAYS)  # the baseline of the window's first days
+    except OverflowError:
+        reach = window.start
+    where, params = window.filters.sql(reach, window.end, window.end_inclusive)
+    return con.execute(f"""
+        WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="day")}
+                            FROM v_mentions WHERE {where} GROUP BY target_id, bucket),
+        with_baseline AS (
+            SELECT *, greatest(1.0, coalesce(sum(n) OVER (
+                       PARTITION BY target_id ORDER BY bucket
+                       RANGE BETWEEN INTERVAL {SPIKE_BASELINE_DAYS} DAY PRECEDING AND INTERVAL 1 DAY PRECEDING), 0)
+                       / {SPIKE_BASELINE_DAYS}) AS average
+            FROM per_bucket)
+        SELECT target_id, name, bucket, n, mood, top, average FROM with_baseline
+        WHERE bucket >= date_trunc('day', ?::TIMESTAMP) AND n >= ? AND n >= ? * average
+        ORDER BY n / average DESC, n DESC, bucket LIMIT ?
+    """, [*params, window.start, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
+
+
+def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES_SHOWN) -> list[dict[str, Any]]:
     """Who says what about whom: per (speaker, target), the posts of a target's own accounts (the
     config's ``accounts``) that mention another target. With a target filter: what it says and what
     the others say about it."""
-    where, params = _filters(window.start, window.end, target, platform, "(speaker_id = ? OR target_id = ?)")
+    where, params = window.filters.sql(window.start, window.end, window.end_inclusive,
+                                       "(speaker_id IN ({}) OR target_id IN ({}))")
     rows = con.execute(f"""
         SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
@@ -315,9 +505,9 @@ def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
     """Spikes happening now, for alerts: hours that began within ``within`` of ``now`` with
     SPIKE_FACTOR times the target's average hour over the last 24 h. A target needs a full day of
     history first (when collection has only just begun, every first hour would look like a spike)."""
-    window = _window(con, "24h", None, None, now)
-    found = [s for s in _spikes(con, window.where, window.params, window.span, limit=1000)
-             if datetime.fromisoformat(s["start"]) >= window.end - within]
+    window = _window(con, "24h", None, Filters(), now)
+    found = [s for s in _spikes(con, window, limit=1000)
+             if datetime.fromisoformat(s["start"]).replace(tzinfo=None) >= window.end - within]
     if not found:
         return []
     first = dict(con.execute("SELECT target_id, min(created_at) FROM v_mentions WHERE target_id IN "
@@ -327,14 +517,18 @@ def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
 
 
 def render(data: dict[str, Any], console: Console, warnings: list[str] | None = None) -> None:
-    now = datetime.fromisoformat(data["generated_at"])
+    now = datetime.fromisoformat(data["generated_at"]).astimezone(UTC).replace(tzinfo=None)
     _print_header(data, console, warnings, now)
+    if data.get("author"):
+        _print_author(data["author"], console)
     if not data["targets"]:
-        console.print(Text("No mentions of any target in this window. Try --since all, or run `monitor run --once`.",
-                           style="yellow"))
+        console.print(Text(_nothing_found(data), style="yellow"))
         return
-    console.print(_targets_table(data["targets"]))
+    console.print(_targets_table(data["targets"], data["window"]))
     _print_trained_scorers(data["targets"], console)
+    console.print(_mood_table(data["targets"], data["window"]))
+    if data.get("words"):
+        console.print(_words_table(data["targets"], data["words"]))
     if data["spikes"]:
         console.print(_spikes_table(data["spikes"]))
     if data["voices"]:
@@ -349,37 +543,130 @@ def render(data: dict[str, Any], console: Console, warnings: list[str] | None = 
     console.print(grid)
 
 
+def _nothing_found(data: dict[str, Any]) -> str:
+    """Why there is nothing to show, and what to try that is not already the case."""
+    window, filters = data["window"], data["filters"]
+    whole_history = window["since"].strip().lower() == "all" and not window.get("until")
+    hints = [] if whole_history else ["--since all"]
+    if filters.get("text"):
+        hints.append("fewer filters")
+    if not data["freshness"]["posts_total"]:
+        hints.append("`monitor import FILE` or `monitor run --once`")
+    scope = "in the whole history" if whole_history else "in this window"
+    if filters.get("text"):
+        scope += f" with {filters['text']}"
+    return f"No mentions of any target {scope}." + (f" Try {', or '.join(hints)}." if hints else "")
+
+
+def _when(value: str | None, short: bool = False) -> str:
+    """'2025-01-22 14:00' from an ISO time ('2025-01-22' when ``short``)."""
+    if not value:
+        return "—"
+    return value[:10] if short else value[:16].replace("T", " ")
+
+
 def _print_header(data: dict[str, Any], console: Console, warnings: list[str] | None, now: datetime) -> None:
     """The title (window and filters), any warnings, and how fresh the data is."""
     window = data["window"]
-    title = Text.assemble(("discourse-monitor summary", "bold"), "  window: ", window["since"],
-                          f"  ({window['start'][:16]} → {window['end'][:16]} UTC)")
-    if data["filters"]["target"] or data["filters"]["platform"]:
-        title.append(f"  filters: {safe(data['filters'])}")
+    bounds = f"{_when(window['start'])} → {_when(window['end'])} UTC"
+    if not window.get("end_inclusive", True):
+        bounds += ", end excluded"
+    span = f"since {window['since']}" + (f" until {window['until']}" if window.get("until") else "")
+    title = Text.assemble(("discourse-monitor summary", "bold"), "  ", literal(span), f"  ({bounds})")
     console.print(title)
+    if data["filters"].get("text"):
+        console.print(Text.assemble("Filters: ", literal(data["filters"]["text"])))
     for warning in warnings or []:
         console.print(Text("! " + warning, style="bold yellow"))
     fresh = data["freshness"]
     console.print(Text(
         f"Data: {fresh['posts_total']:,} posts stored; newest post {ago(fresh['newest_post'], now)}"
-        f" ({(fresh['newest_post'] or '—')[:16]}); last import {ago(fresh['last_import'], now)};"
+        f" ({_when(fresh['newest_post'])}); last import {ago(fresh['last_import'], now)};"
         f" last collector run {ago(fresh['last_collector_run'], now)}.", style="dim"))
 
 
-def _targets_table(targets: list[dict[str, Any]]) -> Table:
+def _print_author(author: dict[str, Any], console: Console) -> None:
+    """The --author view's header: who, where, how much; the tables below are this author's figures."""
+    handles = ", ".join(f"@{h}" for h in author["handles"]) or f"@{author['handle']}"
+    console.print(Text.assemble(
+        ("Author ", "bold"), literal(handles), " on ", literal(", ".join(author["platforms"]) or "—"),
+        f": {author['posts']:,} posts mentioning a target in this window ({author['posts_stored']:,} stored "
+        f"in all); first {_when(author['first_post'])}, last {_when(author['last_post'])}; mood ",
+        _mood(author["mean_sentiment"]),
+        ". The tables below are this author's posts only."))
+
+
+def _bucket_dates(window: dict[str, Any]) -> tuple[str, str, str]:
+    """The first bucket's start, the window's end and one bucket's length, for the sparklines' legend."""
+    seconds = window["bucket_seconds"]
+    short = seconds * TREND_BUCKETS > 2 * 86400  # dates alone, unless the window is two days or less
+    first = _when(window["start"], short) if short else window["start"][5:16].replace("T", " ")
+    last = _when(window["end"], short) if short else window["end"][5:16].replace("T", " ")
+    size = f"{seconds / 86400:.3g} days" if seconds >= 86400 else f"{seconds / 3600:.3g} h"
+    return first, last, size
+
+
+def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Table:
     # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
-    table = Table(title="Targets", title_justify="left", expand=False,
-                  caption="stance: % of scored posts for / against / neither (counts in --json); zero-shot rules "
-                          "unless noted (accuracy: README, 'Accuracy')",
+    first, last, size = _bucket_dates(window)
+    table = Table(title="Targets", title_justify="left", expand=False, show_footer=True,
+                  caption=f"stance: % of scored posts for / against / neither (counts in --json); zero-shot rules "
+                          f"unless noted (accuracy: README, 'Accuracy'). trend: posts per {size} (UTC), "
+                          f"{TREND_BUCKETS} buckets from {first} to {last}",
                   caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):
         table.add_column(col, justify=justify, no_wrap=col != "target",  # type: ignore[arg-type]
-                         min_width=12 if col == "target" else None)
+                         min_width=12 if col == "target" else None,
+                         footer=Text(f"{first}\n→ {last}", style="dim") if col == "trend" else "")
     for t in targets:
         change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
         table.add_row(literal(t["name"]), f"{t['posts']:,}", change, _mood(t["mean_sentiment"]),
                       _stance_split(t["stance"]), f"{t['authors']:,}", Text(sparkline(t["trend"]), style="cyan"))
+    return table
+
+
+def mood_sparkline(values: list[float | None]) -> str:
+    """Mean sentiment per bucket on a fixed scale (▁ = -1, █ = +1), '·' where no post was scored, so
+    two targets' lines compare."""
+    top = len(SPARK_CHARS) - 1
+    return "".join("·" if v is None else SPARK_CHARS[min(top, max(0, round((v + 1) / 2 * top)))] for v in values)
+
+
+def _mood_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Table:
+    """How the mood moves: each target's share of all mentions, mean sentiment, its change against the
+    previous window, and the mean per bucket."""
+    first, last, size = _bucket_dates(window)
+    table = Table(title="Mood and share of voice", title_justify="left", expand=False, show_footer=True,
+                  caption=f"share: of all targets' mentions in the window; vs prev: mood change against the window "
+                          f"before, of the same length; by {size}: mean sentiment, ▁ -1 … █ +1, · none scored",
+                  caption_justify="left")
+    for col, justify in (("target", "left"), ("share", "right"), ("mood", "right"), ("vs prev", "right"),
+                         ("scored", "right"), (f"mood by {size}", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "target",  # type: ignore[arg-type]
+                         min_width=12 if col == "target" else None,
+                         footer=Text(f"{first}\n→ {last}", style="dim") if col.startswith("mood by") else "")
+    for t in targets:
+        share = "—" if t.get("share_of_voice") is None else f"{100 * t['share_of_voice']:.0f}%"
+        delta = "—" if t.get("mood_change") is None else f"{t['mood_change']:+.2f}"
+        table.add_row(literal(t["name"]), share, _mood(t["mean_sentiment"]), delta, f"{t.get('scored_posts', 0):,}",
+                      Text(mood_sparkline(t.get("mood_trend", [])), style="magenta"))
+    return table
+
+
+def _words_table(targets: list[dict[str, Any]], words: dict[str, dict[str, list[dict[str, Any]]]]) -> Table:
+    """Per target, its commonest hashtags and terms in the window, with how many posts use each."""
+    table = Table(title="Top hashtags and terms (posts using each)", title_justify="left", expand=False)
+    table.add_column("target", min_width=12)
+    table.add_column("hashtags", overflow="fold")
+    table.add_column("terms", overflow="fold")
+    for t in targets:
+        found = words.get(t["target_id"])
+        if not found:
+            continue
+        tags = ", ".join(f"#{w['hashtag']} {w['posts']}" for w in found["hashtags"]) or "—"
+        terms = ", ".join(f"{w['term']} {w['posts']}" for w in found["terms"]) or "—"
+        table.add_row(literal(t["name"]), literal(tags, one_line=True), literal(terms, one_line=True))
     return table
 
 
@@ -393,9 +680,11 @@ def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> N
 
 
 def _spikes_table(spikes: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"Spikes (≥{SPIKE_FACTOR:g}x the target's average, ≥{SPIKE_MIN_POSTS} posts)",
-                  title_justify="left")
-    for col, justify in (("target", "left"), ("when (UTC)", "left"), ("posts", "right"), ("x avg", "right"),
+    baseline = spikes[0].get("baseline", "the target's average")
+    table = Table(title=f"Spikes (≥{SPIKE_MIN_POSTS} posts and ≥{SPIKE_FACTOR:g}x the baseline)",
+                  title_justify="left", caption=f"x base: the {spikes[0].get('unit', 'hour')}'s posts over {baseline}",
+                  caption_justify="left")
+    for col, justify in (("target", "left"), ("when (UTC)", "left"), ("posts", "right"), ("x base", "right"),
                          ("mood", "right"), ("most engaged post", "left")):
         table.add_column(col, justify=justify, no_wrap=col not in ("target", "most engaged post"))  # type: ignore[arg-type]
     for sp in spikes:
