@@ -271,3 +271,27 @@ def test_status_counts_new_posts_by_when_they_were_stored(db, data_dir: Path) ->
     out = console.export_text()
     assert "by when they were stored here" in out and "6 in the last hour" in out
     json.dumps(data)  # plain data
+
+
+# --- the command (#15.9) -----------------------------------------------------------------------
+
+
+def test_summary_command_refuses_what_would_silently_show_nothing(db, cli) -> None:
+    con, posts = db
+    posts.add(datetime(2016, 1, 1), "Elon Musk", {"musk": 0.1})
+    posts.add(datetime(2016, 1, 2), "Sam Altman", {"altman": 0.1}, platform="reddit")
+    con.close()  # the command opens the file itself
+    for args, expected in ((["--since", "99999999d"], "before the year 1: use --since all"),
+                           (["--platform", "twitter"], "platforms stored: reddit, x"),
+                           (["--target", "nosuch"], "configured: stargate"),
+                           (["--author", "nobody"], "no posts by author @nobody"),
+                           (["--since", "2016-02-01", "--until", "2016-01-01"], "--until must be later"),
+                           (["--until", "someday"], "not understood")):
+        result = cli("summary", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in " ".join(result.output.split()), (args, result.output)
+        assert "Traceback" not in result.output and "OverflowError" not in result.output
+    both = json.loads(cli("summary", "--json", "--target", "musk", "--target", "altman").output)
+    assert sorted(t["target_id"] for t in both["targets"]) == ["altman", "musk"]
+    window = json.loads(cli("summary", "--json", "--since", "2016-01-01", "--until", "2016-01-02").output)
+    assert [t["target_id"] for t in window["targets"]] == ["musk"] and window["window"]["end"].endswith("+00:00")
