@@ -307,3 +307,9 @@ class SentimentScorer:
 
     def score_text(self, text: str) -> float:
         return self.compound(prepare(text))
+
+
+# The compiled build of this module (setup.py), when installed and current, replaces the code above.
+from monitor.analysis.compiled import swap_in_compiled  # noqa: E402 - must run after the definitions
+
+IMPLEMENTATION = swap_in_compiled(globals())

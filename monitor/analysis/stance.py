@@ -398,3 +398,9 @@ def _hashtag_cue(tag: str, target: _TargetWords) -> int:
     if after and after[0] in HASHTAG_AGAINST_SUFFIX:
         return -1
     return 0
+
+
+# The compiled build of this module (setup.py), when installed and current, replaces the code above.
+from monitor.analysis.compiled import swap_in_compiled  # noqa: E402 - must run after the definitions
+
+IMPLEMENTATION = swap_in_compiled(globals())

@@ -1,0 +1,78 @@
+"""Build of the optional compiled hot path (issue #16).
+
+The analysis modules named in ``COMPILED`` are compiled with Cython *as they are* (pure-Python
+mode: the same source, no .pyx), under a private name: ``monitor/analysis/sentiment.py`` becomes
+the extension ``monitor.analysis._compiled_sentiment``. The ``.py`` module stays the reference
+and the fallback; at import it swaps in the compiled module's names when that extension exists
+and ``MONITOR_PURE_PYTHON`` is not set (see ``monitor/analysis/compiled.py``).
+
+Nothing here may stop an install: without Cython, without a C compiler, or when compiling fails,
+the package installs pure Python and works the same, only slower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+COMPILED = ("sentiment", "matching", "stance")  # monitor/analysis/<name>.py -> monitor.analysis._compiled_<name>
+GENERATED = Path("build") / "cython-src"  # relative: setuptools wants relative source paths
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that warns instead of failing: the pure-Python modules are a complete fallback."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as error:  # any build failure means "install pure Python"
+            self._skip(error)
+
+    def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().build_extension(ext)
+        except Exception as error:
+            self._skip(error, ext.name)
+
+    @staticmethod
+    def _skip(error: BaseException, name: str = "the compiled analysis") -> None:
+        print(f"warning: {name} not built ({error}); the pure-Python modules will be used", file=sys.stderr)
+
+
+def compiled_extensions() -> list:
+    if os.environ.get("MONITOR_PURE_PYTHON") or os.environ.get("MONITOR_NO_COMPILE"):
+        return []
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        print("warning: Cython not available; installing the pure-Python analysis", file=sys.stderr)
+        return []
+    out_dir = ROOT / GENERATED
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extensions = []
+    for name in COMPILED:
+        # A copy under the extension's own name: Cython names the module after its file.
+        # Its source's digest goes with it: at run time a compiled module built from another
+        # version of the .py is not used (monitor/analysis/compiled.py).
+        copy = out_dir / f"_compiled_{name}.py"
+        source = (ROOT / "monitor" / "analysis" / f"{name}.py").read_bytes()
+        text = source + f'\n_SOURCE_SHA256 = "{hashlib.sha256(source).hexdigest()}"\n'.encode()
+        if not copy.exists() or copy.read_bytes() != text:  # unchanged: Cython need not run again
+            copy.write_bytes(text)
+        extensions.append(Extension(f"monitor.analysis._compiled_{name}", [str(GENERATED / copy.name)]))
+    try:
+        return cythonize(extensions, language_level=3, quiet=True,
+                         compiler_directives={"binding": True, "embedsignature": False})
+    except Exception as error:  # Cython could not translate: install pure Python
+        print(f"warning: Cython failed ({error}); installing the pure-Python analysis", file=sys.stderr)
+        return []
+
+
+setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,86 @@
+"""Every output of the compilable analysis modules over real texts, as JSON: run once compiled and
+once with MONITOR_PURE_PYTHON=1 (tests/test_compiled.py, bench/import_throughput.py) and compare.
+
+    python tests/compiled_outputs.py EVAL_DIR OUT.json
+
+Texts: VADER's 4,200 rated tweets and the dev splits' tweets of P-Stance (val) and TweetEval (val).
+Per text: our VADER pass (compound and per-word valences), stock VADER's compound through our engine
+(``extras=False``), the matcher's mentions, the whole analysis (sentiment per post and target, rule
+stance per mentioned target) and rule stance toward three fixed targets (most texts do not name them:
+the implicit-target path).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# The datasets' own targets, so their tweets reach the stance rules through real mentions.
+EXTRA_TARGETS = """
+[[targets]]
+id = "biden"
+name = "Joe Biden"
+kind = "person"
+aliases = ["Joe Biden", "Biden"]
+handles = ["JoeBiden"]
+
+[[targets]]
+id = "sanders"
+name = "Bernie Sanders"
+kind = "person"
+aliases = ["Bernie Sanders", "Bernie", "Sanders"]
+handles = ["BernieSanders"]
+"""
+FIXED_TARGETS = ("trump", "musk", "stargate")
+
+
+def eval_texts(eval_dir: Path) -> list[str]:
+    texts: list[str] = []
+    vader = eval_dir / "vader_icwsm2014" / "tweets_GroundTruth.txt"
+    texts += [row.split("\t", 2)[2] for row in vader.read_text(encoding="utf-8", errors="replace").splitlines()
+              if row.count("\t") >= 2]
+    for path in sorted((eval_dir / "pstance").glob("raw_val_*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            texts += [row["Tweet"] for row in csv.DictReader(fh)]
+    tweeteval = eval_dir / "semeval2017_task4a_tweeteval" / "val_text.txt"
+    if tweeteval.exists():
+        texts += tweeteval.read_text(encoding="utf-8").splitlines()
+    return texts
+
+
+def outputs(eval_dir: Path, config_dir: Path) -> dict[str, Any]:
+    from monitor.analysis.compiled import implementations
+    from monitor.analysis.pipeline import Analyzer
+    from monitor.analysis.sentiment import VaderEngine, prepare
+    from monitor.config import load_config
+
+    config_path = config_dir / "compiled-outputs.toml"
+    text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8") + EXTRA_TARGETS
+    config_path.write_text(text, encoding="utf-8")
+    analyzer = Analyzer(load_config(config_path))
+    ours, stock = VaderEngine(), VaderEngine(extras=False)
+    rows = []
+    for post in eval_texts(eval_dir):
+        prepared = prepare(post)
+        scored = ours.score(prepared)
+        analysis = analyzer.analyse(post, "en")
+        rows.append({
+            "compound": scored.compound, "valences": scored.valences, "words": scored.words,
+            "stock": stock.score(post).compound,
+            "mentions": [[m.target_id, m.alias, m.start, m.end] for m in analyzer.matcher.match(post)],
+            "analysis": [analysis.compound, analysis.compound_doc, analysis.label, analysis.sentences,
+                         [[t.target_id, t.alias, t.sentiment, t.sentiment_label,
+                           t.stance and t.stance.label, t.stance and t.stance.score] for t in analysis.targets]],
+            "stance": [[r.label, r.score] for r in (analyzer.rule_stance.score(tid, post, None, scored)
+                                                    for tid in FIXED_TARGETS)],
+        })
+    return {"implementations": implementations(), "rows": rows}
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[2])
+    out.write_text(json.dumps(outputs(Path(sys.argv[1]), out.parent)), encoding="utf-8")

@@ -1,0 +1,113 @@
+"""The compiled analysis (setup.py: Cython over sentiment.py, matching.py, stance.py) gives exactly
+the pure-Python reference's outputs, and the reference really runs when asked or when the build is
+missing or stale."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.analysis import compiled as compiled_module
+from monitor.analysis import matching, sentiment, stance
+from monitor.analysis.compiled import COMPILED, PURE, PURE_ENV, implementations, swap_in_compiled
+
+TESTS = Path(__file__).resolve().parent
+EVAL_DIR = TESTS.parents[0].parent / "shared" / "eval"
+MODULES = (matching, sentiment, stance)
+
+
+def _built(name: str) -> bool:
+    return any((TESTS.parent / "monitor" / "analysis").glob(f"_compiled_{name}.*.so"))
+
+
+def _run_outputs(tmp_path: Path, pure: bool) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != PURE_ENV}
+    if pure:
+        env[PURE_ENV] = "1"
+    out = tmp_path / ("pure.json" if pure else "compiled.json")
+    subprocess.run([sys.executable, str(TESTS / "compiled_outputs.py"), str(EVAL_DIR), str(out)],
+                   env=env, check=True, timeout=120)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _outputs_here(tmp_path: Path) -> dict:
+    spec = importlib.util.spec_from_file_location("compiled_outputs", TESTS / "compiled_outputs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return json.loads(json.dumps(module.outputs(EVAL_DIR, tmp_path)))  # as the subprocess's: via JSON
+
+
+def test_the_environment_variable_forces_the_pure_modules() -> None:
+    code = "from monitor.analysis.compiled import implementations; print(sorted(set(implementations().values())))"
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, PURE_ENV: "1"},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['pure']"
+    import monitor.analysis.sentiment as pure_check  # in this process: compiled where built
+
+    assert pure_check.IMPLEMENTATION in (PURE, COMPILED)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_a_built_module_is_used_unless_forced(module) -> None:
+    short = module.__name__.rsplit(".", 1)[1]
+    if not _built(short):
+        pytest.skip("compiled analysis not built here (pip install . with a C compiler builds it)")
+    expected = PURE if compiled_module.pure_forced() else COMPILED
+    assert module.IMPLEMENTATION == expected
+    compiled_here = module.__dict__[{"matching": "split_hashtag", "sentiment": "prepare",
+                                     "stance": "_clause_numbers"}[short]]
+    assert (type(compiled_here).__name__ == "cython_function_or_method") == (expected == COMPILED)
+
+
+def test_a_stale_build_is_not_used(tmp_path: Path) -> None:
+    if not _built("sentiment"):
+        pytest.skip("compiled analysis not built here")
+    edited = tmp_path / "sentiment.py"  # the source, edited after the build
+    edited.write_text(Path(sentiment.__spec__.origin or "").read_text(encoding="utf-8") + "\n# edit\n")
+    namespace = {"__name__": "monitor.analysis.sentiment", "__file__": str(edited), "marker": 1}
+    untouched = dict(namespace)
+    assert swap_in_compiled(untouched) == PURE
+    assert untouched == namespace  # nothing swapped in
+
+
+def test_the_current_source_is_swapped_in(tmp_path: Path) -> None:
+    if not _built("sentiment") or compiled_module.pure_forced():
+        pytest.skip("compiled analysis not built here, or the pure path is forced")
+    source = Path(sentiment.__spec__.origin or "")
+    namespace = {"__name__": "monitor.analysis.sentiment", "__file__": str(source)}
+    assert swap_in_compiled(namespace) == COMPILED
+    assert namespace["VaderEngine"].__module__ == "monitor.analysis._compiled_sentiment"
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "vader_icwsm2014" / "tweets_GroundTruth.txt").exists(),
+                    reason="needs ../shared/eval (development data)")
+def test_compiled_and_pure_give_identical_outputs_on_real_tweets(tmp_path: Path) -> None:
+    pure = _run_outputs(tmp_path, pure=True)
+    built = _outputs_here(tmp_path)  # this process: compiled where built
+    assert set(pure["implementations"].values()) == {PURE}
+    if not all(_built(name) for name in ("sentiment", "matching", "stance")):
+        pytest.skip("compiled analysis not built here: only the pure path ran")
+    assert set(built["implementations"].values()) == {COMPILED}
+    assert len(pure["rows"]) == len(built["rows"]) > 8000
+    worst = 0.0
+    for ref, got in zip(pure["rows"], built["rows"], strict=True):
+        worst = max(worst, abs(ref["compound"] - got["compound"]), abs(ref["stock"] - got["stock"]),
+                    *(abs(a - b) for a, b in zip(ref["valences"], got["valences"], strict=True)),
+                    *(abs(a[1] - b[1]) for a, b in zip(ref["stance"], got["stance"], strict=True)))
+        assert ref["words"] == got["words"]
+        assert ref["mentions"] == got["mentions"]
+        assert [s[0] for s in ref["stance"]] == [s[0] for s in got["stance"]]
+        assert ref["analysis"] == got["analysis"]  # labels, mentions, rounded scores: all equal
+    assert worst <= 1e-9
+    assert sum(bool(row["mentions"]) for row in pure["rows"]) > 1000  # the stance rules really ran
+
+
+def test_implementations_names_the_three_modules() -> None:
+    assert set(implementations()) == {m.__name__ for m in MODULES}
