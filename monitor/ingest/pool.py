@@ -7,8 +7,12 @@ from __future__ import annotations
 import atexit
 import gc
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -61,8 +65,28 @@ def relax_gc(freeze: bool = False) -> None:
 _worker_analyzer: Analyzer | None = None
 
 
-def _init_worker(config: Config, models_dir: Path | None, analyzer: str | None, threads: int) -> None:
+PARENT_POLL_SECONDS = 0.2
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: end this process as soon as the process that started it is gone. A parent
+    killed by SIGTERM (or SIGKILL) runs no clean-up, and idle workers wait on their task queue
+    forever: nothing else would ever end them."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)  # no clean-up is owed: the parent that wanted the results is gone
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(config: Config, models_dir: Path | None, analyzer: str | None, threads: int,
+                 parent: int | None = None) -> None:
     global _worker_analyzer
+    # Ctrl-C reaches the whole process group: the parent handles it (stops reading, marks the import
+    # partial, shuts the pool); a worker interrupted mid-task would only break the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent if parent is not None else os.getppid())
     _worker_analyzer = make_analyzer(config, models_dir, analyzer, threads=threads)
     relax_gc(freeze=True)
 
@@ -119,7 +143,8 @@ class AnalysisPool:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.config, self.models_dir, self.analyzer, max(1, (os.cpu_count() or 1) // self.workers)),
+                initargs=(self.config, self.models_dir, self.analyzer, max(1, (os.cpu_count() or 1) // self.workers),
+                          os.getpid()),
             )
             atexit.register(self.close)
         return self._pool
@@ -128,3 +153,24 @@ class AnalysisPool:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does: an
+    import stopped by ``kill`` then records itself as interrupted and closes its pool, instead of
+    dying mid-batch (the workers would end anyway, see ``_exit_with_parent``). Does nothing outside
+    the main thread or where a SIGTERM handler is set already (the daemon's)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
