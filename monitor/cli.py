@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import io
 import json
 import logging
@@ -10,12 +12,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import click
+import duckdb
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,7 +33,18 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
-from monitor.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, Config, ConfigError
+from monitor.config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
+    DEFAULT_DATA_DIR,
+    Config,
+    ConfigError,
+    find_config,
+    initial_config_text,
+    is_placeholder_contact,
+    user_config_path,
+    valid_contact,
+)
 from monitor.ingest import load_checked_config
 from monitor.store import Store, StoreError
 from monitor.terminal import literal, safe
@@ -42,13 +57,14 @@ class AppContext:
     config_path: Path | None
     data_dir: Path
     verbose: int = 0
+    debug: bool = False
     console: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))  # one line stays one line
 
     @cached_property
     def config(self) -> Config:
         try:
-            return load_checked_config(self.config_path or DEFAULT_CONFIG)
+            return load_checked_config(self.config_path)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -76,15 +92,99 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# What to do about an operating-system failure, by errno. DuckDB reports these as text only, so the
+# text is matched too.
+_DATA_DIR_HINT = "choose a writable folder with --data-dir (or MONITOR_DATA_DIR)"
+_OS_ADVICE = {
+    errno.EROFS: ("the file system is read-only", _DATA_DIR_HINT),
+    errno.EACCES: ("permission denied", _DATA_DIR_HINT + ", or fix the folder's permissions"),
+    errno.EPERM: ("operation not permitted", _DATA_DIR_HINT + ", or fix the folder's permissions"),
+    errno.ENOSPC: ("the disk is full", "free some space or move --data-dir to a larger disk, then run the command "
+                                       "again (what was stored is kept; imports skip what is already in)"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or move --data-dir, then run the command again"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+}
+_OS_TEXT = {"read-only file system": errno.EROFS, "permission denied": errno.EACCES,
+            "no space left": errno.ENOSPC, "disk quota": errno.EDQUOT, "not a directory": errno.ENOTDIR}
+# Failures of the environment or the input, not bugs: one line, no traceback (unless --debug).
+EXPECTED_FAILURES = (ConfigError, StoreError, OSError, duckdb.Error, UnicodeError)
+
+
+def _os_errno(exc: BaseException) -> int | None:
+    """The errno behind ``exc``, from it or its causes, or from their text (DuckDB's IO errors)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _OS_ADVICE:
+            return seen.errno
+        lowered = str(seen).lower()
+        for text, number in _OS_TEXT.items():
+            if text in lowered:
+                return number
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for the user: what happened and what to do (ConfigError keeps its per-key lines)."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        what = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        what = str(exc) or type(exc).__name__
+    what = safe(what, one_line=True, limit=300)
+    number = _os_errno(exc)
+    if number is None:
+        # A StoreError is written for the user already; anything else may need the details.
+        return what if isinstance(exc, StoreError) else f"{what} (--debug shows the traceback)"
+    reason, advice = _OS_ADVICE[number]
+    said = [reason, *(text for text, n in _OS_TEXT.items() if n == number)]
+    if not any(words in what.lower() for words in said):
+        what = f"{what} ({reason})"
+    return f"{what}. What to do: {advice}."
+
+
+SUBCOMMAND_ARGS = "monitor.subcommand_args"
+
+
+class MonitorGroup(click.Group):
+    """The `monitor` group: a failure of the environment (read-only folder, full disk, a broken
+    config, a damaged database) is one clear line and exit status 1 for every command, here rather
+    than per command; ``--debug`` shows the traceback instead."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                             list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[SUBCOMMAND_ARGS] = rest  # for the group callback: is it `monitor CMD --help`?
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EXPECTED_FAILURES as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(describe_failure(exc)) from exc
+
+
+# Commands that work without a config (init writes one).
+_NO_CONFIG_COMMANDS = {"init"}
+# Commands that send requests to sites: they warn while the User-Agent contact is the placeholder.
+_COLLECTING_COMMANDS = {"collect", "run"}
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help=f"Configuration file (TOML). Default: {DEFAULT_CONFIG}")
+              help=f"Configuration file (TOML). Default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG}, else "
+                   f"{user_config_path()}, else the default shipped with the package (see `monitor init`).")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="MONITOR_DATA_DIR", default=DEFAULT_DATA_DIR,
               show_default=True, help="Folder for monitor.duckdb, models, spool and logs (env MONITOR_DATA_DIR).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error instead of one line.")
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: int) -> None:
+def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: int, debug: bool) -> None:
     """Follow what people say in public about tracked people, companies and topics.
 
     \b
@@ -98,7 +198,39 @@ def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: 
     (duckdb -readonly data/monitor.duckdb).
     """
     _setup_logging(verbose)
-    ctx.obj = AppContext(config_path, data_dir, verbose)
+    command = ctx.invoked_subcommand
+    if command in _NO_CONFIG_COMMANDS:
+        ctx.obj = AppContext(config_path, data_dir, verbose, debug)
+        return
+    # Resolved now: a --config that does not exist is the first thing said, whatever the command.
+    ctx.obj = app = AppContext(find_config(config_path), data_dir, verbose, debug)
+    if _asks_for_help(ctx):
+        return
+    app.config  # noqa: B018 - validated now: a broken config is the first thing said, whatever the command
+    if command in _COLLECTING_COMMANDS and is_placeholder_contact(app.config.contact):
+        app.err.print(Text(f"warning: contact in {app.config.path} is still the placeholder; set your e-mail or URL "
+                           "there (sites see it in the User-Agent), or write a config with `monitor init`",
+                           style="yellow"))
+
+
+def data_value(value: Any) -> Any:
+    """A value for CSV or JSON output: times as ISO 8601 with their zone (the database stores naive
+    UTC, so a naive time is UTC); anything else unchanged."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """``json.dumps(default=...)``: times with their zone, other non-JSON values as text."""
+    converted = data_value(value)
+    return converted if isinstance(converted, str) else str(converted)
+
+
+def _asks_for_help(ctx: click.Context) -> bool:
+    """`monitor CMD --help`: help needs no config (and shows even while the config is broken)."""
+    return any(arg in ctx.help_option_names for arg in ctx.meta.get(SUBCOMMAND_ARGS, []))
 
 
 def _fail(message: str) -> None:
@@ -110,6 +242,36 @@ def _progress(console: Console) -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}", style="progress.description", markup=False),
                     BarColumn(), MofNCompleteColumn(), TextColumn("posts"), TimeElapsedColumn(), console=console,
                     transient=True)
+
+
+# --- init ------------------------------------------------------------------------------------
+
+
+CONTACT_PROMPT = ("Your e-mail or a web page where site operators can reach you (it goes into the User-Agent of "
+                  "every request)")
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--contact", help="Your e-mail or URL for the User-Agent (asked for when not given).")
+@click.option("--force", is_flag=True, help="Replace an existing config file.")
+def init(directory: Path, contact: str | None, force: bool) -> None:
+    """Write a commented config to edit, DIRECTORY/config/monitor.toml (DIRECTORY: the current folder).
+
+    Run `monitor` from DIRECTORY and it finds the file; elsewhere pass --config or set MONITOR_CONFIG.
+    Without a config the tool uses the one shipped with the package (the same targets)."""
+    path = directory / DEFAULT_CONFIG
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists; edit it, or pass --force to replace it")
+    if contact is None:
+        contact = click.prompt(CONTACT_PROMPT, err=True)
+    if not valid_contact(contact):
+        raise click.BadParameter(f"'{contact}' is neither an e-mail address nor an http(s) URL", param_hint="--contact")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(initial_config_text(contact), encoding="utf-8")
+    where = path.resolve()
+    click.echo(f"wrote {where}. Next: edit its targets and [sources.*], then run `monitor run --once` in "
+               f"{where.parent.parent} (elsewhere: monitor --config {where} ..., or set {CONFIG_ENV}).", err=True)
 
 
 # --- import / run ----------------------------------------------------------------------------
@@ -214,15 +376,36 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     """
     if fmt != "auto" and fmt not in _format_names():
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
-    reports = run_imports(app, list(paths), fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
-                          encoding=encoding)
-    app.tidy_store()
+    _check_encoding(encoding)
+    empty = _folders_without_files(paths)
+    for folder in empty:
+        app.err.print(Text.assemble(literal(folder), (": no files to import in this folder", "red")))
+    readable = [p for p in paths if p not in empty]
+    reports = run_imports(app, readable, fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
+                          encoding=encoding) if readable else []
+    if reports:
+        app.tidy_store()
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
         print_import_reports(app, reports)
-    if any(r.failed for r in reports):
+    if empty or any(r.failed for r in reports):
         sys.exit(1)
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise click.BadParameter(f"unknown encoding '{encoding}' (examples: utf-8, cp1252, latin-1, utf-16)",
+                                 param_hint="--encoding") from exc
+
+
+def _folders_without_files(paths: Iterable[Path]) -> list[Path]:
+    """Folders in which the import would find nothing to read (an empty folder is a mistake worth a line)."""
+    from monitor.sources.base import expand_inputs
+
+    return [p for p in paths if p.is_dir() and next(iter(expand_inputs(p)), None) is None]
 
 
 @main.command()
@@ -247,12 +430,14 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
     except DaemonRunning as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        cycle = run_cycle(app)
+        cycle, collectors_ok = run_cycle(app)
         app.tidy_store()
     finally:
         lock.release()
     if as_json:
-        click.echo(json.dumps(cycle, indent=2, default=str))
+        click.echo(json.dumps(cycle, indent=2, default=json_value))
+    if not collectors_ok:
+        _fail_all_sources(cycle["collectors"])
 
 
 def import_configured_archives(app: AppContext) -> list[Any]:
@@ -269,22 +454,33 @@ def import_configured_archives(app: AppContext) -> list[Any]:
     return reports
 
 
-def run_cycle(app: AppContext) -> dict[str, Any]:
-    """One cycle of the main job: archives from the config, then each enabled collector."""
+def run_cycle(app: AppContext) -> tuple[dict[str, Any], bool]:
+    """One cycle of the main job: archives from the config, then each enabled collector; and whether
+    the collectors did their job (see ``run_collection``)."""
     reports = import_configured_archives(app)
-    return {"imports": [r.as_dict() for r in reports], "collectors": run_collection(app)}
+    collectors, ok = run_collection(app)
+    return {"imports": [r.as_dict() for r in reports], "collectors": collectors}, ok
 
 
-def run_collection(app: AppContext, names: list[str] | None = None, once: bool = True) -> dict[
-    str, list[dict[str, Any]]
+def _fail_all_sources(collectors: dict[str, Any]) -> None:
+    raise click.ClickException(f"every source failed ({', '.join(sorted(collectors))}); nothing was collected. "
+                               "The lines above say why; `monitor status` shows each source's last error.")
+
+
+def run_collection(app: AppContext, names: list[str] | None = None, once: bool = True) -> tuple[
+    dict[str, list[dict[str, Any]]], bool
 ]:
-    """Run collectors once, printing one line per source; failures never stop the others."""
+    """Run collectors once, printing one line per source; failures never stop the others. Also
+    returns False when sources were to run and none succeeded (the command then exits 1)."""
     from monitor.ingest.collect import collect_sources, summarise
     from monitor.ingest.pool import AnalysisPool
     from monitor.sources.api import UnknownSourceError
 
+    outcomes: list[bool] = []
+
     def show(collector: Any, reports: list[Any]) -> None:
         ok, line = summarise(collector, reports, collector.settings(app.config).interval_minutes)
+        outcomes.append(ok)
         app.err.print(Text(safe(line, one_line=True), style="" if ok else "yellow"))
 
     pool = AnalysisPool(app.config, app.data_dir / "models")
@@ -294,7 +490,7 @@ def run_collection(app: AppContext, names: list[str] | None = None, once: bool =
         raise click.BadParameter(str(exc), param_hint="SOURCE") from exc
     finally:
         pool.close()
-    return {name: [r.as_dict() for r in reports] for name, reports in results.items()}
+    return {name: [r.as_dict() for r in reports] for name, reports in results.items()}, any(outcomes) or not outcomes
 
 
 @main.command()
@@ -308,10 +504,12 @@ def collect(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     stores posts and its cursor together. A source that fails says so in one line and the others
     go on.
     """
-    results = run_collection(app, list(sources) or None)
+    results, ok = run_collection(app, list(sources) or None)
     app.tidy_store()
     if as_json:
-        click.echo(json.dumps(results, indent=2, default=str))
+        click.echo(json.dumps(results, indent=2, default=json_value))
+    if not ok:
+        _fail_all_sources(results)
 
 
 @main.command("sources")
@@ -416,82 +614,201 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
         render(data, app.console, warnings)
 
 
-@main.command()
+def schema_relations() -> tuple[list[str], list[str]]:
+    """The tables and views a database of this version has, from the migrations themselves (applied to
+    an empty in-memory database), so `sql --help` cannot drift from the schema."""
+    from monitor.store.schema import migrate
+
+    con = duckdb.connect(":memory:")
+    try:
+        migrate(con)
+        rows = con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                           "WHERE table_name NOT IN ('schema_migrations', 'applied_batches') ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [n for n, kind in rows if kind != "VIEW"], [n for n, kind in rows if kind == "VIEW"]
+
+
+class _SqlCommand(click.Command):
+    """`monitor sql --help` lists the tables and views from the schema."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        tables, views = schema_relations()
+        with formatter.section("Tables"):
+            formatter.write_text(", ".join(tables))
+        with formatter.section("Views"):
+            formatter.write_text(", ".join(views))
+        super().format_epilog(ctx, formatter)
+
+
+@dataclass
+class QueryResult:
+    statement: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@main.command(cls=_SqlCommand)
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "line", "csv", "json"]), default="table",
+              show_default=True, help="table; line: one 'column = value' per line, for wide rows; csv and json: the "
+                                      "data unchanged (one statement).")
 @click.option("--param", "params", multiple=True, help="A value for a ? placeholder (repeatable, in order).")
-@click.option("--limit", default=1000, show_default=True, help="Rows shown in table format (0 = all).")
+@click.option("--limit", default=1000, show_default=True, help="Rows shown in table and line format (0 = all).")
 @pass_app
 def sql(app: AppContext, query: str, fmt: str, params: tuple[str, ...], limit: int) -> None:
-    """Run a read-only SQL query against the database.
+    """Run read-only SQL against the database. Several statements (separated by ;) run in order and
+    each result is shown, in table and line format; csv and json take one statement.
 
     \b
     Examples:
       monitor sql "SELECT * FROM v_daily_target ORDER BY day DESC LIMIT 20"
       monitor sql "SELECT text, url FROM v_mentions WHERE target_id = ? AND stance = 'against'" --param musk
       monitor sql "SELECT platform, count(*) FROM posts GROUP BY 1" --format csv
-
-    Tables: posts, mentions, post_sentiment, target_scores, targets, imports, import_errors, runs,
-    sightings, source_state. Views: v_posts, v_mentions, v_daily_target, v_daily_volume, v_source_health.
+      monitor sql "SELECT * FROM posts LIMIT 3" --format line
     """
-    import duckdb
-
-    try:
-        with app.store.read() as con:
-            cursor = con.execute(query, list(params))
-            columns = [d[0] for d in cursor.description] if cursor.description else []
-            rows = cursor.fetchall() if columns else []
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except duckdb.Error as exc:
-        raise click.ClickException(f"query failed: {exc}") from exc
+    with app.store.read() as con:
+        results = _run_statements(con, query, list(params), several_ok=fmt in ("table", "line"))
     if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str))
+        result = results[-1]
+        click.echo(json.dumps([dict(zip(result.columns, r, strict=True)) for r in result.rows], indent=2,
+                              default=json_value))
     elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if v is None else safe(v) for v in r])
-        click.echo(buffer.getvalue(), nl=False)
+        _echo_csv(results[-1])
     else:
-        table = Table(show_lines=False)
-        shown = rows if limit == 0 else rows[:limit]
-        for i, c in enumerate(columns):
-            values = [r[i] for r in shown if r[i] is not None]
-            numeric = bool(values) and all(isinstance(v, int | float | Decimal) and not isinstance(v, bool)
-                                           for v in values)
-            table.add_column(literal(c), overflow="fold", justify="right" if numeric else "left")
-        for r in shown:
-            table.add_row(*[Text("NULL", style="dim") if v is None else literal(v, limit=500) for v in r])
-        app.console.print(table)
-        if len(shown) < len(rows):
-            app.err.print(f"{len(rows) - len(shown)} more rows not shown (use --limit 0 or --format csv)")
-        app.err.print(f"{len(rows)} rows", style="dim")
+        for index, result in enumerate(results):
+            if len(results) > 1:
+                app.console.print(Text.assemble(("" if index == 0 else "\n") + "-- ",
+                                                literal(result.statement, limit=200), style="dim"))
+            (_print_lines if fmt == "line" else _print_table)(app, result, limit)
+
+
+def _run_statements(con: Any, query: str, params: list[str], several_ok: bool) -> list[QueryResult]:
+    try:
+        statements = [s.query.strip() for s in con.extract_statements(query)]
+        if not statements:
+            raise click.BadParameter("no SQL statement given", param_hint="QUERY")
+        if len(statements) > 1 and not several_ok:
+            raise click.BadParameter(f"csv and json output take one statement; this has {len(statements)} "
+                                     "(use --format table or line to see each result)", param_hint="QUERY")
+        if len(statements) > 1 and params:
+            raise click.BadParameter("--param goes with a single statement", param_hint="--param")
+        results = []
+        for statement in statements:
+            cursor = con.execute(statement, params) if params else con.execute(statement)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            results.append(QueryResult(statement, columns, cursor.fetchall() if columns else []))
+        return results
+    except duckdb.Error as exc:
+        raise click.ClickException(f"query failed: {safe(exc, one_line=True)}") from exc
+
+
+def _echo_csv(result: QueryResult) -> None:
+    """CSV is data for other programs: values go out exactly as stored (a carriage return stays one;
+    the csv module quotes it). Only when it goes straight to a terminal are control characters shown
+    as escapes, so a post cannot send the terminal commands."""
+    to_terminal = sys.stdout.isatty()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([safe(c) if to_terminal else c for c in result.columns])
+    for row in result.rows:
+        values = ["" if v is None else data_value(v) for v in row]
+        writer.writerow([safe(v) for v in values] if to_terminal else values)
+    # Not click.echo: it strips ANSI sequences from output that is not a terminal, changing the data.
+    sys.stdout.write(buffer.getvalue())
+    sys.stdout.flush()
+
+
+def _print_table(app: AppContext, result: QueryResult, limit: int) -> None:
+    table = Table(show_lines=False)
+    shown = result.rows if limit == 0 else result.rows[:limit]
+    for i, c in enumerate(result.columns):
+        values = [r[i] for r in shown if r[i] is not None]
+        numeric = bool(values) and all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values)
+        table.add_column(literal(c), overflow="fold", justify="right" if numeric else "left")
+    for r in shown:
+        table.add_row(*[Text("NULL", style="dim") if v is None else literal(v, limit=500) for v in r])
+    app.console.print(table)
+    _say_rows(app, result, shown)
+
+
+def _print_lines(app: AppContext, result: QueryResult, limit: int) -> None:
+    """One 'column = value' line per value and a blank line between rows: wide rows stay readable."""
+    shown = result.rows if limit == 0 else result.rows[:limit]
+    width = max((len(c) for c in result.columns), default=0)
+    for index, row in enumerate(shown):
+        if index:
+            app.console.print()
+        for column, value in zip(result.columns, row, strict=True):
+            shown_value = Text("NULL", style="dim") if value is None else literal(value, limit=2000)
+            app.console.print(Text.assemble(literal(column.rjust(width), style="bold"), " = ", shown_value),
+                              soft_wrap=True)
+    _say_rows(app, result, shown)
+
+
+def _say_rows(app: AppContext, result: QueryResult, shown: list[tuple[Any, ...]]) -> None:
+    if len(shown) < len(result.rows):
+        app.err.print(f"{len(result.rows) - len(shown)} more rows not shown (use --limit 0 or --format csv)")
+    app.err.print(f"{len(result.rows)} rows", style="dim")
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default="parquet", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="File to write.")
-@click.option("--target", help="Only posts that mention this target.")
-@click.option("--since", default="all", show_default=True, help="Window: 24h, 7d, 30d, all (or e.g. 12h, 2w).")
-@click.option("--platform", help="Only this platform.")
+@click.option("--output", "-o", required=True, metavar="FILE",
+              help="File to write ('-' for standard output). Its ending (.csv, .parquet, .jsonl) chooses the format.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
+              help="Format, when the file name does not say it (default for '-': csv).")
+@click.option("--flat", is_flag=True, help="One row per (post, target) with the target's alias, sentiment and stance "
+                                           "in columns (for spreadsheets), instead of one row per post.")
+@click.option("--target", "targets", multiple=True,
+              help="Only posts that mention this target (repeatable: any of them).")
+@click.option("--since", default="all", show_default=True,
+              help="From: a span back from now (24h, 7d, 6m, 1y), an ISO date or time (2016-01-31, UTC unless it "
+                   "says), or all.")
+@click.option("--until", default=None, help="Up to (not including): the same forms as --since. Default: no end.")
+@click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable: any of them).")
 @pass_app
-def export(app: AppContext, fmt: str, output: Path, target: str | None, since: str, platform: str | None) -> None:
-    """Export posts with their mentions and scores (one row per post; mentions as a list)."""
-    from monitor.export import export_posts
-    from monitor.summary import parse_window
+def export(app: AppContext, output: str, fmt: str | None, flat: bool, targets: tuple[str, ...], since: str,
+           until: str | None, platforms: tuple[str, ...]) -> None:
+    """Export posts with their mentions and scores: one row per post (mentions as a list; JSON text
+    in CSV), or with --flat one row per (post, target). Times are UTC, ISO 8601 with Z."""
+    from monitor.export import ExportFilter, export_posts, format_for
 
     try:
-        window = parse_window(since)
+        fmt = format_for(output, fmt)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+        raise click.BadParameter(str(exc), param_hint="--format") from exc
+    for tid in targets:
+        try:
+            app.config.target(tid)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--target") from exc
+    where = ExportFilter(targets, platforms, _bound(since, "--since"), _bound(until, "--until"))
+    with app.store.read() as con:
+        _check_platforms(con, platforms)
+        destination = click.get_binary_stream("stdout") if output == "-" else Path(output)
+        count = export_posts(con, destination, fmt, where, flat=flat)
+    app.err.print(Text(f"wrote {count} posts to {'standard output' if output == '-' else safe(output)} ({fmt})"))
+
+
+def _bound(value: str | None, option: str) -> Any:
+    """A --since/--until value as a naive UTC instant (None: unbounded), the way summary reads it."""
+    from monitor.summary import parse_bound
+
     try:
-        with app.store.read() as con:
-            count = export_posts(con, output, fmt, target=target, window=window, platform=platform)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    app.err.print(f"wrote {count} posts to {safe(output)}", markup=False)
+        return parse_bound(None if value == "all" else value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+
+
+def _check_platforms(con: Any, platforms: tuple[str, ...]) -> None:
+    """An unknown --platform selects nothing: say so, with the platforms there are."""
+    if not platforms:
+        return
+    known = [row[0] for row in con.execute("SELECT DISTINCT platform FROM posts ORDER BY 1").fetchall()]
+    unknown = [p for p in platforms if p not in known]
+    if unknown:
+        raise click.BadParameter(f"no posts from {', '.join(repr(p) for p in unknown)} in the database "
+                                 f"(platforms there: {', '.join(known) or 'none yet'})", param_hint="--platform")
 
 
 @main.command()

@@ -18,8 +18,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.alerts_config import AlertsConfig
 
-DEFAULT_CONFIG = Path("config/monitor.toml")
+DEFAULT_CONFIG = Path("config/monitor.toml")  # in the folder the tool runs in (a clone ships one)
 DEFAULT_DATA_DIR = Path("data")
+# The config shipped in the package: the one used when no other is found, and what `monitor init` writes.
+# config/monitor.toml in the repository is the same file (tests/test_first_hour.py checks it).
+PACKAGED_CONFIG = Path(__file__).with_name("default_config.toml")
+CONFIG_ENV = "MONITOR_CONFIG"
+APP_DIR_NAME = "discourse-monitor"
+# The contact the packaged config ships with: a placeholder the user should replace with their own
+# e-mail or URL (it goes into every request's User-Agent, so site operators can reach who runs this).
+PLACEHOLDER_CONTACT = "discourse-monitor (https://github.com/discourse-monitor/discourse-monitor)"
+
+# ISO 639-1: the two-letter language codes posts carry in their `lang` field.
+ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el en eo es
+et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki
+kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no
+nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te
+tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+""".split())
 
 
 class ConfigError(Exception):
@@ -125,22 +142,38 @@ class ArchiveSpec(Strict):
 
 
 class Thresholds(Strict):
-    positive: float = 0.05
-    negative: float = -0.05
+    positive: float = Field(default=0.05, ge=-1.0, le=1.0)
+    negative: float = Field(default=-0.05, ge=-1.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.negative > self.positive:
+            raise ValueError(f"negative ({self.negative}) must not be above positive ({self.positive})")
+        return self
 
 
 class AnalysisConfig(Strict):
     store_unmatched: bool = False  # keep posts that mention no target
     sentiment: Thresholds = Field(default_factory=Thresholds)
     stance: Thresholds = Field(default_factory=lambda: Thresholds(positive=0.1, negative=-0.1))
-    long_text_chars: int = 280  # longer texts are scored per sentence and averaged
-    languages: list[str] = Field(default_factory=lambda: ["en"])  # scored languages
-    workers: int = 0  # scoring processes; 0 = one per CPU
+    long_text_chars: int = Field(default=280, ge=1)  # longer texts are scored per sentence and averaged
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # scored languages (ISO 639-1)
+    workers: int = Field(default=0, ge=0)  # scoring processes; 0 = one per CPU
     # Which analyzer scores: "learned" (our fine-tuned model, the most accurate) or "vader" (VADER and the
     # stance rules: exact, fast, the baseline).
     analyzer: Literal["learned", "vader"] = "learned"
     # Learned stance: favor or against only with at least this (calibrated) probability, else none.
     stance_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_are_iso_codes(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value]
+        unknown = [code for code in codes if code not in ISO_639_1]
+        if unknown:
+            raise ValueError(f"{', '.join(repr(c) for c in unknown)}: not ISO 639-1 language codes "
+                             "(two letters, e.g. 'en', 'de', 'fr')")
+        return codes
 
 
 class SourceSettings(Strict):
@@ -156,13 +189,13 @@ class SourceSettings(Strict):
 
 
 class DaemonConfig(Strict):
-    lock_timeout_seconds: float = 10.0  # how long a batch waits for a busy database before it spools
-    inbox_interval_seconds: float = 60.0
-    maintenance_interval_seconds: float = 300.0
+    lock_timeout_seconds: float = Field(default=10.0, ge=0)  # how long a batch waits for a busy database to spool
+    inbox_interval_seconds: float = Field(default=60.0, gt=0)
+    maintenance_interval_seconds: float = Field(default=300.0, gt=0)
 
 
 class Config(Strict):
-    contact: str = "https://github.com/discourse-monitor"
+    contact: str = Field(default=PLACEHOLDER_CONTACT, min_length=3)
     targets: list[Target]
     archives: list[ArchiveSpec] = Field(default_factory=list)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
@@ -259,15 +292,57 @@ def _invalid(path: Path, exc: ValidationError, raw: dict[str, Any]) -> ConfigErr
     return ConfigError("\n".join(lines))
 
 
+def user_config_path() -> Path:
+    """The per-user config file: $XDG_CONFIG_HOME/discourse-monitor/monitor.toml (~/.config/... by default)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / APP_DIR_NAME / "monitor.toml"
+
+
+def find_config(explicit: Path | str | None = None) -> Path:
+    """The config to use: ``--config``, else $MONITOR_CONFIG, else ./config/monitor.toml, else the user
+    config dir, else the packaged default. A file named explicitly (option or variable) must exist:
+    falling back silently would run with other targets than the user asked for."""
+    for given, origin in ((explicit, "--config"), (os.environ.get(CONFIG_ENV), CONFIG_ENV)):
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"config file {path} (from {origin}) not found. Create one with "
+                                  "`monitor init`, or leave it out to use the default.")
+            return path
+    for candidate in (DEFAULT_CONFIG, user_config_path()):
+        if candidate.is_file():
+            return candidate
+    return PACKAGED_CONFIG
+
+
+def is_placeholder_contact(contact: str) -> bool:
+    """True while the User-Agent contact is still the shipped placeholder (not the user's)."""
+    return contact.strip() in {PLACEHOLDER_CONTACT, "https://github.com/discourse-monitor"}
+
+
+def valid_contact(contact: str) -> bool:
+    """An e-mail address or an http(s) URL: something a site operator can reach."""
+    contact = contact.strip()
+    return bool(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact) or re.fullmatch(r"https?://\S+\.\S+", contact))
+
+
+def initial_config_text(contact: str) -> str:
+    """The packaged config, commented, with the user's contact and no sample archive (a new folder has
+    none, and a missing archive would be reported on every run)."""
+    text = PACKAGED_CONFIG.read_text(encoding="utf-8")
+    text, found = re.subn(r"(?m)^contact = .*$", lambda _: f"contact = {json.dumps(contact.strip())}", text, count=1)
+    if not found:
+        raise ConfigError(f"{PACKAGED_CONFIG}: has no contact line to fill in")
+    return re.sub(r"(?m)^\[\[archives\]\]\npath = .*\nformat = .*$",
+                  '# [[archives]]\n# path = "data/archives"   # a file or folder of dumps to import on each run\n'
+                  '# format = "auto"', text, count=1)
+
+
 def load_config(path: Path | str | None = None,
                 source_models: Mapping[str, type[SourceSettings]] | None = None) -> Config:
-    """The config at ``path``; with ``source_models`` (the registry's), its sources are checked too."""
-    config_path = Path(path) if path else DEFAULT_CONFIG
-    if not config_path.exists():
-        raise ConfigError(
-            f"config file {config_path} not found. Run from the project folder (it ships config/monitor.toml) "
-            "or pass --config PATH."
-        )
+    """The config at ``path`` (or the one ``find_config`` finds); with ``source_models`` (the
+    registry's), its sources are checked too."""
+    config_path = find_config(path)
     raw = _read_toml(config_path)
     try:
         config = Config.model_validate(raw)

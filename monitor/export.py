@@ -1,55 +1,144 @@
-"""Export posts with their mentions and scores to Parquet, CSV or JSON Lines (DuckDB COPY)."""
+"""Export posts with their mentions and scores to Parquet, CSV or JSON Lines (DuckDB COPY).
+
+Two shapes: one row per post (mentions as a list; JSON text in CSV), or ``flat``: one row per
+(post, target) with the target's alias, sentiment and stance in plain columns, for spreadsheets.
+Every time is UTC and says so: ISO 8601 with ``Z`` in CSV and JSON, a UTC-adjusted timestamp in
+Parquet.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
+FORMATS = ("parquet", "csv", "jsonl")
+# File name endings that choose the format when --format is not given.
+EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+              ".json": "jsonl"}
+TIME_COLUMNS = ("created_at", "collected_at")
 
-def export_posts(con: duckdb.DuckDBPyConnection, output: Path, fmt: str, target: str | None = None,
-                 window: timedelta | None = None, platform: str | None = None) -> int:
-    filters = ["TRUE"]
-    params: list[object] = []
-    if target:
-        filters.append("post_key IN (SELECT post_key FROM mentions WHERE target_id = ?)")
-        params.append(target)
-    if window is not None:
-        filters.append("p.created_at >= (SELECT max(created_at) FROM posts) - ?")
-        params.append(window)
-    if platform:
-        filters.append("p.platform = ?")
-        params.append(platform)
-    query = f"""
-        SELECT p.post_key, p.platform, p.post_id, p.url, p.created_at, p.author_id, p.author_handle,
-               p.author_name, p.text, p.lang, p.reply_to, p.quote_of, p.repost_of,
+_POST_COLUMNS = """p.post_key, p.platform, p.post_id, p.url, {created_at} AS created_at, p.author_id,
+               p.author_handle, p.author_name, p.text, p.lang, p.reply_to, p.quote_of, p.repost_of,
                p.likes, p.reposts, p.replies, p.quotes,
-               s.compound AS sentiment, s.compound_doc AS sentiment_doc, s.label AS sentiment_label,
-               list({{'target_id': m.target_id, 'alias': m.alias, 'sentiment': ts.sentiment,
-                     'stance': ts.stance, 'stance_score': ts.stance_score}} ORDER BY m.target_id)
-                 FILTER (WHERE m.target_id IS NOT NULL) AS mentions,
-               p.source, p.source_file, p.source_line, p.collected_at, p.tool_version
-        FROM posts p
+               s.compound AS sentiment, s.compound_doc AS sentiment_doc, s.label AS sentiment_label"""
+_PROVENANCE = "p.source, p.source_file, p.source_line, {collected_at} AS collected_at, p.tool_version"
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which posts: mentioning any of ``targets``, from any of ``platforms``, created in [start, end)
+    (naive UTC, as stored; None: unbounded)."""
+
+    targets: Sequence[str] = field(default_factory=tuple)
+    platforms: Sequence[str] = field(default_factory=tuple)
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def sql(self) -> tuple[str, list[object]]:
+        filters = ["TRUE"]
+        params: list[object] = []
+        if self.targets:
+            filters.append(f"p.post_key IN (SELECT post_key FROM mentions WHERE target_id IN ({_marks(self.targets)}))")
+            params += list(self.targets)
+        if self.platforms:
+            filters.append(f"p.platform IN ({_marks(self.platforms)})")
+            params += list(self.platforms)
+        if self.start is not None:
+            filters.append("p.created_at >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            filters.append("p.created_at < ?")
+            params.append(self.end)
+        return " AND ".join(filters), params
+
+
+def format_for(output: str, fmt: str | None) -> str:
+    """The format: ``fmt`` if given, else from the file name's ending (CSV for stdout, '-')."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+        return fmt
+    if output == "-":
+        return "csv"
+    suffix = Path(output).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise ValueError(f"cannot tell the format from '{output}': name it .csv, .parquet or .jsonl, or pass --format "
+                         f"({', '.join(FORMATS)})")
+    return EXTENSIONS[suffix]
+
+
+def posts_query(where: str, fmt: str, flat: bool) -> str:
+    """The export's SELECT: one row per post (mentions as a list) or, ``flat``, per (post, target)."""
+    times = {c: _utc_sql(f"p.{c}", fmt) for c in TIME_COLUMNS}
+    columns, provenance = _POST_COLUMNS.format(**times), _PROVENANCE.format(**times)
+    joins = """FROM posts p
         LEFT JOIN post_sentiment s USING (post_key)
         LEFT JOIN mentions m USING (post_key)
-        LEFT JOIN target_scores ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id
-        WHERE {' AND '.join(filters)}
+        LEFT JOIN target_scores ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id"""
+    if flat:
+        return f"""
+        SELECT {columns}, m.target_id, m.alias, ts.sentiment AS target_sentiment, ts.stance,
+               ts.stance_score, {provenance}
+        {joins}
+        WHERE {where}
+        ORDER BY p.created_at, p.post_key, m.target_id"""
+    mentions = """list({'target_id': m.target_id, 'alias': m.alias, 'sentiment': ts.sentiment,
+                     'stance': ts.stance, 'stance_score': ts.stance_score} ORDER BY m.target_id)
+                 FILTER (WHERE m.target_id IS NOT NULL)"""
+    if fmt == "csv":  # CSV has no nested types: mentions become JSON text
+        mentions = f"to_json({mentions})"
+    return f"""
+        SELECT {columns}, {mentions} AS mentions, {provenance}
+        {joins}
+        WHERE {where}
         GROUP BY ALL
-        ORDER BY p.created_at
-    """
-    rel = con.sql(query, params=params)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        rel.write_parquet(str(output))
-    elif fmt == "csv":
-        # CSV has no nested types: mentions become JSON text.
-        flat = con.sql(f"SELECT * REPLACE (to_json(mentions) AS mentions) FROM ({query})", params=params)
-        flat.write_csv(str(output))
+        ORDER BY min(p.created_at), p.post_key"""
+
+
+def export_posts(con: duckdb.DuckDBPyConnection, output: Path | BinaryIO, fmt: str,
+                 where: ExportFilter | None = None, flat: bool = False) -> int:
+    """Write the posts ``where`` selects to ``output`` (a path, or a binary stream such as stdout);
+    the number of posts written (not rows: a flat export has a row per mentioned target)."""
+    condition, params = (where or ExportFilter()).sql()
+    query = posts_query(condition, fmt, flat)
+    if isinstance(output, Path):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        _copy(con, query, params, output, fmt)
     else:
-        con.sql(f"COPY ({query}) TO '{_quote(output)}' (FORMAT json)", params=params)
-    count = con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()
+        # COPY writes files; a stream gets the file's bytes.
+        with tempfile.TemporaryDirectory(prefix="monitor-export-") as tmp:
+            path = Path(tmp) / f"export.{fmt}"
+            _copy(con, query, params, path, fmt)
+            with path.open("rb") as fh:
+                shutil.copyfileobj(fh, output)
+            output.flush()
+    count = con.execute(f"SELECT count(DISTINCT p.post_key) FROM posts p WHERE {condition}", params).fetchall()
     return int(count[0][0])
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, params: list[object], path: Path, fmt: str) -> None:
+    options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true", "jsonl": "FORMAT json"}[fmt]
+    con.execute(f"COPY ({query}) TO '{_quote(path)}' ({options})", params)
+
+
+def _utc_sql(column: str, fmt: str) -> str:
+    """A stored (naive UTC) time as the export shows it: Parquet keeps a timestamp, marked UTC; CSV
+    and JSON get ISO 8601 text ending in Z (fractions of a second only when there are some)."""
+    if fmt == "parquet":
+        return f"timezone('UTC', {column})"
+    return (f"CASE WHEN epoch_us({column}) % 1000000 = 0 THEN strftime({column}, '%Y-%m-%dT%H:%M:%SZ') "
+            f"ELSE strftime({column}, '%Y-%m-%dT%H:%M:%S.%fZ') END")
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _quote(path: Path) -> str:
