@@ -99,8 +99,8 @@ _OS_ADVICE = {
     errno.EROFS: ("the file system is read-only", _DATA_DIR_HINT),
     errno.EACCES: ("permission denied", _DATA_DIR_HINT + ", or fix the folder's permissions"),
     errno.EPERM: ("operation not permitted", _DATA_DIR_HINT + ", or fix the folder's permissions"),
-    errno.ENOSPC: ("the disk is full", "free some space or move --data-dir to a larger disk, then run the command "
-                                       "again (what was stored is kept; imports skip what is already in)"),
+    errno.ENOSPC: ("the disk is full", "free some space (or use a folder on another disk), then run the command "
+                                       "again: what was stored is kept, and an import skips what is already in"),
     errno.EDQUOT: ("the disk quota is used up", "free some space or move --data-dir, then run the command again"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
     errno.ENOENT: ("no such file or folder", "check the path"),
@@ -785,7 +785,7 @@ def export(app: AppContext, output: str, fmt: str | None, flat: bool, targets: t
     where = ExportFilter(targets, platforms, _bound(since, "--since"), _bound(until, "--until"))
     with app.store.read() as con:
         _check_platforms(con, platforms)
-        destination = click.get_binary_stream("stdout") if output == "-" else Path(output)
+        destination = sys.stdout.buffer if output == "-" else Path(output)
         count = export_posts(con, destination, fmt, where, flat=flat)
     app.err.print(Text(f"wrote {count} posts to {'standard output' if output == '-' else safe(output)} ({fmt})"))
 

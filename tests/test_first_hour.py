@@ -161,7 +161,7 @@ def test_a_full_disk_is_one_line(cli, tmp_path: Path, monkeypatch: pytest.Monkey
     result = CliRunner().invoke(main, ["--config", str(CONFIG_PATH), "--data-dir", str(tmp_path / "data"),
                                        "export", "-o", str(tmp_path / "out.csv")])
     assert result.exit_code == 1
-    assert_one_line_error(result, "disk is full", "free some space")
+    assert_one_line_error(result, "out.csv: no space left on device", "free some space")
 
 
 def test_init_writes_the_contact_and_refuses_to_overwrite(outside: Path) -> None:
@@ -217,3 +217,33 @@ def test_collecting_with_the_placeholder_contact_warns(outside: Path, tmp_path: 
     mine = config_file(tmp_path / "mine.toml", own_contact)
     quiet = monitor("--config", str(mine), "--data-dir", "d", "collect")
     assert quiet.exit_code == 0 and "placeholder" not in quiet.output
+
+
+def test_an_empty_folder_is_an_error(cli, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("import", str(tmp_path / "empty"))
+    assert result.exit_code == 1
+    assert "empty: no files to import in this folder" in result.output
+
+
+def test_an_unknown_encoding_is_an_error(cli, tmp_path: Path) -> None:
+    Path(tmp_path / "a.csv").write_text("id,text,created_at\n1,Elon Musk,2016-01-01T00:00:00Z\n")
+    result = cli("import", "--encoding", "nosuchenc", str(tmp_path / "a.csv"))
+    assert result.exit_code == 2
+    assert "unknown encoding 'nosuchenc'" in result.output and "cp1252" in result.output
+    assert "LookupError" not in result.output
+
+
+def test_collect_fails_when_every_source_failed(cli, tmp_path: Path) -> None:
+    from tests.conftest import config_file
+
+    def unreachable(data: dict) -> None:
+        data.setdefault("analysis", {}).update(analyzer="vader")
+        data["sources"] = {"hackernews": {"enabled": True, "base_url": "http://127.0.0.1:9", "max_pages": 1,
+                                          "queries": ["Altman"]}}
+
+    config = config_file(tmp_path / "offline.toml", unreachable)
+    result = cli("collect", "hackernews", "--json", config=config)
+    assert result.exit_code == 1
+    assert "every source failed (hackernews)" in result.output
+    assert json.loads(result.stdout)["hackernews"][0]["coverage"] == "failed"  # the record is still printed

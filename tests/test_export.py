@@ -1,0 +1,83 @@
+"""`monitor export` (issue #15, items 9, 10, 11): the format follows the file name, '-' is standard
+output, --flat has a row per (post, target), --since/--until take dates, unknown targets and
+platforms are refused, and every time carries its zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import post, write_jsonl
+
+
+@pytest.fixture
+def stored(cli, tmp_path: Path) -> None:
+    posts = [post(1, "Elon Musk and Sam Altman"), post(2, "Oracle earnings", platform="reddit"),
+             post(3, "Musk again", created_at="2016-03-01T08:30:00.250Z")]
+    assert cli("import", str(write_jsonl(tmp_path / "a.jsonl", posts))).exit_code == 0
+
+
+def test_the_format_follows_the_file_name(cli, stored: None, tmp_path: Path) -> None:
+    out = tmp_path / "posts.csv"
+    result = cli("export", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert not out.read_bytes().startswith(b"PAR1")  # was Parquet in a .csv file
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert {r["post_id"] for r in rows} == {"1", "2", "3"}
+    assert pq.read_table(_export(cli, tmp_path / "posts.parquet")).num_rows == 3
+    assert len(_export(cli, tmp_path / "posts.jsonl").read_text().splitlines()) == 3
+    unknown = cli("export", "-o", str(tmp_path / "posts.txt"))
+    assert unknown.exit_code == 2 and "--format" in unknown.output
+    assert cli("export", "-o", str(tmp_path / "posts.txt"), "--format", "csv").exit_code == 0
+
+
+def _export(cli, path: Path, *args: str) -> Path:
+    result = cli("export", "-o", str(path), *args)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_times_are_utc_with_their_zone(cli, stored: None, tmp_path: Path) -> None:
+    rows = {r["post_id"]: r for r in csv.DictReader(_export(cli, tmp_path / "p.csv").open(encoding="utf-8"))}
+    assert rows["1"]["created_at"] == "2025-01-11T12:00:00Z"
+    assert rows["3"]["created_at"] == "2016-03-01T08:30:00.250000Z"
+    assert rows["1"]["collected_at"].endswith("Z")
+    lines = [json.loads(line) for line in _export(cli, tmp_path / "p.jsonl").read_text().splitlines()]
+    assert all(line["created_at"].endswith("Z") and line["collected_at"].endswith("Z") for line in lines)
+    schema = pq.read_schema(_export(cli, tmp_path / "p.parquet"))
+    assert str(schema.field("created_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_stdout_and_flat(cli, stored: None) -> None:
+    result = cli("export", "-o", "-", "--flat", "--target", "musk", "--target", "altman")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert sorted((r["post_id"], r["target_id"]) for r in rows) == [("1", "altman"), ("1", "musk"), ("3", "musk")]
+    assert all(r["alias"] and r["stance"] for r in rows)
+    assert "mentions" not in rows[0]  # no JSON blob in a cell
+    assert "wrote 2 posts to standard output" in result.stderr
+
+
+def test_since_and_until_take_dates(cli, stored: None, tmp_path: Path) -> None:
+    early = _export(cli, tmp_path / "early.jsonl", "--since", "2016-01-01", "--until", "2017-01-01")
+    assert [json.loads(line)["post_id"] for line in early.read_text().splitlines()] == ["3"]
+    recent = _export(cli, tmp_path / "recent.jsonl", "--since", "2020-01-01T00:00+00:00")
+    assert {json.loads(line)["post_id"] for line in recent.read_text().splitlines()} == {"1", "2"}
+    bad = cli("export", "-o", str(tmp_path / "x.csv"), "--until", "yesterday-ish")
+    assert bad.exit_code == 2 and "--until" in bad.output
+
+
+def test_unknown_targets_and_platforms_are_refused(cli, stored: None, tmp_path: Path) -> None:
+    target = cli("export", "-o", str(tmp_path / "x.csv"), "--target", "nosuch")
+    assert target.exit_code == 2 and "unknown target 'nosuch'" in target.output and "musk" in target.output
+    platform = cli("export", "-o", str(tmp_path / "x.csv"), "--platform", "myspace")
+    assert platform.exit_code == 2 and "'myspace'" in platform.output and "reddit, x" in platform.output
+    assert not (tmp_path / "x.csv").exists()
+    only = _export(cli, tmp_path / "reddit.csv", "--platform", "reddit")
+    assert duckdb.sql(f"SELECT post_id FROM read_csv('{only}')").fetchall() == [(2,)]
