@@ -389,6 +389,26 @@ MIGRATIONS.append(("import options", """
 ALTER TABLE imports ADD COLUMN options VARCHAR;
 """))
 
+MIGRATIONS.append(("terms view by anti-join", f"""
+-- v_mention_terms again, twice as fast (hash anti-joins instead of a list test per word): one row per
+-- occurrence of a word of 3+ letters in a mention's post, lower-case; links, @handles, hashtags, common
+-- English words (STOPWORDS) and the words of the target's name and of its aliases left out.
+CREATE OR REPLACE VIEW v_mention_terms AS
+WITH stopwords(term) AS (VALUES {", ".join(f"('{word}')" for word in STOPWORDS)}),
+own_names AS (SELECT target_id, name AS words FROM targets
+              UNION SELECT DISTINCT target_id, alias FROM mentions WHERE alias IS NOT NULL),
+own_words AS (SELECT DISTINCT target_id, unnest(regexp_split_to_array(lower(words), '[^\\p{{L}}]+')) AS term
+              FROM own_names),
+words AS (SELECT target_id, target_name, post_key, platform, created_at, author_handle,
+                 unnest(regexp_extract_all(
+                     regexp_replace(lower(text), '(https?://|www\\.)\\S+|[@#][\\p{{L}}\\p{{N}}_]+', ' ', 'g'),
+                     '\\p{{L}}{{3,}}')) AS term
+          FROM v_mentions)
+SELECT * FROM words w
+WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = w.term)
+  AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = w.target_id AND o.term = w.term);
+"""))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
