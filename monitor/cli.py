@@ -87,9 +87,24 @@ ANALYZER_OPTION_HELP = ("Analyzer: 'learned' (our fine-tuned model, the most acc
                         "stance rules: exact and fast). Default: the config's analysis.analyzer (learned).")
 
 
-def _setup_logging(verbose: int) -> None:
+class _BriefFormatter(logging.Formatter):
+    """Log lines without tracebacks: a logged exception adds its message on the same line. The
+    command's own error says what to do; --debug (or -vv) shows the tracebacks."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and record.exc_info[1] is not None:
+            record = logging.makeLogRecord(record.__dict__)
+            record.msg = f"{record.getMessage()}: {safe(record.exc_info[1], one_line=True, limit=300)}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return super().format(record)
+
+
+def _setup_logging(verbose: int, debug: bool = False) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not debug and verbose < 2:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_BriefFormatter(handler.formatter._fmt if handler.formatter else None))
 
 
 # What to do about an operating-system failure, by errno. DuckDB reports these as text only, so the
@@ -100,7 +115,7 @@ _OS_ADVICE = {
     errno.EACCES: ("permission denied", _DATA_DIR_HINT + ", or fix the folder's permissions"),
     errno.EPERM: ("operation not permitted", _DATA_DIR_HINT + ", or fix the folder's permissions"),
     errno.ENOSPC: ("the disk is full", "free some space (or use a folder on another disk), then run the command "
-                                       "again: what was stored is kept, and an import skips what is already in"),
+                                       "again (an import skips what is already stored)"),
     errno.EDQUOT: ("the disk quota is used up", "free some space or move --data-dir, then run the command again"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
     errno.ENOENT: ("no such file or folder", "check the path"),
@@ -133,6 +148,8 @@ def describe_failure(exc: BaseException) -> str:
         what = f"{exc.filename}: {exc.strerror or exc}"
     else:
         what = str(exc) or type(exc).__name__
+        # DuckDB wraps the cause ("Database ... invalidated ... Original error: Could not write ..."): say the cause.
+        what = what.rsplit("Original error: ", 1)[-1]
     what = safe(what, one_line=True, limit=300)
     number = _os_errno(exc)
     if number is None:
@@ -197,7 +214,7 @@ def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: 
     Everything is stored in DATA_DIR/monitor.duckdb, which you can also open with the DuckDB CLI
     (duckdb -readonly data/monitor.duckdb).
     """
-    _setup_logging(verbose)
+    _setup_logging(verbose, debug)
     command = ctx.invoked_subcommand
     if command in _NO_CONFIG_COMMANDS:
         ctx.obj = AppContext(config_path, data_dir, verbose, debug)
@@ -415,8 +432,9 @@ def _folders_without_files(paths: Iterable[Path]) -> list[Path]:
 def run(app: AppContext, once: bool, as_json: bool) -> None:
     """Run the main job: import the configured archives and collect from live sources.
 
-    With --once, one cycle runs and the command exits (good for cron). Without it, the daemon
-    keeps collecting on each source's schedule until stopped (Ctrl-C or SIGTERM).
+    With --once, one cycle runs and the command exits (good for cron); its exit status is 1 when every
+    live source failed. Without it, the daemon keeps collecting on each source's schedule until
+    stopped (Ctrl-C or SIGTERM).
     """
     from monitor.daemon import run_daemon
     from monitor.store.daemon_state import DaemonLock, DaemonRunning
@@ -502,7 +520,7 @@ def collect(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
 
     Each source pulls what is new since its last run, up to max_pages pages per query, and
     stores posts and its cursor together. A source that fails says so in one line and the others
-    go on.
+    go on. Exit status 1 when every source that ran failed.
     """
     results, ok = run_collection(app, list(sources) or None)
     app.tidy_store()

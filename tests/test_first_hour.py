@@ -9,6 +9,7 @@ import errno
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,31 @@ def test_collect_fails_when_every_source_failed(cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "every source failed (hackernews)" in result.output
     assert json.loads(result.stdout)["hackernews"][0]["coverage"] == "failed"  # the record is still printed
+
+
+def test_what_duckdb_says_about_a_full_disk_is_its_cause() -> None:
+    """Seen on a 2 MB tmpfs: DuckDB reports the full disk inside an 'invalidated database' message."""
+    import duckdb
+
+    from monitor.cli import describe_failure
+
+    exc = duckdb.IOException('IO Error: Database "monitor" has been invalidated because checkpointing failed. Detach '
+                             'and reattach it before using it again. Original error: Could not write file '
+                             '"d/monitor.duckdb": No space left on device')
+    message = describe_failure(exc)
+    assert message.startswith('Could not write file "d/monitor.duckdb": No space left on device. What to do: free')
+    assert "\n" not in message
+
+
+def test_logged_exceptions_are_one_line_without_debug() -> None:
+    import logging
+
+    from monitor.cli import _BriefFormatter
+
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError:
+        record = logging.getLogger("monitor.store.db").makeRecord(
+            "monitor.store.db", logging.ERROR, __file__, 1, "detaching %s", ("x.duckdb",), sys.exc_info())
+    line = _BriefFormatter("%(levelname)s %(message)s").format(record)
+    assert line == "ERROR detaching x.duckdb: [Errno 28] No space left on device"
