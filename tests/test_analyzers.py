@@ -11,7 +11,7 @@ import pytest
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.learned_analyzer import LearnedAnalyzer, target_text
 from monitor.analysis.pipeline import Analyzer
-from monitor.config import Config
+from monitor.config import Config, load_config
 from monitor.store import Store
 from tests.conftest import CONFIG_PATH, config_file, post, write_jsonl
 
@@ -90,3 +90,24 @@ def test_make_analyzer_by_name(config: Config, name: str) -> None:
     assert analyzer.stamp == f"{name}@{analyzer.version}"
     with pytest.raises(ValueError, match="unknown analyzer"):
         make_analyzer(config, name="nosuch")
+
+
+def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir: Path) -> None:
+    favor = ["Sam Altman is a visionary leader", "Grateful for Sam Altman, he gets it right",
+             "Altman keeps delivering, impressive work", "Sam Altman deserves all the credit",
+             "So glad Altman is running OpenAI", "Altman made the right call again"]
+    against = ["Sam Altman is a grifter", "Altman cannot be trusted with anything",
+               "Sam Altman lied to his board", "Altman is hyping vaporware again",
+               "Fire Sam Altman already", "Altman is the worst thing to happen to AI"]
+    labels = tmp_path / "altman.csv"
+    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in favor)
+                      + "".join(f'"{t}",against\n' for t in against), encoding="utf-8")
+    result = cli("stance", "train", "--target", "altman", str(labels), config=CONFIG_PATH)
+    assert result.exit_code == 0, result.output
+    assert "learned model lh-" in result.output and "head weight 0.5" in result.output
+    assert (data_dir / "models" / "stance-learned" / "altman" / "current").is_file()
+    config = load_config(CONFIG_PATH)
+    analyzer = make_analyzer(config, data_dir / "models", "learned")
+    [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
+    assert target.stance.scorer == "stance-learned-head" and target.stance.label == "favor"
+    assert analyzer.stance_version("altman").startswith("lh-") and analyzer.stance_version("musk") == analyzer.version

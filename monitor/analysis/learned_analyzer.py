@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.analysis.learned import SENTIMENT_LABELS, LearnedModel, get_model
+from monitor.analysis.learned import SENTIMENT_LABELS, LearnedModel, features_of, get_model, softmax
 from monitor.analysis.matching import Mention
 from monitor.analysis.pipeline import Analysis, Analyzer, TargetResult, _targets_in
 from monitor.analysis.sentiment import sentence_spans
 from monitor.analysis.stance import StanceResult
+from monitor.analysis.trained_stance import load_all
 from monitor.config import Config
 
 _PARENTHESIS = re.compile(r"\s*\([^)]*\)")
@@ -41,6 +42,7 @@ class LearnedAnalyzer(Analyzer):
     def __init__(self, config: Config, models_dir: Path | None = None, model: LearnedModel | None = None):
         super().__init__(config, models_dir)
         self.model = model or get_model()
+        self.trained = load_all(models_dir, self.model.version) if models_dir else {}
         self.stance_threshold = config.analysis.stance_threshold
         self.target_names = {t.id: target_text(t.name) for t in config.targets}
         self.cues = {t.id: ([re.compile(p, re.IGNORECASE) for p in t.stance.favor],
@@ -53,6 +55,10 @@ class LearnedAnalyzer(Analyzer):
     @property
     def zero_shot_stance_version(self) -> str:
         return self.model.version
+
+    def stance_version(self, target_id: str) -> str:
+        trained = self.trained.get(target_id)
+        return trained.version if trained is not None else super().stance_version(target_id)
 
     def analyse(self, text: str, lang: str | None = None, force_targets: tuple[str, ...] = ()) -> Analysis:
         return self.analyse_many([(text, lang)], force_targets)[0]
@@ -74,15 +80,40 @@ class LearnedAnalyzer(Analyzer):
                 texts.append(part)
         sentiment = self.model.sentiment(texts)
         pairs = [(i, m) for i in scored for m in started[i][1]]
-        stance = self.model.stance([items[i][0] for i, _ in pairs], [self.target_names.get(m.target_id, m.target_id)
-                                                                    for _, m in pairs])
+        stances = self._stances([items[i][0] for i, _ in pairs], [m.target_id for _, m in pairs])
         post_row = {i: row for row, i in enumerate(scored)}
         for i, row in post_row.items():
             self._set_sentiment(started[i][0], sentiment[row])
-        for (i, mention), probs in zip(pairs, stance, strict=True):
+        for (i, mention), stance in zip(pairs, stances, strict=True):
             row = directed.get((i, mention.target_id), post_row[i])
-            started[i][0].targets.append(self._target_result(items[i][0], mention, sentiment[row], probs))
+            sentiment_row = sentiment[row]
+            started[i][0].targets.append(TargetResult(
+                mention.target_id, mention.alias, self._compound(sentiment_row),
+                SENTIMENT_LABELS[int(np.argmax(sentiment_row))], stance))
         return [result for result, _ in started]
+
+    def _stances(self, texts: list[str], target_ids: list[str]) -> list[StanceResult]:
+        """Stance of each (text, target): one pass of the model over the pairs; a target's model
+        trained on the user's labels reads the same pass's features."""
+        if not texts:
+            return []
+        out = self.model.encode(texts, [self.target_names.get(t, t) for t in target_ids])
+        probs = softmax(out.stance_logits, self.model.temperature("stance"))
+        results: list[StanceResult | None] = [None] * len(texts)
+        features = None
+        for target_id in set(target_ids):
+            trained = self.trained.get(target_id)
+            ngram = self.models.get(target_id)
+            rows = [k for k, t in enumerate(target_ids) if t == target_id]
+            if trained is not None:
+                features = features_of(out) if features is None else features
+                for k, result in zip(rows, trained.results([texts[k] for k in rows], features[rows]), strict=True):
+                    results[k] = result
+            elif ngram is not None:  # an n-gram model trained with the VADER analyzer
+                for k in rows:
+                    results[k] = ngram.score(texts[k])
+        return [r if r is not None else self._stance(t, text, p)
+                for r, t, text, p in zip(results, target_ids, texts, probs, strict=True)]
 
     def _target_sentences(self, text: str, mentions: list[Mention], result: Analysis) -> dict[str, str]:
         """For posts where it matters, each target's sentences (joined), to score on their own."""
@@ -108,12 +139,6 @@ class LearnedAnalyzer(Analyzer):
     def _set_sentiment(self, result: Analysis, probs: np.ndarray) -> None:
         result.compound = result.compound_doc = self._compound(probs)
         result.label = SENTIMENT_LABELS[int(np.argmax(probs))]
-
-    def _target_result(self, text: str, mention: Mention, sentiment: np.ndarray, probs: np.ndarray) -> TargetResult:
-        model = self.models.get(mention.target_id)
-        stance = model.score(text) if model is not None else self._stance(mention.target_id, text, probs)
-        return TargetResult(mention.target_id, mention.alias, self._compound(sentiment),
-                            SENTIMENT_LABELS[int(np.argmax(sentiment))], stance)
 
     def _stance(self, target_id: str, text: str, probs: np.ndarray) -> StanceResult:
         """Against / none / favor from the head's probabilities (columns in that order)."""
