@@ -140,7 +140,7 @@ def render(data: dict[str, Any], console: Console) -> None:
         console.print(Text(data["error"], style="yellow"))
         return
     _print_post_counts(data, console)
-    now = datetime.fromisoformat(data["generated_at"])
+    now = datetime.fromisoformat(data["generated_at"]).astimezone(UTC).replace(tzinfo=None)
     table = Table(title="Sources", title_justify="left")
     for col in ("source", "last run", "result", "new (24h)", "next run"):
         table.add_column(col, no_wrap=True, justify="right" if col == "new (24h)" else "left")

@@ -92,6 +92,10 @@ def _iso(value: Any) -> Any:
     return value
 
 
+def _naive_iso(value: str) -> str:
+    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
 def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -506,8 +510,11 @@ def recent_spikes(con: duckdb.DuckDBPyConnection, now: datetime | None = None,
     SPIKE_FACTOR times the target's average hour over the last 24 h. A target needs a full day of
     history first (when collection has only just begun, every first hour would look like a spike)."""
     window = _window(con, "24h", None, Filters(), now)
-    found = [s for s in _spikes(con, window, limit=1000)
-             if datetime.fromisoformat(s["start"]).replace(tzinfo=None) >= window.end - within]
+    # Naive UTC times, as the daemon has always recorded them (its record of reported spikes matches
+    # on "start"): the summary's JSON says the zone, the daemon's events keep their form.
+    spikes = [{**s, "start": _naive_iso(s["start"]), "end": _naive_iso(s["end"])}
+              for s in _spikes(con, window, limit=1000)]
+    found = [s for s in spikes if datetime.fromisoformat(s["start"]) >= window.end - within]
     if not found:
         return []
     first = dict(con.execute("SELECT target_id, min(created_at) FROM v_mentions WHERE target_id IN "

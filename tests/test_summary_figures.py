@@ -295,3 +295,29 @@ def test_summary_command_refuses_what_would_silently_show_nothing(db, cli) -> No
     assert sorted(t["target_id"] for t in both["targets"]) == ["altman", "musk"]
     window = json.loads(cli("summary", "--json", "--since", "2016-01-01", "--until", "2016-01-02").output)
     assert [t["target_id"] for t in window["targets"]] == ["musk"] and window["window"]["end"].endswith("+00:00")
+
+
+def test_status_renders_a_source_row_with_zoned_times(db, data_dir: Path) -> None:
+    from monitor import status
+
+    con, _ = db
+    con.execute("INSERT INTO runs (run_id, source, query, started_at, coverage) VALUES (1, 'hackernews', 'q', ?, "
+                "'complete')", [NOW - timedelta(minutes=5)])
+    con.close()
+    data = status.compute(Store(data_dir), data_dir, now=NOW)
+    assert data["sources"][0]["last_run"] == "2025-03-01T11:55:00+00:00"
+    console = Console(width=80, record=True, file=io.StringIO())
+    status.render(data, console)
+    [row] = [line for line in console.export_text().splitlines() if line.startswith("│ hackernews")]
+    assert "5 min ago" in row
+
+
+def test_the_daemons_spikes_keep_their_naive_times(db) -> None:
+    """The daemon matches spikes it already reported on their "start" as it stored them (naive UTC)."""
+    con, posts = db
+    for hour in range(48):
+        posts.add(NOW - timedelta(hours=48 - hour), "Elon Musk", {"musk": 0.0})
+    for k in range(20):
+        posts.add(NOW - timedelta(minutes=50 - k), "Elon Musk!", {"musk": 0.0})
+    [spike] = summary.recent_spikes(con, NOW)
+    assert spike["start"] == "2025-03-01T11:00:00" and spike["end"] == "2025-03-01T12:00:00"
