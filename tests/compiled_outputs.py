@@ -52,8 +52,14 @@ def eval_texts(eval_dir: Path) -> list[str]:
     return texts
 
 
+def implementations() -> dict[str, str]:
+    """Module name -> "compiled" or "pure", for the modules that have a compiled build."""
+    from monitor.analysis import matching, sentiment, stance
+
+    return {module.__name__: module.IMPLEMENTATION for module in (matching, sentiment, stance)}
+
+
 def outputs(eval_dir: Path, config_dir: Path) -> dict[str, Any]:
-    from monitor.analysis.compiled import implementations
     from monitor.analysis.pipeline import Analyzer
     from monitor.analysis.sentiment import VaderEngine, prepare
     from monitor.config import load_config

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.analysis import compiled as compiled_module
 from monitor.analysis import matching, sentiment, stance
-from monitor.analysis.compiled import COMPILED, PURE, PURE_ENV, implementations, swap_in_compiled
+from monitor.analysis.compiled import COMPILED, PURE, PURE_ENV, swap_in_compiled
 
 TESTS = Path(__file__).resolve().parent
 EVAL_DIR = TESTS.parents[0].parent / "shared" / "eval"
@@ -45,7 +45,8 @@ def _outputs_here(tmp_path: Path) -> dict:
 
 
 def test_the_environment_variable_forces_the_pure_modules() -> None:
-    code = "from monitor.analysis.compiled import implementations; print(sorted(set(implementations().values())))"
+    code = ("from monitor.analysis import matching, sentiment, stance; "
+            "print(sorted({m.IMPLEMENTATION for m in (matching, sentiment, stance)}))")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, PURE_ENV: "1"},
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['pure']"
@@ -108,6 +109,3 @@ def test_compiled_and_pure_give_identical_outputs_on_real_tweets(tmp_path: Path)
     assert worst <= 1e-9
     assert sum(bool(row["mentions"]) for row in pure["rows"]) > 1000  # the stance rules really ran
 
-
-def test_implementations_names_the_three_modules() -> None:
-    assert set(implementations()) == {m.__name__ for m in MODULES}

@@ -54,9 +54,3 @@ def swap_in_compiled(namespace: dict[str, Any]) -> str:
     namespace.update({key: value for key, value in vars(compiled).items() if not key.startswith("__")})
     return COMPILED
 
-
-def implementations() -> dict[str, str]:
-    """Module name -> "compiled" or "pure", for the modules that have a compiled build."""
-    from monitor.analysis import matching, sentiment, stance
-
-    return {module.__name__: module.IMPLEMENTATION for module in (matching, sentiment, stance)}
