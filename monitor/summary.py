@@ -4,6 +4,7 @@ authors, platforms and data freshness. ``compute`` returns plain data (also the 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ def _span_back(value: str, n: int, unit: str, now: datetime) -> timedelta:
         if unit in "my":
             months = n * (12 if unit == "y" else 1)
             year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
-            start = now.replace(year=year, month=month + 1, day=min(now.day, 28))
+            start = now.replace(year=year, month=month + 1,
+                                day=min(now.day, calendar.monthrange(year, month + 1)[1]))
             span = now - start
         else:
             span = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
@@ -617,9 +619,10 @@ def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Tab
     # Narrow headers, so the table fits an 80-column terminal; the caption spells out the stance column.
     first, last, size = _bucket_dates(window)
     table = Table(title="Targets", title_justify="left", expand=False, show_footer=True,
-                  caption=f"stance: % of scored posts for / against / neither (counts in --json); zero-shot rules "
-                          f"unless noted (accuracy: README, 'Accuracy'). trend: posts per {size} (UTC), "
-                          f"{TREND_BUCKETS} buckets from {first} to {last}",
+                  caption=f"change: posts against the window before, of the same length (— for the whole "
+                          f"history); mood: mean sentiment of the scored posts; stance: % of scored posts for / "
+                          f"against / neither (counts in --json); zero-shot rules unless noted (accuracy: README, "
+                          f"'Accuracy'). trend: posts per {size} (UTC), {TREND_BUCKETS} buckets from {first} to {last}",
                   caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):

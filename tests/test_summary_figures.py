@@ -76,6 +76,9 @@ def test_parse_window_keeps_todays_results_and_reads_dates_and_calendar_spans() 
     assert summary.parse_window("all") is None
     assert summary.parse_window("6m", NOW) == NOW - datetime(2024, 9, 1, 12, 0)  # calendar months
     assert summary.parse_window("1y", NOW) == NOW - datetime(2024, 3, 1, 12, 0)
+    assert summary.parse_window("1m", datetime(2025, 1, 31)) == timedelta(days=31)  # to 2024-12-31
+    assert summary.parse_window("1m", datetime(2025, 3, 31)) == timedelta(days=31)  # to 2025-02-28
+    assert summary.parse_window("1y", datetime(2024, 2, 29)) == timedelta(days=366)  # to 2023-02-28
     assert summary.parse_window("2016-01-31") == datetime(2016, 1, 31)
     assert summary.parse_window("2016-01-31T12:00:00Z") == datetime(2016, 1, 31, 12)
     assert summary.parse_window("2016-01-31T14:00+02:00") == datetime(2016, 1, 31, 12)  # to UTC
@@ -152,7 +155,8 @@ def test_sparklines_are_dated_and_fit_80_columns(db) -> None:
     out = _render(data)
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "2025-01-01" in out and "→ 2025-01-20" in out  # the first and last date under the trend
-    assert "buckets from 2025-01-01 to 2025-01-20" in out.replace("\n", " ").replace("  ", " ")
+    words = " ".join(out.split())
+    assert "buckets from 2025-01-01 to 2025-01-20" in words and "change: posts against the window before" in words
 
 
 def test_spikes_on_a_long_window_use_a_rolling_baseline(db) -> None:
