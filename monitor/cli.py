@@ -37,6 +37,7 @@ from monitor.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
     DEFAULT_DATA_DIR,
+    PACKAGED_CONFIG,
     Config,
     ConfigError,
     find_config,
@@ -224,7 +225,17 @@ def main(ctx: click.Context, config_path: Path | None, data_dir: Path, verbose: 
     if _asks_for_help(ctx):
         return
     app.config  # noqa: B018 - validated now: a broken config is the first thing said, whatever the command
-    if command in _COLLECTING_COMMANDS and is_placeholder_contact(app.config.contact):
+    if command in _COLLECTING_COMMANDS:
+        _warn_about_the_config(app)
+
+
+def _warn_about_the_config(app: AppContext) -> None:
+    """Before sending requests: a config nobody edited has no contact for site operators."""
+    if app.config.path == PACKAGED_CONFIG:
+        app.err.print(Text(f"warning: no config found (--config, ${CONFIG_ENV}, ./{DEFAULT_CONFIG}, "
+                           f"{user_config_path()}), so the package's default is used, with a placeholder contact in "
+                           "the User-Agent; write your own with `monitor init`", style="yellow"))
+    elif is_placeholder_contact(app.config.contact):
         app.err.print(Text(f"warning: contact in {app.config.path} is still the placeholder; set your e-mail or URL "
                            "there (sites see it in the User-Agent), or write a config with `monitor init`",
                            style="yellow"))

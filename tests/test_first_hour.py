@@ -276,3 +276,9 @@ def test_logged_exceptions_are_one_line_without_debug() -> None:
             "monitor.store.db", logging.ERROR, __file__, 1, "detaching %s", ("x.duckdb",), sys.exc_info())
     line = _BriefFormatter("%(levelname)s %(message)s").format(record)
     assert line == "ERROR detaching x.duckdb: [Errno 28] No space left on device"
+
+
+def test_collecting_with_no_config_says_the_default_is_used(outside: Path) -> None:
+    result = monitor("--data-dir", "d", "collect", "nosuch")  # stops at the unknown source, after the warning
+    assert result.exit_code == 2
+    assert "no config found" in result.output and "monitor init" in result.output
