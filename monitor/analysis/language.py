@@ -1,31 +1,63 @@
-"""Cheap language guess for posts whose platform gives none.
+"""Cheap language guess for posts whose platform gives none, and which languages each analyzer scores.
 
-Only one question matters for scoring: is this text English? A full detector costs about as much
-as VADER itself per post, so we use function-word counts, which settle the common cases in
-microseconds. Texts too short to tell are treated as English (VADER then finds little anyway).
+Only one question matters for scoring: can this analyzer score this text? Both analyzers are
+English-only (VADER's lexicon, and a model fine-tuned on English posts), so a post in another
+language must be stored unscored, never scored as if it were English. A full detector costs about
+as much as VADER itself per post, so we count function words and a few letters that only some
+languages use, which settle the common cases in microseconds. Texts that give no evidence (too
+short, names only) are treated as English (an analyzer then finds little anyway).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Whole words of letters only: "UN46ES7500" is a product code, not "un" and "es".
+_WORD_RE = re.compile(r"\b[^\W\d_]+\b", re.UNICODE)
 
-_STOPWORDS = {
-    # Words that are also common in English ("die", "do", "no", "per") are left out of the others.
-    "en": "the and is are was to of in that it for on with you this not be have they at but what we my "
-          "so just do no me your i'm all like get why how can will",
-    "de": "der das und ist nicht ich sie ein eine zu mit den auf für von dem es auch sich wir",
-    "fr": "le la les et est une des que pas pour dans qui sur au avec ce il je vous nous du",
-    "es": "el la los las que es por una con para del se lo como pero más muy esta",
-    "pt": "os que não uma com para da em por se mais muito isso você são",
-    "it": "il di che non un una sono con gli della del anche questo come ma più",
-    "nl": "de het een en van dat niet op te zijn met voor ook maar wel",
+# Function words. Words that are also common in English ("die", "was", "also", "come", "son", "per",
+# "on", "no", "me", "a") are left out of the other languages: an English post must not gather evidence
+# for them. A word may belong to several languages ("de", "un"): it counts for each.
+_FUNCTION_WORDS = {
+    "en": "the and is are was were to of in that it for on with you this not be have has had they at but "
+          "what we my so just do no me your all like get why how can will would should could from about an "
+          "he she his her our their them there been if or by who than then because its don doesn isn didn",
+    "de": "der das und ist nicht ich sie ein eine einen einem einer zu mit den auf für von dem es auch sich "
+          "wir er sind wird werden haben bei nach noch nur wie aber oder wenn dass schon sehr mein kein "
+          "keine ihn ihm uns euch diese dieser dieses doch mal hier jetzt immer gibt zum zur über",
+    "fr": "le la les et est une un des que pas pour dans qui sur au aux avec ce cette il ils elle je vous "
+          "nous du de mais ou où sont été être fait très tout tous comme leur sa ses mon mes aussi encore "
+          "même peut était en",
+    "es": "el la los las que es por una un con para del se lo como pero más muy esta este está hay "
+          "todo también su sus yo mi fue ser ha han al y porque cuando donde sin sobre entre de en",
+    "pt": "os que não uma um com para da em por se mais muito isso você são do dos das na é ao pelo pela "
+          "também ele ela eles mas foi tem está esse essa até quando onde sem sobre de",
+    "it": "il di che non un una sono con gli della del anche questo questa è nel nella alla dei delle lo "
+          "la le ha hanno essere stato molto tutto perché quando dove sempre ancora ci si io lui lei noi "
+          "voi loro",
+    "nl": "de het een en van dat niet op te zijn met voor ook maar wel ik wij zij hij ze er naar om bij "
+          "uit nog wat als dan hebben heeft wordt worden geen deze dit mijn onze zou moet",
+}
+# Letters that point to some languages: each one present counts as one more piece of evidence.
+_LETTERS = {
+    "de": "äöüß",
+    "fr": "èêçœàùâîôë",
+    "es": "ñ¿¡áíóú",
+    "pt": "ãõçáêóà",
+    "it": "àèìòù",
 }
 _LOOKUP: dict[str, list[str]] = {}
-for _lang, _words in _STOPWORDS.items():
+for _lang, _words in _FUNCTION_WORDS.items():
     for _w in _words.split():
         _LOOKUP.setdefault(_w, []).append(_lang)
+
+# The languages each analyzer scores. VADER's lexicon is English; the learned model was fine-tuned on
+# English posts. A post in any other language is stored unscored (and counted as such).
+ANALYZER_LANGUAGES: dict[str, frozenset[str]] = {
+    "vader": frozenset({"en"}),
+    "learned": frozenset({"en"}),
+}
 
 
 def guess_language(text: str) -> str | None:
@@ -36,18 +68,44 @@ def guess_language(text: str) -> str | None:
     non_latin = sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x024F)
     if non_latin > letters * 0.3:
         return _script_language(text)
-    counts: dict[str, set[str]] = {}
-    for word in _WORD_RE.findall(text.lower()):
-        for lang in _LOOKUP.get(word, ()):
-            counts.setdefault(lang, set()).add(word)
-    if not counts:
+    evidence = _latin_evidence(text.lower())
+    if not evidence:
         return None
-    english = len(counts.get("en", ()))
-    best = max(counts, key=lambda k: (len(counts[k]), k == "en"))
-    # Another language needs two distinct function words and more evidence than English has.
-    if best != "en" and (len(counts[best]) < 2 or len(counts[best]) <= english):
+    english = evidence.get("en", 0)
+    best = max(evidence, key=lambda k: (evidence[k], k == "en"))
+    # Another language needs two pieces of evidence and more than English has.
+    if best != "en" and (evidence[best] < 2 or evidence[best] <= english):
         return "en" if english else None
     return best
+
+
+def _latin_evidence(lower: str) -> dict[str, int]:
+    """Per language: distinct function words found, plus distinct telltale letters."""
+    found: dict[str, set[str]] = {}
+    for word in _WORD_RE.findall(lower):
+        for lang in _LOOKUP.get(word, ()):
+            found.setdefault(lang, set()).add(word)
+    for lang, chars in _LETTERS.items():
+        present = {ch for ch in chars if ch in lower}
+        if present:
+            found.setdefault(lang, set()).update(present)
+    return {lang: len(items) for lang, items in found.items()}
+
+
+def scored_languages(analyzer: str, configured: Iterable[str]) -> frozenset[str]:
+    """The configured languages this analyzer can score: a post in any other is stored unscored."""
+    return frozenset(configured) & ANALYZER_LANGUAGES.get(analyzer, frozenset({"en"}))
+
+
+def unscorable_languages_message(analyzer: str, configured: Iterable[str]) -> str | None:
+    """The warning (or config error) for ``analysis.languages`` the analyzer cannot score, else None."""
+    wanted = list(dict.fromkeys(configured))
+    known = ANALYZER_LANGUAGES.get(analyzer, frozenset({"en"}))
+    extra = [code for code in wanted if code not in known]
+    if not extra:
+        return None
+    return (f"analysis.languages: the '{analyzer}' analyzer scores only {', '.join(sorted(known))}; posts in "
+            f"{', '.join(extra)} are stored unscored (counted as such in summaries), not scored as English")
 
 
 def _script_language(text: str) -> str:
