@@ -42,6 +42,7 @@ class RunReport:
     statuses: str = ""
     requests: int = 0
     spooled: bool = False
+    posts_spooled: int = 0  # waiting in the spool: counted as new or seen in the stored run row when it drains
 
     def row(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "source": self.source, "query": self.query, "started_at": self.started_at,
@@ -51,7 +52,8 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = self.row()
-        data.update(unmatched=self.unmatched, retry_at=self.retry_at, spooled=self.spooled)
+        data.update(unmatched=self.unmatched, retry_at=self.retry_at, spooled=self.spooled,
+                    posts_spooled=self.posts_spooled)
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
@@ -135,6 +137,7 @@ def _save_page(page: Page, query: str, report: RunReport, store: Store, pool: An
     report.unmatched += written.unmatched
     report.posts_new += written.posts_new
     report.posts_seen += written.posts_seen
+    report.posts_spooled += written.posts_spooled
     report.spooled = report.spooled or written.spooled
 
 
@@ -193,5 +196,7 @@ def summarise(collector: Collector, reports: list[RunReport], interval_minutes: 
         return False, describe_failure(failed[0], interval_minutes)
     capped = sum(1 for r in reports if r.coverage == "capped")
     extra = f", {capped} capped at max_pages" if capped else ""
+    spooled = sum(r.posts_spooled for r in reports)
+    extra += f", {spooled} posts waiting in the spool (database locked)" if spooled else ""
     return True, (f"{collector.name}: {len(reports)} queries, {requests} requests, {new} new posts, "
                   f"{seen} seen before{extra}")

@@ -32,6 +32,7 @@ class Written:
     posts_new: int = 0
     posts_seen: int = 0
     spooled: bool = False
+    posts_spooled: int = 0  # kept posts waiting in the spool: new or seen is counted when it drains
 
     @property
     def unmatched(self) -> int:
@@ -69,6 +70,7 @@ def write_posts(store: Store, pending: PendingPosts, origin: Origin,
     if batch:
         result = store.write(batch)
         written.posts_new, written.posts_seen, written.spooled = result.posts_new, result.posts_seen, result.spooled
+        written.posts_spooled = result.posts_spooled
     return written
 
 

@@ -40,6 +40,12 @@ TABLE_MODES: dict[str, str] = {
 # checkpoint, and the writer checkpoints every write): the rows with the batch's keys are deleted,
 # then the batch's rows inserted.
 UNINDEXED_KEYS: dict[str, str] = {"runs": "run_id"}
+# Rows that count the posts of the batch they are written in (a collector run, an import): when
+# the batch is applied, their posts_new/posts_seen become the stored row's plus what this batch
+# inserted and found stored, whatever the row says. A batch waits in the spool when the file is
+# locked, and only applying it can tell which of its posts are new (an earlier spooled batch may
+# hold the same posts).
+COUNTED_ROWS: dict[str, str] = {"runs": "run_id", "imports": "import_id"}
 # Tables are written in this order (children after parents for readers' sake).
 TABLE_ORDER = list(TABLE_MODES)
 

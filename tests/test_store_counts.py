@@ -1,0 +1,79 @@
+"""Run and import statistics count what the store did, also when a batch waited in the spool:
+re-seen posts spooled while the file was locked are not counted as new (`runs`, `imports`, and
+so `monitor status`'s "new (24h)")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from monitor.ingest.imports import Importer
+from monitor.models import Author, Post, Provenance
+from monitor.store import Store, WriteBatch
+from monitor.store.rows import posts_table, utcnow_naive
+from tests.conftest import post, stored, write_jsonl
+
+RUN_ID = 42
+
+
+def page(numbers: range, run_id: int = RUN_ID) -> WriteBatch:
+    """What a collector writes for a page: posts, and its run row (counts as the collector saw them)."""
+    posts = [Post(platform="hackernews", id=str(i), author=Author(id="1", handle="h"), text=f"Altman {i}",
+                  created_at=datetime(2025, 1, 1), provenance=Provenance(source="hackernews")) for i in numbers]
+    batch = WriteBatch()
+    batch.add("posts", posts_table(posts, run_id=run_id))
+    batch.add_rows("runs", [{"run_id": run_id, "source": "hackernews", "query": "altman",
+                             "started_at": utcnow_naive(), "finished_at": utcnow_naive(), "pages": 1,
+                             "requests": 1, "posts_new": 999, "posts_seen": 999, "statuses": "200x1",
+                             "error": None, "coverage": "complete"}])
+    return batch
+
+
+def run_counts(store: Store) -> list[tuple]:
+    return stored(store, "SELECT run_id, posts_new, posts_seen FROM runs ORDER BY run_id")
+
+
+def test_a_run_row_counts_what_each_applied_batch_did(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.write(page(range(10), run_id=1))
+    second = page(range(5, 15), run_id=2)
+    result = store.write(second)
+    assert (result.posts_new, result.posts_seen) == (5, 5)
+    store.write(page(range(12, 20), run_id=2))  # the run's second page: 3 seen, 5 new
+    final = WriteBatch()
+    final.add_rows("runs", [{**second.tables["runs"].to_pylist()[0], "pages": 2}])
+    store.write(final)  # the run's last row: its counts are kept, not overwritten
+    assert run_counts(store) == [(1, 10, 0), (2, 10, 8)]
+
+
+def test_spooled_re_seen_posts_are_not_counted_as_new(data_dir: Path) -> None:
+    store = Store(data_dir, lock_timeout=0.2)
+    store.write(page(range(13), run_id=1))
+    with Store(data_dir).read():  # an open DuckDB session: the writer must spool
+        result = store.write(page(range(13), run_id=2))
+    assert result.spooled and (result.posts_new, result.posts_seen, result.posts_spooled) == (0, 0, 13)
+    assert store.drain_spool() == 1
+    assert run_counts(store) == [(1, 13, 0), (2, 0, 13)]
+
+
+def test_a_spooled_batch_replayed_twice_counts_once(data_dir: Path) -> None:
+    store = Store(data_dir)
+    batch = page(range(4), run_id=7)
+    store.write(batch)
+    store.write(batch)  # the same batch again (a drain after a crash): already applied
+    assert run_counts(store) == [(7, 4, 0)]
+
+
+def test_an_import_while_the_file_is_locked_counts_when_the_spool_drains(config, data_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Sam Altman, take {i}") for i in range(6)])
+    Importer(config, Store(data_dir)).import_paths([archive])
+    more = write_jsonl(tmp_path / "b.jsonl", [post(i, f"Sam Altman, take {i}") for i in range(9)])  # 6 stored
+    locked = Store(data_dir, lock_timeout=0.2)
+    locked.ensure()
+    with Store(data_dir).read():
+        report = Importer(config, locked).import_paths([more])[0]
+    assert report.spooled and (report.posts_new, report.posts_spooled) == (0, 9)
+    locked.drain_spool()
+    assert stored(locked, "SELECT path, status, records, posts_new, posts_seen FROM imports ORDER BY path") == [
+        (str(archive), "complete", 6, 6, 0), (str(more), "complete", 9, 3, 6)]
