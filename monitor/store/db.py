@@ -16,7 +16,9 @@ database) takes three things:
   more, and every later opener, readers included, replays the WAL). A process killed before that
   checkpoint loses only the batch it was writing, with the collector cursor stored in the same
   transaction, so the batch is fetched again. Those checkpoints do not merge small row groups (a
-  merge rewrites up to ~120k rows); maintenance does (``Store.checkpoint``).
+  merge rewrites up to a row group of rows); maintenance does (``Store.checkpoint``), and so does
+  every ``MERGE_AFTER_WRITES``-th write, because each write's row groups hold blocks of their own
+  until merged (frequent small writes grew a file of 28 posts to 100 MB between maintenances).
 - Which posts of a batch are stored already: the writer keeps the key hashes of the stored posts in
   memory (``known_keys.py``, 8 bytes a post) and looks the batch up there instead of scanning
   ``posts.key_hash``; only hits (re-seen posts, or a rare hash collision) are confirmed in the file,
@@ -44,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.store.known_keys import KnownKeys, key_hash
-from monitor.store.rows import TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
+from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
 from monitor.store.schema import key_hash_sql, migrate
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,21 @@ ATTACH_AS = "monitor"
 # No WAL (see above). Row groups of at most 16,384 rows: each write appends its own small ones and
 # maintenance merges them, rewriting up to a row group's worth of rows with the lock held (~1 s at
 # most in bench/writer_lock.py; up to ~4 s with DuckDB's default of 122,880).
+# New files get DuckDB's default block size, stated here because growth depends on it (see
+# MERGE_AFTER_WRITES): smaller blocks (64 KB) waste less per write but made 1,000-post writes
+# ~20-40% slower in bench/writer_lock.py.
+BLOCK_SIZE = 262144
 ATTACH_OPTIONS = "RECOVERY_MODE no_wal_writes, ROW_GROUP_SIZE 16384"
 DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small row groups
 # A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
 ENGINE_ATTACHES = 1000
+# Every checkpointed write stores the rows it added to each table as a new row group in blocks of
+# its own, which no later write fills: ~3 fresh blocks a write, whatever its size (bench/db_growth.py:
+# 0.8 MB a poll of a few posts with 256 KB blocks). Only merging the small row groups frees them for
+# reuse, so the writer merges after this many writes (rather than leaving it all to maintenance,
+# every 5 minutes in the daemon: a source polled every 30 s grew the file by 90 MB in between).
+MERGE_AFTER_WRITES = 16
 KEY_HASH = key_hash_sql("post_key")
 # While another process writes too, the writer reloads its copy of the stored key hashes at most
 # once in this many writes, and scans posts.key_hash in between (see Store._known_keys).
@@ -81,10 +93,15 @@ class StoreLocked(StoreError):
 
 @dataclass
 class ApplyResult:
+    """What applying a batch did. A spooled batch is not applied yet: its posts are counted in
+    ``posts_spooled`` only (new or seen is decided when the spool drains, into the batch's run or
+    import row)."""
+
     posts_new: int = 0
     posts_seen: int = 0
     spooled: bool = False
     already_applied: bool = False
+    posts_spooled: int = 0
 
 
 def _in_this_process(exc: Exception) -> bool:
@@ -141,6 +158,7 @@ class Store:
     def __init__(self, data_dir: Path | str, lock_timeout: float = 10.0):
         self.data_dir = Path(data_dir)
         self._merge_due = False  # this writer added rows since maintenance last merged row groups
+        self._writes_unmerged = 0  # writes since row groups were last merged (MERGE_AFTER_WRITES)
         self.path = self.data_dir / DB_NAME
         self.wal_path = self.path.with_name(self.path.name + ".wal")
         self.spool_dir = self.data_dir / "spool"
@@ -167,7 +185,8 @@ class Store:
             if not self.path.exists():
                 engine = self._engine()
                 escaped = str(self.path).replace("'", "''")
-                engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+                engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS} (STORAGE_VERSION '{STORAGE_VERSION}', "
+                               f"BLOCK_SIZE {BLOCK_SIZE})")
                 self._detach(engine)
             with self._connect(read_only=False, timeout=self.lock_timeout) as con:
                 migrate(con)
@@ -328,13 +347,19 @@ class Store:
             if not wal and not self._merge_due:
                 return False
             con.execute("INSERT INTO checkpoints VALUES (?, 'maintenance', ?, true)", [utcnow_naive(), wal])
-            con.execute(f"SET max_vacuum_tasks = {DUCKDB_MAX_VACUUM_TASKS}")
-            try:
-                con.execute(f"CHECKPOINT {ATTACH_AS}")
-            finally:
-                con.execute("SET max_vacuum_tasks = 0")
-            self._merge_due = False
+            self._merge_row_groups(con)
             return True
+
+    def _merge_row_groups(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Checkpoint with row-group merging (the lock is held): the blocks of the merged small row
+        groups become free, and the next writes reuse them."""
+        con.execute(f"SET max_vacuum_tasks = {DUCKDB_MAX_VACUUM_TASKS}")
+        try:
+            con.execute(f"CHECKPOINT {ATTACH_AS}")
+        finally:
+            con.execute("SET max_vacuum_tasks = 0")
+        self._merge_due = False
+        self._writes_unmerged = 0
 
     # --- writing -------------------------------------------------------------------------
 
@@ -351,6 +376,9 @@ class Store:
                     drained = self._drain_spool(con)
                     result = self._apply(con, batch, prepared)
                     self._merge_due = True
+                    self._writes_unmerged += 1
+                    if self._writes_unmerged >= MERGE_AFTER_WRITES:
+                        self._merge_row_groups(con)  # see MERGE_AFTER_WRITES
                 # Spooled batches are deleted once the checkpoint at the end of the block has
                 # written them to the file (a crash before that applies them again, idempotently).
                 self._remove_spooled(drained)
@@ -362,7 +390,7 @@ class Store:
                     raise
                 self.spool(batch)
                 log.warning("database locked; spooled %d posts to %s", batch.post_count, self.spool_dir)
-                return ApplyResult(spooled=True, posts_new=batch.post_count)
+                return ApplyResult(spooled=True, posts_spooled=batch.post_count)
             finally:
                 self._release(prepared)
 
@@ -447,7 +475,7 @@ class Store:
             # their analysis.
             stored &= p.post_keys
             new_keys = self._insert_posts(con, batch, p, stored, result)
-            statements = self._table_statements(p, new_keys)
+            statements = self._table_statements(p, new_keys, result)
             applied_at = _sql_str(utcnow_naive().isoformat())
             statements.append(f"INSERT INTO applied_batches VALUES ({batch_id}, {applied_at})")
             con.execute("; ".join(statements))  # one call: each costs a round trip through the client
@@ -516,7 +544,7 @@ class Store:
         return new_keys
 
     @staticmethod
-    def _table_statements(p: _Prepared, new_keys: str) -> list[str]:
+    def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:
         """The inserts of every table but posts, by each table's mode (TABLE_MODES)."""
         statements = []
         for table in TABLE_ORDER:
@@ -524,6 +552,8 @@ class Store:
             if name is None or table == "posts" or TABLE_MODES[table] == "keys":
                 continue
             mode = TABLE_MODES[table]
+            if table in COUNTED_ROWS:
+                name = Store._counted_rows(p, table, name, result, statements)
             if table in ANALYSIS_TABLES:
                 # Analysis of a post is stored with the post, once (only for posts new in this
                 # batch); rescore deletes the old rows above before inserting the new ones.
@@ -540,6 +570,22 @@ class Store:
             else:
                 statements.append(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
         return statements
+
+    @staticmethod
+    def _counted_rows(p: _Prepared, table: str, name: str, result: ApplyResult, statements: list[str]) -> str:
+        """A run or import row counts the posts of its batch (COUNTED_ROWS): its posts_new and
+        posts_seen are the stored row's plus this batch's, not what the writer guessed (it cannot
+        tell while the batch waits in the spool). Adds the statement making those rows (a temp
+        table, read before the rows are replaced) and returns its name."""
+        key = COUNTED_ROWS[table]
+        counted = p.temp(f"counted_{table}")
+        statements.append(
+            f"CREATE OR REPLACE TEMP TABLE {counted} AS SELECT b.* REPLACE ("
+            f"coalesce(s.posts_new, 0) + {result.posts_new} AS posts_new, "
+            f"coalesce(s.posts_seen, 0) + {result.posts_seen} AS posts_seen) "
+            f"FROM {name} b LEFT JOIN (SELECT {key}, posts_new, posts_seen FROM {table} "
+            f"WHERE {key} IN (SELECT {key} FROM {name})) s USING ({key})")
+        return counted
 
     def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys | None:
         """The writer's copy of the stored key hashes, or None when it is not in step with the file
