@@ -6,7 +6,9 @@ transaction, so a 10 GB archive streams through in constant memory and never hol
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +21,7 @@ from monitor.ingest.pool import AnalysisPool, relax_gc
 from monitor.ingest.write import Origin, PendingPosts, analyse_posts, write_posts
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
-from monitor.sources.base import ArchiveInput, RecordError, expand_inputs
+from monitor.sources.base import NOTHING_TO_IMPORT, ArchiveInput, RecordError, expand_inputs, not_text_reason
 from monitor.store import Store, WriteBatch
 from monitor.store.queries import already_imported
 from monitor.store.rows import new_id, targets_table, utcnow_naive
@@ -28,6 +30,21 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000  # posts per write transaction: opening, committing and checkpointing cost ~0.1 s each time
 MAX_STORED_ERRORS = 1000  # per input; the count is always exact
+# Reader options that change what a file yields: a file read with other ones is read again.
+READ_OPTIONS = ("mapping", "platform", "encoding", "delimiter")
+
+
+class ImportOptionError(ValueError):
+    """Import options that cannot work (an unknown --encoding): raised before anything is read."""
+
+
+def check_encoding(encoding: str) -> None:
+    """Refuse an unknown text encoding with a clear message (not a LookupError traceback)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ImportOptionError(f"unknown encoding '{encoding}' for --encoding "
+                                "(examples: utf-8, cp1252, latin-1, utf-16)") from None
 
 
 @dataclass
@@ -40,10 +57,11 @@ class ImportReport:
     unmatched: int = 0
     errors: int = 0
     error_samples: list[RecordError] = field(default_factory=list)
-    skipped: str | None = None  # reason, when the input was not read (or not to its end)
-    failed: bool = False  # missing, not recognised, or stopped by an error (not: already imported)
+    skipped: str | None = None  # reason, when the input was not read (or not to its end), or failed
+    failed: bool = False  # missing, empty, not text, not recognised, no good record, or stopped by an error
     seconds: float = 0.0
     spooled: bool = False
+    posts_spooled: int = 0  # waiting in the spool: counted as new or seen in the imports row when it drains
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +69,7 @@ class ImportReport:
             "posts_seen": self.posts_seen, "unmatched": self.unmatched, "errors": self.errors,
             "error_samples": [str(e) for e in self.error_samples[:20]], "skipped": self.skipped,
             "failed": self.failed, "seconds": round(self.seconds, 3), "spooled": self.spooled,
+            "posts_spooled": self.posts_spooled,
         }
 
 
@@ -65,6 +84,13 @@ def fingerprint(source: ArchiveInput) -> str:
             fh.seek(-(1 << 20), 2)
             h.update(fh.read())
     return h.hexdigest()[:32]
+
+
+def options_fingerprint(reader: str, options: dict[str, Any]) -> str:
+    """The reader and the options that change what it yields (``READ_OPTIONS``), as stable JSON:
+    stored with each import, so a file counts as done only for the options it was read with."""
+    chosen = {k: options[k] for k in READ_OPTIONS if options.get(k) not in (None, {}, "")}
+    return json.dumps({"format": reader, **chosen}, sort_keys=True, default=str)
 
 
 def _chunks(items: Iterable[Post | RecordError], size: int, on_error: Callable[[RecordError], None]) -> Iterator[
@@ -95,43 +121,49 @@ class Importer:
 
     def import_paths(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
                      **options: Any) -> list[ImportReport]:
+        check_encoding(options.get("encoding") or "utf-8")
         reports: list[ImportReport] = []
         relax_gc()
         for path in paths:
             if not path.exists():
                 reports.append(ImportReport(str(path), skipped=f"{path} does not exist", failed=True))
                 continue
+            before = len(reports)
             for source in expand_inputs(path):
                 reports.append(self.import_input(source, fmt, force, **options))
+            if len(reports) == before:
+                reports.append(ImportReport(str(path), skipped=f"no files to import in {path}", failed=True))
         return reports
 
     def import_input(self, source: ArchiveInput, fmt: str = "auto", force: bool = False,
                      **options: Any) -> ImportReport:
         """Read one input to its end (or to an error), storing batch by batch. An unknown ``fmt``
-        raises UnknownSourceError."""
+        raises UnknownSourceError, an unknown encoding ImportOptionError."""
         started = time.perf_counter()
+        check_encoding(options.get("encoding") or "utf-8")
         report = ImportReport(source.name)
-        registry = load_sources()
-        reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
+        reader, refusal = self._choose_reader(source, fmt, options.get("encoding") or "utf-8")
         if reader is None:
-            report.skipped = "format not recognised; pass --format (see `monitor import --help` for the list)"
-            report.failed = True
+            report.skipped, report.failed = refusal, True
             return report
         report.format = reader.name
         fp = fingerprint(source)
         rules = self.config.rules_version  # the matcher's rule set: a rule change re-reads the file
-        if not force and already_imported(self.store, fp, rules, source.name):
-            report.skipped = "already imported (unchanged file); use --force to read it again"
+        read_options = options_fingerprint(reader.name, options)
+        if not force and already_imported(self.store, fp, rules, source.name, read_options):
+            report.skipped = "already imported (unchanged file, same options); use --force to read it again"
             return report
         meta = {"import_id": new_id(), "path": source.name, "format": reader.name, "fingerprint": fp,
                 "rules_version": rules, "started_at": utcnow_naive(), "finished_at": None, "status": "running",
-                "records": 0, "posts_new": 0, "posts_seen": 0, "unmatched": 0, "errors": 0, "message": None}
+                "records": 0, "posts_new": 0, "posts_seen": 0, "unmatched": 0, "errors": 0, "message": None,
+                "options": read_options}
         self.store.sync_targets(targets_table(self.config.targets))
         self._write_rows("imports", [meta])
+        errors = _ErrorLog(report, meta)
         status, message = "complete", None
-        errors = _ErrorLog(report, meta["import_id"])
         try:
-            self._read_and_store(reader, source, options, errors, meta["import_id"])
+            self._read_and_store(reader, source, options, errors)
+            status, message = _read_outcome(reader, report)
         except KeyboardInterrupt:
             status, message = "partial", "interrupted"
             raise
@@ -141,10 +173,10 @@ class Importer:
             report.skipped = f"failed after {report.records} records: {message}"
             report.failed = True
         finally:
-            # Bad lines alone leave the status "complete": they were reported, and the file was read to its end.
-            meta.update(finished_at=utcnow_naive(), status=status, records=report.records,
-                        posts_new=report.posts_new, posts_seen=report.posts_seen, unmatched=report.unmatched,
-                        errors=report.errors, message=message)
+            # Bad lines alone leave the status "complete" (they were reported, and the file was read to
+            # its end), unless not one record was good. The row's posts_new/posts_seen are summed by
+            # the store from the batches as they are applied (rows.COUNTED_ROWS).
+            errors.update_meta(finished_at=utcnow_naive(), status=status, message=message)
             end_batch = WriteBatch()
             end_batch.add_rows("imports", [meta])
             errors.flush_into(end_batch)
@@ -152,26 +184,48 @@ class Importer:
             report.seconds = time.perf_counter() - started
         return report
 
-    def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any], errors: _ErrorLog,
-                        import_id: int) -> None:
+    @staticmethod
+    def _choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
+        """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
+        sample = source.sample()
+        if not sample.strip():
+            return None, "the file is empty: nothing to import"
+        why_not_text = not_text_reason(sample, encoding)
+        if why_not_text:
+            return None, why_not_text
+        registry = load_sources()
+        reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
+        if reader is None:
+            return None, "format not recognised; pass --format (see `monitor import --help` for the list)"
+        return reader, ""
+    def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],
+                        errors: _ErrorLog) -> None:
         """Batches of posts: each is analysed while the next one is read, then stored."""
         pending: PendingPosts | None = None
         for posts in _chunks(reader.read(source, **options), BATCH_SIZE, errors.add):
             analysing = analyse_posts(self.pool, posts)
             if pending is not None:
-                self._save(pending, import_id, errors)
+                self._save(pending, errors)
             pending = analysing
         if pending is not None:
-            self._save(pending, import_id, errors)
+            self._save(pending, errors)
 
-    def _save(self, pending: PendingPosts, import_id: int, errors: _ErrorLog) -> None:
-        written = write_posts(self.store, pending, Origin(import_id=import_id),
-                              lambda batch, _kept: errors.flush_into(batch))
+    def _save(self, pending: PendingPosts, errors: _ErrorLog) -> None:
         report = errors.report
+
+        def bookkeeping(batch: WriteBatch, _kept: list[Post]) -> None:
+            errors.flush_into(batch)
+            # The import's row rides with its posts: the store adds what they turn out to be (new
+            # or seen) when the batch is applied, also after a wait in the spool.
+            errors.update_meta(records=report.records + len(pending.posts))
+            batch.add_rows("imports", [errors.meta])
+
+        written = write_posts(self.store, pending, Origin(import_id=errors.meta["import_id"]), bookkeeping)
         report.records += written.records
         report.unmatched += written.unmatched
         report.posts_new += written.posts_new
         report.posts_seen += written.posts_seen
+        report.posts_spooled += written.posts_spooled
         report.spooled = report.spooled or written.spooled
         if self.progress:
             self.progress(report.path, written.records)
@@ -182,14 +236,39 @@ class Importer:
         self.store.write(batch)
 
 
+def _read_outcome(reader: Reader, report: ImportReport) -> tuple[str, str | None]:
+    """(status, message) of an input read to its end: failed when not one record was good (every
+    record bad, or none at all), unless its reader reads nothing on purpose."""
+    if report.records:
+        return "complete", None
+    if report.errors:
+        first = report.error_samples[0] if report.error_samples else None
+        why = f": {first.reason}" if first is not None else ""
+        reason = f"no post could be read ({report.errors} bad records){why}"
+    elif NOTHING_TO_IMPORT in reader.description.lower():
+        return "complete", None
+    else:
+        reason = f"no posts in this file (read as {reader.name})"
+    report.skipped, report.failed = reason, True
+    return "failed", reason
+
+
 class _ErrorLog:
     """Bad records of one input: counted, the first MAX_STORED_ERRORS kept as samples and stored
-    (in the next batch written) in import_errors."""
+    (in the next batch written) in import_errors. Holds the input's ``imports`` row too."""
 
-    def __init__(self, report: ImportReport, import_id: int):
+    def __init__(self, report: ImportReport, meta: dict[str, Any]):
         self.report = report
-        self.import_id = import_id
+        self.meta = meta
+        self.import_id: int = meta["import_id"]
         self.pending: list[RecordError] = []
+
+    def update_meta(self, **values: Any) -> None:
+        """The imports row with the report's counts (and ``values``)."""
+        report = self.report
+        self.meta.update(records=report.records, posts_new=report.posts_new, posts_seen=report.posts_seen,
+                         unmatched=report.unmatched, errors=report.errors)
+        self.meta.update(values)
 
     def add(self, err: RecordError) -> None:
         self.report.errors += 1

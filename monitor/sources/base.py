@@ -21,6 +21,11 @@ from typing import IO, Any
 from monitor.models import Post
 
 SNIFF_BYTES = 64 * 1024
+# A reader whose description says this reads files that hold no posts on purpose (the X archive's
+# account.js & co.): reading nothing from such a file is not a failed import.
+NOTHING_TO_IMPORT = "nothing to import"
+# Control bytes other than tab, newline, form feed, carriage return and escape: text has (almost) none.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,20 @@ def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
     yield ArchiveInput(path)
 
 
+def not_text_reason(sample: bytes, encoding: str = "utf-8") -> str | None:
+    """Why the start of a (decompressed) input is not text, or None when it may be: NUL bytes (unless
+    the encoding is UTF-16/32, where they are normal) or many control bytes mean an executable, an
+    image or a database, whose "records" would be noise."""
+    if not sample:
+        return None
+    wide = _is_wide(encoding) or sample.startswith((b"\xff\xfe", b"\xfe\xff"))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if (b"\x00" in sample and not wide) or (not wide and controls > len(sample) // 20):
+        return ("not a text file (binary content such as a program, image or database); expected JSON Lines, "
+                "CSV, XML or a platform's JSON archive")
+    return None
+
+
 # --- reading ----------------------------------------------------------------------------
 
 
@@ -177,6 +196,9 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
 ]:
     """(line number, text) for each line (blank ones only with ``keep_blank``); undecodable lines
     and a broken stream are yielded as RecordError. Reads in constant memory."""
+    if _is_wide(encoding):
+        yield from _iter_wide_lines(source, encoding, keep_blank)
+        return
     lineno = 0
     try:
         with source.open() as fh:
@@ -202,6 +224,26 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
             yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
         else:
             raise
+
+
+def _is_wide(encoding: str) -> bool:
+    """UTF-16/32: a line is not a run of bytes ending in 0x0a, so lines are decoded as a stream."""
+    return encoding.lower().replace("_", "-").replace("-", "").startswith(("utf16", "utf32"))
+
+
+def _iter_wide_lines(source: ArchiveInput, encoding: str, keep_blank: bool) -> Iterator[tuple[int, str] | RecordError]:
+    lineno = 0
+    try:
+        with source.open() as fh, io.TextIOWrapper(fh, encoding=encoding, newline="") as text:
+            for line in text:
+                lineno += 1
+                if keep_blank or line.strip():
+                    yield lineno, line
+    except UnicodeDecodeError as exc:
+        yield RecordError(source.name, lineno + 1, f"not valid {encoding} ({exc.reason}); the rest of the file "
+                                                   "skipped. Pass the file's encoding with --encoding")
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
 
 
 def iter_json_records(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:

@@ -77,6 +77,17 @@ def transform_generic(
     })
 
 
+def missing_columns(header: list[str], mapping: Mapping[str, str] | None) -> str | None:
+    """Why no row of a CSV with this header can be a post (required columns absent), or None."""
+    missing = [f for f in REQUIRED if (mapping or {}).get(f, f) not in header]
+    if not missing:
+        return None
+    names = "/".join(missing)
+    plural = "s" if len(missing) > 1 else ""
+    shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    return (f"this file has no {names} column{plural} (map {'them' if plural else 'it'} with "
+            f"--map {missing[0]}=COLUMN ...); its columns are: {shown}")
+
 
 def _looks_generic_jsonl(sample: str, name: str) -> bool:
     first = sample.lstrip().split("\n", 1)[0]
@@ -134,6 +145,10 @@ def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, 
             continue
         if header is None:
             header = [h.strip().lstrip("\ufeff") for h in row]
+            missing = missing_columns(header, mapping)
+            if missing:  # every row would fail the same way: say it once, for the file
+                yield RecordError(name, start_line, missing)
+                return
             continue
         if len(row) != len(header):
             yield RecordError(name, start_line, f"expected {len(header)} columns, found {len(row)}; row skipped")

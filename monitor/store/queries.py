@@ -44,12 +44,16 @@ def inbox_seen(store: Store, digest: str) -> bool:
     return any(row["content_hash"] == digest for row in spooled_rows(store, "inbox_files"))
 
 
-def already_imported(store: Store, fingerprint: str, rules_version: str, path: str) -> bool:
-    """Was this file (same content, same matching rules) read to its end before?"""
+def already_imported(store: Store, fingerprint: str, rules_version: str, path: str, options: str) -> bool:
+    """Was this file (same content, same matching rules) read to its end before, with the same reader
+    options (format, field map, platform, encoding), and did that read give at least one post? A failed
+    read, one that gave no post, or one with other options does not count: the retry the error
+    message recommends (another --encoding, a --map) must read the file again."""
     try:
         with store.read(timeout=1.0) as con:
             return con.execute(
                 "SELECT 1 FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
-                " AND path = ? LIMIT 1", [fingerprint, rules_version, path]).fetchone() is not None
+                " AND path = ? AND options = ? AND records > 0 LIMIT 1",
+                [fingerprint, rules_version, path, options]).fetchone() is not None
     except (StoreLocked, StoreError):
         return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
