@@ -37,6 +37,7 @@ from monitor.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
     DEFAULT_DATA_DIR,
+    ISO_639_1,
     PACKAGED_CONFIG,
     Config,
     ConfigError,
@@ -64,8 +65,12 @@ class AppContext:
 
     @cached_property
     def config(self) -> Config:
+        from monitor.sources.api import load_sources
+
         try:
-            return load_checked_config(self.config_path)
+            config = load_checked_config(self.config_path)
+            config.check_archive_formats(load_sources().readers)  # (belongs in load_checked_config)
+            return config
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -923,6 +928,8 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
             app.config.target(tid)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--target") from exc
+    if lang is not None and lang.split("-")[0].lower() not in ISO_639_1:
+        raise click.BadParameter(f"'{lang}' is not an ISO 639-1 language code (e.g. en, de, fr)", param_hint="--lang")
     # Every line gets a sentiment, whether or not it mentions a target.
     config = app.config.model_copy(deep=True)
     config.analysis.store_unmatched = True

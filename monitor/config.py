@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -238,6 +238,15 @@ class Config(Strict):
     def resolve(self, path: str) -> Path:
         """Paths in the config are relative to the directory the tool runs in, like the defaults."""
         return Path(os.path.expanduser(path))
+
+    def check_archive_formats(self, formats: Collection[str]) -> None:
+        """Each ``[[archives]]`` format is 'auto' or a registered reader's name: a ConfigError naming
+        the file and the key otherwise (not a failure at the first run)."""
+        known = ", ".join(["auto", *sorted(formats)])
+        problems = [f"  archives[{i}].format: unknown format '{spec.format}' (known: {known})"
+                    for i, spec in enumerate(self.archives) if spec.format != "auto" and spec.format not in formats]
+        if problems:
+            raise ConfigError("\n".join([f"{self.path or 'configuration'}: invalid configuration:", *problems]))
 
     def bind_sources(self, models: Mapping[str, type[SourceSettings]]) -> None:
         """Validate every ``[sources.NAME]`` table against its source's settings model: an unknown

@@ -54,6 +54,13 @@ def test_a_bad_value_is_an_error_naming_the_key(tmp_path: Path, edit: Callable[[
     assert str(path) in message and f"{key}:" in message and reason in message, message
 
 
+def test_an_unknown_archive_format_is_an_error_at_start(tmp_path: Path) -> None:
+    path = config_file(tmp_path / "bad.toml", lambda data: data.update(archives=[{"path": "x", "format": "jsnol"}]))
+    result = CliRunner().invoke(main, ["--config", str(path), "--data-dir", str(tmp_path / "d"), "sources"])
+    assert result.exit_code == 1
+    assert "archives[0].format: unknown format 'jsnol'" in result.output and "jsonl" in result.output
+
+
 def test_languages_are_normalised_iso_codes(tmp_path: Path) -> None:
     path = config_file(tmp_path / "de.toml", analysis(languages=["EN", " de"]))
     assert load_config(path).analysis.languages == ["en", "de"]
@@ -69,3 +76,9 @@ def test_any_command_says_the_config_is_bad_first(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
     # Help still shows with a broken config.
     assert CliRunner().invoke(main, ["--config", str(path), "summary", "--help"]).exit_code == 0
+
+
+def test_score_refuses_an_unknown_language(cli) -> None:
+    result = cli("score", "--lang", "klingon", "--text", "Elon Musk")
+    assert result.exit_code == 2 and "'klingon' is not an ISO 639-1 language code" in result.output
+    assert cli("score", "--lang", "en", "--text", "Elon Musk").exit_code == 0
