@@ -108,3 +108,18 @@ def test_ctrl_c_stops_the_workers(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole process group
     _assert_all_end(proc, tree)
     assert proc.returncode != 0
+
+
+def test_sigterm_as_interrupt_raises_keyboard_interrupt_within_the_block_only() -> None:
+    code = """
+import os, signal
+from monitor.ingest.pool import sigterm_as_interrupt
+try:
+    with sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pause()  # the handler raises before this returns
+except KeyboardInterrupt:
+    print("interrupted", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "interrupted True"
