@@ -102,6 +102,13 @@ def test_an_empty_file_fails_with_a_reason(config, data_dir: Path, tmp_path: Pat
     assert report.failed and report.skipped == "the file is empty: nothing to import"
 
 
+def test_a_corrupt_compressed_file_is_not_called_empty(config, data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "posts.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage that is no deflate stream at all")
+    report = importer(config, data_dir).import_paths([path])[0]
+    assert report.failed and "corrupt or truncated" in (report.skipped or "")
+
+
 def test_a_file_with_no_good_record_fails(config, data_dir: Path, tmp_path: Path) -> None:
     header_only = tmp_path / "header.csv"
     header_only.write_text("id,text,created_at,author\n", encoding="utf-8")

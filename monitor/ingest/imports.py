@@ -188,6 +188,8 @@ class Importer:
     def _choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
         """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
         sample = source.sample()
+        if not sample and source.member is None and source.path.stat().st_size > 0:
+            return None, "nothing could be read from it (corrupt or truncated compressed data?)"
         if not sample.strip():
             return None, "the file is empty: nothing to import"
         why_not_text = not_text_reason(sample, encoding)
