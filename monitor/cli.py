@@ -98,9 +98,10 @@ class _BriefFormatter(logging.Formatter):
     command's own error says what to do; --debug (or -vv) shows the tracebacks."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
             record = logging.makeLogRecord(record.__dict__)
-            record.msg = f"{record.getMessage()}: {safe(record.exc_info[1], one_line=True, limit=300)}"
+            record.msg = f"{record.getMessage()}: {safe(exc, one_line=True, limit=300)}"
             record.args, record.exc_info, record.exc_text = None, None, None
         return super().format(record)
 
