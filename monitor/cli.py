@@ -285,6 +285,12 @@ CONTACT_PROMPT = ("Your e-mail or a web page where site operators can reach you 
                   "every request)")
 
 
+def _contact(value: str) -> str:
+    if not valid_contact(value):
+        raise click.BadParameter(f"'{value}' is neither an e-mail address nor an http(s) URL")
+    return value.strip()
+
+
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--contact", help="Your e-mail or URL for the User-Agent (asked for when not given).")
@@ -298,9 +304,13 @@ def init(directory: Path, contact: str | None, force: bool) -> None:
     if path.exists() and not force:
         raise click.ClickException(f"{path} already exists; edit it, or pass --force to replace it")
     if contact is None:
-        contact = click.prompt(CONTACT_PROMPT, err=True)
-    if not valid_contact(contact):
-        raise click.BadParameter(f"'{contact}' is neither an e-mail address nor an http(s) URL", param_hint="--contact")
+        contact = click.prompt(CONTACT_PROMPT, err=True, value_proc=_contact)  # asks again until it is one
+    else:
+        try:
+            _contact(contact)
+        except click.BadParameter as exc:
+            exc.param_hint = "--contact"
+            raise
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(initial_config_text(contact), encoding="utf-8")
     where = path.resolve()

@@ -52,10 +52,10 @@ def use_vader(config: Path) -> None:
 
 def test_the_first_hour(outside: Path) -> None:
     # 1. init, outside the clone: asks for the contact, writes a commented config the tool then finds.
-    result = monitor("init", input="me@example.org\n")
+    result = monitor("init", input="not a contact\nme@example.org\n")  # asked again until it is one
     assert result.exit_code == 0, result.output
     config = outside / "config" / "monitor.toml"
-    assert "User-Agent" in result.output and str(config) in result.output
+    assert "User-Agent" in result.output and str(config) in result.output and "neither an e-mail" in result.output
     assert load_config().path == Path("config/monitor.toml") and load_config().contact == "me@example.org"
     assert "# " in config.read_text(encoding="utf-8")  # commented, to edit
     use_vader(config)
