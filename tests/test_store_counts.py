@@ -77,3 +77,29 @@ def test_an_import_while_the_file_is_locked_counts_when_the_spool_drains(config,
     locked.drain_spool()
     assert stored(locked, "SELECT path, status, records, posts_new, posts_seen FROM imports ORDER BY path") == [
         (str(archive), "complete", 6, 6, 0), (str(more), "complete", 9, 3, 6)]
+
+
+def test_a_collector_run_spooled_behind_a_reader_counts_its_re_seen_posts_as_seen(config, data_dir: Path) -> None:
+    """The issue's case: with a DuckDB session open, a run that re-reads stored posts spools them;
+    once the spool drains, its run row (what `monitor status` sums as "new (24h)") says 0 new."""
+    from tests.conftest import run_source
+    from tests.replay import ReplayServer, Reply
+    from tests.test_collect_hackernews import PATH, by_page, pages_of
+
+    with ReplayServer() as server:
+        cfg = config.model_copy(deep=True)
+        cfg.analysis.store_unmatched = True
+        cfg.sources["hackernews"] = dict(base_url=f"{server.url}/api/v1", queries=["nodejs"], max_pages=10)
+        for n, page_body in enumerate(pages_of(7)):
+            server.add(PATH, Reply(page_body), when=by_page(n))
+        store = Store(data_dir, lock_timeout=0.2)
+        [first] = run_source("hackernews", cfg, store)
+        with store.write_connection() as con:
+            con.execute("DELETE FROM source_state")  # the next run reads the same pages again
+        with Store(data_dir).read():
+            [second] = run_source("hackernews", cfg, store)
+    assert second.spooled and (second.posts_new, second.posts_spooled) == (0, 20)
+    store.drain_spool()
+    assert stored(store, f"SELECT posts_new, posts_seen FROM runs WHERE run_id = {second.run_id}") == [(0, 20)]
+    assert stored(store, "SELECT sum(posts_new) FROM runs") == [(20,)]
+    assert first.posts_new == 20
