@@ -109,3 +109,49 @@ def test_compiled_and_pure_give_identical_outputs_on_real_tweets(tmp_path: Path)
     assert worst <= 1e-9
     assert sum(bool(row["mentions"]) for row in pure["rows"]) > 1000  # the stance rules really ran
 
+
+
+def _stored_analysis(db: Path) -> dict[str, list[tuple]]:
+    """Every row of the analysis tables, without the times they were written."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table in ("mentions", "post_sentiment", "target_scores"):
+            columns = [name for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()
+                       if "TIMESTAMP" not in kind]
+            out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "pstance").exists(), reason="needs ../shared/eval (development data)")
+def test_an_import_stores_identical_rows_compiled_and_pure(tmp_path: Path) -> None:
+    if not all(_built(name) for name in ("sentiment", "matching", "stance")):
+        pytest.skip("compiled analysis not built here")
+    import csv
+
+    from tests.conftest import config_file
+
+    texts = []
+    for path in sorted((EVAL_DIR / "pstance").glob("raw_val_*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            texts += [row["Tweet"] for row in csv.DictReader(fh)][:300]
+    archive = tmp_path / "tweets.jsonl"
+    archive.write_text("".join(json.dumps({"id": str(i), "text": text, "created_at": "2025-01-02T03:04:05Z",
+                                           "lang": "en"}) + "\n" for i, text in enumerate(texts)), encoding="utf-8")
+    config = config_file(tmp_path / "one-worker.toml",
+                         lambda data: data.setdefault("analysis", {}).update(analyzer="vader", workers=1))
+    stored = {}
+    for mode in ("compiled", "pure"):
+        env = {key: value for key, value in os.environ.items() if key != PURE_ENV}
+        if mode == "pure":
+            env[PURE_ENV] = "1"
+        subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "--data-dir",
+                        str(tmp_path / mode), "import", "--analyzer", "vader", str(archive)],
+                       env=env, check=True, capture_output=True, timeout=120)
+        stored[mode] = _stored_analysis(tmp_path / mode / "monitor.duckdb")
+    assert len(stored["pure"]["target_scores"]) > 200  # the stance rules ran on real mentions (of Trump)
+    assert stored["compiled"] == stored["pure"]
