@@ -103,3 +103,12 @@ def test_a_collector_run_spooled_behind_a_reader_counts_its_re_seen_posts_as_see
     assert stored(store, f"SELECT posts_new, posts_seen FROM runs WHERE run_id = {second.run_id}") == [(0, 20)]
     assert stored(store, "SELECT sum(posts_new) FROM runs") == [(20,)]
     assert first.posts_new == 20
+
+
+def test_a_run_row_without_counts_is_stored(data_dir: Path) -> None:
+    store = Store(data_dir)
+    batch = WriteBatch()
+    batch.add_rows("runs", [{"run_id": 5, "source": "x", "query": "q", "started_at": utcnow_naive(),
+                             "coverage": "failed"}])
+    store.write(batch)
+    assert stored(store, "SELECT run_id, coverage, posts_new, posts_seen FROM runs") == [(5, "failed", 0, 0)]

@@ -132,6 +132,7 @@ class _Prepared:
     engine: duckdb.DuckDBPyConnection
     tag: str
     views: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)  # each table's columns in the batch
     temps: list[str] = field(default_factory=list)
     post_keys: set[str] = field(default_factory=set)
     deleted_keys: set[str] = field(default_factory=set)
@@ -421,6 +422,7 @@ class Store:
         try:
             for table, data in batch.tables.items():
                 p.views[table] = name = f"{p.tag}_in_{table}"
+                p.columns[table] = data.column_names
                 engine.register(name, data)
             if "posts" in p.views:
                 engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('posts')} AS "
@@ -579,10 +581,12 @@ class Store:
         table, read before the rows are replaced) and returns its name."""
         key = COUNTED_ROWS[table]
         counted = p.temp(f"counted_{table}")
+        # The batch's own columns (a row may leave some out) but its counts.
+        kept = "".join(f'b."{c}", ' for c in p.columns[table] if c not in ("posts_new", "posts_seen"))
         statements.append(
-            f"CREATE OR REPLACE TEMP TABLE {counted} AS SELECT b.* REPLACE ("
+            f"CREATE OR REPLACE TEMP TABLE {counted} AS SELECT {kept}"
             f"coalesce(s.posts_new, 0) + {result.posts_new} AS posts_new, "
-            f"coalesce(s.posts_seen, 0) + {result.posts_seen} AS posts_seen) "
+            f"coalesce(s.posts_seen, 0) + {result.posts_seen} AS posts_seen "
             f"FROM {name} b LEFT JOIN (SELECT {key}, posts_new, posts_seen FROM {table} "
             f"WHERE {key} IN (SELECT {key} FROM {name})) s USING ({key})")
         return counted
