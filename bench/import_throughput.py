@@ -1,19 +1,23 @@
-"""Import throughput against bare VADER, on real tweet texts.
+"""Import throughput against bare VADER, on real tweet texts, compiled and pure (issue #16).
 
 Builds a generic JSONL archive of real tweets from ../shared/eval (P-Stance, SemEval-2016,
 multi-target stance, TweetEval, VADER's own sets), keeping each distinct text that mentions a
 target (the default targets plus the datasets' own: Biden, Sanders, Clinton, Cruz). Then it times
 ``monitor import`` end to end in a fresh data directory (a subprocess: start-up, reading, matching,
 scoring in worker processes, DuckDB writes) and stock ``polarity_scores`` over the same texts in
-one process, and prints both rates and their ratio: for each of --rounds alternating pairs of
-timings, then the median ratio.
+one process, and prints the rates and ratios side by side: per round, bare VADER, then
+``monitor import --analyzer vader`` with the compiled analysis (setup.py), then the same with
+MONITOR_PURE_PYTHON=1; the peak RSS of each import's process tree; the machine's load around each
+timing. Then medians over --rounds, and the per-stage CPU (our VADER pass, matching, rule stance,
+whole analysis of a matched post) compiled against pure.
 
-    python bench/import_throughput.py [--eval-dir ../shared/eval] [--repeat 10] [--rounds 3] [--retweets] [--workers 0]
+    python bench/import_throughput.py [--eval-dir ../shared/eval] [--posts 100000] [--rounds 3] [--retweets]
+                                      [--workers 0]
 
---repeat K writes each text K times with a distinct " (k)" suffix, so every text stays unique
-while the run is long enough for start-up costs not to dominate. --retweets adds retweets of
-them, about 1.7 for every tweet, many of the same few (see ``with_retweets``): the import analyses
-each distinct text of a batch once, bare VADER scores every one.
+--posts N writes the distinct real texts again and again, each time with a distinct " (k)" suffix,
+until there are N: every text stays unique and the run is long enough for start-up not to dominate.
+--retweets adds retweets of them, about 1.7 for every tweet, many of the same few (see
+``with_retweets``): the import analyses each distinct text of a batch once, bare VADER scores every one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -110,43 +115,107 @@ def time_vader(stock: Any, texts: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def time_import(cmd: list[str], env: dict[str, str]) -> tuple[dict, float, float]:
-    """The import's report, its wall seconds and the CPU seconds of it and its worker processes."""
+def _tree_usage(root: int) -> tuple[int, float]:
+    """Resident bytes of a process and all its descendants, and the CPU seconds of the process
+    itself (not its children), read from /proc ((0, 0.0) where /proc is missing)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    root_cpu = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            pages = int((entry / "statm").read_text().split()[1])
+        except OSError:
+            continue
+        pid, fields = int(entry.name), stat[stat.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
+        if pid == root:  # utime + stime, in clock ticks
+            root_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total, root_cpu
+
+
+def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """The import's report, its wall seconds, the CPU seconds of all its processes and of its main
+    process alone (last seen before it ended, so slightly less), and the peak resident memory of
+    its process tree (sampled every 50 ms)."""
     started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    seen = {"peak": 0, "main_cpu": 0.0}
+
+    def sample() -> None:
+        while proc.poll() is None:
+            rss, main_cpu = _tree_usage(proc.pid)
+            seen["peak"] = max(seen["peak"], rss)
+            seen["main_cpu"] = max(seen["main_cpu"], main_cpu)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - started
+    sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(done.stderr)
+    if proc.returncode != 0:
+        sys.exit(stderr)
     cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-    return json.loads(done.stdout)[0], seconds, cpu
+    return {"report": json.loads(stdout)[0], "seconds": seconds, "cpu": cpu, "main_cpu": seen["main_cpu"],
+            "peak": seen["peak"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--retweets", action="store_true",
-                        help="add retweets (RT @user: ...) of the tweets, as search archives have them")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="pairs of timings, alternating (the figure: the median ratio)")
-    parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
-    args = parser.parse_args()
-    if not args.eval_dir.exists():
-        sys.exit(f"{args.eval_dir} not found: pass --eval-dir")
+def load_note() -> str:
+    """The 1-minute load average and the busiest other processes: the machine is shared."""
+    busy = subprocess.run(["ps", "-eo", "pcpu,ni,comm", "--sort=-pcpu", "--no-headers"], capture_output=True,
+                          text=True).stdout.splitlines()[:3]
+    return f"load {os.getloadavg()[0]:.1f}; busiest: " + ", ".join(" ".join(b.split()) for b in busy)
 
+
+def stage_timings(config_path: Path, texts: list[str]) -> dict[str, float]:
+    """CPU microseconds per text of each analysis stage in this process (best of 3), over the texts."""
+    from monitor.analysis import matching, sentiment, stance
+    from monitor.analysis.pipeline import Analyzer
+    from monitor.analysis.sentiment import VaderEngine, prepare
+    from monitor.config import load_config
+
+    analyzer = Analyzer(load_config(config_path))
+    engine = VaderEngine()
+    prepared = [prepare(t) for t in texts]
+    scored = [engine.score(t) for t in prepared]
+    first = [analyzer.matcher.match(t)[0].target_id for t in texts]
+    stages = {
+        "our VADER pass": lambda: [engine.score(t) for t in prepared],
+        "matching": lambda: [analyzer.matcher.match(t) for t in texts],
+        "rule stance (1 target)": lambda: [analyzer.rule_stance.score(tid, t, None, s)
+                                           for tid, t, s in zip(first, texts, scored, strict=True)],
+        "whole analysis": lambda: [analyzer.analyse(t, "en") for t in texts],
+    }
+    out: dict[str, Any] = {"implementation": sorted({m.IMPLEMENTATION for m in (matching, sentiment, stance)})}
+    for name, run in stages.items():
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            run()
+            best = min(best, time.process_time() - started)
+        out[name] = best / len(texts) * 1e6
+    return out
+
+
+def build_archive(work: Path, config_path: Path, args: argparse.Namespace) -> tuple[Path, list[str], list[str]]:
+    """The JSONL archive; returns it, its texts, and the distinct real tweets it was made from."""
     from monitor.analysis.matching import Matcher
     from monitor.config import load_config
 
-    work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
-    config_text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")
-    config_text = config_text.replace("workers = 0 ", f"workers = {args.workers} ") + EXTRA_TARGETS
-    config_text = config_text.replace('path = "data/sample"', f'path = "{work / "none"}"')
-    config_path = work / "bench.toml"
-    config_path.write_text(config_text, encoding="utf-8")
     matcher = Matcher(load_config(config_path))
     base = [t for t in real_texts(args.eval_dir) if matcher.match(t)]
-    texts = [t if k == 0 else f"{t} ({k})" for k in range(args.repeat) for t in base]
+    texts = [t if i < len(base) else f"{t} ({i // len(base)})" for i, t in
+             ((i, base[i % len(base)]) for i in range(args.posts))]
     retweets = 0
     if args.retweets:
         texts, retweets = with_retweets(texts)
@@ -156,48 +225,100 @@ def main() -> None:
             fh.write(json.dumps({"platform": "bench", "id": str(i), "text": text, "author": f"u{i % 997}",
                                  "created_at": f"2025-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z", "lang": "en"}) + "\n")
     print(f"archive: {len(texts) - retweets:,} unique texts ({len(base):,} distinct real tweets mentioning a target, "
-          f"x{args.repeat})" + (f" and {retweets:,} retweets of them ({len(set(texts)):,} distinct texts in all)"
-                                if retweets else "")
+          f"repeated with a suffix)" + (f" and {retweets:,} retweets of them ({len(set(texts)):,} distinct texts)"
+                                        if retweets else "")
           + f", {archive.stat().st_size / 1e6:.1f} MB; cores: {os.cpu_count()}")
+    return archive, texts, base
+
+
+def run_round(round_no: int, texts: list[str], archive: Path, config_path: Path, work: Path,
+              stock: Any) -> dict[str, Any]:
+    """Bare VADER, then the import compiled, then pure; rates, CPU per post, peak RSS, load."""
+    figures: dict[str, Any] = {"load before": load_note()}
+    vader_seconds, vader_cpu = time_vader(stock, texts)
+    figures["vader"] = (len(texts) / vader_seconds, vader_cpu / len(texts) * 1e6)
+    for mode, extra_env in (("compiled", {}), ("pure", {"MONITOR_PURE_PYTHON": "1"})):
+        env = {k: v for k, v in os.environ.items() if k != "MONITOR_PURE_PYTHON"}
+        env.update(PYTHONPATH=str(ROOT), **extra_env)
+        data_dir = work / f"data{round_no}-{mode}"
+        cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(data_dir),
+               "import", "--analyzer", "vader", "--json", str(archive)]
+        run = time_import(cmd, env)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        per_post = 1e6 / len(texts)
+        figures[mode] = (len(texts) / run["seconds"], run["cpu"] * per_post, run["peak"], run["report"]["posts_new"],
+                         run["report"]["errors"], run["main_cpu"] * per_post)
+    figures["load after"] = load_note()
+    vader_rate = figures["vader"][0]
+    print(f"round {round_no}: bare VADER {vader_rate:8,.0f} texts/s ({figures['vader'][1]:.1f} us CPU/text) | "
+          + " | ".join(f"import {mode} {figures[mode][0]:8,.0f} posts/s = {figures[mode][0] / vader_rate:.2f}x "
+                       f"({figures[mode][1]:.1f} us CPU/post, {figures[mode][5]:.1f} of it in the main process, "
+                       f"peak RSS {figures[mode][2] / 2**20:.0f} MiB, "
+                       f"{figures[mode][3]:,} stored, {figures[mode][4]} errors)" for mode in ("compiled", "pure")))
+    print(f"    {figures['load before']}  ->  {figures['load after']}", flush=True)
+    return figures
+
+
+def print_stages(config_path: Path, base: list[str]) -> None:
+    """Per-stage CPU, compiled against pure, each in a fresh process (the choice is made at import)."""
+    results = {}
+    for mode, extra_env in (("compiled", {}), ("pure", {"MONITOR_PURE_PYTHON": "1"})):
+        env = {k: v for k, v in os.environ.items() if k != "MONITOR_PURE_PYTHON"}
+        env.update(PYTHONPATH=str(ROOT), **extra_env)
+        done = subprocess.run([sys.executable, __file__, "--stages-of", str(config_path)], env=env,
+                              capture_output=True, text=True, check=True, input="\n".join(
+                                  t.replace("\n", " ") for t in base))
+        results[mode] = json.loads(done.stdout)
+    print(f"per stage, CPU us per matched real tweet ({len(base):,} texts, best of 3; "
+          f"{results['compiled'].pop('implementation')} vs {results['pure'].pop('implementation')}):")
+    for stage, pure_us in results["pure"].items():
+        compiled_us = results["compiled"][stage]
+        print(f"    {stage:24s} compiled {compiled_us:6.1f}  pure {pure_us:6.1f}  "
+              f"speed-up {pure_us / compiled_us:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--retweets", action="store_true",
+                        help="add retweets (RT @user: ...) of the tweets, as search archives have them")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of timings (the figures: medians)")
+    parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
+    parser.add_argument("--stages-of", type=Path, help=argparse.SUPPRESS)  # internal: time the stages, texts on stdin
+    args = parser.parse_args()
+    if args.stages_of:
+        print(json.dumps(stage_timings(args.stages_of, sys.stdin.read().splitlines())))
+        return
+    if not args.eval_dir.exists():
+        sys.exit(f"{args.eval_dir} not found: pass --eval-dir")
+
+    work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    config_text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")
+    config_text = config_text.replace("workers = 0 ", f"workers = {args.workers} ") + EXTRA_TARGETS
+    config_text = config_text.replace('path = "data/sample"', f'path = "{work / "none"}"')
+    config_path = work / "bench.toml"
+    config_path.write_text(config_text, encoding="utf-8")
+    archive, texts, base = build_archive(work, config_path, args)
 
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     stock = SentimentIntensityAnalyzer()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    ratios: list[float] = []
-    cpu_per_post: list[tuple[float, float]] = []
-    # The two timings alternate, round after round: this machine's speed drifts by tens of percent
-    # within minutes, so one pair of timings far apart can say more about the drift than the code.
-    for round_no in range(1, args.rounds + 1):
-        vader_seconds, vader_cpu = time_vader(stock, texts)
-        data_dir = work / f"data{round_no}"
-        cmd = [sys.executable, "-m", "monitor", "--config", str(config_path), "--data-dir", str(data_dir),
-               "import", "--json", str(archive)]
-        report, import_seconds, import_cpu = time_import(cmd, env)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        vader_rate, import_rate = len(texts) / vader_seconds, len(texts) / import_seconds
-        ratios.append(import_rate / vader_rate)
-        cpu_per_post.append((vader_cpu / len(texts) * 1e6, import_cpu / len(texts) * 1e6))
-        print(f"round {round_no}: bare VADER {vader_rate:8,.0f} texts/s ({vader_seconds:.1f} s); monitor import "
-              f"{import_rate:8,.0f} posts/s ({import_seconds:.1f} s; {report['posts_new']:,} stored, "
-              f"{report['errors']} errors); ratio {ratios[-1]:.2f}x; CPU per post: VADER "
-              f"{cpu_per_post[-1][0]:.1f} us, import {cpu_per_post[-1][1]:.1f} us in all its processes", flush=True)
-
-    from monitor.analysis.pipeline import Analyzer
-
-    analyzer = Analyzer(load_config(config_path))
-    started = time.perf_counter()
-    for text in texts:
-        analyzer.analyse(text, "en")
-    analysis_rate = len(texts) / (time.perf_counter() - started)
-
-    vader_us = statistics.median(v for v, _ in cpu_per_post)
-    import_us = statistics.median(i for _, i in cpu_per_post)
-    print(f"ratio import / bare VADER, median of {len(ratios)} rounds: {statistics.median(ratios):.2f}x "
-          f"(range {min(ratios):.2f}-{max(ratios):.2f}x)")
-    print(f"CPU per post (medians): bare VADER {vader_us:.1f} us; import {import_us:.1f} us in all its processes, "
-          f"so {os.cpu_count()} idle cores allow at most {vader_us * (os.cpu_count() or 1) / import_us:.2f}x")
-    print(f"our full analysis in 1 process: {analysis_rate:,.0f} posts/s (matching, sentiment, stance per target)")
+    # The timings alternate, round after round: this machine's speed drifts by tens of percent
+    # within minutes, so timings far apart can say more about the drift than the code.
+    rounds = [run_round(n, texts, archive, config_path, work, stock) for n in range(1, args.rounds + 1)]
+    vader = statistics.median(r["vader"][0] for r in rounds)
+    print(f"medians of {len(rounds)} rounds: bare VADER {vader:,.0f} texts/s")
+    for mode in ("compiled", "pure"):
+        ratios = [r[mode][0] / r["vader"][0] for r in rounds]
+        print(f"    import {mode:8s} {statistics.median(r[mode][0] for r in rounds):8,.0f} posts/s, ratio "
+              f"{statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x), CPU per post "
+              f"{statistics.median(r[mode][1] for r in rounds):.1f} us in all its processes, "
+              f"{statistics.median(r[mode][5] for r in rounds):.1f} us in the main one (bare VADER "
+              f"{statistics.median(r['vader'][1] for r in rounds):.1f} us), peak RSS of the process tree "
+              f"{max(r[mode][2] for r in rounds) / 2**20:.0f} MiB (max)")
+    print_stages(config_path, base)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
