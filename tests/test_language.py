@@ -80,7 +80,6 @@ def test_a_french_post_is_stored_unscored_with_the_english_only_config(config) -
     assert [(t.target_id, t.stance) for t in result.targets] == [("nadella", None)]
 
 
-@pytest.mark.xfail(strict=True, reason="needs pipeline.Analyzer to use language.scored_languages (lead wires it)")
 def test_a_german_post_is_not_scored_as_english_when_de_is_configured(config) -> None:
     german = config.model_copy(deep=True)
     german.analysis.languages = ["en", "de"]

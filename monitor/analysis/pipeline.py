@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.analysis.language import guess_language
+from monitor.analysis.language import guess_language, scored_languages
 from monitor.analysis.matching import Matcher, Mention
 from monitor.analysis.sentiment import SentimentScorer, Thresholds, prepare, sentence_spans
 from monitor.analysis.stance import RuleStance, StanceResult
@@ -52,7 +52,8 @@ class Analyzer:
         self.thresholds = Thresholds(config.analysis.sentiment.positive, config.analysis.sentiment.negative)
         stance_thresholds = Thresholds(config.analysis.stance.positive, config.analysis.stance.negative)
         self.rule_stance = RuleStance(config.targets, stance_thresholds)
-        self.languages = set(config.analysis.languages)
+        # Only languages this analyzer knows: a post in another one is stored unscored, never scored as English.
+        self.languages = set(scored_languages(self.name, config.analysis.languages))
         self.long_text_chars = config.analysis.long_text_chars
         self.models = load_stance_models(models_dir) if models_dir else {}
 

@@ -4,13 +4,21 @@ analysis and the store."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from monitor.analysis.language import unscorable_languages_message
 from monitor.config import Config, load_config
 from monitor.sources.api import load_sources
+
+log = logging.getLogger(__name__)
 
 
 def load_checked_config(path: Path | str | None = None) -> Config:
     """The config with its ``[sources.*]`` tables checked against every registered source's
     settings (a typo or a bad value is a ConfigError naming the file and key, at load)."""
-    return load_config(path, load_sources().settings_models())
+    config = load_config(path, load_sources().settings_models())
+    unscorable = unscorable_languages_message(config.analysis.analyzer, config.analysis.languages)
+    if unscorable:
+        log.warning("%s: %s", config.path, unscorable)
+    return config
