@@ -325,9 +325,10 @@ def init(directory: Path, contact: str | None, force: bool) -> None:
 def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
     """An Importer whose progress shows on stderr; its worker processes end with the block."""
     from monitor.ingest.imports import Importer
-    from monitor.ingest.pool import AnalysisPool
+    from monitor.ingest.pool import AnalysisPool, sigterm_as_interrupt
 
-    with _progress(app.err) as progress:
+    # SIGTERM stops an import the way Ctrl-C does: the batch in hand is recorded, workers end.
+    with _progress(app.err) as progress, sigterm_as_interrupt():
         task = progress.add_task("importing", total=None)
 
         def tick(path: str, n: int) -> None:
