@@ -388,7 +388,7 @@ def _print_trained_model(console: Console, model: LinearStanceModel, file: Path)
                            + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())))
 
 
-def _print_held_out_score(console: Console, model: LinearStanceModel, held: Dataset, eval_file: Path) -> None:
+def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file: Path) -> None:
     """The new model measured on the --eval file (binary when its gold labels have no 'none')."""
     gold = [e for e in held.examples if e.label is not None]
     if held.task != "stance" or not gold:
@@ -396,9 +396,10 @@ def _print_held_out_score(console: Console, model: LinearStanceModel, held: Data
     from monitor.evaluation import stance_metrics
 
     binary = "none" not in {e.label for e in gold}
+    texts = [e.text for e in gold]
+    results = model.score_many(texts) if hasattr(model, "score_many") else [model.score(t) for t in texts]
     preds = []
-    for e in gold:
-        result = model.score(e.text)
+    for result in results:
         label = result.label
         if binary and label == "none":
             label = "favor" if result.score >= 0 else "against"

@@ -67,7 +67,10 @@ class TrainedLearnedStance:
 
     def score(self, text: str) -> StanceResult:
         """One text (the process's learned model computes its features)."""
-        return self.score_texts([text], get_model())[0]
+        return self.score_many([text])[0]
+
+    def score_many(self, texts: Sequence[str]) -> list[StanceResult]:
+        return self.score_texts(texts, get_model())
 
     def score_texts(self, texts: Sequence[str], model: LearnedModel) -> list[StanceResult]:
         """Scores for texts alone (the model's features computed here): for `--eval` files."""
