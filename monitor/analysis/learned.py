@@ -169,10 +169,20 @@ class LearnedModel:
         return softmax(self.encode(texts).sentiment_logits, self.temperature("sentiment"))
 
     def stance(self, texts: Sequence[str], targets: Sequence[str]) -> np.ndarray:
-        """N x 3 probabilities, columns against / none / favor, of each text towards the target named beside it."""
+        """N x 3 probabilities, columns against / none / favor, of each text towards the target named beside it.
+
+        With ``stance_sentiment_mix`` (alpha) in the manifest, the stance head's log-probabilities get alpha times
+        the sentiment head's (from the same pass; negative->against, neutral->none, positive->favor) before
+        normalising: a prior for targets nobody labelled, chosen on dev data (see the manifest)."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
-        return softmax(self.encode(texts, targets).stance_logits, self.temperature("stance"))
+        out = self.encode(texts, targets)
+        probs = softmax(out.stance_logits, self.temperature("stance"))
+        alpha = float(self.manifest.get("stance_sentiment_mix", 0.0))
+        if alpha:
+            mood = softmax(out.sentiment_logits, self.temperature("sentiment"))
+            probs = softmax(np.log(probs + 1e-9) + alpha * np.log(mood + 1e-9))
+        return probs
 
     def embed(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray:
         """Features for a head trained over the frozen model (``learned_head``): the pooled embedding and both
@@ -198,6 +208,21 @@ def features_of(out: EncoderOutput) -> np.ndarray:
     log_sentiment = np.log(softmax(out.sentiment_logits) + 1e-6)
     log_stance = np.log(softmax(out.stance_logits) + 1e-6)
     return np.hstack([out.pooled, log_sentiment, log_stance]).astype(np.float32)
+
+
+RULES_WEIGHT = 1.0  # chosen on P-Stance Trump val, zero-shot (see monitor/training/README.md)
+
+
+def with_rules(probs: np.ndarray, rule_scores: Sequence[float] | np.ndarray,
+               weight: float = RULES_WEIGHT) -> np.ndarray:
+    """Learned stance probabilities (N x 3, against/none/favor) combined with the zero-shot rule scores of
+    ``monitor.analysis.stance`` (each in [-1, 1]): weight * score is added to the favor log-probability and taken
+    from the against one. The rules know who a clause is about; the model knows how things are said."""
+    z = np.log(np.asarray(probs, dtype=np.float64) + 1e-9)
+    r = np.asarray(rule_scores, dtype=np.float64)
+    z[:, STANCE_LABELS.index("favor")] += weight * r
+    z[:, STANCE_LABELS.index("against")] -= weight * r
+    return softmax(z)
 
 
 _MODEL: LearnedModel | None = None
