@@ -50,7 +50,8 @@ def test_import_every_format_twice(case: str, cli, tmp_path: Path, data_dir: Pat
     archive = build(tmp_path)
     config = tmp_path / "all.toml"
     config.write_text((FIXTURES.parents[1] / "config" / "monitor.toml").read_text(encoding="utf-8")
-                      .replace("store_unmatched = false", "store_unmatched = true"), encoding="utf-8")
+                      .replace("store_unmatched = false", 'store_unmatched = true\nanalyzer = "vader"'),
+                      encoding="utf-8")  # (formats, not analysis: the fast analyzer)
     first = json.loads(cli("import", "--json", str(archive), config=config).output)
     # An X archive zip also holds account.js & co., read by a reader that yields nothing.
     assert {r["format"] for r in first} - {"x_archive_other"} == {fmt}
