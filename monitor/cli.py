@@ -460,9 +460,10 @@ def _folders_without_files(paths: Iterable[Path]) -> list[Path]:
 def run(app: AppContext, once: bool, as_json: bool) -> None:
     """Run the main job: import the configured archives and collect from live sources.
 
-    With --once, one cycle runs and the command exits (good for cron); its exit status is 1 when every
-    live source failed. Without it, the daemon keeps collecting on each source's schedule until
-    stopped (Ctrl-C or SIGTERM).
+    With --once, one cycle runs and the command exits (good for cron); its exit status is 1 when the
+    cycle got nothing: every live source failed and no configured archive was read (offline, with
+    archives imported, it says so in a line and exits 0). Without it, the daemon keeps collecting on
+    each source's schedule until stopped (Ctrl-C or SIGTERM).
     """
     from monitor.daemon import run_daemon
     from monitor.store.daemon_state import DaemonLock, DaemonRunning
@@ -483,7 +484,10 @@ def run(app: AppContext, once: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(cycle, indent=2, default=json_value))
     if not collectors_ok:
-        _fail_all_sources(cycle["collectors"])
+        if not any(not r["failed"] for r in cycle["imports"]):
+            _fail_all_sources(cycle["collectors"])
+        app.err.print(Text(f"every live source failed ({', '.join(sorted(cycle['collectors']))}); the configured "
+                           "archives were read. `monitor status` shows each source's last error.", style="yellow"))
 
 
 def import_configured_archives(app: AppContext) -> list[Any]:
