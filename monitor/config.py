@@ -162,8 +162,9 @@ class AnalysisConfig(Strict):
     # Which analyzer scores: "learned" (our fine-tuned model, the most accurate) or "vader" (VADER and the
     # stance rules: exact, fast, the baseline).
     analyzer: Literal["learned", "vader"] = "learned"
-    # Learned stance: favor or against only with at least this (calibrated) probability, else none.
-    stance_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Learned stance: favor or against only with at least this (calibrated) probability, else none
+    # (0: the most probable class wins, as on the dev sets).
+    stance_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @field_validator("languages")
     @classmethod

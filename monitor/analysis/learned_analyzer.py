@@ -4,11 +4,13 @@ the shipped model (``learned.LearnedModel``), computed in batches.
 - Sentiment per post: the sentiment head's calibrated probabilities; the label is the most
   probable class, the compound ``p(positive) - p(negative)``. A post naming several targets, or a
   long one, gets per-target sentiment from the sentences that name each target.
-- Stance per (post, target): the stance head on the pair (target name, post). Favor or against
-  only with at least ``analysis.stance_threshold`` probability, else none; the score is
-  ``p(favor) - p(against)``. The target's configured ``stance.favor`` / ``stance.against`` cues,
-  where one matches, decide (a user's explicit rule wins), and a model trained for the target with
-  ``monitor stance train`` takes precedence over the zero-shot head.
+- Stance per (post, target): the stance head on the pair (target name, post), its favor/against
+  log-odds shifted by the zero-shot rules' score (``learned.with_rules``). The label is the most
+  probable class; favor or against also need ``analysis.stance_threshold`` probability (default 0:
+  the most probable class wins), else none. The score is ``p(favor) - p(against)``. The target's
+  configured ``stance.favor`` / ``stance.against`` cues, where one matches, decide (a user's
+  explicit rule wins), and a model trained for the target with ``monitor stance train`` takes
+  precedence over the zero-shot head.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.analysis.learned import SENTIMENT_LABELS, LearnedModel, features_of, get_model, softmax
+from monitor.analysis.learned import (
+    SENTIMENT_LABELS,
+    LearnedModel,
+    features_of,
+    get_model,
+    softmax,
+    with_rules,
+)
 from monitor.analysis.matching import Mention
 from monitor.analysis.pipeline import Analysis, Analyzer, TargetResult, _targets_in
 from monitor.analysis.sentiment import sentence_spans
@@ -98,7 +107,10 @@ class LearnedAnalyzer(Analyzer):
         if not texts:
             return []
         out = self.model.encode(texts, [self.target_names.get(t, t) for t in target_ids])
-        probs = softmax(out.stance_logits, self.model.temperature("stance"))
+        # The zero-shot rules know who a clause is about, the model how things are said: the rule
+        # score shifts the model's favor/against log-odds (weight chosen on dev data, see learned.py).
+        rules = [self.rule_stance.score(t, text).score for t, text in zip(target_ids, texts, strict=True)]
+        probs = with_rules(softmax(out.stance_logits, self.model.temperature("stance")), rules)
         results: list[StanceResult | None] = [None] * len(texts)
         features = None
         for target_id in set(target_ids):
