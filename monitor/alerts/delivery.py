@@ -46,6 +46,7 @@ from monitor.alerts.events import (
 from monitor.alerts.sinks import Attempt, Sender, send_once
 from monitor.alerts_config import AlertsConfig, RetrySettings, SinkSettings
 from monitor.store import StoreError
+from monitor.store.schema import ALERT_DELIVERIES_DDL
 
 log = logging.getLogger("monitor.alerts")
 
@@ -54,24 +55,7 @@ RATE_WINDOW = timedelta(hours=1)
 TEST_ATTEMPTS = 2  # `monitor alerts test`
 WAITING = ("pending", "held", "retrying")
 
-# Becomes a migration in monitor/store/schema.py; until then the dispatcher creates it.
-CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-    event_key       VARCHAR NOT NULL,   -- the event's own key: spike:<target>:<hour>, voice:<speaker>:<post>
-    sink            VARCHAR NOT NULL,   -- the sink's name in [[alerts.sinks]]
-    status          VARCHAR NOT NULL,   -- pending | held | retrying | sent | failed
-    attempts        INTEGER NOT NULL,
-    http_status     INTEGER,            -- the last answer: HTTP status, or the SMTP reply code
-    error           VARCHAR,            -- the last failure (secrets removed)
-    sent_at         TIMESTAMP,          -- UTC, when the sink accepted it
-    created_at      TIMESTAMP NOT NULL, -- UTC, when the event was emitted
-    next_attempt_at TIMESTAMP,          -- UTC; pending, held and retrying rows wait until then
-    kind            VARCHAR NOT NULL,   -- spike | voice | stance_shift | test
-    target_id       VARCHAR,
-    event           JSON NOT NULL,      -- the event, to send it after a restart
-    PRIMARY KEY (event_key, sink)
-)
-"""
+CREATE_TABLE = ALERT_DELIVERIES_DDL  # the migration's statement (monitor/store/schema.py)
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:

@@ -669,12 +669,17 @@ def target_dir(models_dir: Path, target_id: str) -> Path:
 
 def save_model(model: LinearStanceModel, models_dir: Path) -> Path:
     """Write the model next to earlier ones and make it current. Returns its path."""
-    folder = target_dir(models_dir, model.target_id)
+    return save_current(target_dir(models_dir, model.target_id), model.version, model.to_json())
+
+
+def save_current(folder: Path, version: str, payload: dict[str, Any]) -> Path:
+    """Write a model file (JSON: loading it runs no code) into ``folder`` beside earlier ones and
+    point ``current`` at it; both renamed into place, so a reader never sees half a file."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"model-{stamp}-{model.version}.json"
+    path = folder / f"model-{stamp}-{version}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
+    tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
     tmp.replace(path)
     pointer = folder / (CURRENT + ".tmp")
     pointer.write_text(path.name + "\n", encoding="utf-8")

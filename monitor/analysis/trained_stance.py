@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ import numpy as np
 from monitor.analysis.learned import STANCE_LABELS, LearnedModel, get_model
 from monitor.analysis.learned_head import LearnedHead, blend
 from monitor.analysis.stance import StanceResult
-from monitor.analysis.stance_model import LinearStanceModel, model_hash
+from monitor.analysis.stance_model import CURRENT, LinearStanceModel, model_hash, save_current
 
 log = logging.getLogger(__name__)
 
 FOLDER = "stance-learned"
-CURRENT = "current"
 NAME = "stance-learned-head"
 DEFAULT_HEAD_WEIGHT = 0.5
 
@@ -90,16 +88,7 @@ class TrainedLearnedStance:
 
 def save(model: TrainedLearnedStance, models_dir: Path) -> Path:
     """Write the model beside earlier ones and make it current. Returns its path."""
-    folder = Path(models_dir) / FOLDER / model.target_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"model-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{model.version}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
-    tmp.replace(path)
-    pointer = folder / (CURRENT + ".tmp")
-    pointer.write_text(path.name + "\n", encoding="utf-8")
-    pointer.replace(folder / CURRENT)
-    return path
+    return save_current(Path(models_dir) / FOLDER / model.target_id, model.version, model.to_json())
 
 
 def load_all(models_dir: Path, base_version: str) -> dict[str, TrainedLearnedStance]:

@@ -280,9 +280,10 @@ JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
 WHERE m.target_id <> a.speaker_id;
 """))
 
-MIGRATIONS.append(("alert deliveries", """
--- One row per alert event and sink (monitor/alerts): the dedup across restarts, the retry queue and
--- the record of what each sink answered. IF NOT EXISTS: the dispatcher created it before this migration.
+# One row per alert event and sink (monitor/alerts): the dedup across restarts, the retry queue and
+# the record of what each sink answered. IF NOT EXISTS: a dispatcher on a connection of its own
+# (tests, `monitor alerts test` on a fresh file) creates it with the same statement.
+ALERT_DELIVERIES_DDL = """
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     event_key       VARCHAR NOT NULL,   -- the event's own key: spike:<target>:<hour>, voice:<speaker>:<post>
     sink            VARCHAR NOT NULL,   -- the sink's name in [[alerts.sinks]]
@@ -297,8 +298,10 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     target_id       VARCHAR,
     event           JSON NOT NULL,      -- the event, to send it after a restart
     PRIMARY KEY (event_key, sink)
-);
-"""))
+)
+"""
+
+MIGRATIONS.append(("alert deliveries", ALERT_DELIVERIES_DDL + ";"))
 
 # Words too common to say what a target's posts are about (v_mention_terms leaves them out).
 STOPWORDS = (
