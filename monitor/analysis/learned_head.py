@@ -26,8 +26,9 @@ import numpy as np
 from monitor.analysis.learned import STANCE_LABELS, LearnedModel, get_model
 
 FORMAT = "learned-head-1"
-DEFAULT_L2 = 1.0
+DEFAULT_L2 = 10.0  # chosen with the blend weight on P-Stance Trump val (monitor/training/README.md)
 DEFAULT_STEPS = 400
+DEFAULT_HEAD_WEIGHT = 0.3  # the head's share in the blend with the n-gram model (dev: P-Stance Trump val)
 
 
 @dataclass
@@ -148,6 +149,6 @@ def train_head(texts: Sequence[str], labels: Sequence[str], target_id: str, targ
                        model.version, {"examples": counts, "l2": l2, "features": int(features.shape[1])})
 
 
-def blend(head_probs: np.ndarray, other_probs: np.ndarray, head_weight: float = 0.5) -> np.ndarray:
+def blend(head_probs: np.ndarray, other_probs: np.ndarray, head_weight: float = DEFAULT_HEAD_WEIGHT) -> np.ndarray:
     """A weighted average of two N x 3 probability arrays (against / none / favor): the ensemble."""
     return head_weight * head_probs + (1.0 - head_weight) * other_probs

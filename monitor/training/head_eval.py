@@ -28,10 +28,13 @@ BLENDS = (1.0, 0.7, 0.5, 0.3, 0.0)
 LABEL_NAMES = {0: "against", 1: "none", 2: "favor"}
 
 
-def ngram_probabilities(train: list[data.Example], val: list[data.Example], target_name: str) -> np.ndarray:
+def ngram_probabilities(train: list[data.Example], val: list[data.Example], key: str) -> np.ndarray:
+    """The n-gram model as `monitor stance train` builds it (with the config's target, for its rule view)."""
     from monitor.analysis.stance_model import train_model
+    from monitor.config import load_config
 
-    model = train_model([e.text for e in train], [LABEL_NAMES[e.label] for e in train], target_name.lower())
+    targets = {t.id: t for t in load_config(Path("config/monitor.toml")).targets}
+    model = train_model([e.text for e in train], [LABEL_NAMES[e.label] for e in train], key, target=targets.get(key))
     rows = [model.probabilities(e.text) for e in val]
     return np.array([[p.get("against", 0.0), p.get("none", 0.0), p.get("favor", 0.0)] for p in rows])
 
@@ -51,7 +54,7 @@ def evaluate_target(model: LearnedModel, eval_dir: Path, key: str) -> dict[str, 
                       features=features)
     fit_seconds = time.monotonic() - started - embed_seconds
     head_probs = head.probabilities([e.text for e in val], model=model)
-    ngram = ngram_probabilities(train, val, name)
+    ngram = ngram_probabilities(train, val, key)
     gold = [e.label for e in val]
     out: dict[str, Any] = {f"blend_{w}": binary_f_avg(gold, blend(head_probs, ngram, w)) for w in BLENDS}
     out["zero_shot_default_model"] = binary_f_avg(gold, model.stance([e.text for e in val], [name] * len(val)))

@@ -47,13 +47,13 @@ def blended(stance_logits: np.ndarray, sentiment_logits: np.ndarray, alpha: floa
     return np.log(metrics.softmax(stance_logits)) + alpha * np.log(metrics.softmax(sentiment_logits))
 
 
-def run(eval_dir: Path, scale: float) -> dict[str, Any]:
+def run(eval_dir: Path, scale: float, targets: tuple[str, ...] = data.SEMEVAL16_TARGETS) -> dict[str, Any]:
     recipe = Recipe()
     everything = data.semeval2016(eval_dir)
     report: dict[str, Any] = {"scale": scale, "per_target": {}}
     pooled_gold: list[int] = []
     pooled: dict[float, list[int]] = {a: [] for a in ALPHAS}
-    for target in data.SEMEVAL16_TARGETS:
+    for target in targets:
         sentiment, stance, _ = training_sets(eval_dir, recipe.seed, scale, exclude_target=target)
         log.info("LOTO %s: %d sentiment, %d stance examples", target, len(sentiment), len(stance))
         model = train(sentiment, stance, recipe)
@@ -79,10 +79,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m monitor.training.loto", description=__doc__)
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--scale", type=float, default=LOTO_SCALE)
+    parser.add_argument("--targets", default=",".join(data.SEMEVAL16_TARGETS), help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=Path("/tmp/monitor-training/loto.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    report = run(args.eval_dir, args.scale)
+    report = run(args.eval_dir, args.scale, tuple(args.targets.split(",")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
