@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor import __version__
 
-# The name the zero-shot stance rules stamp on their scores (analysis writes it, the read side
-# tells rule-based figures from a trained model's by it).
+# The names zero-shot stance scorers stamp on their scores (analysis writes them; the read side
+# tells zero-shot figures from those of a model trained on the user's labels by them): the VADER
+# analyzer's rules, and the learned analyzer's model.
 STANCE_RULES_SCORER = "stance-rules"
+ZERO_SHOT_STANCE_SCORERS = frozenset({STANCE_RULES_SCORER, "learned"})
 
 
 def utcnow() -> datetime:

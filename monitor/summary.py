@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.models import STANCE_RULES_SCORER
+from monitor.models import ZERO_SHOT_STANCE_SCORERS
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -621,7 +621,7 @@ def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Tab
     table = Table(title="Targets", title_justify="left", expand=False, show_footer=True,
                   caption=f"change: posts against the window before, of the same length (— for the whole "
                           f"history); mood: mean sentiment of the scored posts; stance: % of scored posts for / "
-                          f"against / neither (counts in --json); zero-shot rules unless noted (accuracy: README, "
+                          f"against / neither (counts in --json), by the analyzer named below (accuracy: README, "
                           f"'Accuracy'). trend: posts per {size} (UTC), {TREND_BUCKETS} buckets from {first} to {last}",
                   caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
@@ -681,9 +681,19 @@ def _words_table(targets: list[dict[str, Any]], words: dict[str, dict[str, list[
 
 
 def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> None:
-    # What the stance figures rest on: the zero-shot rules, or a model trained on the user's labels.
+    # What the stance figures rest on: a zero-shot analyzer (the learned model, or VADER's rules), or a
+    # model trained on the user's labels.
+    zero_shot: dict[str, int] = {}
     for t in targets:
-        trained = [s for s in t["stance_scorers"] if s["scorer"] != STANCE_RULES_SCORER]
+        for s in t["stance_scorers"]:
+            if s["scorer"] in ZERO_SHOT_STANCE_SCORERS:
+                key = f"{s['scorer']} {s['version']}"
+                zero_shot[key] = zero_shot.get(key, 0) + s["posts"]
+    if zero_shot:
+        used = ", ".join(f"{k} ({v:,} scores)" for k, v in sorted(zero_shot.items()))
+        console.print(literal(f"Stance by the zero-shot analyzer: {used}", style="dim"))
+    for t in targets:
+        trained = [s for s in t["stance_scorers"] if s["scorer"] not in ZERO_SHOT_STANCE_SCORERS]
         if trained:
             used = ", ".join(f"{s['scorer']} {s['version']} ({s['posts']:,} posts)" for s in trained)
             console.print(literal(f"{t['name']}: stance from a model trained on your labels: {used}", style="dim"))

@@ -111,3 +111,12 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == "stance-learned-head" and target.stance.label == "favor"
     assert analyzer.stance_version("altman").startswith("lh-") and analyzer.stance_version("musk") == analyzer.version
+
+
+def test_summary_names_the_zero_shot_analyzer_and_no_trained_model(cli, tmp_path: Path) -> None:
+    learned_config = config_file(tmp_path / "learned.toml", lambda data: None)
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, text) for i, text in enumerate(TEXTS)])
+    assert cli("import", str(archive), config=learned_config).exit_code == 0
+    out = cli("summary", config=learned_config).output
+    assert "Stance by the zero-shot analyzer: learned" in out
+    assert "trained on your labels" not in out
