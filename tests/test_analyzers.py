@@ -104,7 +104,7 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
                       + "".join(f'"{t}",against\n' for t in against), encoding="utf-8")
     result = cli("stance", "train", "--target", "altman", str(labels), config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
-    assert "learned model lh-" in result.output and "head weight 0.5" in result.output
+    assert "learned model lh-" in result.output and "head weight 0.3" in result.output
     assert (data_dir / "models" / "stance-learned" / "altman" / "current").is_file()
     config = load_config(CONFIG_PATH)
     analyzer = make_analyzer(config, data_dir / "models", "learned")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from monitor.analysis.learned import STANCE_LABELS, LearnedModel, get_model
-from monitor.analysis.learned_head import LearnedHead, blend
+from monitor.analysis.learned_head import DEFAULT_HEAD_WEIGHT, LearnedHead, blend
 from monitor.analysis.stance import StanceResult
 from monitor.analysis.stance_model import CURRENT, LinearStanceModel, model_hash, save_current
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 FOLDER = "stance-learned"
 NAME = "stance-learned-head"
-DEFAULT_HEAD_WEIGHT = 0.5
 
 
 @dataclass
