@@ -127,3 +127,14 @@ def test_learned_head_trains_saves_and_loads(model: LearnedModel, tmp_path: Path
                                                                                               model=model), atol=1e-5)
     with pytest.raises(ValueError):
         train_head(["a"] * 10, ["favor"] * 10, "x", "X", model=model)
+
+
+def test_with_rules_moves_towards_the_rule_side() -> None:
+    from monitor.analysis.learned import with_rules
+
+    probs = np.array([[0.2, 0.6, 0.2], [0.2, 0.6, 0.2]], dtype=np.float32)
+    combined = with_rules(probs, [0.9, -0.9])
+    assert np.allclose(combined.sum(axis=1), 1.0, atol=1e-6)
+    assert combined[0, FAVOR] > probs[0, FAVOR] > combined[0, AGAINST]
+    assert combined[1, AGAINST] > probs[1, AGAINST] > combined[1, FAVOR]
+    assert np.allclose(with_rules(probs, [0.0, 0.0]), probs, atol=1e-6)
