@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ class LearnedHead:
     base_version: str
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def version(self) -> str:
         payload = json.dumps(self.to_json(), sort_keys=True).encode()
         return "head-" + hashlib.sha256(payload).hexdigest()[:10]

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,9 @@ class TrainedLearnedStance:
     def target_id(self) -> str:
         return self.head.target_id
 
-    @property
+    @cached_property
     def version(self) -> str:
+        """A hash of the whole model (computed once: it is stamped on every score)."""
         payload = json.dumps(self.to_json(), sort_keys=True).encode()
         return "lh-" + hashlib.sha256(payload).hexdigest()[:10]
 
