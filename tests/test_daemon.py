@@ -30,7 +30,7 @@ class GrowingIndex:
     the daemon, which polls at most once a second, sees them all in a few seconds), and a
     numericFilters=created_at_i>N request sees only the newer ones."""
 
-    STEP = 3
+    STEP = 5
 
     def __init__(self) -> None:
         self.published = 1
