@@ -194,8 +194,9 @@ class MonitorGroup(click.Group):
 
 # Commands that work without a config (init writes one).
 _NO_CONFIG_COMMANDS = {"init"}
-# Commands that send requests to sites: they warn while the User-Agent contact is the placeholder.
-_COLLECTING_COMMANDS = {"collect", "run"}
+# Commands that warn while the User-Agent contact is the placeholder: those that send requests to
+# sites, and the status screen (where a daemon's operator looks).
+_COLLECTING_COMMANDS = {"collect", "run", "status"}
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -351,3 +351,9 @@ def test_run_once_fails_only_when_the_cycle_got_nothing(cli, tmp_path: Path) -> 
 
     result = cli("run", "--once", config=config_file(tmp_path / "none.toml", offline_only))
     assert result.exit_code == 1 and "every source failed (hackernews)" in result.output
+
+
+def test_status_warns_while_the_contact_is_the_placeholder(cli, tmp_path: Path) -> None:
+    assert "placeholder" in cli("status").output  # the bundled config's contact
+    mine = config_file(tmp_path / "mine.toml", lambda data: data.update(contact="desk@example.org"))
+    assert "placeholder" not in cli("status", config=mine).output
