@@ -7,7 +7,9 @@ scoring every text. Ours: the shipped int8 ONNX model (onnxruntime), sentiment f
 stance towards one target (a second pass over "target [SEP] post" pairs) shown beside it. Theirs:
 SentenceTransformer(all-MiniLM-L6-v2).encode on torch CPU with its defaults (batch 32), which is only an
 embedding, no scores, i.e. the least a user of that model would run. Texts: a seeded sample of n tweets from
-the SemEval-2017 4A train text. The ratio printed is ours (sentiment) / theirs.
+the SemEval-2017 4A train text. The ratio printed is ours (sentiment) / theirs. "monitor score" is the whole
+command on the same texts as JSONL (the default analyzer: matching, sentiment, stance toward every target a post
+names, one JSON line out per post), timed as a subprocess from start to exit.
 """
 
 from __future__ import annotations
@@ -59,7 +61,24 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 
+def measure_cli(args: argparse.Namespace) -> float:
+    """`monitor score FILE` end to end, as a user runs it (bundled config, the learned analyzer)."""
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        posts = Path(tmp) / "posts.jsonl"
+        posts.write_text("".join(json.dumps({"id": i, "text": t}) + "\n"
+                                 for i, t in enumerate(load_texts(args.eval_dir, args.n))), encoding="utf-8")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "monitor", "--config", str(root / "config" / "monitor.toml"),
+                        "--data-dir", tmp, "score", str(posts)], check=True, stdout=subprocess.DEVNULL, cwd=root)
+        return time.perf_counter() - started
+
+
 def measure(kind: str, args: argparse.Namespace) -> float:
+    if kind == "monitor score":
+        return measure_cli(args)
     cmd = [sys.executable, __file__, str(args.eval_dir), "--n", str(args.n), "--threads", str(args.threads),
            "--child", kind]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -77,7 +96,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    times: dict[str, list[float]] = {"sentiment": [], "stance": [], "theirs": []}
+    times: dict[str, list[float]] = {"sentiment": [], "stance": [], "monitor score": [], "theirs": []}
     for _ in range(args.rounds):  # interleaved, so a busy moment on the machine hits both sides
         for kind in times:
             times[kind].append(measure(kind, args))
@@ -85,9 +104,11 @@ def main() -> None:
     print(f"{args.n} tweets, {args.threads} threads, median of {args.rounds} rounds, end to end incl. load")
     print(f"learned (sentiment, 1 pass)       {rate['sentiment']:8.0f} posts/s")
     print(f"learned (stance, 1 target)        {rate['stance']:8.0f} posts/s")
+    print(f"monitor score (whole command)     {rate['monitor score']:8.0f} posts/s")
     print(f"sentence-transformers MiniLM-L6   {rate['theirs']:8.0f} posts/s")
     print(f"ratio learned sentiment / ST      {rate['sentiment'] / rate['theirs']:8.2f}x")
     print(f"ratio learned stance / ST         {rate['stance'] / rate['theirs']:8.2f}x")
+    print(f"ratio monitor score / ST          {rate['monitor score'] / rate['theirs']:8.2f}x")
 
 
 if __name__ == "__main__":
