@@ -69,9 +69,9 @@ def test_inbox_imports_each_file_once_by_content(config, data_dir: Path, tmp_pat
 
 
 def test_status_json(cli, tmp_path: Path) -> None:
-    assert json.loads(cli("status", "--json").output)["daemon"]["running"] is False
+    assert json.loads(cli("status", "--json").stdout)["daemon"]["running"] is False
     cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Altman")])))
-    data = json.loads(cli("status", "--json").output)
+    data = json.loads(cli("status", "--json").stdout)
     assert data["database"]["bytes"] > 0 and data["spool"] == {"batches": 0, "bytes": 0}
     assert data["sources"] == [] and data["gaps"] == []
     out = cli("status").output
