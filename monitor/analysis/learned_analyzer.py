@@ -31,7 +31,7 @@ from monitor.analysis.learned import (
 )
 from monitor.analysis.matching import Mention
 from monitor.analysis.pipeline import Analysis, Analyzer, TargetResult, _targets_in
-from monitor.analysis.sentiment import sentence_spans
+from monitor.analysis.sentiment import Scored, prepare, sentence_spans
 from monitor.analysis.stance import StanceResult
 from monitor.analysis.trained_stance import load_all
 from monitor.config import Config
@@ -109,7 +109,7 @@ class LearnedAnalyzer(Analyzer):
         out = self.model.encode(texts, [self.target_names.get(t, t) for t in target_ids])
         # The zero-shot rules know who a clause is about, the model how things are said: the rule
         # score shifts the model's favor/against log-odds (weight chosen on dev data, see learned.py).
-        rules = [self.rule_stance.score(t, text).score for t, text in zip(target_ids, texts, strict=True)]
+        rules = self._rule_scores(texts, target_ids)
         probs = with_rules(softmax(out.stance_logits, self.model.temperature("stance")), rules)
         results: list[StanceResult | None] = [None] * len(texts)
         features = None
@@ -126,6 +126,21 @@ class LearnedAnalyzer(Analyzer):
                     results[k] = ngram.score(texts[k])
         return [r if r is not None else self._stance(t, text, p)
                 for r, t, text, p in zip(results, target_ids, texts, probs, strict=True)]
+
+    def _rule_scores(self, texts: list[str], target_ids: list[str]) -> list[float]:
+        """The zero-shot rules' score of each (text, target): one VADER pass per distinct text
+        (a post naming several targets is read once), none for targets with a trained model."""
+        passes: dict[str, Scored] = {}
+        scores = []
+        for target_id, text in zip(target_ids, texts, strict=True):
+            if target_id in self.trained or target_id in self.models:
+                scores.append(0.0)  # a trained model decides: its rows do not use the rules
+                continue
+            scored = passes.get(text)
+            if scored is None:
+                scored = passes[text] = self.sentiment.score(prepare(text))
+            scores.append(self.rule_stance.score(target_id, text, scored=scored).score)
+        return scores
 
     def _target_sentences(self, text: str, mentions: list[Mention], result: Analysis) -> dict[str, str]:
         """For posts where it matters, each target's sentences (joined), to score on their own."""
