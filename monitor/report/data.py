@@ -8,7 +8,6 @@ tables) with the same filters as ``monitor summary``: a time window, target ids 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from monitor.summary import parse_bound
 from monitor.terminal import safe
 
 # Same thresholds as `monitor summary`: a spike is a bucket with at least SPIKE_FACTOR times the
@@ -53,21 +53,9 @@ def utcnow() -> datetime:
 
 
 def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
-    """'all' or None (no bound), a span back from now ('24h', '7d', '2w'), or an ISO date or time
-    (a time zone is converted to UTC; without one, UTC is assumed)."""
-    if value is None or value.strip().lower() in ("", "all"):
-        return None
-    text = value.strip()
-    match = re.fullmatch(r"(\d+)([hdw])", text)
-    if match:
-        n, unit = int(match.group(1)), match.group(2)
-        span = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
-        return (now or utcnow()) - span
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"time '{value}' not understood: use all, 24h, 7d, 2w, or a date like 2025-01-31") from None
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+    """A --since/--until (or page filter) value as summary reads it (``summary.parse_bound``: 'all',
+    24h, 7d, 2w, 6m, 1y or an ISO date/time); an empty value is no bound, like 'all'."""
+    return parse_bound(value if value and value.strip() else None, now)
 
 
 @dataclass(frozen=True)
