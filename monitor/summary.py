@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.models import ZERO_SHOT_STANCE_SCORERS
+from monitor.store.rows import utcnow_naive
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -46,7 +47,7 @@ def parse_window(value: str, now: datetime | None = None) -> timedelta | datetim
         return WINDOWS[text]
     match = _SPAN.fullmatch(text)
     if match:
-        return _span_back(value, int(match.group(1)), match.group(2), now or _now())
+        return _span_back(value, int(match.group(1)), match.group(2), now or utcnow_naive())
     try:
         when = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -78,13 +79,10 @@ def parse_bound(value: str | None, now: datetime | None = None) -> datetime | No
     """A --since or --until value as a naive UTC instant (a span counts back from ``now``); None for 'all'."""
     if value is None:
         return None
-    now = now or _now()
+    now = now or utcnow_naive()
     parsed = parse_window(value, now)
     return now - parsed if isinstance(parsed, timedelta) else parsed
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _iso(value: Any) -> Any:
@@ -184,7 +182,7 @@ class _Window:
 
 def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filters: Filters,
             now: datetime | None) -> _Window:
-    now = now or _now()
+    now = now or utcnow_naive()
     start, end = parse_bound(since, now), parse_bound(until, now)
     if start is None or end is None:
         # The whole history: the trend spans first to last post, not up to now.
@@ -208,7 +206,7 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | Se
     bucket_seconds = max(1, int(window.span.total_seconds() / TREND_BUCKETS) + 1)
     targets = _target_summaries(con, window, bucket_seconds)
     return {
-        "generated_at": _iso(now or _now()),
+        "generated_at": _iso(now or utcnow_naive()),
         "window": {"since": since, "until": until, "start": _iso(window.start), "end": _iso(window.end),
                    "end_inclusive": window.end_inclusive, "previous_start": _iso(window.prev_start),
                    "bucket_seconds": bucket_seconds, "buckets": _bucket_starts(window.start, bucket_seconds)},

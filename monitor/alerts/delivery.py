@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -46,6 +46,7 @@ from monitor.alerts.events import (
 from monitor.alerts.sinks import Attempt, Sender, send_once
 from monitor.alerts_config import AlertsConfig, RetrySettings, SinkSettings
 from monitor.store import StoreError
+from monitor.store.rows import utcnow_naive as utcnow
 from monitor.store.schema import ALERT_DELIVERIES_DDL
 
 log = logging.getLogger("monitor.alerts")
@@ -61,9 +62,6 @@ CREATE_TABLE = ALERT_DELIVERIES_DDL  # the migration's statement (monitor/store/
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CREATE_TABLE)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

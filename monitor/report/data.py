@@ -9,12 +9,13 @@ tables) with the same filters as ``monitor summary``: a time window, target ids 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
 
+from monitor.store.rows import utcnow_naive as utcnow
 from monitor.summary import parse_bound
 from monitor.terminal import safe
 
@@ -47,9 +48,6 @@ def safe_link(url: str | None) -> str | None:
         return None
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
