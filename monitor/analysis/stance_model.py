@@ -701,7 +701,11 @@ def load_model(path: Path) -> LinearStanceModel:
 
 
 def current_model_path(models_dir: Path, target_id: str) -> Path | None:
-    folder = target_dir(models_dir, target_id)
+    return current_file(target_dir(models_dir, target_id))
+
+
+def current_file(folder: Path) -> Path | None:
+    """The model file ``folder``'s ``current`` pointer names (None when there is none, or it is bad)."""
     pointer = folder / CURRENT
     if not pointer.is_file():
         return None

@@ -23,7 +23,7 @@ import numpy as np
 from monitor.analysis.learned import STANCE_LABELS, LearnedModel, get_model
 from monitor.analysis.learned_head import DEFAULT_HEAD_WEIGHT, LearnedHead, blend
 from monitor.analysis.stance import StanceResult
-from monitor.analysis.stance_model import CURRENT, LinearStanceModel, model_hash, save_current
+from monitor.analysis.stance_model import LinearStanceModel, current_file, model_hash, save_current
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,13 @@ def load_all(models_dir: Path, base_version: str) -> dict[str, TrainedLearnedSta
     root = Path(models_dir) / FOLDER
     out: dict[str, TrainedLearnedStance] = {}
     for folder in sorted(p for p in root.glob("*") if p.is_dir()):
-        pointer = folder / CURRENT
-        name = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
-        if not name or "/" in name or name.startswith("."):
+        path = current_file(folder)
+        if path is None:
             continue
         try:
-            model = TrainedLearnedStance.from_json(json.loads((folder / name).read_text(encoding="utf-8")))
+            model = TrainedLearnedStance.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("stance model %s/%s skipped: %s", folder.name, name, exc)
+            log.warning("stance model %s skipped: %s", path, exc)
             continue
         if model.head.base_version != base_version:
             log.warning("stance model for '%s' was trained on learned model %s, not %s: retrain it "
