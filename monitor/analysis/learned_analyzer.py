@@ -54,8 +54,6 @@ class LearnedAnalyzer(Analyzer):
         self.trained = load_all(models_dir, self.model.version) if models_dir else {}
         self.stance_threshold = config.analysis.stance_threshold
         self.target_names = {t.id: target_text(t.name) for t in config.targets}
-        self.cues = {t.id: ([re.compile(p, re.IGNORECASE) for p in t.stance.favor],
-                            [re.compile(p, re.IGNORECASE) for p in t.stance.against]) for t in config.targets}
 
     @property
     def version(self) -> str:
@@ -169,7 +167,7 @@ class LearnedAnalyzer(Analyzer):
 
     def _stance(self, target_id: str, text: str, probs: np.ndarray) -> StanceResult:
         """Against / none / favor from the head's probabilities (columns in that order)."""
-        favor_cues, against_cues = self.cues.get(target_id, ([], []))
+        favor_cues, against_cues = self.rule_stance.cues(target_id)
         favor_cue = any(p.search(text) for p in favor_cues)
         against_cue = any(p.search(text) for p in against_cues)
         if favor_cue != against_cue:

@@ -203,6 +203,10 @@ class RuleStance:
                                  [re.compile(p, re.IGNORECASE) for p in target.stance.against])
         self._words[target.id] = _target_words(target)
 
+    def cues(self, target_id: str) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+        """The target's configured ``stance.favor`` and ``stance.against`` regexes, compiled."""
+        return self._cues.get(target_id, ([], []))
+
     def score(self, target_id: str, text: str, directed_sentiment: float | None = None,
               scored: Scored | None = None) -> StanceResult:
         """Stance of ``text`` toward the target. ``scored`` is the VADER pass over ``prepare(text)``
@@ -220,7 +224,7 @@ class RuleStance:
                 total *= p.sarcasm
         if words and "#" in text:
             total += p.hashtag * self._hashtag_cues(target_id, words, text)
-        favor, against = self._cues.get(target_id, ([], []))
+        favor, against = self.cues(target_id)
         if favor or against:
             cue = sum(1 for c in favor if c.search(text)) - sum(1 for c in against if c.search(text))
             total += p.cue * cue
