@@ -65,12 +65,8 @@ class AppContext:
 
     @cached_property
     def config(self) -> Config:
-        from monitor.sources.api import load_sources
-
         try:
-            config = load_checked_config(self.config_path)
-            config.check_archive_formats(load_sources().readers)  # (belongs in load_checked_config)
-            return config
+            return load_checked_config(self.config_path)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
 

@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 def load_checked_config(path: Path | str | None = None) -> Config:
     """The config with its ``[sources.*]`` tables checked against every registered source's
-    settings (a typo or a bad value is a ConfigError naming the file and key, at load)."""
-    config = load_config(path, load_sources().settings_models())
+    settings and its ``[[archives]]`` formats against the registered readers (a typo or a bad value
+    is a ConfigError naming the file and key, at load)."""
+    registry = load_sources()
+    config = load_config(path, registry.settings_models())
+    config.check_archive_formats(registry.readers)
     unscorable = unscorable_languages_message(config.analysis.analyzer, config.analysis.languages)
     if unscorable:
         log.warning("%s: %s", config.path, unscorable)
