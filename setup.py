@@ -75,4 +75,15 @@ def compiled_extensions() -> list:
         return []
 
 
-setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": OptionalBuildExt})
+def prefilter_extension() -> list:
+    """The import prefilter's trigger scan (monitor/analysis/_prefilter_scan.c, issue #16): plain C,
+    no Cython needed. Without it monitor/analysis/prefilter.py scans in pure Python (same lines)."""
+    if os.environ.get("MONITOR_PURE_PYTHON") or os.environ.get("MONITOR_NO_COMPILE"):
+        return []
+    from setuptools import Extension
+
+    return [Extension("monitor.analysis._prefilter_scan", ["monitor/analysis/_prefilter_scan.c"],
+                      extra_compile_args=["-O2"])]
+
+
+setup(ext_modules=compiled_extensions() + prefilter_extension(), cmdclass={"build_ext": OptionalBuildExt})
