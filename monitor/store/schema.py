@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from monitor.store import rollups
+
 
 def key_hash_sql(key: str) -> str:
     """SQL for a post key's 64-bit hash: the first 16 hex digits of its MD5, as UBIGINT. Defined by
@@ -410,6 +412,14 @@ words AS (SELECT target_id, target_name, post_key, platform, created_at, author_
 SELECT * FROM words w
 WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = w.term)
   AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = w.target_id AND o.term = w.term);
+"""))
+
+MIGRATIONS.append(("word rollups", f"""
+-- Per UTC day, target and word, the posts that use it (store/rollups.py): the summary's top hashtags
+-- and terms sum whole days from here instead of running regular expressions over every mention.
+-- Filled here from the stored mentions; the writer keeps it in step in the same transaction as the rows.
+{rollups.DDL}
+{rollups.REBUILD_SQL}
 """))
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,120 @@
+"""Daily rollups of the words of the mentions: per UTC day, target, kind ('hashtag' or 'term') and
+word, how many posts mentioning the target use the word (``rollup_words``).
+
+Why: the summary's top hashtags and terms ran two regular expressions over the text of every mention
+in the window at every call (45 of the 84 s of a whole-history summary over 1M posts). The words of a
+post never change, so they are counted once, when the post is written, and a summary sums whole days
+from here (the partial days at a window's edges from the rows; ``monitor.summary``).
+
+The counts are the ones the views ``v_mention_hashtags`` and ``v_mention_terms`` give before their
+exclusions: terms keep the common English words and the targets' own names (the summary leaves those
+out when it reads, as the view does, so a change of STOPWORDS or of an alias needs no rebuild).
+
+The table holds signed deltas: the writer appends the counts of the mentions it inserts (``add``),
+and the negated counts of the mentions it deletes (a rescore, a deletion at the source) before it
+deletes them, in the same transaction as the rows. Readers sum. ``compact`` folds a day's deltas into
+one row per word (maintenance; rows appended since are flagged ``compacted = false``).
+
+A seam for other row sources (a Parquet lake, another file): ``add(con, source_sql)`` counts any
+relation with the columns ``post_key, target_id, created_at, text`` (one row per mention, its post's
+time and text), and ``rebuild(con, source_sql)`` replaces the whole table from one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+# The same expressions as the views v_mention_hashtags and v_mention_terms (store/schema.py).
+HASHTAG_REGEX = r"#([\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*)"
+LINKS_AND_HANDLES_REGEX = r"(https?://|www\.)\S+|[@#][\p{L}\p{N}_]+"
+TERM_REGEX = r"\p{L}{3,}"
+
+DDL = """
+CREATE TABLE rollup_words (
+    day       DATE NOT NULL,          -- UTC day of the posts' created_at
+    target_id VARCHAR NOT NULL,
+    kind      VARCHAR NOT NULL,       -- hashtag (lower-case, without '#') | term (lower-case, 3+ letters)
+    word      VARCHAR NOT NULL,
+    posts     BIGINT NOT NULL,        -- a signed delta: readers sum the rows of a key
+    compacted BOOLEAN NOT NULL        -- false: appended since the day was last compacted
+);
+"""
+
+# Readers and writers honour this switch (tests and bench/summary_scale.py compare with the rows).
+_ENABLED = [True]
+
+
+def enabled() -> bool:
+    return _ENABLED[0]
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block, the summary reads words from the rows only (the rollups are still written)."""
+    _ENABLED[0] = False
+    try:
+        yield
+    finally:
+        _ENABLED[0] = True
+
+
+def mention_words_sql(source_sql: str) -> str:
+    """One row per (mention, distinct word of its post): post_key, target_id, day, kind, word. The
+    regular expressions run once per post, not once per mention."""
+    return f"""
+        WITH src AS ({source_sql}),
+        texts AS (SELECT DISTINCT post_key, CAST(created_at AS DATE) AS day, text FROM src),
+        words AS (
+            SELECT DISTINCT post_key, day, 'hashtag' AS kind,
+                   unnest(regexp_extract_all(lower(text), '{HASHTAG_REGEX}', 1)) AS word FROM texts
+            UNION ALL
+            SELECT DISTINCT post_key, day, 'term' AS kind,
+                   unnest(regexp_extract_all(regexp_replace(lower(text), '{LINKS_AND_HANDLES_REGEX}', ' ', 'g'),
+                                             '{TERM_REGEX}')) AS word FROM texts)
+        SELECT w.post_key, m.target_id, w.day, w.kind, w.word
+        FROM words w JOIN (SELECT DISTINCT post_key, target_id FROM src) m USING (post_key)"""
+
+
+def counts_sql(mention_words: str, sign: int = 1) -> str:
+    """The rows to append for a relation of mention words (``mention_words_sql``)."""
+    return (f"SELECT day, target_id, kind, word, {int(sign)} * count(*) AS posts, false AS compacted "
+            f"FROM ({mention_words}) GROUP BY day, target_id, kind, word")
+
+
+def add(con: duckdb.DuckDBPyConnection, source_sql: str, sign: int = 1) -> None:
+    """Count the words of a relation of mentions (post_key, target_id, created_at, text) into the
+    rollups; ``sign=-1`` takes them out (before the mentions are deleted)."""
+    con.execute(f"INSERT INTO rollup_words {counts_sql(mention_words_sql(source_sql), sign)}")
+
+
+STORED_MENTIONS = ("SELECT m.post_key, m.target_id, p.created_at, p.text "
+                   "FROM mentions m JOIN posts p USING (post_key)")
+REBUILD_SQL = (f"DELETE FROM rollup_words; INSERT INTO rollup_words "
+               f"{counts_sql(mention_words_sql(STORED_MENTIONS))};"
+               "UPDATE rollup_words SET compacted = true;")
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -> None:
+    """Replace the rollups with the counts of ``source_sql`` (default: the stored mentions). The
+    migration that created the table ran this for the database it found."""
+    con.execute("DELETE FROM rollup_words")
+    add(con, source_sql)
+    con.execute("UPDATE rollup_words SET compacted = true")
+
+
+def compact(con: duckdb.DuckDBPyConnection) -> int:
+    """Fold the deltas of each day that received some since its last compaction into one row per
+    word (zero counts dropped). Returns how many days were compacted. Call in a transaction."""
+    days = [d for (d,) in con.execute("SELECT DISTINCT day FROM rollup_words WHERE NOT compacted").fetchall()]
+    if not days:
+        return 0
+    con.execute("CREATE OR REPLACE TEMP TABLE rollup_compacting AS "
+                "SELECT day, target_id, kind, word, sum(posts)::BIGINT AS posts, true AS compacted "
+                "FROM rollup_words WHERE day IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING sum(posts) <> 0",
+                [days])
+    con.execute("DELETE FROM rollup_words WHERE day IN (SELECT unnest(?::DATE[]))", [days])
+    con.execute("INSERT INTO rollup_words SELECT * FROM rollup_compacting; DROP TABLE temp.rollup_compacting")
+    return len(days)
