@@ -45,6 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from monitor.store import rollups
 from monitor.store.known_keys import KnownKeys, key_hash
 from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
 from monitor.store.schema import key_hash_sql, migrate
@@ -344,6 +345,9 @@ class Store:
             # Posts stored without a key hash (by hand, say) get one: the writer reads their keys
             # at every batch until then. Skipped fast when there are none (column statistics).
             con.execute(f"UPDATE posts SET key_hash = {KEY_HASH} WHERE key_hash IS NULL")
+            con.execute("BEGIN")
+            rollups.compact(con)  # the deltas the writes appended, one row per word and day
+            con.execute("COMMIT")
             wal = self.wal_bytes()
             if not wal and not self._merge_due:
                 return False
@@ -434,6 +438,13 @@ class Store:
                 p.simple = len(p.post_keys) == len(keys) and all(
                     set(batch.tables[t].column("post_key").to_pylist()) <= p.post_keys
                     for t in ANALYSIS_TABLES if t in batch.tables)
+            if "posts" in p.views and "mentions" in p.views:
+                # The words of the batch's mentions for the rollups: the regular expressions run
+                # here, before the file is attached, not with the lock held.
+                source = (f"SELECT m.post_key, m.target_id, p.created_at, p.text FROM {p.views['mentions']} m "
+                          f"JOIN {p.temp('posts')} p USING (post_key)")
+                engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS "
+                               f"{rollups.mention_words_sql(source)}")
             if "deletions" in p.views:
                 p.deleted_keys = set(batch.tables["deletions"].column("post_key").to_pylist())
             p.hashes = {key: key_hash(key) for key in p.post_keys | p.deleted_keys}
@@ -478,6 +489,7 @@ class Store:
             stored &= p.post_keys
             new_keys = self._insert_posts(con, batch, p, stored, result)
             statements = self._table_statements(p, new_keys, result)
+            statements += self._rollup_statements(con, p, new_keys)
             applied_at = _sql_str(utcnow_naive().isoformat())
             statements.append(f"INSERT INTO applied_batches VALUES ({batch_id}, {applied_at})")
             con.execute("; ".join(statements))  # one call: each costs a round trip through the client
@@ -518,12 +530,30 @@ class Store:
             table = self._keys_table(con, p, "gone", gone)
             deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
                                   f"AND post_key IN (SELECT post_key FROM {table})")
+            rollups.add(con, self._stored_mentions_sql(table), sign=-1)
             for analysis in ANALYSIS_TABLES:
                 con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
         if "rescored" in p.views:
+            rescored = self._keys_table(con, p, "rescored", set(self._column(con, p.views["rescored"])))
+            rollups.add(con, self._stored_mentions_sql(rescored), sign=-1)
             for table in ANALYSIS_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
         return deleted
+
+    @staticmethod
+    def _column(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+        return [key for (key,) in con.execute(f"SELECT post_key FROM {view}").fetchall()]
+
+    @staticmethod
+    def _stored_mentions_sql(keys_table: str) -> str:
+        """The stored mentions of a few posts (a keys table of post_key, key_hash) with their posts'
+        time and text, for the rollups. Posts are found by key hash (a scan of one integer column),
+        or by key where a post has no hash."""
+        return (f"SELECT m.post_key, m.target_id, p.created_at, p.text "
+                f"FROM (SELECT * FROM mentions WHERE post_key IN (SELECT post_key FROM {keys_table})) m "
+                f"JOIN (SELECT post_key, created_at, text FROM posts WHERE (key_hash IN (SELECT key_hash FROM "
+                f"{keys_table}) OR key_hash IS NULL) AND post_key IN (SELECT post_key FROM {keys_table})) p "
+                f"USING (post_key)")
 
     def _insert_posts(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared, stored: set[str],
                       result: ApplyResult) -> str:
@@ -544,6 +574,20 @@ class Store:
         result.posts_new = _count(con, f"INSERT INTO posts BY NAME SELECT * FROM {posts}")
         result.posts_seen = batch.post_count - result.posts_new
         return new_keys
+
+    def _rollup_statements(self, con: duckdb.DuckDBPyConnection, p: _Prepared, new_keys: str) -> list[str]:
+        """Count the words of the mentions this batch inserts into the rollups (store/rollups.py): the
+        words found in _prepare for the batch's new posts; for mentions of posts stored before (a
+        rescore), from the stored text, after the mentions are inserted."""
+        if "mentions" not in p.views:
+            return []
+        if "posts" in p.views:
+            semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
+            words = f"SELECT * FROM {p.temp('words')}{semi}"
+        else:
+            keys = self._keys_table(con, p, "analysed", set(self._column(con, p.views["mentions"])))
+            words = rollups.mention_words_sql(self._stored_mentions_sql(keys))
+        return [f"INSERT INTO rollup_words {rollups.counts_sql(words)}"]
 
     @staticmethod
     def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:

@@ -43,7 +43,7 @@ CREATE TABLE rollup_words (
 );
 """
 
-# Readers and writers honour this switch (tests and bench/summary_scale.py compare with the rows).
+# The summary reads the rollups only while this is on (tests and bench/summary_scale.py compare with the rows).
 _ENABLED = [True]
 
 
