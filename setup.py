@@ -45,6 +45,18 @@ class OptionalBuildExt(build_ext):
         print(f"warning: {name} not built ({error}); the pure-Python modules will be used", file=sys.stderr)
 
 
+def _copy_types(name: str, out_dir: Path) -> None:
+    """The module's augmenting .pxd (C types for its functions), when it has one, goes beside the
+    copy: Cython reads ``_compiled_<name>.pxd`` next to ``_compiled_<name>.py``."""
+    types = ROOT / "monitor" / "analysis" / f"_compiled_{name}.pxd"
+    target = out_dir / types.name
+    if types.exists():
+        if not target.exists() or target.read_bytes() != types.read_bytes():
+            target.write_bytes(types.read_bytes())
+    elif target.exists():
+        target.unlink()
+
+
 def compiled_extensions() -> list:
     if os.environ.get("MONITOR_PURE_PYTHON") or os.environ.get("MONITOR_NO_COMPILE"):
         return []
@@ -66,10 +78,12 @@ def compiled_extensions() -> list:
         text = source + f'\n_SOURCE_SHA256 = "{hashlib.sha256(source).hexdigest()}"\n'.encode()
         if not copy.exists() or copy.read_bytes() != text:  # unchanged: Cython need not run again
             copy.write_bytes(text)
+        _copy_types(name, out_dir)
         extensions.append(Extension(f"monitor.analysis._compiled_{name}", [str(GENERATED / copy.name)]))
     try:
         return cythonize(extensions, language_level=3, quiet=True,
-                         compiler_directives={"binding": True, "embedsignature": False})
+                         compiler_directives={"binding": True, "embedsignature": False,
+                                              "annotation_typing": False})  # types: the .pxd files
     except Exception as error:  # Cython could not translate: install pure Python
         print(f"warning: Cython failed ({error}); installing the pure-Python analysis", file=sys.stderr)
         return []

@@ -90,13 +90,16 @@ class Analyzer:
         for tid in force_targets:
             if all(m.target_id != tid for m in mentions):
                 mentions.append(Mention(tid, None, -1, -1))  # type: ignore[arg-type]
+        if not mentions and not self.config.analysis.store_unmatched:
+            # Will not be stored: skip the expensive part, the language guess included (it cost more
+            # than the matching on dumps where most posts name no target). A caller that stores it
+            # anyway (a rescore) guesses then: ``ensure_language``.
+            return Analysis(lang=lang, scored=False), []
         used_lang = lang or guess_language(text)
         result = Analysis(lang=used_lang, scored=False)
         if used_lang is not None and used_lang not in self.languages:
             result.targets = [TargetResult(m.target_id, m.alias, None, None, None) for m in mentions]
             return result, []
-        if not mentions and not self.config.analysis.store_unmatched:
-            return result, []  # will not be stored: skip the expensive part
         result.scored = True
         return result, mentions
 
@@ -138,6 +141,13 @@ class Analyzer:
             result.targets.append(TargetResult(m.target_id, m.alias, round(directed, 4),
                                                self.thresholds.label(directed), stance))
         return result
+
+
+def ensure_language(analysis: Analysis, text: str) -> None:
+    """The language of a post analysed without one (an unmatched post: ``Analyzer.start`` skips the
+    guess where the post is not to be stored), for callers that store it all the same."""
+    if analysis.lang is None and not analysis.matched:
+        analysis.lang = guess_language(text)
 
 
 def _targets_in(matcher: Matcher, sentence: str) -> set[str]:

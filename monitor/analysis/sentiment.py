@@ -180,42 +180,55 @@ class VaderEngine(SentimentIntensityAnalyzer):
         return self.score(text).compound
 
     def _valences(self, words: list[str], lower: list[str], is_cap_diff: bool, has_nt: bool = True) -> list[float]:
-        lexicon = self.lexicon
-        n = len(words)
-        out = [0.0] * n
-        # Only lexicon words get a valence: visit those (about one word in ten) and leave the rest 0.
-        for i in [i for i, low in enumerate(lower) if low in lexicon]:
-            low = lower[i]
-            if low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
-                continue
-            base = lexicon[low]
-            valence = base
-            if low == "no" and i != n - 1 and lower[i + 1] in lexicon:
-                valence = 0.0
-            if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
-                    i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")):
-                valence = base * N_SCALAR
-            if is_cap_diff and words[i].isupper():
-                valence = valence + C_INCR if valence > 0 else valence - C_INCR
-            if has_nt or not _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]):
-                for start_i in range(3):
-                    j = i - (start_i + 1)
-                    if j >= 0 and lower[j] not in lexicon:
-                        s = _booster(words[j], lower[j], valence, is_cap_diff)
-                        if start_i == 1 and s != 0:
-                            s = s * 0.95
-                        if start_i == 2 and s != 0:
-                            s = s * 0.9
-                        valence = valence + s
-                        valence = _negation_check(valence, lower, start_i, i)
-                        if start_i == 2 and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
-                            valence = _special_idioms_check(valence, lower, i)
-            elif i > 2 and lower[i - 3] not in lexicon and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
-                valence = _special_idioms_check(valence, lower, i)  # the only rule left that can apply
-            if i > 0 and lower[i - 1] == "least":
-                valence = _least_check(valence, lower, i, lexicon)
-            out[i] = valence
-        return out
+        return _word_valences(self.lexicon, words, lower, is_cap_diff, has_nt)
+
+
+def _word_valences(lexicon: dict[str, float], words: list[str], lower: list[str], is_cap_diff: bool,
+                   has_nt: bool) -> list[float]:
+    """VADER's per-word valences (sentiment_valence over every word), reading the lowercase words
+    computed once per text. A module function, not a method: the compiled build types it."""
+    n = len(words)
+    out = [0.0] * n
+    # Only lexicon words get a valence: visit those (about one word in ten) and leave the rest 0.
+    for i in [i for i, low in enumerate(lower) if low in lexicon]:
+        low = lower[i]
+        if low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
+            continue
+        out[i] = _word_valence(lexicon, words, lower, i, n, is_cap_diff, has_nt)
+    return out
+
+
+def _word_valence(lexicon: dict[str, float], words: list[str], lower: list[str], i: int, n: int,
+                  is_cap_diff: bool, has_nt: bool) -> float:
+    """The valence of lexicon word ``i`` after VADER's rules (no, caps, boosters, negation, idioms, least)."""
+    low = lower[i]
+    base = lexicon[low]
+    valence = base
+    if low == "no" and i != n - 1 and lower[i + 1] in lexicon:
+        valence = 0.0
+    if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
+            i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")):
+        valence = base * N_SCALAR
+    if is_cap_diff and words[i].isupper():
+        valence = valence + C_INCR if valence > 0 else valence - C_INCR
+    if has_nt or not _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]):
+        for start_i in range(3):
+            j = i - (start_i + 1)
+            if j >= 0 and lower[j] not in lexicon:
+                s = _booster(words[j], lower[j], valence, is_cap_diff)
+                if start_i == 1 and s != 0:
+                    s = s * 0.95
+                if start_i == 2 and s != 0:
+                    s = s * 0.9
+                valence = valence + s
+                valence = _negation_check(valence, lower, start_i, i)
+                if start_i == 2 and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
+                    valence = _special_idioms_check(valence, lower, i)
+    elif i > 2 and lower[i - 3] not in lexicon and not _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3]):
+        valence = _special_idioms_check(valence, lower, i)  # the only rule left that can apply
+    if i > 0 and lower[i - 1] == "least":
+        valence = _least_check(valence, lower, i, lexicon)
+    return valence
 
 
 def _booster(word: str, low: str, valence: float, is_cap_diff: bool) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from monitor.analysis.analyzers import make_analyzer
-from monitor.analysis.pipeline import Analysis, Analyzer
+from monitor.analysis.pipeline import Analysis, Analyzer, ensure_language
 from monitor.config import Config
 from monitor.ingest.rows import AnalyzerInfo, analysis_tables
 
@@ -45,6 +45,9 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     done: dict[tuple[str, str | None], Analysis] = dict(zip(unique, analyzer.analyse_many(unique), strict=True))
     analyses = [done[(text, lang)] for _, text, lang in items]
     keep_all = keep_all or analyzer.config.analysis.store_unmatched
+    if keep_all:  # unmatched posts are stored too: their language, which the analyzer did not guess
+        for (text, _lang), analysis in done.items():
+            ensure_language(analysis, text)
     keep = [keep_all or a.matched for a in analyses]
     kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
     tables = analysis_tables([k for k, _ in kept], [a for _, a in kept], AnalyzerInfo.of(analyzer))
