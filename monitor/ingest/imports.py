@@ -16,12 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
 from monitor.ingest.pool import AnalysisPool, relax_gc
 from monitor.ingest.write import Origin, PendingPosts, analyse_posts, write_posts
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
-from monitor.sources.base import NOTHING_TO_IMPORT, ArchiveInput, RecordError, expand_inputs, not_text_reason
+from monitor.sources.base import (
+    NOTHING_TO_IMPORT,
+    ArchiveInput,
+    RecordError,
+    SkippedLines,
+    expand_inputs,
+    not_text_reason,
+)
 from monitor.store import Store, WriteBatch
 from monitor.store.queries import already_imported
 from monitor.store.rows import new_id, targets_table, utcnow_naive
@@ -29,6 +37,11 @@ from monitor.store.rows import new_id, targets_table, utcnow_naive
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000  # posts per write transaction: opening, committing and checkpointing cost ~0.1 s each time
+# ... and at most this much text (long posts: the batch read and the one analysed stay in memory).
+BATCH_TEXT_CHARS = 16 << 20
+# Lines a batch may stand for, those a prefilter skipped included: on a dump where few lines
+# match, the first posts reach the workers (which start up meanwhile) before the whole file is read.
+BATCH_LINES = 250_000
 MAX_STORED_ERRORS = 1000  # per input; the count is always exact
 # Reader options that change what a file yields: a file read with other ones is read again.
 READ_OPTIONS = ("mapping", "platform", "encoding", "delimiter")
@@ -93,19 +106,34 @@ def options_fingerprint(reader: str, options: dict[str, Any]) -> str:
     return json.dumps({"format": reader, **chosen}, sort_keys=True, default=str)
 
 
-def _chunks(items: Iterable[Post | RecordError], size: int, on_error: Callable[[RecordError], None]) -> Iterator[
-    list[Post]
+@dataclass
+class _Batch:
+    posts: list[Post] = field(default_factory=list)
+    skipped: int = 0  # lines a prefilter passed over: records without a target
+    chars: int = 0
+
+    def full(self) -> bool:
+        return len(self.posts) >= BATCH_SIZE or self.chars >= BATCH_TEXT_CHARS or \
+            len(self.posts) + self.skipped >= BATCH_LINES
+
+
+def _batches(items: Iterable[Post | RecordError | SkippedLines], on_error: Callable[[RecordError], None]) -> Iterator[
+    _Batch
 ]:
-    batch: list[Post] = []
+    batch = _Batch()
     for item in items:
         if isinstance(item, RecordError):
             on_error(item)
             continue
-        batch.append(item)
-        if len(batch) >= size:
+        if isinstance(item, SkippedLines):
+            batch.skipped += item.count
+        else:
+            batch.posts.append(item)
+            batch.chars += len(item.text)
+        if batch.full():
             yield batch
-            batch = []
-    if batch:
+            batch = _Batch()
+    if batch.posts or batch.skipped:
         yield batch
 
 
@@ -113,11 +141,14 @@ class Importer:
     """Imports inputs into a store with one analysis pool (reused across files)."""
 
     def __init__(self, config: Config, store: Store, pool: AnalysisPool | None = None,
-                 progress: Callable[[str, int], None] | None = None):
+                 progress: Callable[[str, int], None] | None = None, prefilter: bool = True):
         self.config = config
         self.store = store
         self.pool = pool or AnalysisPool(config, store.data_dir / "models")
         self.progress = progress
+        # Line-oriented readers skip, unparsed, the lines that cannot mention a target (None: the
+        # config stores unmatched posts, or has a name the prefilter cannot look for).
+        self.prefilter = Prefilter.from_config(config) if prefilter else None
 
     def import_paths(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
                      **options: Any) -> list[ImportReport]:
@@ -138,8 +169,10 @@ class Importer:
     def import_input(self, source: ArchiveInput, fmt: str = "auto", force: bool = False,
                      **options: Any) -> ImportReport:
         """Read one input to its end (or to an error), storing batch by batch. An unknown ``fmt``
-        raises UnknownSourceError, an unknown encoding ImportOptionError."""
+        raises UnknownSourceError, an unknown encoding ImportOptionError. ``prefilter=False``
+        parses every line even when the reader could skip those without a target."""
         started = time.perf_counter()
+        use_prefilter = options.pop("prefilter", True)
         check_encoding(options.get("encoding") or "utf-8")
         report = ImportReport(source.name)
         reader, refusal = self._choose_reader(source, fmt, options.get("encoding") or "utf-8")
@@ -162,7 +195,10 @@ class Importer:
         errors = _ErrorLog(report, meta)
         status, message = "complete", None
         try:
-            self._read_and_store(reader, source, options, errors)
+            line_filter = self.prefilter if use_prefilter and reader.takes_prefilter and \
+                (options.get("encoding") or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8") else None
+            self._read_and_store(reader, source, {**options, "line_filter": line_filter} if line_filter else options,
+                                 errors)
             status, message = _read_outcome(reader, report)
         except KeyboardInterrupt:
             status, message = "partial", "interrupted"
@@ -203,34 +239,34 @@ class Importer:
     def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],
                         errors: _ErrorLog) -> None:
         """Batches of posts: each is analysed while the next one is read, then stored."""
-        pending: PendingPosts | None = None
-        for posts in _chunks(reader.read(source, **options), BATCH_SIZE, errors.add):
-            analysing = analyse_posts(self.pool, posts)
+        pending: tuple[PendingPosts, int] | None = None
+        for batch in _batches(reader.read(source, **options), errors.add):
+            analysing = analyse_posts(self.pool, batch.posts)
             if pending is not None:
-                self._save(pending, errors)
-            pending = analysing
+                self._save(*pending, errors)
+            pending = analysing, batch.skipped
         if pending is not None:
-            self._save(pending, errors)
+            self._save(*pending, errors)
 
-    def _save(self, pending: PendingPosts, errors: _ErrorLog) -> None:
+    def _save(self, pending: PendingPosts, skipped: int, errors: _ErrorLog) -> None:
         report = errors.report
 
         def bookkeeping(batch: WriteBatch, _kept: list[Post]) -> None:
             errors.flush_into(batch)
             # The import's row rides with its posts: the store adds what they turn out to be (new
             # or seen) when the batch is applied, also after a wait in the spool.
-            errors.update_meta(records=report.records + len(pending.posts))
+            errors.update_meta(records=report.records + len(pending.posts) + skipped)
             batch.add_rows("imports", [errors.meta])
 
         written = write_posts(self.store, pending, Origin(import_id=errors.meta["import_id"]), bookkeeping)
-        report.records += written.records
-        report.unmatched += written.unmatched
+        report.records += written.records + skipped
+        report.unmatched += written.unmatched + skipped
         report.posts_new += written.posts_new
         report.posts_seen += written.posts_seen
         report.posts_spooled += written.posts_spooled
         report.spooled = report.spooled or written.spooled
         if self.progress:
-            self.progress(report.path, written.records)
+            self.progress(report.path, written.records + skipped)
 
     def _write_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
         batch = WriteBatch()

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from monitor.config import Config, SourceSettings
 from monitor.http import HttpClient
 from monitor.models import Post, Provenance
-from monitor.sources.base import ArchiveInput, RecordError
+from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
 
 BUILTIN_MODULES = (
     "monitor.sources.generic",
@@ -127,7 +127,7 @@ def default_queries(config: Config) -> list[str]:
 # --- readers ------------------------------------------------------------------------------------
 
 Sniffer = Callable[[str, str], bool]  # (decoded sample, file name) -> looks like this format?
-ReadFunc = Callable[..., Iterator[Post | RecordError]]
+ReadFunc = Callable[..., Iterator[Post | RecordError | SkippedLines]]
 
 
 @dataclass
@@ -137,6 +137,10 @@ class Reader:
     read: ReadFunc
     sniff: Sniffer
     priority: int = 50  # lower sniffs first: specific formats before generic ones
+    # One record per line, and a post's text is built from its JSON strings without markup: the
+    # reader takes ``line_filter=`` (a prefilter, monitor/analysis/prefilter.py) and may then
+    # yield SkippedLines for lines it did not parse.
+    takes_prefilter: bool = False
 
 
 # --- the registry -------------------------------------------------------------------------------
@@ -176,13 +180,13 @@ class Registry:
 REGISTRY = Registry()
 
 
-def register_reader(name: str, *, description: str, sniff: Sniffer, priority: int = 50) -> Callable[
-    [ReadFunc], ReadFunc
-]:
+def register_reader(name: str, *, description: str, sniff: Sniffer, priority: int = 50,
+                    takes_prefilter: bool = False) -> Callable[[ReadFunc], ReadFunc]:
     """Register an archive reader. Built-in readers use this exactly as a plugin would."""
 
     def decorate(func: ReadFunc) -> ReadFunc:
-        REGISTRY.readers[name] = Reader(name=name, description=description, read=func, sniff=sniff, priority=priority)
+        REGISTRY.readers[name] = Reader(name=name, description=description, read=func, sniff=sniff, priority=priority,
+                                        takes_prefilter=takes_prefilter)
         return func
 
     return decorate

@@ -11,12 +11,13 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from monitor.models import Post
 
@@ -26,6 +27,22 @@ SNIFF_BYTES = 64 * 1024
 NOTHING_TO_IMPORT = "nothing to import"
 # Control bytes other than tab, newline, form feed, carriage return and escape: text has (almost) none.
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+
+
+@dataclass(frozen=True)
+class SkippedLines:
+    """Lines a prefilter passed over without parsing them (they cannot mention a target): each
+    non-blank one is a record without a target. Yielded by readers only when given a filter."""
+
+    count: int
+
+
+class LineFilter(Protocol):
+    """Picks the lines of raw JSON Lines bytes worth parsing (monitor/analysis/prefilter.py)."""
+
+    def candidate_lines(self, chunk: bytes) -> list[tuple[int, int]]:
+        """(start, end) of each line to parse, in order; ``end`` is its b"\\n" or len(chunk)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -207,13 +224,7 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
                 try:
                     text = raw_line.decode(encoding)
                 except UnicodeDecodeError as exc:
-                    yield RecordError(
-                        source.name,
-                        lineno,
-                        f"not valid {encoding} (byte 0x{raw_line[exc.start]:02x} at column {exc.start + 1}); "
-                        "line skipped. If the whole file uses another encoding, pass --encoding "
-                        "(e.g. --encoding cp1252)",
-                    )
+                    yield _undecodable(source, lineno, raw_line, exc, encoding)
                     continue
                 if keep_blank or text.strip():
                     yield lineno, text
@@ -224,6 +235,106 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
             yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
         else:
             raise
+
+
+CHUNK_BYTES = 4 << 20  # a prefilter's unit: big enough for C speed, small enough for memory
+# A line that may be blank (empty, or starting with whitespace or a non-ASCII byte): checked one by one.
+_MAYBE_BLANK = re.compile(rb"\n(?=[\t-\r \x1c-\x1f\x80-\xff])")
+_MAYBE_BLANK_FIRST = frozenset(b"\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f") | frozenset(range(0x80, 0x100))
+
+
+def iter_candidate_lines(source: ArchiveInput, line_filter: LineFilter) -> Iterator[
+    tuple[int, str] | RecordError | SkippedLines
+]:
+    """``iter_lines`` (UTF-8) with a prefilter: the raw bytes are read a few MiB at a time, the
+    filter picks the lines worth parsing, and only those are decoded and yielded, with their line
+    numbers; the other non-blank lines are counted (``SkippedLines``), not decoded."""
+    lineno = 0  # lines before the next block
+    carry = b""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        with source.open() as fh:
+            read = getattr(fh, "read1", fh.read)  # what has been decompressed, even if the rest is corrupt
+            while data := read(1 << 20):
+                parts.append(data)
+                size += len(data)
+                if size < CHUNK_BYTES:
+                    continue
+                block = carry + b"".join(parts)
+                parts, size = [], 0
+                cut = block.rfind(b"\n") + 1
+                carry = block[cut:]
+                yield from _filtered_block(source, block[:cut], lineno, line_filter)
+                lineno += block.count(b"\n", 0, cut)
+            block = carry + b"".join(parts)
+            parts, carry = [], b""
+            yield from _filtered_block(source, block, lineno, line_filter)
+    except Exception as exc:
+        if not _is_stream_error(exc):
+            raise
+        block = carry + b"".join(parts)  # the complete lines read before the error, as iter_lines does
+        cut = block.rfind(b"\n") + 1
+        yield from _filtered_block(source, block[:cut], lineno, line_filter)
+        lineno += block.count(b"\n", 0, cut)
+        yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
+
+
+def _is_stream_error(exc: Exception) -> bool:
+    return isinstance(exc, (OSError, EOFError, zipfile.BadZipFile, ValueError)) or \
+        type(exc).__module__.startswith("zstandard") or "zstd" in type(exc).__name__.lower()
+
+
+def _filtered_block(source: ArchiveInput, block: bytes, lineno: int, line_filter: LineFilter) -> Iterator[
+    tuple[int, str] | RecordError | SkippedLines
+]:
+    """The candidate lines of a block of whole lines (the first is line ``lineno + 1``), decoded,
+    then one SkippedLines for the block's other non-blank lines."""
+    if not block:
+        return
+    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+    blank = _blank_line_offsets(block)
+    parsed = 0
+    done = 0  # offset of the first line not yet counted
+    for start, end in line_filter.candidate_lines(block):
+        lineno += block.count(b"\n", done, start) + 1
+        done = end + 1
+        raw_line = block[start:done]
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            parsed += 1
+            yield _undecodable(source, lineno, raw_line, exc, "utf-8")
+            continue
+        if text.strip():  # a blank one (a filter is only a protocol) is among ``blank`` already
+            parsed += 1
+            yield lineno, text
+    skipped = lines - parsed - len(blank)
+    if skipped:
+        yield SkippedLines(skipped)
+
+
+def _blank_line_offsets(block: bytes) -> list[int]:
+    """Start offsets of the blank lines (empty or whitespace once decoded) of a block: none in the
+    common case, found in one C-speed search; else each suspect line is decoded and stripped."""
+    if block[:1] and block[0] not in _MAYBE_BLANK_FIRST and not _MAYBE_BLANK.search(block):
+        return []
+    starts = [0] + [m.end() for m in _MAYBE_BLANK.finditer(block)]
+    blank = []
+    for start in starts:
+        end = block.find(b"\n", start)
+        line = block[start:len(block) if end < 0 else end]
+        if start < len(block) and not line.decode("utf-8", "replace").strip():
+            blank.append(start)
+    return blank
+
+
+def _undecodable(source: ArchiveInput, lineno: int, raw_line: bytes, exc: UnicodeDecodeError,
+                 encoding: str) -> RecordError:
+    return RecordError(source.name, lineno,
+                       f"not valid {encoding} (byte 0x{raw_line[exc.start]:02x} at column {exc.start + 1}); "
+                       "line skipped. If the whole file uses another encoding, pass --encoding "
+                       "(e.g. --encoding cp1252)")
 
 
 def _is_wide(encoding: str) -> bool:
@@ -246,9 +357,15 @@ def _iter_wide_lines(source: ArchiveInput, encoding: str, keep_blank: bool) -> I
         yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
 
 
-def iter_json_records(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
+def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = None) -> Iterator[
+    tuple[int, Any] | RecordError | SkippedLines
+]:
     """JSON values with their line numbers, from JSON Lines or from a single JSON document
-    (a pretty-printed API response). A whole-document file counts as line 1."""
+    (a pretty-printed API response). A whole-document file counts as line 1. With ``line_filter``
+    (JSON Lines whose first line is a whole JSON value), only the lines it picks are parsed."""
+    if line_filter is not None and _first_line_is_json(source):
+        yield from _json_lines(source, iter_candidate_lines(source, line_filter))
+        return
     lines = iter_lines(source)
     first: tuple[int, str] | RecordError | None = next(lines, None)
     if first is None:
@@ -274,11 +391,24 @@ def iter_json_records(source: ArchiveInput) -> Iterator[tuple[int, Any] | Record
     yield from _json_lines(source, lines)
 
 
-def _json_lines(source: ArchiveInput, lines: Iterator[tuple[int, str] | RecordError]) -> Iterator[
-    tuple[int, Any] | RecordError
+def _first_line_is_json(source: ArchiveInput) -> bool:
+    """Whether the input starts with a whole JSON value on one line (JSON Lines, not a document)."""
+    sample = source.sample()
+    for raw_line in sample.split(b"\n")[:-1]:  # the last piece may be cut short
+        if raw_line.strip():
+            try:
+                json.loads(raw_line)
+            except ValueError:
+                return False
+            return True
+    return False
+
+
+def _json_lines(source: ArchiveInput, lines: Iterator[tuple[int, str] | RecordError | SkippedLines]) -> Iterator[
+    tuple[int, Any] | RecordError | SkippedLines
 ]:
     for item in lines:
-        if isinstance(item, RecordError):
+        if isinstance(item, (RecordError, SkippedLines)):
             yield item
             continue
         lineno, text = item
@@ -372,12 +502,12 @@ def require(record: dict[str, Any], key: str) -> Any:
 
 def records_with_errors(
     source: ArchiveInput,
-    records: Iterator[tuple[int, Any] | RecordError],
+    records: Iterator[tuple[int, Any] | RecordError | SkippedLines],
     mapper: Callable[[Any, int], Iterator[Post]],
-) -> Iterator[Post | RecordError]:
+) -> Iterator[Post | RecordError | SkippedLines]:
     """Run a mapping over records, turning FieldError/KeyError/TypeError into RecordError."""
     for item in records:
-        if isinstance(item, RecordError):
+        if isinstance(item, (RecordError, SkippedLines)):
             yield item
             continue
         lineno, record = item
@@ -391,14 +521,14 @@ def records_with_errors(
 
 def explode_records(
     source: ArchiveInput,
-    records: Iterable[tuple[int, Any] | RecordError],
+    records: Iterable[tuple[int, Any] | RecordError | SkippedLines],
     explode: Callable[[Any], Iterable[Any]],
-) -> Iterator[tuple[int, Any] | RecordError]:
+) -> Iterator[tuple[int, Any] | RecordError | SkippedLines]:
     """Split each record (an API response page) into its items, all keeping the page's line
     number, so ``records_with_errors`` maps and reports each item on its own. ``explode`` raises
     FieldError for a record of the wrong shape."""
     for item in records:
-        if isinstance(item, RecordError):
+        if isinstance(item, (RecordError, SkippedLines)):
             yield item
             continue
         lineno, record = item

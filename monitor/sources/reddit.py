@@ -23,7 +23,9 @@ from monitor.sources.api import CollectContext, Page, register_collector, regist
 from monitor.sources.base import (
     ArchiveInput,
     FieldError,
+    LineFilter,
     RecordError,
+    SkippedLines,
     explode_records,
     iter_json_records,
     opt_str,
@@ -151,7 +153,9 @@ def _collected(thing: dict[str, Any]) -> dict[str, Any]:
 # --- readers ----------------------------------------------------------------------------------
 
 
-def _read(source: ArchiveInput, reader: str) -> Iterator[Post | RecordError]:
+def _read(source: ArchiveInput, reader: str, line_filter: LineFilter | None = None) -> Iterator[
+    Post | RecordError | SkippedLines
+]:
     name = source.name
 
     def mapper(item: tuple[dict[str, Any], str | None], lineno: int) -> Iterator[Post]:
@@ -159,7 +163,8 @@ def _read(source: ArchiveInput, reader: str) -> Iterator[Post | RecordError]:
         provenance = Provenance(source=reader, file=name, line=lineno, **_collected(thing))
         yield post_from_thing(thing, provenance, kind)
 
-    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _things), mapper)
+    records = iter_json_records(source, line_filter)
+    yield from records_with_errors(source, explode_records(source, records, _things), mapper)
 
 
 _LISTING = re.compile(r'"kind"\s*:\s*"Listing"')
@@ -176,10 +181,14 @@ def _looks_dump(sample: str, name: str) -> bool:
             and bool(_THING_TEXT.search(first)) and not _LISTING.search(first))
 
 
+# One thing a line; text from body/title/selftext with only &amp;-style entities undone (they never
+# join letters): the prefilter's literal needles hold (monitor/analysis/prefilter.py).
 @register_reader(DUMP, description="Reddit NDJSON dumps (Pushshift / Arctic Shift; .zst streamed)",
-                 sniff=_looks_dump, priority=45)
-def read_dump(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
-    yield from _read(source, DUMP)
+                 sniff=_looks_dump, priority=45, takes_prefilter=True)
+def read_dump(source: ArchiveInput, line_filter: LineFilter | None = None, **_: Any) -> Iterator[
+    Post | RecordError | SkippedLines
+]:
+    yield from _read(source, DUMP, line_filter)
 
 
 @register_reader(LISTING, description="Reddit API Listing responses (one per line or one document)",
