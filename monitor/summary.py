@@ -5,6 +5,7 @@ authors, platforms and data freshness. ``compute`` returns plain data (also the 
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.models import ZERO_SHOT_STANCE_SCORERS
+from monitor.store import rollups
+from monitor.store.known_keys import key_hash
 from monitor.store.rows import utcnow_naive
+from monitor.store.schema import STOPWORDS
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -169,6 +173,9 @@ class _Window:
     filters: Filters
     where: str  # SQL filter on v_mentions: the window and the filters
     params: list[Any]
+    # Where the mention rows are read: v_mentions, or the summary's temp table of the rows it needs
+    # (same columns but text and url: the joins of mentions, posts, targets and scores made once).
+    source: str = "v_mentions"
 
     @property
     def span(self) -> timedelta:
@@ -202,7 +209,51 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | Se
             until: str | None = None, author: str | None = None) -> dict[str, Any]:
     filters = make_filters(target, platform, author)
     window = _window(con, since, until, filters, now)
-    where, params = window.where, window.params
+    with _scope(con, window) as window:
+        return _figures(con, window, since, until, top, now)
+
+
+_SCOPE_COUNTER = itertools.count(1)
+
+
+class _scope:
+    """The window's mention rows joined once (mentions, posts, targets, scores; no text), as a temp
+    table every figure of the summary reads, instead of each query joining the tables again on their
+    text keys. It reaches back as far as any figure looks (the previous window, the daily spikes'
+    baseline) and keeps every target (share of voice, who says what about whom need the others)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, window: _Window) -> None:
+        self.con, self.window = con, window
+        self.name = f"summary_scope_{next(_SCOPE_COUNTER)}"
+
+    def __enter__(self) -> _Window:
+        w = self.window
+        reach = min(w.start, w.prev_start or w.start)
+        if w.span > timedelta(days=7):
+            reach = min(reach, _baseline_reach(w.start))
+        where, params = w.filters.without_targets().sql(reach, w.end, w.end_inclusive)
+        self.con.execute(f"""
+            CREATE TEMP TABLE {self.name} AS
+            SELECT target_id, target_name, post_key, platform, created_at, author_handle, sentiment, stance,
+                   stance_scorer, stance_scorer_version, engagement
+            FROM v_mentions WHERE {where}""", params)
+        return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params, self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
+
+
+def _baseline_reach(start: datetime) -> datetime:
+    """How far back the daily spikes' baseline reads (SPIKE_BASELINE_DAYS before the window)."""
+    try:
+        return start - timedelta(days=SPIKE_BASELINE_DAYS)
+    except OverflowError:
+        return start
+
+
+def _figures(con: duckdb.DuckDBPyConnection, window: _Window, since: str, until: str | None, top: int,
+             now: datetime | None) -> dict[str, Any]:
+    filters, where, params, source = window.filters, window.where, window.params, window.source
     bucket_seconds = max(1, int(window.span.total_seconds() / TREND_BUCKETS) + 1)
     targets = _target_summaries(con, window, bucket_seconds)
     return {
@@ -217,14 +268,14 @@ def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | Se
         "targets": targets,
         "spikes": _spikes(con, window),
         "voices": _voices(con, window),
-        "words": _top_words(con, where, params),
+        "words": _top_words(con, window),
         "author": _author_view(con, window) if filters.author else None,
-        "most_positive": _notable_posts(con, where, params, top, "sentiment DESC", "AND sentiment > 0"),
-        "most_negative": _notable_posts(con, where, params, top, "sentiment ASC", "AND sentiment < 0"),
-        "most_engaged": _notable_posts(con, where, params, top, "engagement DESC, created_at DESC",
+        "most_positive": _notable_posts(con, source, where, params, top, "sentiment DESC", "AND sentiment > 0"),
+        "most_negative": _notable_posts(con, source, where, params, top, "sentiment ASC", "AND sentiment < 0"),
+        "most_engaged": _notable_posts(con, source, where, params, top, "engagement DESC, created_at DESC",
                                        "AND engagement > 0"),
-        "top_authors": _top_authors(con, where, params, top + 2),
-        "platforms": _platform_counts(con, where, params),
+        "top_authors": _top_authors(con, source, where, params, top + 2),
+        "platforms": _platform_counts(con, source, where, params),
         "freshness": _freshness(con),
     }
 
@@ -241,11 +292,11 @@ def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_se
         SELECT target_id, any_value(target_name), count(*), avg(sentiment), count(sentiment),
                count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
-        FROM v_mentions WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
+        FROM {window.source} WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
     """, window.params).fetchall()
     previous = _previous_figures(con, window)
     all_mentions = _all_mentions(con, window)
-    scorers = _stance_scorers(con, window.where, window.params)
+    scorers = _stance_scorers(con, window.source, window.where, window.params)
     trends = _trends(con, window, bucket_seconds)
     targets = []
     for tid, name, count, mean, scored, favor, against, none, engagement, authors in rows:
@@ -272,23 +323,24 @@ def _previous_figures(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[s
     if window.prev_start is None:
         return {}
     where, params = window.previous()
-    rows = con.execute(f"SELECT target_id, count(*), avg(sentiment) FROM v_mentions WHERE {where} GROUP BY target_id",
-                       params).fetchall()
+    rows = con.execute(f"SELECT target_id, count(*), avg(sentiment) FROM {window.source} WHERE {where} "
+                       "GROUP BY target_id", params).fetchall()
     return {tid: (n, mood) for tid, n, mood in rows}
 
 
 def _all_mentions(con: duckdb.DuckDBPyConnection, window: _Window) -> int:
     """Every target's mentions in the window (the other filters kept): the whole that share of voice divides."""
     where, params = window.filters.without_targets().sql(window.start, window.end, window.end_inclusive)
-    row = con.execute(f"SELECT count(*) FROM v_mentions WHERE {where}", params).fetchone()
+    row = con.execute(f"SELECT count(*) FROM {window.source} WHERE {where}", params).fetchone()
     return int(row[0]) if row else 0
 
 
-def _stance_scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
+def _stance_scorers(con: duckdb.DuckDBPyConnection, source: str, where: str,
+                    params: list[Any]) -> dict[str, list[dict[str, Any]]]:
     """Per target, which stance scorers (and versions) scored its posts, commonest first."""
     scorers: dict[str, list[dict[str, Any]]] = {}
     for tid, scorer, version, n in con.execute(f"""
-        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM v_mentions
+        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM {source}
         WHERE {where} AND stance_scorer IS NOT NULL GROUP BY ALL ORDER BY target_id, count(*) DESC
     """, params).fetchall():
         scorers.setdefault(tid, []).append({"scorer": scorer, "version": version, "posts": n})
@@ -302,7 +354,7 @@ def _trends(con: duckdb.DuckDBPyConnection, window: _Window,
     trend_rows = con.execute(f"""
         SELECT target_id, least(greatest(CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER), 0), ?) AS b,
                count(*), avg(sentiment)
-        FROM v_mentions WHERE {window.where} GROUP BY ALL
+        FROM {window.source} WHERE {window.where} GROUP BY ALL
     """, [window.start, bucket_seconds, TREND_BUCKETS - 1, *window.params]).fetchall()
     trends: dict[str, tuple[list[int], list[float | None]]] = {}
     for tid, bucket, count, mood in trend_rows:
@@ -312,21 +364,90 @@ def _trends(con: duckdb.DuckDBPyConnection, window: _Window,
     return trends
 
 
-def _top_words(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
+def _top_words(con: duckdb.DuckDBPyConnection, window: _Window,
                limit: int = WORDS_SHOWN) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per target, its commonest hashtags and terms in the window (views v_mention_hashtags and
-    v_mention_terms), as {target_id: {"hashtags": [{"hashtag", "posts"}], "terms": [{"term", "posts"}]}}."""
+    """Per target, its commonest hashtags and terms in the window (the counts of views v_mention_hashtags
+    and v_mention_terms), as {target_id: {"hashtags": [{"hashtag", "posts"}], "terms": [{"term", "posts"}]}}.
+    Whole days come from the daily rollups (store/rollups.py) when no platform or author is filtered;
+    the rest of the window (its partial first and last days) from the rows."""
+    days = _rollup_days(con, window)
     words: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
+        sql, params = _word_counts_sql(window, view, column, days)
         rows = con.execute(f"""
-            SELECT target_id, {column}, count(DISTINCT post_key) AS n FROM {view} WHERE {where}
-            GROUP BY target_id, {column}
-            QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY n DESC, {column}) <= ?
-            ORDER BY target_id, n DESC, {column}
+            WITH {_EXCLUDED_TERMS_SQL}, counts AS ({sql})
+            SELECT target_id, word, sum(n) AS total FROM counts c
+            WHERE '{column}' = 'hashtag' OR (NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
+                  AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word))
+            GROUP BY target_id, word HAVING sum(n) > 0
+            QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY total DESC, word) <= ?
+            ORDER BY target_id, total DESC, word
         """, [*params, limit]).fetchall()
         for tid, word, n in rows:
-            words.setdefault(tid, {"hashtags": [], "terms": []})[key].append({column: word, "posts": n})
+            words.setdefault(tid, {"hashtags": [], "terms": []})[key].append({column: word, "posts": int(n)})
     return words
+
+
+# The words v_mention_terms leaves out: common English words, and the words of each target's name and
+# aliases (the same definitions as the view's, store/schema.py).
+_EXCLUDED_TERMS_SQL = f"""stopwords(term) AS (VALUES {", ".join(f"('{word}')" for word in STOPWORDS)}),
+own_names AS (SELECT target_id, name AS words FROM targets
+              UNION SELECT DISTINCT target_id, alias FROM mentions WHERE alias IS NOT NULL),
+own_words AS (SELECT DISTINCT target_id, unnest(regexp_split_to_array(lower(words), '[^\\p{{L}}]+')) AS term
+              FROM own_names)"""
+
+
+def _word_counts_sql(window: _Window, view: str, column: str,
+                     days: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:
+    """Rows (target_id, word, n) whose sums per target and word are the posts using the word: the
+    rollups' days [first, last) and the rows of the window outside them."""
+    raw_where, raw_params = window.where, list(window.params)
+    parts, params = [], []
+    if days is not None:
+        first, last = days
+        target_filter, target_params = "", []
+        if window.filters.targets:
+            target_filter = f"AND target_id IN ({', '.join('?' for _ in window.filters.targets)})"
+            target_params = list(window.filters.targets)
+        parts.append(f"SELECT target_id, word, posts AS n FROM rollup_words WHERE kind = ? AND day >= ? "
+                     f"AND day < ? {target_filter}")
+        params += [column, first.date(), last.date(), *target_params]
+        if window.start >= first and (window.end < last if window.end_inclusive else window.end <= last):
+            return parts[0], params  # the rollups cover the whole window
+        raw_where += " AND (created_at < ? OR created_at >= ?)"
+        raw_params += [first, last]
+    parts.append(f"SELECT target_id, {column} AS word, count(DISTINCT post_key) AS n FROM {view} "
+                 f"WHERE {raw_where} GROUP BY ALL")
+    return " UNION ALL ".join(parts), params + raw_params
+
+
+def _rollup_days(con: duckdb.DuckDBPyConnection, window: _Window) -> tuple[datetime, datetime] | None:
+    """The whole UTC days [first, last) the word rollups can answer for this window: the days inside
+    it, and its first and last day too when no stored post of that day falls outside the window (the
+    whole history's window starts at its first post). None: the rows answer it all (the rollups are
+    off, or a platform or author is filtered: the rollups are per target only)."""
+    if not rollups.enabled() or window.filters.platforms or window.filters.author or not rollups.in_step(con):
+        return None
+    day = timedelta(days=1)
+    first = datetime.combine(window.start.date(), datetime.min.time())
+    if first < window.start and _posts_between(con, first, window.start, True):
+        first += day
+    last = datetime.combine(window.end.date(), datetime.min.time())
+    if last < window.end or window.end_inclusive:
+        try:
+            after = last + day
+        except OverflowError:
+            return None
+        # The end's own day, when nothing of it lies beyond the end (included or not).
+        if not _posts_between(con, window.end, after, not window.end_inclusive):
+            last = after
+    return (first, last) if first < last else None
+
+
+def _posts_between(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, with_start: bool) -> bool:
+    """Is a post stored from ``start`` (included or not) to ``end`` (excluded)?"""
+    return con.execute(f"SELECT 1 FROM posts WHERE created_at {'>=' if with_start else '>'} ? AND created_at < ? "
+                       "LIMIT 1", [start, end]).fetchone() is not None
 
 
 def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any]:
@@ -336,7 +457,7 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
     row = con.execute(f"""
         SELECT list(DISTINCT author_handle ORDER BY author_handle), list(DISTINCT platform ORDER BY platform),
                count(DISTINCT post_key), min(created_at), max(created_at), avg(sentiment)
-        FROM v_mentions WHERE {where}
+        FROM {window.source} WHERE {where}
     """, params).fetchone() or ([], [], 0, None, None, None)
     total = con.execute("SELECT count(*) FROM posts WHERE lower(author_handle) = ?",
                         [window.filters.author]).fetchone()
@@ -345,33 +466,61 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-def _notable_posts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], top: int, order: str,
-                   extra: str = "") -> list[dict[str, Any]]:
-    """The first ``top`` posts in ``order`` (among those matching ``extra``), each text once."""
-    result = con.execute(f"""
-        SELECT post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement,
-               list(DISTINCT target_id ORDER BY target_id) AS targets
-        FROM v_mentions WHERE {where} {extra}
-        GROUP BY post_key, platform, created_at, author_handle, text, url, sentiment, stance, engagement
-        QUALIFY row_number() OVER (PARTITION BY text ORDER BY {order}) = 1  -- a text once, not each retweet
-        ORDER BY {order} LIMIT ?
-    """, [*params, top]).fetchall()
-    return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": r[4],
-             "url": r[5], "sentiment": r[6], "stance": r[7], "engagement": r[8], "targets": r[9]} for r in result]
+def _notable_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], top: int,
+                   order: str, extra: str = "") -> list[dict[str, Any]]:
+    """The first ``top`` posts in ``order`` (among those matching ``extra``), each text once (not each
+    retweet). Candidates first: the first rows in ``order`` without their text, then the text of those
+    few posts; more candidates only when their texts repeat so much that fewer than ``top`` remain."""
+    want = max(8 * top, 64)
+    while True:
+        keys = [k for (k,) in con.execute(f"SELECT post_key FROM {source} WHERE {where} {extra} ORDER BY {order} "
+                                          "LIMIT ?", [*params, want]).fetchall()]
+        candidates = con.execute(f"""
+            SELECT post_key, platform, created_at, author_handle, sentiment, stance, engagement,
+                   list(DISTINCT target_id ORDER BY target_id) AS targets
+            FROM {source} WHERE {where} {extra} AND post_key IN (SELECT unnest(?::VARCHAR[]))
+            GROUP BY post_key, platform, created_at, author_handle, sentiment, stance, engagement
+            ORDER BY {order}
+        """, [*params, list(dict.fromkeys(keys))]).fetchall()
+        texts = _post_texts(con, [r[0] for r in candidates])
+        picked: dict[str, tuple[Any, ...]] = {}
+        for row in candidates:  # in order: the first row of each text
+            picked.setdefault(texts[row[0]][0], row)
+        if len(picked) >= top or len(keys) < want:
+            break
+        want *= 4
+    return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
+             "url": texts[r[0]][1], "sentiment": r[4], "stance": r[5], "engagement": r[6], "targets": r[7]}
+            for text, r in itertools.islice(picked.items(), top)]
 
 
-def _top_authors(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], limit: int) -> list[dict[str, Any]]:
+def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tuple[str, str | None]]:
+    """(text, url) of a few posts, found by key hash (one integer column scanned) and confirmed on the
+    key; a post stored without a hash (by hand) is found by its key."""
+    if not keys:
+        return {}
+    keys = list(dict.fromkeys(keys))
+    rows = con.execute("""
+        SELECT post_key, text, url FROM posts
+        WHERE (key_hash IN (SELECT unnest(?::UBIGINT[])) OR key_hash IS NULL) AND post_key IN (SELECT unnest(?))
+    """, [[key_hash(k) for k in keys], keys]).fetchall()
+    return {key: (text, url) for key, text, url in rows}
+
+
+def _top_authors(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
+                 limit: int) -> list[dict[str, Any]]:
     authors = con.execute(f"""
         SELECT author_handle, platform, count(DISTINCT post_key) AS n, round(avg(sentiment), 3)
-        FROM v_mentions WHERE {where} AND author_handle IS NOT NULL
+        FROM {source} WHERE {where} AND author_handle IS NOT NULL
         GROUP BY ALL ORDER BY n DESC, author_handle LIMIT ?
     """, [*params, limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
 
 
-def _platform_counts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict[str, Any]]:
+def _platform_counts(con: duckdb.DuckDBPyConnection, source: str, where: str,
+                     params: list[Any]) -> list[dict[str, Any]]:
     platforms = con.execute(f"""
-        SELECT platform, count(DISTINCT post_key) FROM v_mentions WHERE {where} GROUP BY ALL ORDER BY 2 DESC
+        SELECT platform, count(DISTINCT post_key) FROM {source} WHERE {where} GROUP BY ALL ORDER BY 2 DESC
     """, params).fetchall()
     return [{"platform": p, "posts": n} for p, n in platforms]
 
@@ -403,7 +552,7 @@ def _stance_split(stance: dict[str, int]) -> str:
 
 _SPIKE_COLUMNS = """target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
                    count(*) AS n, avg(sentiment) AS mood,
-                   arg_max(struct_pack(post_key, text, url, engagement), coalesce(engagement, 0)) AS top"""
+                   arg_max(struct_pack(post_key, engagement), coalesce(engagement, 0)) AS top"""
 
 
 def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
@@ -416,10 +565,13 @@ def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES
     else:
         rows, step = _daily_spikes(con, window, limit), timedelta(days=1)
         unit, baseline = "day", f"the target's average day over the {SPIKE_BASELINE_DAYS} days before (at least 1)"
+    texts = _post_texts(con, [top["post_key"] for *_, top, _average in rows if top])
     return [{
         "target_id": tid, "name": name or tid, "unit": unit, "start": _iso(bucket), "end": _iso(bucket + step),
         "posts": n, "average": round(average, 2), "ratio": round(n / average, 1), "baseline": baseline,
-        "mean_sentiment": None if mood is None else round(mood, 3), "top_post": top,
+        "mean_sentiment": None if mood is None else round(mood, 3),
+        "top_post": top and {"post_key": top["post_key"], "text": texts[top["post_key"]][0],
+                             "url": texts[top["post_key"]][1], "engagement": top["engagement"]},
     } for tid, name, bucket, n, mood, top, average in rows]
 
 
@@ -428,7 +580,7 @@ def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) 
     hours = max(1.0, window.span / timedelta(hours=1))
     return con.execute(f"""
         WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="hour")}
-                            FROM v_mentions WHERE {window.where} GROUP BY target_id, bucket)
+                            FROM {window.source} WHERE {window.where} GROUP BY target_id, bucket)
         SELECT target_id, name, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
         FROM per_bucket
         QUALIFY n >= ? AND n >= ? * average
@@ -440,14 +592,11 @@ def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -
     """Days with SPIKE_FACTOR times the target's average day over the SPIKE_BASELINE_DAYS before it
     (days with no post count as zero; the baseline is at least one post a day, so a target's first
     busy day after silence is not a thousandfold spike)."""
-    try:
-        reach = window.start - timedelta(days=SPIKE_BASELINE_DAYS)  # the baseline of the window's first days
-    except OverflowError:
-        reach = window.start
+    reach = _baseline_reach(window.start)  # the baseline of the window's first days
     where, params = window.filters.sql(reach, window.end, window.end_inclusive)
     return con.execute(f"""
         WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="day")}
-                            FROM v_mentions WHERE {where} GROUP BY target_id, bucket),
+                            FROM {window.source} WHERE {where} GROUP BY target_id, bucket),
         with_baseline AS (
             SELECT *, greatest(1.0, coalesce(sum(n) OVER (
                        PARTITION BY target_id ORDER BY bucket
@@ -470,17 +619,31 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES
         SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'),
-               arg_max(struct_pack(text, url, platform, author_handle, created_at), created_at) AS latest
-        FROM v_voices WHERE {where}
+               arg_max(struct_pack(post_key, platform, author_handle, created_at), created_at) AS latest
+        FROM {_voices_source(window.source)} WHERE {where}
         GROUP BY speaker_id, target_id
         ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
     """, [*params, limit]).fetchall()
+    texts = _post_texts(con, [row[-1]["post_key"] for row in rows])
     return [{
         "speaker_id": speaker, "speaker": speaker_name or speaker, "target_id": tid, "target": name or tid,
         "posts": n, "mean_sentiment": None if mood is None else round(mood, 3),
         "stance": {"favor": favor, "against": against, "none": none},
-        "latest": {**latest, "created_at": _iso(latest["created_at"])},
+        "latest": {"text": texts[latest["post_key"]][0], "url": texts[latest["post_key"]][1],
+                   "platform": latest["platform"], "author_handle": latest["author_handle"],
+                   "created_at": _iso(latest["created_at"])},
     } for speaker, speaker_name, tid, name, n, mood, favor, against, none, latest in rows]
+
+
+def _voices_source(source: str) -> str:
+    """The rows of view v_voices (without text and url) from a source of mention rows."""
+    if source == "v_mentions":
+        return "v_voices"
+    return f"""(WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account
+                              FROM targets)
+               SELECT a.speaker_id, a.speaker_name, m.* FROM {source} m
+               JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
+               WHERE m.target_id <> a.speaker_id)"""
 
 
 def _stance_lead(stance: dict[str, int]) -> str:

@@ -480,6 +480,9 @@ class Store:
             result.already_applied = True
             return result
         try:
+            # The rollups stay in step with the rows only if they were before (rows written by hand
+            # are not counted: readers use the rows until a rebuild).
+            rollups_in_step = rollups.in_step(con)
             known = self._known_keys(con) if p.hashes else None
             stored = self._stored_keys(con, p, known)
             deleted = self._apply_deletions(con, p, stored)
@@ -490,6 +493,8 @@ class Store:
             new_keys = self._insert_posts(con, batch, p, stored, result)
             statements = self._table_statements(p, new_keys, result)
             statements += self._rollup_statements(con, p, new_keys)
+            if rollups_in_step:
+                statements.append(rollups.SET_IN_STEP_SQL)
             applied_at = _sql_str(utcnow_naive().isoformat())
             statements.append(f"INSERT INTO applied_batches VALUES ({batch_id}, {applied_at})")
             con.execute("; ".join(statements))  # one call: each costs a round trip through the client

@@ -41,6 +41,9 @@ CREATE TABLE rollup_words (
     posts     BIGINT NOT NULL,        -- a signed delta: readers sum the rows of a key
     compacted BOOLEAN NOT NULL        -- false: appended since the day was last compacted
 );
+-- How many mention rows the rollups count. Not the number in mentions: rows were written another way
+-- (by hand, in SQL) and the rollups do not count them; readers use the rows until a rebuild.
+CREATE TABLE rollup_state (mentions BIGINT NOT NULL);
 """
 
 # The summary reads the rollups only while this is on (tests and bench/summary_scale.py compare with the rows).
@@ -92,17 +95,32 @@ def add(con: duckdb.DuckDBPyConnection, source_sql: str, sign: int = 1) -> None:
 
 STORED_MENTIONS = ("SELECT m.post_key, m.target_id, p.created_at, p.text "
                    "FROM mentions m JOIN posts p USING (post_key)")
+SET_IN_STEP_SQL = "DELETE FROM rollup_state; INSERT INTO rollup_state SELECT count(*) FROM mentions"
 REBUILD_SQL = (f"DELETE FROM rollup_words; INSERT INTO rollup_words "
                f"{counts_sql(mention_words_sql(STORED_MENTIONS))};"
-               "UPDATE rollup_words SET compacted = true;")
+               f"UPDATE rollup_words SET compacted = true; {SET_IN_STEP_SQL};")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -> None:
-    """Replace the rollups with the counts of ``source_sql`` (default: the stored mentions). The
-    migration that created the table ran this for the database it found."""
+    """Replace the rollups with the counts of ``source_sql`` (default: the stored mentions, and the
+    rollups are then in step with them). The migration that created the table ran this for the
+    database it found."""
     con.execute("DELETE FROM rollup_words")
     add(con, source_sql)
     con.execute("UPDATE rollup_words SET compacted = true")
+    if source_sql == STORED_MENTIONS:
+        con.execute(SET_IN_STEP_SQL)
+
+
+def in_step(con: duckdb.DuckDBPyConnection) -> bool:
+    """Do the rollups count every stored mention (no rows were written past the writer)? False also
+    for a database without rollups (not migrated yet)."""
+    try:
+        row = con.execute("SELECT (SELECT any_value(mentions) FROM rollup_state) = (SELECT count(*) FROM mentions)"
+                          ).fetchone()
+    except duckdb.CatalogException:
+        return False
+    return bool(row and row[0])
 
 
 def compact(con: duckdb.DuckDBPyConnection) -> int:
