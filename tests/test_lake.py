@@ -1,0 +1,116 @@
+"""The Parquet lake (issue #18): the same rows as a local import of the same files, deterministic
+dedup across parts, compaction that changes no row, the daily rollup, views stored in the database
+that the DuckDB CLI from PyPI reads read-only. Tasks run in this process here (the same
+``run_task`` the Dask workers run; tests/test_distributed.py runs them on a real cluster)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from monitor.ingest.distributed import plan, run_in_process
+from monitor.ingest.imports import Importer
+from monitor.ingest.pool import AnalysisPool
+from monitor.store import Store
+from monitor.store.lake import TABLES as LAKE_TABLES
+from monitor.store.lake import Lake, attach, attach_to_store, compact, lake_status, refresh_rollup, rollup_is_current
+from tests.lake_archive import build
+
+SPLIT = 48 << 10  # small ranges, so the test files split into several tasks
+# Columns that differ between two imports of the same files by design: ids and clock times.
+VARYING = {"import_id", "run_id", "collected_at", "scored_at", "lake_part", "month", "origin"}
+TABLES = {"posts": "post_key", "mentions": "post_key, target_id", "post_sentiment": "post_key",
+          "target_scores": "post_key, target_id"}
+
+
+def rows(con: duckdb.DuckDBPyConnection, relation: str, order: str) -> list[tuple]:
+    """A relation's rows in a fixed order, in the columns of the local table (the lake's analysis
+    tables also carry their post's platform)."""
+    table = relation.removeprefix("lake_").removeprefix("all_")
+    columns = [name for name in LAKE_TABLES[table].names if name not in VARYING]
+    return con.execute(f"SELECT {', '.join(columns)} FROM {relation} ORDER BY {order}").fetchall()
+
+
+@pytest.fixture(scope="module")
+def imported(config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store, Lake]:
+    root = tmp_path_factory.mktemp("lake")
+    archive = build(root / "archive", reddit_copies=1, jsonl_posts=900)
+    store = Store(root / "data")
+    Importer(config, store, AnalysisPool(config, workers=1)).import_paths([archive])
+    lake = Lake(str(root / "lake"))
+    run_in_process([archive], config, lake, split_bytes=SPLIT)
+    refresh_rollup(lake)
+    return archive, store, lake
+
+
+def test_plan_splits_line_files_and_keeps_documents_whole(imported) -> None:
+    archive, _, _ = imported
+    tasks = {Path(e.name).name: e.tasks for e in plan([archive], split_bytes=SPLIT)}
+    assert len(tasks["RC_multi.zst"]) >= 3 and all(t.ranged for t in tasks["RC_multi.zst"])
+    assert len(tasks["planted.jsonl"]) >= 3
+    for whole in ("tweets.js", "guardian_rss2.xml"):
+        assert [t.ranged for t in tasks[whole]] == [False]
+
+
+def test_lake_rows_equal_the_local_import(imported) -> None:
+    _, store, lake = imported
+    with store.read() as con:
+        attach(con, lake)
+        for table, order in TABLES.items():
+            local = rows(con, table, order)
+            assert local, table
+            assert rows(con, f"lake_{table}", order) == local, table
+            # The database holds every post already: the union adds none of the lake's again.
+            assert rows(con, f"all_{table}", order) == local, table
+        first = con.execute("SELECT text, source_line FROM lake_posts WHERE post_key = 'generic:g1'").fetchone()
+        assert first is not None and first[0] != "Elon Musk said something else entirely"
+
+
+def test_compaction_merges_parts_and_changes_no_row(imported, tmp_path: Path) -> None:
+    _, _, built = imported
+    lake = Lake(str(tmp_path / "copy"))
+    shutil.copytree(built.root, lake.root)
+    con = duckdb.connect()
+    attach(con, lake, local=False)
+    before = {t: rows(con, f"lake_{t}", o) for t, o in TABLES.items()}
+    parts_before = lake_status(lake)["tables"]["posts"]["parts"]
+    done = compact(lake)
+    attach(con, lake, local=False)
+    assert done["parts_merged"] > done["parts_written"] > 0
+    assert lake_status(lake)["tables"]["posts"]["parts"] < parts_before
+    assert {t: rows(con, f"lake_{t}", o) for t, o in TABLES.items()} == before
+    assert compact(lake)["parts_merged"] == 0  # nothing small left to merge
+    assert not rollup_is_current(lake)  # the parts changed: the rollup says so
+
+
+def test_rollup_sums_the_deduped_scores(imported) -> None:
+    _, _, lake = imported
+    assert rollup_is_current(lake)
+    con = duckdb.connect()
+    attach(con, lake, local=False)
+    from_rollup = con.execute("SELECT target_id, sum(scores), round(sum(sentiment_sum), 9) FROM lake_daily_target "
+                              "GROUP BY 1 ORDER BY 1").fetchall()
+    direct = con.execute("SELECT target_id, count(*), round(sum(sentiment), 9) FROM lake_target_scores "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert from_rollup == direct and direct
+
+
+@pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")
+def test_duckdb_cli_reads_the_stored_lake_views_read_only(imported, tmp_path: Path) -> None:
+    _, built_store, lake = imported
+    store = Store(tmp_path / "data")
+    shutil.copy(built_store.path, store.path.parent.mkdir(parents=True) or store.path)
+    attach_to_store(store, lake)
+    out = subprocess.run(
+        ["duckdb", "-readonly", "-csv", str(store.path), "-c",
+         "SELECT count(*) FROM lake_posts; SELECT count(*) FROM all_target_scores WHERE origin = 'local'"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    with store.read() as con:
+        posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+        scores = con.execute("SELECT count(*) FROM target_scores").fetchone()[0]
+    assert out.stdout.split() == ["count_star()", str(posts), "count_star()", str(scores)]
