@@ -533,9 +533,9 @@ class Store:
             # batch. A stream reports deletions of posts we never stored: only the deletion of a
             # stored post costs scans of the tables.
             table = self._keys_table(con, p, "gone", gone)
+            rollups.add(con, self._stored_mentions_sql(table), sign=-1)  # while the posts are there
             deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
                                   f"AND post_key IN (SELECT post_key FROM {table})")
-            rollups.add(con, self._stored_mentions_sql(table), sign=-1)
             for analysis in ANALYSIS_TABLES:
                 con.execute(f"DELETE FROM {analysis} WHERE post_key IN (SELECT post_key FROM {table})")
         if "rescored" in p.views:

@@ -1,0 +1,155 @@
+"""The summary's word counts from the daily rollups (store/rollups.py) equal the counts from the rows,
+on a random store written through the one writer, after a rescore, a second import of the same
+posts, deletions at the source and maintenance; rows written past the writer make the summary read
+the rows (issue #16 item 3)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from monitor import summary
+from monitor.store import Store, WriteBatch, rollups
+from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, TARGET_SCORES_SCHEMA, TARGETS_SCHEMA
+
+NOW = datetime(2025, 3, 10, 15, 30)
+TARGETS = {"musk": "Elon Musk", "altman": "Sam Altman", "openai": "OpenAI"}
+WORDS = ["rocket", "launch", "compute", "chips", "model", "about", "great", "terrible", "elon", "datacenter",
+         "Über", "naïve", "café", "the", "deal"]
+TAGS = ["#AI", "#SpaceX", "#mars", "#Stargate", "#ai", "#gpu_2025"]
+
+
+def _posts(rng: random.Random, numbers: range) -> list[dict[str, Any]]:
+    rows = []
+    for n in numbers:
+        words = rng.choices(WORDS, k=rng.randint(3, 9)) + rng.sample(TAGS, rng.randint(0, 2))
+        if rng.random() < 0.3:
+            words.append("https://t.co/x" + str(n))
+        rng.shuffle(words)
+        rows.append({"post_key": f"x:{n}", "platform": rng.choice(["x", "bluesky"]), "post_id": str(n),
+                     "text": " ".join(words), "created_at": NOW - timedelta(hours=rng.uniform(0, 24 * 12)),
+                     "collected_at": NOW, "source": "test", "tool_version": "test",
+                     "author_handle": rng.choice(["ann", "bob", "cy"]), "likes": rng.randint(0, 50)})
+    return rows
+
+
+def _analysis(rng: random.Random, keys: list[str], rules: str) -> tuple[pa.Table, pa.Table]:
+    mentions, scores = [], []
+    for key in keys:
+        for tid in rng.sample(sorted(TARGETS), rng.randint(1, 2)):
+            mentions.append({"post_key": key, "target_id": tid, "alias": TARGETS[tid], "rules_version": rules})
+            scores.append({"post_key": key, "target_id": tid, "sentiment": round(rng.uniform(-1, 1), 3),
+                           "stance": rng.choice(["favor", "against", "none"]), "sentiment_scorer": "test",
+                           "sentiment_scorer_version": "1", "scored_at": NOW})
+    return pa.Table.from_pylist(mentions, MENTIONS_SCHEMA), pa.Table.from_pylist(scores, TARGET_SCORES_SCHEMA)
+
+
+def _import(store: Store, rng: random.Random, numbers: range) -> None:
+    """A batch of posts with their analysis, the way an import writes it."""
+    posts = _posts(rng, numbers)
+    mentions, scores = _analysis(rng, [p["post_key"] for p in posts], "r1")
+    batch = WriteBatch()
+    batch.add("targets", pa.Table.from_pylist([{"target_id": t, "name": n, "kind": "person", "accounts": None}
+                                               for t, n in TARGETS.items()], TARGETS_SCHEMA))
+    batch.add("posts", pa.Table.from_pylist(posts, POSTS_SCHEMA))
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+
+
+def _figures(store: Store, **kwargs: Any) -> dict[str, Any]:
+    with store.read() as con:
+        return summary.compute(con, now=NOW, **kwargs)["words"]
+
+
+# The whole history, windows with partial first and last days, whole days, targets.
+WINDOWS = [{}, {"since": "36h"}, {"since": "2025-03-02T07:00", "until": "2025-03-08"},
+           {"since": "5d", "target": ["altman", "openai"]}]
+
+
+def _assert_rollups_equal_rows(store: Store) -> None:
+    with store.read() as con:
+        assert rollups.in_step(con)
+        assert con.execute("SELECT count(*) FROM rollup_words").fetchone()[0] > 0
+    for window in WINDOWS:
+        fast = _figures(store, **window)
+        with rollups.disabled():
+            assert fast == _figures(store, **window), window
+        assert fast, window
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Store:
+    store = Store(data_dir)
+    rng = random.Random(16)
+    _import(store, rng, range(0, 100))
+    _import(store, rng, range(100, 200))
+    return store
+
+
+def test_rollups_equal_rows_after_imports_rescore_reimport_and_deletions(store: Store) -> None:
+    rng = random.Random(3)
+    _assert_rollups_equal_rows(store)
+
+    # A rescore replaces the analysis of stored posts: other targets, another rule set.
+    keys = [f"x:{n}" for n in rng.sample(range(200), 60)]
+    mentions, scores = _analysis(rng, keys, "r2")
+    batch = WriteBatch()
+    batch.add("rescored", pa.table({"post_key": keys}))
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+    _assert_rollups_equal_rows(store)
+
+    # The same posts imported again (with fresh analysis) are stored once: nothing counted twice.
+    with store.read() as con:
+        before = con.execute("SELECT sum(posts) FROM rollup_words").fetchone()[0]
+    _import(store, random.Random(16), range(0, 100))
+    with store.read() as con:
+        assert con.execute("SELECT sum(posts) FROM rollup_words").fetchone()[0] == before
+    _assert_rollups_equal_rows(store)
+
+    # Deletions at the source (and an edit: a deletion plus the new version), then new posts.
+    batch = WriteBatch()
+    batch.add("deletions", pa.Table.from_pylist([{"post_key": f"x:{n}", "source": "test", "deleted_at": NOW}
+                                                 for n in (5, 17, 150, 9999)]))
+    store.write(batch)
+    _import(store, rng, range(200, 240))
+    _assert_rollups_equal_rows(store)
+
+    # Maintenance folds the deltas into one row per day and word; the figures stay.
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM rollup_words WHERE NOT compacted").fetchone()[0] > 0
+    store.checkpoint()
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM rollup_words WHERE NOT compacted").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM (SELECT day, target_id, kind, word FROM rollup_words "
+                           "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0] == 0
+    _assert_rollups_equal_rows(store)
+
+
+def test_rows_written_past_the_writer_are_counted_from_the_rows(store: Store) -> None:
+    before = _figures(store, since="7d")["musk"]["hashtags"][0]
+    con = duckdb.connect(str(store.path))
+    try:
+        con.execute("INSERT INTO posts (post_key, platform, post_id, text, created_at, collected_at, source, "
+                    "tool_version) VALUES ('x:hand', 'x', 'hand', ?, ?, ?, 'sql', 'sql')",
+                    [f"handwritten #{before['hashtag']}", NOW - timedelta(hours=1), NOW])
+        con.execute("INSERT INTO mentions VALUES ('x:hand', 'musk', NULL, 'r')")
+        assert not rollups.in_step(con)
+    finally:
+        con.close()
+    assert _figures(store, since="7d")["musk"]["hashtags"][0] == {**before, "posts": before["posts"] + 1}
+    # The writer does not mark them counted: the rows answer until a rebuild.
+    _import(store, random.Random(5), range(400, 410))
+    with store.read() as con:
+        assert not rollups.in_step(con)
+    with store.write_connection() as con:
+        rollups.rebuild(con)
+    _assert_rollups_equal_rows(store)
