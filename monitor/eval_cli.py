@@ -32,6 +32,7 @@ from monitor.evaluation import (
     labelled_keys,
     parse_label_map,
     read_dataset,
+    read_texts,
     resolve_target,
     sample_posts,
 )
@@ -308,8 +309,6 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     Example:
       monitor stance train --target trump raw_train_trump.csv --eval raw_val_trump.csv
     """
-    from monitor.analysis.stance_model import StanceModelError, save_model, train_model
-
     app = _app()
     config: Config = app.config
     _configured(config, target_id)
@@ -318,27 +317,41 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     counts = Counter(e.label for e in rows)
     console.print(Text(f"training '{target_id}' on {len(rows):,} labelled texts "
                        f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})..."))
+    trained = _fit_stance_model(console, config, rows, target_id, file.name, c_value, char_c, analyzer, head_weight)
+    if eval_file is not None:
+        _print_held_out_score(console, trained, _read(eval_file, "auto", None, label_map, target_prefix), eval_file)
+    _save_stance_model(console, app, trained, target_id, dry_run)
+
+
+def _fit_stance_model(console: Console, config: Config, rows: list[Example], target_id: str, source: str,
+                      c_value: float, char_c: float, analyzer: str | None, head_weight: float | None) -> Any:
+    """The n-gram model on ``rows``, and with the learned analyzer the head over its features averaged with it."""
+    from monitor.analysis.stance_model import StanceModelError, train_model
+
     try:
         model = train_model([e.text for e in rows], [e.label or "" for e in rows], target_id, c=c_value,
-                            char_c=char_c, meta={"source": file.name}, target=config.target(target_id),
+                            char_c=char_c, meta={"source": source}, target=config.target(target_id),
                             progress=lambda msg: console.print(Text(f"  {msg}", style="dim")))
     except StanceModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_trained_model(console, model, file)
-    trained: Any = model
+    _print_trained_model(console, model, source)
     if (analyzer or config.analysis.analyzer) == "learned":
-        trained = _train_learned_head(console, rows, config, target_id, model, head_weight)
-    if eval_file is not None:
-        _print_held_out_score(console, trained, _read(eval_file, "auto", None, label_map, target_prefix), eval_file)
+        return _train_learned_head(console, rows, config, target_id, model, head_weight)
+    return model
+
+
+def _save_stance_model(console: Console, app: Any, trained: Any, target_id: str, dry_run: bool) -> None:
+    from monitor.analysis.stance_model import LinearStanceModel, save_model
+
     if dry_run:
         console.print("dry run: model not saved")
         return
-    if trained is not model:
+    if isinstance(trained, LinearStanceModel):
+        path = save_model(trained, _models_dir(app))
+    else:
         from monitor.analysis import trained_stance
 
         path = trained_stance.save(trained, _models_dir(app))
-    else:
-        path = save_model(model, _models_dir(app))
     console.print(Text(f"saved {path} (now current for '{target_id}'). "
                        "Run `monitor rescore` to re-score stored posts."))
 
@@ -380,13 +393,13 @@ def _training_rows(dataset: Dataset, file: Path, config: Config, target_id: str,
     return keep
 
 
-def _print_trained_model(console: Console, model: LinearStanceModel, file: Path) -> None:
+def _print_trained_model(console: Console, model: LinearStanceModel, source: str) -> None:
     """The new model's size and classes, and its cross-validated F_avg on the training file."""
     console.print(Text(f"model {model.version}: {model.meta['features']:,} features, classes "
                        f"{', '.join(model.classes)}"))
     cv = model.meta.get("cv") or {}
     if cv:
-        console.print(Text(f"{model.meta['folds']}-fold cross-validation on {file.name}, F_avg: "
+        console.print(Text(f"{model.meta['folds']}-fold cross-validation on {source}, F_avg: "
                            + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())))
 
 
@@ -410,6 +423,126 @@ def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file
     console.print(Text(f"on {eval_file.name} ({m['n']:,} rows): F_avg {m['f_avg']:.3f} "
                        f"(F1 favor {m['f1_favor']:.3f}, F1 against {m['f1_against']:.3f}), "
                        f"accuracy {m['accuracy']:.3f}", style="bold"))
+
+
+@stance_group.command("bootstrap")
+@click.option("--target", "target_id", required=True, metavar="ID", help="Configured target to learn stance toward.")
+@click.option("--favor", "favor_cues", multiple=True, metavar="REGEX",
+              help="A cue of support (regex, any case), e.g. '#MAGA\\b'; added to the target's stance.favor. "
+                   "Repeatable.")
+@click.option("--against", "against_cues", multiple=True, metavar="REGEX",
+              help="A cue of opposition, e.g. '#DumpTrump\\b'; added to the target's stance.against. Repeatable.")
+@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Learn from this file's texts (read like `monitor eval` FILE; labels in it are ignored) "
+                   "instead of the stored posts that mention the target.")
+@click.option("--max-posts", type=click.IntRange(min=100), default=20000, show_default=True,
+              help="Stored posts to read at most (a random sample when there are more).")
+@click.option("--self-training/--cues-only", default=False, show_default=True,
+              help="Also learn from the base analyzer's confident favor/against calls (weaker labels).")
+@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file to measure the new model on (read like `monitor eval` FILE).")
+@click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model.")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
+              help="The analyzer the model is for (default: the config's analysis.analyzer).")
+def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: tuple[str, ...],
+                     from_file: Path | None, max_posts: int, self_training: bool, eval_file: Path | None,
+                     dry_run: bool, analyzer: str | None) -> None:
+    """Learn a target's stance from its own posts, without labelling any (weak supervision).
+
+    \b
+    A post that uses the cues of one side only (the target's stance.favor / stance.against in the
+    config, plus --favor / --against) is taken as that side's example; a model trained on those
+    learns the rest of the vocabulary that goes with each side, and scores posts that use no cue.
+    The base analyzer's confident "none" calls (reporting, mere mentions) teach it a none class.
+    Needs at least 5 posts per side; a few hundred per side give a useful model. Saved and used
+    like a `monitor stance train` model. Check it on labelled posts with --eval (or `monitor label`).
+
+    \b
+    Example (dev check: P-Stance Trump train texts without their labels, measured on its val set):
+      monitor stance bootstrap --target trump --favor '#MAGA\\b' --favor '#Trump2020\\b' \\
+          --against '#DumpTrump\\b' --against '#NeverTrump\\b' --from raw_train_trump.csv --eval raw_val_trump.csv
+    """
+    from monitor.analysis.analyzers import make_analyzer
+    from monitor.analysis.bootstrap import CUE, weak_labels
+
+    app = _app()
+    config: Config = app.config
+    _configured(config, target_id)
+    console: Console = app.console
+    texts = _bootstrap_texts(app, target_id, from_file, max_posts)
+    base = make_analyzer(config, None, analyzer)  # zero-shot: no trained model of the target
+    favor, against = base.rule_stance.cues(target_id)
+    favor = favor + _cue_patterns(favor_cues, "--favor")
+    against = against + _cue_patterns(against_cues, "--against")
+    console.print(Text(f"scoring {len(texts):,} posts about '{target_id}' with the base analyzer..."))
+    results = _zero_shot_stances(base, texts, target_id)
+    labelled = weak_labels(texts, favor, against, results, confident=BOOTSTRAP_CONFIDENT if self_training else 0.0,
+                           none_below=BOOTSTRAP_NONE_BELOW)
+    rows = [Example(w.text, w.label, target=target_id) for w in labelled]
+    _print_weak_labels(console, labelled, CUE)
+    sides = Counter(e.label for e in rows)
+    if min(sides["favor"], sides["against"]) < 5:
+        raise click.ClickException(
+            f"too few posts with cues of each side (favor {sides['favor']}, against {sides['against']}); add "
+            "cues the target's supporters and critics use, e.g. --favor '#SupportX\\b' --against '#StopX\\b'")
+    trained = _fit_stance_model(console, config, rows, target_id, "bootstrap", 10.0, 3.0, analyzer, None)
+    if eval_file is not None:
+        _print_held_out_score(console, trained, _read(eval_file, "auto", None, None, False), eval_file)
+    _save_stance_model(console, app, trained, target_id, dry_run)
+
+
+BOOTSTRAP_CONFIDENT = 0.6  # |p(favor) - p(against)| for a base analyzer's call to count (--self-training)
+BOOTSTRAP_NONE_BELOW = 0.05  # a "none" call this balanced counts as a none example
+
+
+def _bootstrap_texts(app: Any, target_id: str, from_file: Path | None, max_posts: int) -> list[str]:
+    if from_file is not None:
+        try:
+            return read_texts(from_file)
+        except EvalDataError as exc:
+            raise click.ClickException(str(exc)) from exc
+    from monitor.store import Store, StoreError
+
+    try:
+        with Store(app.data_dir).read() as con:
+            posts = sample_posts(con, target_id, max_posts, seed=0)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not posts:
+        raise click.ClickException(f"no stored posts mention '{target_id}': import or collect some first, "
+                                   "or pass --from FILE")
+    return [text for _, text in posts]
+
+
+def _cue_patterns(values: tuple[str, ...], option: str) -> list[Any]:
+    import re
+
+    try:
+        return [re.compile(v, re.IGNORECASE) for v in values]
+    except re.error as exc:
+        raise click.BadParameter(f"not a valid regex: {exc}", param_hint=option) from exc
+
+
+def _zero_shot_stances(analyzer: Any, texts: list[str], target_id: str) -> list[Any]:
+    """The analyzer's stance toward the target for each text (forced: the text may name it implicitly)."""
+    from monitor.analysis.stance import StanceResult
+
+    out = []
+    for start in range(0, len(texts), 256):
+        chunk = [(t, "en") for t in texts[start:start + 256]]
+        for analysis in analyzer.analyse_many(chunk, force_targets=(target_id,)):
+            found = [t.stance for t in analysis.targets if t.target_id == target_id and t.stance is not None]
+            out.append(found[0] if found else StanceResult("none", 0.0, "", ""))
+    return out
+
+
+def _print_weak_labels(console: Console, labelled: list[Any], cue: str) -> None:
+    from monitor.analysis.bootstrap import label_counts
+
+    for source, counts in sorted(label_counts(labelled).items()):
+        what = "posts that used one side's cues" if source == cue else "the base analyzer's confident calls"
+        console.print(Text(f"  {sum(counts.values()):,} weak labels from {what}: "
+                           + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))))
 
 
 @stance_group.command("list")

@@ -98,27 +98,10 @@ def read_dataset(path: Path, fmt: str = "auto", labels_path: Path | None = None,
                  target: str | None = None) -> Dataset:
     """Read a labelled file. ``target`` names the target for rows that carry none."""
     path = Path(path)
-    if not path.exists():
-        raise EvalDataError(f"{path}: no such file")
     label_map = dict(label_map or {})
-    if fmt == "auto":
-        fmt = detect_format(path, labels_path)
-    if fmt == "lines":
-        if labels_path is None:
-            raise EvalDataError("format 'lines' needs --labels FILE (one label per line, aligned with the texts)")
-        if not label_map:
-            label_map = _mapping_beside(labels_path)
-        rows = _read_lines(path, labels_path)
-    elif fmt == "semeval2016":
-        rows = _read_semeval2016(path)
-    elif fmt == "ratings":
-        rows = _read_ratings_tsv(path)
-    elif fmt == "jsonl":
-        rows = _read_jsonl(path)
-    elif fmt == "csv":
-        rows = _read_csv(path)
-    else:
-        raise EvalDataError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
+    fmt, rows = _read_rows(path, fmt, labels_path)
+    if fmt == "lines" and labels_path is not None and not label_map:
+        label_map = _mapping_beside(labels_path)
     examples = _to_examples(rows, label_map, path)
     if target_prefix:
         examples = [split_target_prefix(e) for e in examples]
@@ -129,6 +112,35 @@ def read_dataset(path: Path, fmt: str = "auto", labels_path: Path | None = None,
     if task != "rating":
         examples = [_normalise_label(e, task, path) for e in examples]
     return Dataset(examples, task, path.name)
+
+
+def read_texts(path: Path, fmt: str = "auto") -> list[str]:
+    """The texts of a file ``read_dataset`` reads, labelled or not (``monitor stance bootstrap --from``);
+    a .txt file is one text per line."""
+    path = Path(path)
+    if fmt == "auto" and path.suffix.lower() == ".txt":
+        fmt = "lines"
+    _, rows = _read_rows(path, fmt, None, need_labels=False)
+    return [e.text for e in _to_examples(rows, {}, path)]
+
+
+def _read_rows(path: Path, fmt: str, labels_path: Path | None,
+               need_labels: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """(format, raw rows) of a file in one of FORMATS."""
+    if not path.exists():
+        raise EvalDataError(f"{path}: no such file")
+    if fmt == "auto":
+        fmt = detect_format(path, labels_path)
+    if fmt == "lines":
+        if labels_path is None:
+            if need_labels:
+                raise EvalDataError("format 'lines' needs --labels FILE (one label per line, aligned with the texts)")
+            return fmt, [{"text": line} for line in _read_text(path).splitlines()]
+        return fmt, _read_lines(path, labels_path)
+    readers = {"semeval2016": _read_semeval2016, "ratings": _read_ratings_tsv, "jsonl": _read_jsonl, "csv": _read_csv}
+    if fmt not in readers:
+        raise EvalDataError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
+    return fmt, readers[fmt](path)
 
 
 def detect_format(path: Path, labels_path: Path | None = None) -> str:
