@@ -21,8 +21,12 @@ ALIAS_KIND_ALWAYS = "alias"
 ALIAS_KIND_EXACT = "exact"
 ALIAS_KIND_AMBIGUOUS = "ambiguous"
 
-_HANDLE_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
-_HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
+# The '@' or '#' first, and the check that it does not follow a word character after it (a lookbehind
+# over both): a pattern that starts with a literal is found by a fast scan for that character, one
+# that starts with a lookbehind is tried at every position of the text (6x slower on tweets).
+_HANDLE_RE = re.compile(r"@(?<![\w@.]@)([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
+HASHTAG_RE = re.compile(r"#(?<![\w#&]#)(\w+)")  # a hashtag, not "C#" or "&#39;"; group 1: its text
+_HASHTAG_RE = HASHTAG_RE
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 

@@ -31,12 +31,12 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from monitor.analysis.lexicon import EMOJI_VALENCE, LAUGHING_EMOJI, SENTIMENT_LEXICON
-from monitor.analysis.matching import split_hashtag
+from monitor.analysis.matching import HASHTAG_RE, split_hashtag
 
 SCORER_NAME = "vader"
 SCORER_VERSION = f"{version('vaderSentiment')}+dm3"  # dm: our domain lexicon's version (lexicon.py)
 
-_HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
+_HASHTAG_RE = HASHTAG_RE
 _URL_RE = re.compile(r"https?://\S+")
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _NEGATE = frozenset(NEGATE)

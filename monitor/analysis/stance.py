@@ -44,7 +44,7 @@ from monitor.analysis.lexicon import (
     STANCE_LEXICON,
     TITLES,
 )
-from monitor.analysis.matching import split_hashtag
+from monitor.analysis.matching import HASHTAG_RE, split_hashtag
 from monitor.analysis.sentiment import Scored, Thresholds, VaderEngine, emoji_token, prepare
 from monitor.config import Target
 from monitor.models import STANCE_RULES_SCORER
@@ -52,7 +52,7 @@ from monitor.models import STANCE_RULES_SCORER
 RULES_NAME = STANCE_RULES_SCORER
 RULES_VERSION = "3"
 
-_HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w+)")
+_HASHTAG_RE = HASHTAG_RE
 _CLAUSE_END = ".!?;:…)"  # a token ending in one of these ends its clause
 _CLAUSE_START = frozenset({"but", "however", "although", "though", "whereas", "while", "yet", "meanwhile",
                            "|", "-", "—", "–", "rt"})
