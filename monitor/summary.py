@@ -20,9 +20,8 @@ from rich.text import Text
 
 from monitor.models import ZERO_SHOT_STANCE_SCORERS
 from monitor.store import rollups
-from monitor.store.known_keys import key_hash
 from monitor.store.rows import utcnow_naive
-from monitor.store.schema import STOPWORDS
+from monitor.store.schema import STOPWORDS, key_hash_sql
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -500,10 +499,11 @@ def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tu
     if not keys:
         return {}
     keys = list(dict.fromkeys(keys))
-    rows = con.execute("""
+    rows = con.execute(f"""
         SELECT post_key, text, url FROM posts
-        WHERE (key_hash IN (SELECT unnest(?::UBIGINT[])) OR key_hash IS NULL) AND post_key IN (SELECT unnest(?))
-    """, [[key_hash(k) for k in keys], keys]).fetchall()
+        WHERE (key_hash IN (SELECT {key_hash_sql("k")} FROM unnest(?::VARCHAR[]) t(k)) OR key_hash IS NULL)
+          AND post_key IN (SELECT unnest(?::VARCHAR[]))
+    """, [keys, keys]).fetchall()
     return {key: (text, url) for key, text, url in rows}
 
 

@@ -39,16 +39,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from monitor.store import rollups
-from monitor.store.known_keys import KnownKeys, key_hash
 from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
 from monitor.store.schema import key_hash_sql, migrate
+
+if TYPE_CHECKING:  # imported where used: pyarrow and numpy cost ~0.2 s at start, commands that read need neither
+    import pyarrow as pa
+
+    from monitor.store.known_keys import KnownKeys
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -421,6 +423,8 @@ class Store:
         """Make the batch ready in the writer's instance, without the file: its tables registered,
         its posts copied with their key hash (temp table ``posts``), the hashes of its post and
         deletion keys."""
+        from monitor.store.known_keys import key_hash
+
         self._seq += 1
         p = _Prepared(engine, f"b{self._seq}")
         try:
@@ -463,6 +467,8 @@ class Store:
 
     def _keys_table(self, con: duckdb.DuckDBPyConnection, p: _Prepared, name: str, keys: set[str]) -> str:
         """A few keys as a temp table (post_key, key_hash) for the statements that follow."""
+        import pyarrow as pa
+
         table = p.temp(name)
         con.register(f"{table}_in", pa.table({"post_key": pa.array(sorted(keys), pa.string())}))
         try:
@@ -652,6 +658,8 @@ class Store:
             return self._known
         self._known = None
         if self._loaded_at is None or self._writes - self._loaded_at >= KEY_RELOAD_WRITES:
+            from monitor.store.known_keys import KnownKeys
+
             self._known, self._loaded_at = KnownKeys.load(con), self._writes
         return self._known
 
@@ -659,6 +667,8 @@ class Store:
 
     def spool(self, batch: WriteBatch) -> Path:
         """Write a batch to data/spool/<time>_<id>/ (via a temporary name, then rename)."""
+        import pyarrow.parquet as pq
+
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = batch.created_at.strftime("%Y%m%dT%H%M%S%f")
         final = self.spool_dir / f"{stamp}_{batch.batch_id}"
@@ -682,6 +692,8 @@ class Store:
 
     @staticmethod
     def load_spooled(path: Path) -> WriteBatch:
+        import pyarrow.parquet as pq
+
         _stamp, batch_id = path.name.split("_", 1)
         batch = WriteBatch(batch_id=batch_id)
         for file in sorted(path.glob("*.parquet")):

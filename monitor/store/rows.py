@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from monitor.models import Post
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # How each table is written: "ignore" keeps the first row for a key (posts are immutable records
 # of what we saw: only posts whose key is not stored yet are inserted, with their analysis);
@@ -49,31 +51,47 @@ COUNTED_ROWS: dict[str, str] = {"runs": "run_id", "imports": "import_id"}
 # Tables are written in this order (children after parents for readers' sake).
 TABLE_ORDER = list(TABLE_MODES)
 
-POSTS_SCHEMA = pa.schema([
-    ("post_key", pa.string()), ("platform", pa.string()), ("post_id", pa.string()), ("url", pa.string()),
-    ("author_id", pa.string()), ("author_handle", pa.string()), ("author_name", pa.string()),
-    ("text", pa.string()), ("lang", pa.string()), ("created_at", pa.timestamp("us")),
-    ("collected_at", pa.timestamp("us")), ("reply_to", pa.string()), ("quote_of", pa.string()),
-    ("repost_of", pa.string()), ("likes", pa.int64()), ("reposts", pa.int64()), ("replies", pa.int64()),
-    ("quotes", pa.int64()), ("source", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
-    ("source_request", pa.string()), ("source_query", pa.string()), ("tool_version", pa.string()),
-    ("import_id", pa.int64()), ("run_id", pa.int64()), ("raw", pa.string()),
-])
-MENTIONS_SCHEMA = pa.schema([("post_key", pa.string()), ("target_id", pa.string()), ("alias", pa.string()),
-                             ("rules_version", pa.string())])
-SENTIMENT_SCHEMA = pa.schema([
-    ("post_key", pa.string()), ("lang", pa.string()), ("scored", pa.bool_()), ("compound", pa.float64()),
-    ("compound_doc", pa.float64()), ("label", pa.string()), ("sentences", pa.int32()), ("scorer", pa.string()),
-    ("scorer_version", pa.string()), ("scored_at", pa.timestamp("us")), ("rules_version", pa.string()),
-])
-TARGET_SCORES_SCHEMA = pa.schema([
-    ("post_key", pa.string()), ("target_id", pa.string()), ("sentiment", pa.float64()),
-    ("sentiment_label", pa.string()), ("stance", pa.string()), ("stance_score", pa.float64()),
-    ("sentiment_scorer", pa.string()), ("sentiment_scorer_version", pa.string()), ("stance_scorer", pa.string()),
-    ("stance_scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
-])
-TARGETS_SCHEMA = pa.schema([("target_id", pa.string()), ("name", pa.string()), ("kind", pa.string()),
-                           ("accounts", pa.list_(pa.string()))])
+
+@cache
+def _schemas() -> dict[str, pa.Schema]:
+    """The Arrow schemas of the tables, built at first use: importing pyarrow costs ~0.2 s, which
+    commands that only read (status, sql, summary) need not pay."""
+    import pyarrow as pa
+
+    return {
+        "POSTS_SCHEMA": pa.schema([
+            ("post_key", pa.string()), ("platform", pa.string()), ("post_id", pa.string()), ("url", pa.string()),
+            ("author_id", pa.string()), ("author_handle", pa.string()), ("author_name", pa.string()),
+            ("text", pa.string()), ("lang", pa.string()), ("created_at", pa.timestamp("us")),
+            ("collected_at", pa.timestamp("us")), ("reply_to", pa.string()), ("quote_of", pa.string()),
+            ("repost_of", pa.string()), ("likes", pa.int64()), ("reposts", pa.int64()), ("replies", pa.int64()),
+            ("quotes", pa.int64()), ("source", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
+            ("source_request", pa.string()), ("source_query", pa.string()), ("tool_version", pa.string()),
+            ("import_id", pa.int64()), ("run_id", pa.int64()), ("raw", pa.string()),
+        ]),
+        "MENTIONS_SCHEMA": pa.schema([("post_key", pa.string()), ("target_id", pa.string()), ("alias", pa.string()),
+                                     ("rules_version", pa.string())]),
+        "SENTIMENT_SCHEMA": pa.schema([
+            ("post_key", pa.string()), ("lang", pa.string()), ("scored", pa.bool_()), ("compound", pa.float64()),
+            ("compound_doc", pa.float64()), ("label", pa.string()), ("sentences", pa.int32()), ("scorer", pa.string()),
+            ("scorer_version", pa.string()), ("scored_at", pa.timestamp("us")), ("rules_version", pa.string()),
+        ]),
+        "TARGET_SCORES_SCHEMA": pa.schema([
+            ("post_key", pa.string()), ("target_id", pa.string()), ("sentiment", pa.float64()),
+            ("sentiment_label", pa.string()), ("stance", pa.string()), ("stance_score", pa.float64()),
+            ("sentiment_scorer", pa.string()), ("sentiment_scorer_version", pa.string()),
+            ("stance_scorer", pa.string()), ("stance_scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
+        ]),
+        "TARGETS_SCHEMA": pa.schema([("target_id", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                                   ("accounts", pa.list_(pa.string()))]),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # POSTS_SCHEMA, MENTIONS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA, TARGETS_SCHEMA, built at first use.
+    if name.endswith("_SCHEMA") and name in _schemas():
+        return _schemas()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
@@ -105,11 +123,15 @@ class WriteBatch:
         if data.num_rows == 0:
             return
         if table in self.tables:
+            import pyarrow as pa
+
             data = pa.concat_tables([self.tables[table], data.cast(self.tables[table].schema)])
         self.tables[table] = data
 
     def add_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
+            import pyarrow as pa
+
             self.add(table, pa.Table.from_pylist(list(rows)))
 
     @property
@@ -128,6 +150,8 @@ _RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int | None = None,
                 keep_raw: bool = True) -> pa.Table:
     """Posts as an Arrow table (one list per column: much faster than a dict per row)."""
+    import pyarrow as pa
+
     prov = [p.provenance for p in posts]
     eng = [p.engagement for p in posts]
     dumps = _RAW_ENCODER.encode
@@ -160,13 +184,15 @@ def posts_table(posts: Sequence[Post], import_id: int | None = None, run_id: int
         "run_id": [run_id] * len(posts),
         "raw": [dumps(p.raw) if keep_raw and p.raw is not None else None for p in posts],
     }
-    return pa.Table.from_pydict(cols, schema=POSTS_SCHEMA)
+    return pa.Table.from_pydict(cols, schema=_schemas()["POSTS_SCHEMA"])
 
 
 def targets_table(targets: Iterable[Any]) -> pa.Table:
     """The configured targets, with their own accounts ('x:elonmusk') for ``v_voices``."""
+    import pyarrow as pa
+
     return pa.Table.from_pylist([{"target_id": t.id, "name": t.name, "kind": t.kind, "accounts": t.own_accounts()}
-                                 for t in targets], schema=TARGETS_SCHEMA)
+                                 for t in targets], schema=_schemas()["TARGETS_SCHEMA"])
 
 
 def dedupe_posts(posts: Iterable[Post]) -> list[Post]:
