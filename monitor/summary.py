@@ -373,11 +373,12 @@ def _top_words(con: duckdb.DuckDBPyConnection, window: _Window,
     words: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
         sql, params = _word_counts_sql(window, view, column, days)
+        excluded = "" if column == "hashtag" else f"{_EXCLUDED_TERMS_SQL},"
+        kept = "" if column == "hashtag" else """WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
+            AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word)"""
         rows = con.execute(f"""
-            WITH {_EXCLUDED_TERMS_SQL}, counts AS ({sql})
-            SELECT target_id, word, sum(n) AS total FROM counts c
-            WHERE '{column}' = 'hashtag' OR (NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
-                  AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word))
+            WITH {excluded} counts AS ({sql})
+            SELECT target_id, word, sum(n) AS total FROM counts c {kept}
             GROUP BY target_id, word HAVING sum(n) > 0
             QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY total DESC, word) <= ?
             ORDER BY target_id, total DESC, word
