@@ -81,11 +81,27 @@ def compiled_extensions() -> list:
         _copy_types(name, out_dir)
         extensions.append(Extension(f"monitor.analysis._compiled_{name}", [str(GENERATED / copy.name)]))
     try:
-        return cythonize(extensions, language_level=3, quiet=True,
-                         compiler_directives={"binding": True, "embedsignature": False,
-                                              "annotation_typing": False})  # types: the .pxd files
+        built = cythonize(extensions, language_level=3, quiet=True,
+                          compiler_directives={"binding": True, "embedsignature": False,
+                                               "annotation_typing": False})  # types: the .pxd files
     except Exception as error:  # Cython could not translate: install pure Python
         print(f"warning: Cython failed ({error}); installing the pure-Python analysis", file=sys.stderr)
+        return []
+    return built + hand_written_extensions(cythonize, Extension)
+
+
+def hand_written_extensions(cythonize, extension_class) -> list:  # type: ignore[no-untyped-def]
+    """Hot loops written for Cython (.pyx): used by the compiled modules where built, else their
+    pure-Python code runs (e.g. ``sentiment._tokens``). Translated apart from the modules above, so
+    that a failure here leaves those."""
+    sources = sorted((ROOT / "monitor" / "analysis").glob("_*.pyx"))
+    try:
+        return cythonize([extension_class(f"monitor.analysis.{path.stem}",
+                                          [str(path.relative_to(ROOT))]) for path in sources],
+                         language_level=3, quiet=True)
+    except Exception as error:
+        print(f"warning: Cython failed on the .pyx modules ({error}); their pure-Python code will run",
+              file=sys.stderr)
         return []
 
 

@@ -5,8 +5,6 @@ import cython
 
 cpdef list _words_and_emoticons(list raw)
 
-cpdef bint _is_cap_diff(list words)
-
 cdef bint _negated(str word)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, low=str)

@@ -109,6 +109,14 @@ def _words_and_emoticons(raw: list[str]) -> list[str]:
     return [w if len(s := w.strip(punctuation)) <= 2 else s for w in raw]
 
 
+def _tokens(text: str) -> tuple[list[str], list[str], list[str]]:
+    """VADER's tokens of a text: as written (split at whitespace), its words (``_words_and_emoticons``),
+    and those lowercased. The compiled build uses ``_vader_tokens.tokens`` (C, one pass, same result)."""
+    raw = text.split()
+    words = _words_and_emoticons(raw)
+    return raw, words, [w.lower() for w in words]
+
+
 def _is_cap_diff(words: list[str]) -> bool:
     """VADER's allcap_differential: some but not all words are ALL CAPS."""
     caps = sum(map(str.isupper, words))
@@ -159,9 +167,7 @@ class VaderEngine(SentimentIntensityAnalyzer):
 
     def score(self, text: str) -> Scored:
         text = self._emoji_to_words(text)
-        raw = text.split()
-        words = _words_and_emoticons(raw)
-        lower = [w.lower() for w in words]
+        raw, words, lower = _tokens(text)
         valences = self._valences(words, lower, _is_cap_diff(words), "n't" in text.lower())
         if "but" in lower:
             valences = self._but_check(words, valences)
@@ -326,3 +332,9 @@ class SentimentScorer:
 from monitor.analysis.compiled import swap_in_compiled  # noqa: E402 - must run after the definitions
 
 IMPLEMENTATION = swap_in_compiled(globals())
+if IMPLEMENTATION == "compiled":  # here and in the compiled module itself: its tokenizer written in C
+    try:
+        from monitor.analysis._vader_tokens import is_cap_diff as _is_cap_diff
+        from monitor.analysis._vader_tokens import tokens as _tokens
+    except ImportError:  # not built: the code above
+        pass

@@ -1,0 +1,80 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""VADER's tokens in one pass over the text, in C (issue #16): the compiled build's
+``sentiment._tokens`` and ``sentiment._is_cap_diff``.
+
+The reference is ``sentiment.py``: ``text.split()``, then edge punctuation stripped from each
+token unless that leaves two characters or fewer, then each word lowercased. Here the text is
+scanned once; a token that needs no stripping is its own word, and an ASCII word without capitals
+is its own lowercase (no new string); anything non-ASCII is lowercased by ``str.lower`` itself.
+Equal results, to the character (tests/test_compiled.py).
+"""
+
+from cpython.unicode cimport Py_UNICODE_ISSPACE
+
+# string.punctuation, as VADER strips it
+cdef inline bint _punct(Py_UCS4 ch) noexcept:
+    return (33 <= ch <= 47) or (58 <= ch <= 64) or (91 <= ch <= 96) or (123 <= ch <= 126)
+
+
+cdef inline bint _has_capital(str text, Py_ssize_t start, Py_ssize_t end) noexcept:
+    cdef Py_ssize_t k
+    cdef Py_UCS4 ch
+    for k in range(start, end):
+        ch = text[k]
+        if 65 <= ch <= 90:
+            return True
+    return False
+
+
+def tokens(str text):
+    """(raw, words, lower): the whitespace-split tokens, VADER's words, and those lowercased."""
+    cdef list raw = []
+    cdef list words = []
+    cdef list lower = []
+    cdef Py_ssize_t n = len(text)
+    cdef Py_ssize_t i = 0, start, end, first, last
+    cdef Py_UCS4 ch, top
+    cdef str token, word
+    while i < n:
+        ch = text[i]
+        if Py_UNICODE_ISSPACE(ch):
+            i += 1
+            continue
+        start = i
+        top = 0
+        while i < n:
+            ch = text[i]
+            if Py_UNICODE_ISSPACE(ch):
+                break
+            if ch > top:
+                top = ch
+            i += 1
+        end = i
+        token = text[start:end]
+        first, last = start, end
+        while first < last and _punct(text[first]):
+            first += 1
+        while last > first and _punct(text[last - 1]):
+            last -= 1
+        if last - first <= 2 or (first == start and last == end):
+            word = token
+            first, last = start, end
+        else:
+            word = text[first:last]
+        raw.append(token)
+        words.append(word)
+        if top < 128 and not _has_capital(text, first, last):
+            lower.append(word)
+        else:
+            lower.append(word.lower())
+    return raw, words, lower
+
+
+def is_cap_diff(list words):
+    """VADER's allcap_differential: some but not all words are ALL CAPS."""
+    cdef Py_ssize_t caps = 0, n = len(words)
+    cdef str word
+    for word in words:
+        if word.isupper():
+            caps += 1
+    return 0 < n - caps < n
