@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import duckdb
 
@@ -96,20 +97,35 @@ def add(con: duckdb.DuckDBPyConnection, source_sql: str, sign: int = 1) -> None:
 STORED_MENTIONS = ("SELECT m.post_key, m.target_id, p.created_at, p.text "
                    "FROM mentions m JOIN posts p USING (post_key)")
 SET_IN_STEP_SQL = "DELETE FROM rollup_state; INSERT INTO rollup_state SELECT count(*) FROM mentions"
-REBUILD_SQL = (f"DELETE FROM rollup_words; INSERT INTO rollup_words "
-               f"{counts_sql(mention_words_sql(STORED_MENTIONS))};"
-               f"UPDATE rollup_words SET compacted = true; {SET_IN_STEP_SQL};")
+# Mentions counted per statement by rebuild: the words of a whole 10M-post database in one statement
+# took 20 GB of memory (every post's distinct words at once).
+REBUILD_CHUNK = 250_000
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -> None:
     """Replace the rollups with the counts of ``source_sql`` (default: the stored mentions, and the
-    rollups are then in step with them). The migration that created the table ran this for the
-    database it found."""
+    rollups are then in step with them), a few days at a time. The migration that created the table
+    ran this for the database it found."""
     con.execute("DELETE FROM rollup_words")
-    add(con, source_sql)
+    for start, end in _day_chunks(con, source_sql):
+        add(con, f"SELECT * FROM ({source_sql}) WHERE created_at >= '{start}' AND created_at < '{end}'")
     con.execute("UPDATE rollup_words SET compacted = true")
     if source_sql == STORED_MENTIONS:
         con.execute(SET_IN_STEP_SQL)
+
+
+def _day_chunks(con: duckdb.DuckDBPyConnection, source_sql: str) -> list[tuple[str, str]]:
+    """Runs of whole days [start, end) holding about REBUILD_CHUNK mentions each (a busier day alone)."""
+    days = con.execute(f"SELECT CAST(created_at AS DATE) AS day, count(*) FROM ({source_sql}) "
+                       "GROUP BY day ORDER BY day").fetchall()
+    chunks: list[tuple[str, str]] = []
+    first, size = None, 0
+    for i, (day, n) in enumerate(days):
+        first, size = first or day, size + n
+        if size >= REBUILD_CHUNK or i == len(days) - 1:
+            chunks.append((first.isoformat(), (day + timedelta(days=1)).isoformat()))
+            first, size = None, 0
+    return chunks
 
 
 def in_step(con: duckdb.DuckDBPyConnection) -> bool:

@@ -5,6 +5,7 @@ Times are UTC, stored as TIMESTAMP (no time zone) so every DuckDB client shows t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import duckdb
@@ -19,7 +20,9 @@ def key_hash_sql(key: str) -> str:
     return f"('0x' || md5({key})[1:16])::UBIGINT"
 
 
-MIGRATIONS: list[tuple[str, str]] = [
+# A migration is SQL, or a function of the connection for what SQL alone does badly (filling a table
+# in bounded chunks). Either runs in the migration's transaction.
+MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("initial", """
 -- The big tables (posts and their analysis) have no PRIMARY KEY: the writer keeps keys unique
 -- itself (it inserts only posts whose key is not stored yet), and DuckDB's key indexes made every
@@ -414,13 +417,16 @@ WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = w.term)
   AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = w.target_id AND o.term = w.term);
 """))
 
-MIGRATIONS.append(("word rollups", f"""
--- Per UTC day, target and word, the posts that use it (store/rollups.py): the summary's top hashtags
--- and terms sum whole days from here instead of running regular expressions over every mention.
--- Filled here from the stored mentions; the writer keeps it in step in the same transaction as the rows.
-{rollups.DDL}
-{rollups.REBUILD_SQL}
-"""))
+def _word_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Per UTC day, target and word, the posts that use it (store/rollups.py): the summary's top
+    hashtags and terms sum whole days from there instead of running regular expressions over every
+    mention. Filled here from the stored mentions (a few days of posts at a time: memory stays
+    bounded); the writer keeps it in step in the same transaction as the rows."""
+    con.execute(rollups.DDL)
+    rollups.rebuild(con)
+
+
+MIGRATIONS.append(("word rollups", _word_rollups))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -438,7 +444,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             continue
         con.execute("BEGIN")
         try:
-            con.execute(sql)
+            if callable(sql):
+                sql(con)
+            else:
+                con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                         [version, name, datetime.now(UTC).replace(tzinfo=None)])
             con.execute("COMMIT")
