@@ -23,7 +23,8 @@ MODULES = (matching, sentiment, stance)
 
 
 def _built(name: str) -> bool:
-    return any((TESTS.parent / "monitor" / "analysis").glob(f"_compiled_{name}.*.so"))
+    stem = name if name.startswith("vader_") else f"compiled_{name}"
+    return any((TESTS.parent / "monitor" / "analysis").glob(f"_{stem}.*.so"))
 
 
 def _run_outputs(tmp_path: Path, pure: bool) -> dict:
@@ -155,3 +156,27 @@ def test_an_import_stores_identical_rows_compiled_and_pure(tmp_path: Path) -> No
         stored[mode] = _stored_analysis(tmp_path / mode / "monitor.duckdb")
     assert len(stored["pure"]["target_scores"]) > 200  # the stance rules ran on real mentions (of Trump)
     assert stored["compiled"] == stored["pure"]
+
+
+TRICKY_TEXTS = ["", "   ", "a", "!!", "!!!", "'ab'", "..Hi..", ":-)", "(A)", "WOW!!! so GOOD :D",
+                "don’t “quote” me", "\u00a0x\u2003y\u3000z\x1c\x1dw", "İstanbul İS", "ΣΑΣ σας ΟΔΟΣ.",
+                "ǅungla ǅ", "ＡＢＣ ｄｅｆ", "STRASSE ß ẞ", "ﬁne ﬂow", "x\u200by", "café CAFÉ Ünïcode",
+                "😂😂 LOL!!", "#Tag-LINE @User_1: ok?", "a\tb\nc\rd\x0be\x0cf"]
+
+
+def test_the_c_tokenizer_gives_the_reference_tokens() -> None:
+    if not _built("vader_tokens"):
+        pytest.skip("the .pyx tokenizer is not built here")
+    from monitor.analysis._vader_tokens import is_cap_diff, tokens
+
+    reference = sentiment.__dict__  # the .py's own functions, whichever implementation is swapped in
+    texts = list(TRICKY_TEXTS)
+    tweets = EVAL_DIR / "vader_icwsm2014" / "tweets_GroundTruth.txt"
+    if tweets.exists():
+        texts += [row.split("\t", 2)[-1] for row in tweets.read_text(encoding="utf-8", errors="replace").splitlines()]
+    for text in texts:
+        raw = text.split()
+        words = reference["_words_and_emoticons"](raw)
+        assert tokens(text) == (raw, words, [w.lower() for w in words]), text
+        caps = sum(map(str.isupper, words))
+        assert is_cap_diff(words) == (0 < len(words) - caps < len(words)), text

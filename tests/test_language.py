@@ -85,3 +85,36 @@ def test_a_german_post_is_not_scored_as_english_when_de_is_configured(config) ->
     german.analysis.languages = ["en", "de"]
     result = Analyzer(german).analyse("Elon Musk ist ein großartiger Visionär und ich liebe ihn")
     assert (result.lang, result.scored, result.label) == ("de", False, None)
+
+
+def test_the_language_is_guessed_only_for_posts_that_will_be_stored(config, monkeypatch) -> None:
+    import monitor.analysis.pipeline as pipeline
+
+    guessed: list[str] = []
+    monkeypatch.setattr(pipeline, "guess_language", lambda text: guessed.append(text) or guess_language(text))
+    analyzer = Analyzer(config)
+    unmatched = analyzer.analyse("Der Wetterbericht für morgen ist nicht gut, aber ich gehe trotzdem")
+    assert (unmatched.lang, unmatched.scored, unmatched.targets) == (None, False, [])
+    assert guessed == []  # no mention, not stored: no guess
+    assert analyzer.analyse("Satya Nadella est un excellent PDG").lang == "fr"
+    assert guessed == ["Satya Nadella est un excellent PDG"]
+
+
+def test_unmatched_posts_stored_anyway_keep_their_guessed_language(config) -> None:
+    from monitor.ingest.pool import analyse_batch
+
+    items = [("k1", "Der Wetterbericht für morgen ist nicht gut, aber ich gehe trotzdem", None),
+             ("k2", "The weather is not good but I will go out anyway", "en"),
+             ("k3", "Satya Nadella est un excellent PDG", None)]
+    analyzer = Analyzer(config)
+    dropped = analyse_batch(analyzer, items)  # a plain import: unmatched posts are not stored
+    assert dropped.keep == [False, False, True]
+    rescored = analyse_batch(analyzer, items, keep_all=True)  # a rescore keeps them: with a language
+    assert rescored.keep == [True, True, True]
+    langs = dict(zip(*rescored.tables["post_sentiment"].select(["post_key", "lang"]).to_pydict().values(), strict=True))
+    assert langs == {"k1": "de", "k2": "en", "k3": "fr"}
+    stored_unmatched = config.model_copy(deep=True)
+    stored_unmatched.analysis.store_unmatched = True
+    kept = analyse_batch(Analyzer(stored_unmatched), items)
+    assert kept.keep == [True, True, True]
+    assert kept.tables["post_sentiment"].column("lang").to_pylist() == ["de", "en", "fr"]
