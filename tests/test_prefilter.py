@@ -146,11 +146,11 @@ def test_automaton_tables_are_checked() -> None:
         pytest.skip("the C scan is not built")
     tables = list(automaton([(b"musk", False), (b"Son", True)]))
     scanner = _prefilter_scan.Scanner(*tables)
-    assert scanner.lines(b"a\nMUSK x\nson\nSon\n") == [(2, 8), (13, 16)]
-    broken = bytearray(tables[0])
+    assert scanner.lines(b"a\nMUSK x\nson\nSon musk\n") == [(2, 8, [0]), (13, 21, [1, 0])]
+    broken = bytearray(tables[1])
     broken[0:4] = (10**6).to_bytes(4, "little")
     with pytest.raises(ValueError):
-        _prefilter_scan.Scanner(bytes(broken), *tables[1:])
+        _prefilter_scan.Scanner(tables[0], bytes(broken), *tables[2:])
 
 
 def _dump(path: Path, bodies: list[str], extra: list[bytes] = ()) -> Path:

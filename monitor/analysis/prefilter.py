@@ -43,27 +43,6 @@ _MARKERS: tuple[bytes, ...] = tuple(dict.fromkeys(
     [m.encode() for m in _ESCAPED_ASCII] + [f"\\u{ord(c):04x}".encode() for c in _FOLDS_TO_ASCII]
     + [c.encode() for c in _FOLDS_TO_ASCII]))
 
-
-def _trie_regex(words: Iterable[bytes]) -> bytes:
-    """One alternation factored by common prefixes: `re` tries one branch a byte, not every word."""
-    trie: dict[int, dict] = {}
-    for word in words:
-        node = trie
-        for byte in word:
-            node = node.setdefault(byte, {})
-        node[-1] = {}
-
-    def build(node: dict[int, dict]) -> bytes:
-        branches = [re.escape(bytes([b])) + build(child) for b, child in sorted(node.items()) if b >= 0]
-        if not branches:
-            return b""
-        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-        return b"(?:" + body + b")?" if -1 in node else body
-
-    return build(trie)
-
-
-_MARKER_RE = re.compile(_trie_regex(_MARKERS))  # searched in the lower-cased line
 _HASH = b"#"
 
 
@@ -154,8 +133,7 @@ class Prefilter:
     clauses: tuple[Clause, ...]
     pure: bool = field(default_factory=pure_forced)
     _scanner: object | None = field(default=None, init=False, repr=False)
-    _groups: tuple[list[tuple[bool, re.Pattern[bytes]]], dict[tuple[bytes, bool], list[Clause]]] | None = \
-        field(default=None, init=False, repr=False)
+    _groups: list[list[Clause] | None] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: Config, pure: bool | None = None) -> Prefilter | None:
@@ -192,56 +170,52 @@ class Prefilter:
         the offset of its b"\\n" (or len(chunk)). Lines are split at b"\\n" only, as files iterate."""
         scan = self._scan_function()
         triggered = scan(chunk) if scan is not None else self._pure_triggered(chunk)
-        return [(s, e) for s, e in triggered if self._line_passes(chunk[s:e])]
+        return [(s, e) for s, e, ids in triggered if self._line_passes(chunk[s:e], ids)]
 
-    def _line_passes(self, line: bytes) -> bool:
+    def _line_passes(self, line: bytes, trigger_ids: Iterable[int]) -> bool:
+        """The exact clause test, on a line holding the triggers ``trigger_ids`` (indexes into
+        ``triggers``): only the clauses those triggers stand for are tested."""
+        groups = self._grouped()
         lower = line.lower()
-        if _MARKER_RE.search(lower) is not None:
-            return True
-        # A clause that holds has its trigger, so a scan trigger, in the line: only those are tested.
-        finders, groups = self._grouped()
-        for case_sensitive, finder in finders:
-            for hit in finder.findall(line if case_sensitive else lower):
-                if any(c.holds(line, lower) for c in groups[(hit, case_sensitive)]):
-                    return True
+        for index in trigger_ids:
+            clauses = groups[index]
+            if clauses is None or any(c.holds(line, lower) for c in clauses):
+                return True  # None: a marker, always a candidate
         return False
 
-    def _grouped(self) -> tuple[list[tuple[bool, re.Pattern[bytes]]], dict[tuple[bytes, bool], list[Clause]]]:
-        """Regexes finding the scan triggers in a line (overlapping hits), and for each trigger the
-        clauses it may confirm: those whose own trigger holds it (case-insensitive) or is it."""
+    def _grouped(self) -> list[list[Clause] | None]:
+        """For each trigger, the clauses whose own trigger it stands for (itself, or a
+        case-insensitive needle inside it that replaced it in ``triggers``); None for markers."""
         if self._groups is None:
-            triggers = [t for t in self.triggers if t[0] not in _MARKERS]
-            groups: dict[tuple[bytes, bool], list[Clause]] = {t: [] for t in triggers}
+            triggers = self.triggers
+            groups: list[list[Clause] | None] = [None if t[0] in _MARKERS else [] for t in triggers]
             for clause in self.clauses:
                 own, own_cs = clause.trigger
-                for needle, case_sensitive in triggers:
-                    # The finder reports the longest trigger starting at a place: the clause's own
-                    # trigger, or one it begins; or a case-insensitive trigger inside it (deduped).
-                    begun = needle.startswith(own) if own_cs else needle.lower().startswith(own.lower())
-                    if (case_sensitive == own_cs and begun) or (not case_sensitive and needle in own.lower()):
-                        groups[(needle, case_sensitive)].append(clause)
-            finders = []
-            for case_sensitive in (False, True):
-                words = [n for n, cs in triggers if cs == case_sensitive]
-                if words:  # a lookahead: overlapping hits, one at every place a trigger starts
-                    finders.append((case_sensitive, re.compile(b"(?=(" + _trie_regex(words) + b"))")))
-            self._groups = (finders, groups)
+                if (own, own_cs) in triggers:
+                    index = triggers.index((own, own_cs))
+                else:
+                    index = next(i for i, (n, cs) in enumerate(triggers) if not cs and n in own.lower())
+                group = groups[index]
+                assert group is not None, "a clause's trigger is never a marker"
+                group.append(clause)
+            self._groups = groups
         return self._groups
 
-    def _pure_triggered(self, chunk: bytes) -> list[tuple[int, int]]:
-        """Lines holding a trigger, by bytes.find per needle (C speed per needle, one pass each)."""
+    def _pure_triggered(self, chunk: bytes) -> list[tuple[int, int, list[int]]]:
+        """(start, end, indexes of the triggers in it) of each line holding a trigger, by bytes.find
+        per needle (C speed per needle, one pass each): what the compiled scan returns."""
         lower = chunk.lower()
-        starts: dict[int, int] = {}
-        for needle, case_sensitive in self.triggers:
+        lines: dict[int, tuple[int, list[int]]] = {}
+        for index, (needle, case_sensitive) in enumerate(self.triggers):
             text = chunk if case_sensitive else lower
             at = text.find(needle)
             while at >= 0:
                 start = chunk.rfind(b"\n", 0, at) + 1
                 end = chunk.find(b"\n", at)
                 end = len(chunk) if end < 0 else end
-                starts[start] = end
+                lines.setdefault(start, (end, []))[1].append(index)
                 at = text.find(needle, end)
-        return sorted(starts.items())
+        return [(start, end, ids) for start, (end, ids) in sorted(lines.items())]
 
     def _scan_function(self):  # type: ignore[no-untyped-def]
         """The compiled scanner bound to this prefilter's automaton, or None (pure Python)."""
@@ -257,39 +231,46 @@ class Prefilter:
         return self._scanner.lines  # type: ignore[attr-defined]
 
 
-def automaton(needles: list[tuple[bytes, bool]]) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes]:
-    """An Aho-Corasick DFA over case-folded bytes for the compiled scanner: (delta: int32 per
-    state x 256 bytes, with A-Z sharing a-z's transitions; out_start, out_end: int32 per state,
-    a slice of out_ids; out_ids: int32 needle indexes ending there; needle bytes joined; needle
-    offsets: int32 pairs (start, length) with the sign bit of length for case-sensitive)."""
+def automaton(needles: list[tuple[bytes, bool]]) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]:
+    """An Aho-Corasick DFA over case-folded byte classes for the compiled scanner: (classes: a
+    class a byte, A-Z sharing a-z's, 0 for bytes in no needle; delta: int32 per state x class, ~t
+    for an accepting state t; out_start, out_end: int32 per state, a slice of out_ids; out_ids:
+    int32 needle indexes ending there; needle bytes joined; needle offsets: int32 pairs (start,
+    length), bit 30 of length set for a case-sensitive needle)."""
+    folded = [needle.lower() for needle, _cs in needles]
+    alphabet = sorted({b for needle in folded for b in needle})
+    classes = bytearray(256)
+    for number, byte in enumerate(alphabet, start=1):
+        classes[byte] = number
+        if 97 <= byte <= 122:
+            classes[byte - 32] = number
     goto: list[dict[int, int]] = [{}]
     ends: list[list[int]] = [[]]
-    for index, (needle, _cs) in enumerate(needles):
+    for index, needle in enumerate(folded):
         state = 0
-        for byte in needle.lower():
-            if byte not in goto[state]:
+        for byte in needle:
+            symbol = classes[byte]
+            if symbol not in goto[state]:
                 goto.append({})
                 ends.append([])
-                goto[state][byte] = len(goto) - 1
-            state = goto[state][byte]
+                goto[state][symbol] = len(goto) - 1
+            state = goto[state][symbol]
         ends[state].append(index)
-    delta = [[0] * 256 for _ in goto]
+    width = len(alphabet) + 1
+    delta = [[0] * width for _ in goto]
     fail = [0] * len(goto)
+    delta[0] = [goto[0].get(c, 0) for c in range(width)]
     order = list(goto[0].values())
-    delta[0] = [goto[0].get(b, 0) for b in range(256)]
     for state in order:  # breadth first: a state's fail state is complete before it
-        outputs = ends[state] + [i for i in ends[fail[state]] if i not in ends[state]]
-        ends[state] = outputs
+        ends[state] = ends[state] + [i for i in ends[fail[state]] if i not in ends[state]]
         row = list(delta[fail[state]])
-        for byte, child in goto[state].items():
-            row[byte] = child
-            fail[child] = delta[fail[state]][byte] if state else 0
+        for symbol, child in goto[state].items():
+            row[symbol] = child
+            fail[child] = delta[fail[state]][symbol]
             order.append(child)
         delta[state] = row
-    for row in delta:  # case folding: an upper-case letter goes where its lower case goes
-        for upper in range(65, 91):
-            row[upper] = row[upper + 32]
-    return _pack_automaton(delta, ends, needles)
+    flagged = [[~t if ends[t] else t for t in row] for row in delta]
+    return (bytes(classes), *_pack_automaton(flagged, ends, needles))
 
 
 def _pack_automaton(delta: list[list[int]], ends: list[list[int]],
