@@ -98,7 +98,7 @@ def hand_written_extensions(cythonize, extension_class) -> list:  # type: ignore
     try:
         return cythonize([extension_class(f"monitor.analysis.{path.stem}",
                                           [str(path.relative_to(ROOT))]) for path in sources],
-                         language_level=3, quiet=True)
+                         language_level=3, quiet=True, build_dir=str(GENERATED))  # the C beside the others
     except Exception as error:
         print(f"warning: Cython failed on the .pyx modules ({error}); their pure-Python code will run",
               file=sys.stderr)
