@@ -27,10 +27,10 @@ TABLES = {"posts": "post_key", "mentions": "post_key, target_id", "post_sentimen
           "target_scores": "post_key, target_id"}
 
 
-def rows(con: duckdb.DuckDBPyConnection, relation: str, order: str) -> list[tuple]:
+def rows(con: duckdb.DuckDBPyConnection, relation: str, order: str, table: str | None = None) -> list[tuple]:
     """A relation's rows in a fixed order, in the columns of the local table (the lake's analysis
     tables also carry their post's platform)."""
-    table = relation.removeprefix("lake_").removeprefix("all_")
+    table = table or relation.removeprefix("lake_").removeprefix("all_")
     columns = [name for name in LAKE_TABLES[table].names if name not in VARYING]
     return con.execute(f"SELECT {', '.join(columns)} FROM {relation} ORDER BY {order}").fetchall()
 

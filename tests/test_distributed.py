@@ -1,0 +1,120 @@
+"""Distributed import on a real dask.distributed cluster (issue #18): a scheduler and two worker
+processes on 127.0.0.1 import a multi-file archive (several formats, a multi-frame .zst split into
+tasks) into a lake whose rows equal a single-process local import of the same files, row for row;
+a second run writes no duplicate; a worker killed with SIGKILL mid-task loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from monitor.ingest.distributed import DistributedImport, LakeImport  # noqa: E402
+from monitor.ingest.imports import Importer  # noqa: E402
+from monitor.ingest.pool import AnalysisPool  # noqa: E402
+from monitor.store import Store  # noqa: E402
+from monitor.store.lake import Lake, attach  # noqa: E402
+from tests.lake_archive import build  # noqa: E402
+from tests.test_lake import TABLES, rows  # noqa: E402
+
+SPLIT = 48 << 10
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def local(config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
+    root = tmp_path_factory.mktemp("distributed")
+    archive = build(root / "archive", reddit_copies=1, jsonl_posts=900)
+    store = Store(root / "data")
+    Importer(config, store, AnalysisPool(config, workers=1)).import_paths([archive])
+    return archive, store
+
+
+def lake_rows(store: Store, lake: Lake, where: str = "true") -> dict[str, list[tuple]]:
+    with store.read() as con:
+        attach(con, lake)
+        return {t: rows(con, f"(SELECT * FROM lake_{t} WHERE {where})", o, t) for t, o in TABLES.items()}
+
+
+def local_rows(store: Store, where: str = "true") -> dict[str, list[tuple]]:
+    with store.read() as con:
+        return {t: rows(con, f"(SELECT * FROM {t} WHERE {where})", o, t) for t, o in TABLES.items()}
+
+
+def part_files(lake: Lake) -> list[str]:
+    return sorted(str(p.relative_to(lake.root)) for p in Path(lake.root).rglob("*.parquet"))
+
+
+def test_cluster_import_equals_the_local_import_and_runs_again_without_duplicates(client, local, config,
+                                                                                  tmp_path: Path) -> None:
+    archive, store = local
+    lake = Lake(str(tmp_path / "lake"))
+    seen: list[int] = []
+    job = DistributedImport(client, config, lake, split_bytes=SPLIT, progress=lambda r, done, total: seen.append(done))
+    first = job.run([archive])
+    zst_tasks = [r for r in first.results if r.path.endswith("RC_multi.zst")]
+    assert len(zst_tasks) >= 3 and len({r.worker for r in first.results}) == 2  # split, and both workers ran
+    assert seen == list(range(1, len(first.results) + 1))
+    assert lake_rows(store, lake) == local_rows(store)
+    files = part_files(lake)
+
+    again = job.run([archive])  # every task finished already: nothing is read or written
+    assert all(r.skipped for r in again.results) and part_files(lake) == files
+    job.force = True  # read again: the same parts are replaced, none added
+    forced = job.run([archive])
+    assert not any(r.skipped for r in forced.results) and part_files(lake) == files
+    assert lake_rows(store, lake) == local_rows(store)
+
+
+def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(client, local, config, tmp_path: Path) -> None:
+    archive, store = local
+    lake = Lake(str(tmp_path / "lake"))
+    job = DistributedImport(client, config, lake, split_bytes=SPLIT, delay=1.5)
+    outcome: list[LakeImport | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(job.run([archive / "RC_multi.zst"], rollup=False))
+        except BaseException as exc:  # surfaced by the assertion below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    victim = _busy_worker(client)
+    pids = client.run(os.getpid)
+    os.kill(pids[victim], signal.SIGKILL)
+    thread.join(timeout=60)
+    assert outcome and isinstance(outcome[0], LakeImport), outcome
+    assert len(outcome[0].results) >= 3
+    assert victim not in client.run(os.getpid) or client.run(os.getpid)[victim] != pids[victim]
+    where = f"source_file = '{archive / 'RC_multi.zst'}'"
+    with_file = local_rows(store, f"post_key IN (SELECT post_key FROM posts WHERE {where})")
+    assert lake_rows(store, lake) == with_file
+    with duckdb.connect() as con:  # no part holds a post twice, and no task wrote twice
+        attach(con, lake, local=False)
+        assert con.execute("SELECT count(*) - count(DISTINCT post_key) FROM lake_posts_parts").fetchone() == (0,)
+
+
+def _busy_worker(client, timeout: float = 30.0) -> str:
+    """The address of a worker running an import task (not a line count)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any(str(k).startswith("run_task") for k in keys):
+                time.sleep(0.3)  # into the task: reading and scoring done, sleeping before the write
+                return worker
+        time.sleep(0.05)
+    raise AssertionError("no import task started")
