@@ -13,6 +13,7 @@ path) or ``local:N`` (a LocalCluster of N worker processes, one thread each, on 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -141,7 +142,8 @@ def connect(cluster: str) -> Iterator[Any]:
     if cluster.startswith("local:"):
         workers = int(cluster.split(":", 1)[1] or 1)
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as local, distributed.Client(local) as client:
+                                      dashboard_address=None, silence_logs=logging.WARNING) as local, \
+                distributed.Client(local) as client:
             yield client
         return
     with distributed.Client(cluster) as client:

@@ -1,0 +1,165 @@
+"""`monitor lake ...`: the distributed import into a Parquet lake and the lake's upkeep (issue #18).
+
+- ``monitor lake import PATHS --lake DIR [--cluster tcp://host:8786 | local:N]``
+- ``monitor lake attach --lake DIR``: store the lake's views (``lake_*``, ``all_*``) in the database
+- ``monitor lake status --lake DIR``, ``monitor lake compact --lake DIR``, ``monitor lake detach``
+
+Reads the global context the main CLI sets (``ctx.obj``: ``.config``, ``.store``, ``.data_dir``,
+``.console``, ``.err``). Register with ``main.add_command(lake_group)``; ``run_lake_import`` is
+what ``monitor import --cluster/--lake`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from monitor.terminal import literal
+
+LAKE_OPTION_HELP = "The lake: a directory (or an s3:// or gs:// URL, untested) for the Parquet parts."
+CLUSTER_OPTION_HELP = ("A Dask scheduler (tcp://host:8786), or local:N for N worker processes on this machine. "
+                       "Needs pip install '.[distributed]'.")
+
+
+def _app() -> Any:
+    obj = click.get_current_context().obj
+    if obj is None:
+        raise click.ClickException("internal error: no application context")
+    return obj
+
+
+def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str = "local:2", fmt: str = "auto",
+                    force: bool = False, analyzer: str | None = None, split_mib: int = 64,
+                    options: dict[str, Any] | None = None) -> Any:
+    """Run the import on a cluster into the lake, with a progress bar; returns the LakeImport."""
+    from monitor.ingest.distributed import DistributedImport, DistributedUnavailable, connect
+    from monitor.store.lake import Lake
+
+    lake = Lake(lake_url)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=app.err, transient=True)
+    bar = progress.add_task("tasks", total=None)
+
+    def advance(result: Any, done: int, total: int) -> None:
+        state = "skipped (done before)" if result.skipped else f"{result.kept} of {result.records} posts kept"
+        progress.update(bar, completed=done, total=total,
+                        description=f"{Path(result.path).name} [{result.start}:{result.end}] {state}")
+
+    try:
+        with connect(cluster) as client, progress:
+            job = DistributedImport(client, app.config, lake, analyzer=analyzer,
+                                    models_dir=str(Path(app.data_dir) / "models"), options=options or {},
+                                    split_bytes=split_mib << 20, force=force, progress=advance)
+            return job.run(list(paths), fmt)
+    except DistributedUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def print_lake_import(app: Any, done: Any) -> None:
+    table = Table(title=f"Lake import: {len(done.results)} tasks in {done.seconds:.1f} s", title_justify="left")
+    for column in ("input", "tasks", "records", "kept", "errors", "task seconds"):
+        table.add_column(column, justify="left" if column == "input" else "right")
+    for entry in done.entries:
+        if entry.refused:
+            table.add_row(literal(entry.name), "0", "", "", "", Text(entry.refused, style="red"))
+            continue
+        mine = [r for r in done.results if r.path == entry.tasks[0].path]
+        table.add_row(literal(entry.name), str(len(entry.tasks)), str(sum(r.records for r in mine)),
+                      str(sum(r.kept for r in mine)), str(sum(r.errors for r in mine)),
+                      f"{sum(r.seconds for r in mine):.1f}")
+    app.console.print(table)
+
+
+@click.group("lake")
+def lake_group() -> None:
+    """A Parquet lake of posts and scores, filled by a distributed import (Dask), read by DuckDB,
+    Spark and Trino."""
+
+
+@lake_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
+@click.option("--cluster", default="local:2", show_default=True, help=CLUSTER_OPTION_HELP)
+@click.option("--format", "fmt", default="auto", show_default=True, help="Archive format; 'auto' detects it.")
+@click.option("--split-mib", default=64, show_default=True,
+              help="Split JSON Lines files (and multi-frame .zst) into tasks of about this many MiB.")
+@click.option("--force", is_flag=True, help="Run tasks an earlier run finished (their parts are replaced).")
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
+              help="Analyzer (default: the config's analysis.analyzer).")
+@click.option("--json", "as_json", is_flag=True, help="Print the tasks' results as JSON.")
+def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str, fmt: str, split_mib: int, force: bool,
+                analyzer: str | None, as_json: bool) -> None:
+    """Import archives on a Dask cluster into a Parquet lake (each task writes its own parts)."""
+    app = _app()
+    done = run_lake_import(app, paths, lake_url, cluster, fmt, force, analyzer, split_mib)
+    if as_json:
+        click.echo(json.dumps([vars(r) for r in done.results], indent=2, default=str))
+    else:
+        print_lake_import(app, done)
+    if any(e.refused for e in done.entries):
+        raise SystemExit(1)
+
+
+@lake_group.command("attach")
+@click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
+def lake_attach(lake_url: str) -> None:
+    """Store the lake's views in the database: lake_posts, lake_mentions, lake_post_sentiment,
+    lake_target_scores (deduped), lake_daily_target, and all_* (local rows and the lake's)."""
+    from monitor.store.lake import Lake, LakeError, attach_to_store
+
+    app = _app()
+    app.store.ensure()
+    try:
+        attach_to_store(app.store, Lake(lake_url))
+    except LakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app.console.print(Text.assemble("attached ", literal(Lake(lake_url).root), " to ", literal(str(app.store.path))))
+
+
+@lake_group.command("detach")
+def lake_detach() -> None:
+    """Drop the lake's views from the database (the lake itself is not touched)."""
+    from monitor.store.lake import detach_from_store
+
+    detach_from_store(_app().store)
+
+
+@lake_group.command("status")
+@click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+def lake_status_cmd(lake_url: str, as_json: bool) -> None:
+    """Parts and bytes per table, finished tasks, and whether the daily rollup is current."""
+    from monitor.store.lake import Lake, lake_status
+
+    status = lake_status(Lake(lake_url))
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    app = _app()
+    table = Table(title=Text.assemble("Lake ", literal(status["lake"])), title_justify="left")
+    for column in ("table", "parts", "MiB"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, figures in status["tables"].items():
+        table.add_row(name, str(figures["parts"]), f"{figures['bytes'] / (1 << 20):.1f}")
+    app.console.print(table)
+    app.console.print(f"{status['tasks']} tasks finished; rollup {'current' if status['rollup_current'] else 'stale'}")
+
+
+@lake_group.command("compact")
+@click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
+@click.option("--small-mib", default=32, show_default=True, help="Merge the parts smaller than this.")
+def lake_compact(lake_url: str, small_mib: int) -> None:
+    """Merge each partition's small parts into one (the rows stay the same), then rebuild the rollup."""
+    from monitor.store.lake import Lake, compact, refresh_rollup
+
+    lake = Lake(lake_url)
+    done = compact(lake, small_mib << 20)
+    rollup = refresh_rollup(lake)
+    _app().console.print(f"merged {done['parts_merged']} parts into {done['parts_written']}; rollup: {rollup} rows")
