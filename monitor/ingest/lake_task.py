@@ -21,17 +21,19 @@ import pyarrow.compute as pc
 
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analyzer
+from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
 from monitor.ingest.lake_input import RangeInput
 from monitor.ingest.pool import analyse_batch, relax_gc
 from monitor.models import Post
-from monitor.sources.api import load_sources
-from monitor.sources.base import ArchiveInput, RecordError
+from monitor.sources.api import Reader, load_sources
+from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
 from monitor.store.lake import Lake, read_manifest, write_task_parts
 from monitor.store.rows import dedupe_posts, posts_table, utcnow_naive
 
 BATCH_SIZE = 20000  # posts analysed at a time (as a local import's batches)
 MAX_ERROR_SAMPLES = 20
+ReadItem = Post | RecordError | SkippedLines  # what a reader yields
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class TaskResult:
 
 
 _ANALYZERS: dict[tuple[str, str | None, str | None], Analyzer] = {}
+_PREFILTERS: dict[str, Prefilter | None] = {}
 
 
 def worker_analyzer(config: Config, models_dir: str | None, name: str | None) -> Analyzer:
@@ -118,8 +121,9 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
     if not force and read_manifest(lake, part) is not None:
         result.skipped = True
         return result
-    tables = _analysed_tables(task, scorer, load_sources().reader(task.reader).read(task.input, **options), result,
-                              import_id_of(part))
+    reader = load_sources().reader(task.reader)
+    tables = _analysed_tables(task, scorer, reader.read(task.input, **_with_prefilter(config, reader, options)),
+                              result, import_id_of(part))
     if delay:
         time.sleep(delay)
     result.seconds = time.perf_counter() - started
@@ -130,7 +134,22 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
     return result
 
 
-def _analysed_tables(task: LakeTask, scorer: Analyzer, items: Iterable[Post | RecordError], result: TaskResult,
+def _with_prefilter(config: Config, reader: Reader, options: dict[str, Any]) -> dict[str, Any]:
+    """The read options with the config's prefilter for readers that take one (UTF-8 JSON Lines), as
+    a local import reads them (``Importer.import_input``); ``prefilter=False`` parses every line."""
+    options = dict(options)
+    wanted = options.pop("prefilter", True)
+    encoding = (options.get("encoding") or "utf-8").lower().replace("_", "-")
+    if not (wanted and reader.takes_prefilter and encoding in ("utf-8", "utf8")):
+        return options
+    key = hashlib.sha256(pickle.dumps(config)).hexdigest()
+    if key not in _PREFILTERS:
+        _PREFILTERS[key] = Prefilter.from_config(config)
+    line_filter = _PREFILTERS[key]
+    return {**options, "line_filter": line_filter} if line_filter is not None else options
+
+
+def _analysed_tables(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem], result: TaskResult,
                      import_id: int) -> dict[str, pa.Table]:
     """The kept posts and their analysis rows, batch by batch as a local import makes them: each
     batch's first post of a key is analysed; a key kept by an earlier batch is not stored again."""
@@ -150,9 +169,12 @@ def _analysed_tables(task: LakeTask, scorer: Analyzer, items: Iterable[Post | Re
     return {name: pa.concat_tables(tables) for name, tables in collected.items() if tables}
 
 
-def _batches(items: Iterable[Post | RecordError], result: TaskResult, line_offset: int) -> Iterator[list[Post]]:
+def _batches(items: Iterable[ReadItem], result: TaskResult, line_offset: int) -> Iterator[list[Post]]:
     batch: list[Post] = []
     for item in items:
+        if isinstance(item, SkippedLines):  # lines the prefilter passed over: records without a target
+            result.records += item.count
+            continue
         if isinstance(item, RecordError):
             result.errors += 1
             if len(result.error_samples) < MAX_ERROR_SAMPLES:
