@@ -11,16 +11,24 @@ Equal results, to the character (tests/test_compiled.py).
 
 from cpython.unicode cimport Py_UNICODE_ISSPACE
 
+
+cdef extern from "Python.h":
+    # The text's characters read straight from its buffer (PyUnicode_READ is a macro; indexing a
+    # str from Cython calls a function per character).
+    int PyUnicode_KIND(object text)
+    void* PyUnicode_DATA(object text)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index) nogil
+
 # string.punctuation, as VADER strips it
 cdef inline bint _punct(Py_UCS4 ch) noexcept:
     return (33 <= ch <= 47) or (58 <= ch <= 64) or (91 <= ch <= 96) or (123 <= ch <= 126)
 
 
-cdef inline bint _has_capital(str text, Py_ssize_t start, Py_ssize_t end) noexcept:
+cdef inline bint _has_capital(int kind, void* data, Py_ssize_t start, Py_ssize_t end) noexcept:
     cdef Py_ssize_t k
     cdef Py_UCS4 ch
     for k in range(start, end):
-        ch = text[k]
+        ch = PyUnicode_READ(kind, data, k)
         if 65 <= ch <= 90:
             return True
     return False
@@ -35,15 +43,17 @@ def tokens(str text):
     cdef Py_ssize_t i = 0, start, end, first, last
     cdef Py_UCS4 ch, top
     cdef str token, word
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     while i < n:
-        ch = text[i]
+        ch = PyUnicode_READ(kind, data, i)
         if Py_UNICODE_ISSPACE(ch):
             i += 1
             continue
         start = i
         top = 0
         while i < n:
-            ch = text[i]
+            ch = PyUnicode_READ(kind, data, i)
             if Py_UNICODE_ISSPACE(ch):
                 break
             if ch > top:
@@ -52,9 +62,9 @@ def tokens(str text):
         end = i
         token = text[start:end]
         first, last = start, end
-        while first < last and _punct(text[first]):
+        while first < last and _punct(PyUnicode_READ(kind, data, first)):
             first += 1
-        while last > first and _punct(text[last - 1]):
+        while last > first and _punct(PyUnicode_READ(kind, data, last - 1)):
             last -= 1
         if last - first <= 2 or (first == start and last == end):
             word = token
@@ -63,7 +73,7 @@ def tokens(str text):
             word = text[first:last]
         raw.append(token)
         words.append(word)
-        if top < 128 and not _has_capital(text, first, last):
+        if top < 128 and not _has_capital(kind, data, first, last):
             lower.append(word)
         else:
             lower.append(word.lower())
