@@ -66,8 +66,21 @@ def test_lake_rows_equal_the_local_import(imported) -> None:
             assert rows(con, f"lake_{table}", order) == local, table
             # The database holds every post already: the union adds none of the lake's again.
             assert rows(con, f"all_{table}", order) == local, table
+            assert con.execute(f"SELECT count(*) FROM lake_new_{table}").fetchone() == (0,)
         first = con.execute("SELECT text, source_line FROM lake_posts WHERE post_key = 'generic:g1'").fetchone()
         assert first is not None and first[0] != "Elon Musk said something else entirely"
+
+
+def test_union_views_add_the_lake_rows_a_database_lacks(imported, tmp_path: Path) -> None:
+    _, _, lake = imported
+    store = Store(tmp_path / "empty")
+    store.ensure()
+    with store.read() as con:
+        attach(con, lake)
+        for table, order in TABLES.items():
+            lake_only = rows(con, f"lake_{table}", order)
+            assert lake_only and rows(con, f"all_{table}", order) == lake_only, table
+            assert con.execute(f"SELECT DISTINCT origin FROM all_{table}").fetchall() == [("lake",)]
 
 
 def test_compaction_merges_parts_and_changes_no_row(imported, tmp_path: Path) -> None:

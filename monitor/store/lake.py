@@ -237,14 +237,16 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
 
 
 def union_statements(create: str) -> list[str]:
-    """``all_<table>``: the database's rows, then the lake's rows whose post the database lacks."""
+    """``lake_new_<table>``: the lake's rows whose post the database lacks (with the local tables'
+    columns: what a summary adds to the local rows, e.g. into its rollups); ``all_<table>``: the
+    database's rows, then those."""
     stmts = []
     for table, schema in TABLES.items():
         cols = ", ".join(schema.names)
-        lake_rows = f"SELECT {cols}, 'lake' AS origin FROM lake_{table} l"
-        stmts.append(f"{create} all_{table} AS SELECT {cols}, 'local' AS origin FROM {table} "
-                     f"UNION ALL {lake_rows} WHERE NOT EXISTS "
+        stmts.append(f"{create} lake_new_{table} AS SELECT {cols} FROM lake_{table} l WHERE NOT EXISTS "
                      f"(SELECT 1 FROM posts d WHERE d.post_key = l.post_key)")
+        stmts.append(f"{create} all_{table} AS SELECT {cols}, 'local' AS origin FROM {table} "
+                     f"UNION ALL SELECT {cols}, 'lake' AS origin FROM lake_new_{table}")
     return stmts
 
 
@@ -273,7 +275,8 @@ def detach_from_store(store: Store) -> None:
 
 def detach_statements(temporary: bool = False) -> list[str]:
     kind = "TEMP VIEW" if temporary else "VIEW"
-    names = [f"all_{t}" for t in TABLES] + ["lake_daily_target"] + [f"lake_{t}" for t in ANALYSIS_KEYS]
+    names = [f"all_{t}" for t in TABLES] + [f"lake_new_{t}" for t in TABLES]
+    names.append("lake_daily_target") + [f"lake_{t}" for t in ANALYSIS_KEYS]
     names += ["lake_posts"] + [f"lake_{t}_parts" for t in TABLES]
     return [f"DROP {kind} IF EXISTS {n}" for n in names]
 
