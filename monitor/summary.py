@@ -227,6 +227,11 @@ class _scope:
 
     def __enter__(self) -> _Window:
         w = self.window
+        if rollups.enabled() and rollups.in_step(self.con):
+            # The writer keeps these rows ready (store/rollups.py): no join, no copy.
+            self.name = ""
+            return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params,
+                           rollups.FACTS_SOURCE)
         reach = min(w.start, w.prev_start or w.start)
         if w.span > timedelta(days=7):
             reach = min(reach, _baseline_reach(w.start))
@@ -239,7 +244,8 @@ class _scope:
         return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params, self.name)
 
     def __exit__(self, *exc: object) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
+        if self.name:
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
 
 
 def _baseline_reach(start: datetime) -> datetime:
@@ -472,6 +478,7 @@ def _notable_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, para
     retweet). Candidates first: the first rows in ``order`` without their text, then the text of those
     few posts; more candidates only when their texts repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
+    order += ", post_key, stance, sentiment"  # ties in a stable order, whichever way the rows are stored
     while True:
         keys = [k for (k,) in con.execute(f"SELECT post_key FROM {source} WHERE {where} {extra} ORDER BY {order} "
                                           "LIMIT ?", [*params, want]).fetchall()]
@@ -513,7 +520,7 @@ def _top_authors(con: duckdb.DuckDBPyConnection, source: str, where: str, params
     authors = con.execute(f"""
         SELECT author_handle, platform, count(DISTINCT post_key) AS n, round(avg(sentiment), 3)
         FROM {source} WHERE {where} AND author_handle IS NOT NULL
-        GROUP BY ALL ORDER BY n DESC, author_handle LIMIT ?
+        GROUP BY ALL ORDER BY n DESC, author_handle, platform LIMIT ?
     """, [*params, limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
 
@@ -553,7 +560,7 @@ def _stance_split(stance: dict[str, int]) -> str:
 
 _SPIKE_COLUMNS = """target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
                    count(*) AS n, avg(sentiment) AS mood,
-                   arg_max(struct_pack(post_key, engagement), coalesce(engagement, 0)) AS top"""
+                   arg_max(struct_pack(post_key, engagement), (coalesce(engagement, 0), post_key)) AS top"""
 
 
 def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
@@ -585,7 +592,7 @@ def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) 
         SELECT target_id, name, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
         FROM per_bucket
         QUALIFY n >= ? AND n >= ? * average
-        ORDER BY n / average DESC, n DESC, bucket LIMIT ?
+        ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
     """, [*window.params, hours, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
 
 
@@ -606,7 +613,7 @@ def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -
             FROM per_bucket)
         SELECT target_id, name, bucket, n, mood, top, average FROM with_baseline
         WHERE bucket >= date_trunc('day', ?::TIMESTAMP) AND n >= ? AND n >= ? * average
-        ORDER BY n / average DESC, n DESC, bucket LIMIT ?
+        ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
     """, [*params, window.start, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
 
 

@@ -443,12 +443,7 @@ class Store:
                     set(batch.tables[t].column("post_key").to_pylist()) <= p.post_keys
                     for t in ANALYSIS_TABLES if t in batch.tables)
             if "posts" in p.views and "mentions" in p.views:
-                # The words of the batch's mentions for the rollups: the regular expressions run
-                # here, before the file is attached, not with the lock held.
-                source = (f"SELECT m.post_key, m.target_id, p.created_at, p.text FROM {p.views['mentions']} m "
-                          f"JOIN {p.temp('posts')} p USING (post_key)")
-                engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS "
-                               f"{rollups.mention_words_sql(source)}")
+                self._prepare_rollups(engine, p)
             if "deletions" in p.views:
                 p.deleted_keys = set(batch.tables["deletions"].column("post_key").to_pylist())
             p.hashes = {key: key_hash(key) for key in p.post_keys | p.deleted_keys}
@@ -456,6 +451,17 @@ class Store:
             self._release(p)
             raise
         return p
+
+    @staticmethod
+    def _prepare_rollups(engine: duckdb.DuckDBPyConnection, p: _Prepared) -> None:
+        """The words and facts of the batch's mentions for store/rollups.py, made before the file is
+        attached (the regular expressions and joins do not run with the lock held)."""
+        source = (f"SELECT m.post_key, m.target_id, p.created_at, p.text FROM {p.views['mentions']} m "
+                  f"JOIN {p.temp('posts')} p USING (post_key)")
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS {rollups.mention_words_sql(source)}")
+        scores = p.views.get("target_scores", rollups.NO_SCORES)
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('facts')} AS "
+                       f"{rollups.facts_sql(p.views['mentions'], scores, p.temp('posts'))}")
 
     def _release(self, prepared: _Prepared) -> None:
         if prepared.engine is not self._engine_con:
@@ -540,6 +546,7 @@ class Store:
             # stored post costs scans of the tables.
             table = self._keys_table(con, p, "gone", gone)
             rollups.add(con, self._stored_mentions_sql(table), sign=-1)  # while the posts are there
+            con.execute(f"DELETE FROM mention_facts WHERE post_key IN (SELECT post_key FROM {table})")
             deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
                                   f"AND post_key IN (SELECT post_key FROM {table})")
             for analysis in ANALYSIS_TABLES:
@@ -547,6 +554,7 @@ class Store:
         if "rescored" in p.views:
             rescored = self._keys_table(con, p, "rescored", set(self._column(con, p.views["rescored"])))
             rollups.add(con, self._stored_mentions_sql(rescored), sign=-1)
+            con.execute(f"DELETE FROM mention_facts WHERE post_key IN (SELECT post_key FROM {rescored})")
             for table in ANALYSIS_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
         return deleted
@@ -560,11 +568,19 @@ class Store:
         """The stored mentions of a few posts (a keys table of post_key, key_hash) with their posts'
         time and text, for the rollups. Posts are found by key hash (a scan of one integer column),
         or by key where a post has no hash."""
-        return (f"SELECT m.post_key, m.target_id, p.created_at, p.text "
-                f"FROM (SELECT * FROM mentions WHERE post_key IN (SELECT post_key FROM {keys_table})) m "
-                f"JOIN (SELECT post_key, created_at, text FROM posts WHERE (key_hash IN (SELECT key_hash FROM "
-                f"{keys_table}) OR key_hash IS NULL) AND post_key IN (SELECT post_key FROM {keys_table})) p "
-                f"USING (post_key)")
+        mentions, posts = Store._rows_of("mentions", keys_table), Store._posts_of(keys_table)
+        return f"SELECT m.post_key, m.target_id, p.created_at, p.text FROM {mentions} m JOIN {posts} p USING (post_key)"
+
+    @staticmethod
+    def _rows_of(table: str, keys_table: str) -> str:
+        return f"(SELECT * FROM {table} WHERE post_key IN (SELECT post_key FROM {keys_table}))"
+
+    @staticmethod
+    def _posts_of(keys_table: str) -> str:
+        """The stored posts of a keys table, found by key hash (a scan of one integer column), or by
+        key where a post has no hash."""
+        return (f"(SELECT * FROM posts WHERE (key_hash IN (SELECT key_hash FROM {keys_table}) OR key_hash IS NULL) "
+                f"AND post_key IN (SELECT post_key FROM {keys_table}))")
 
     def _insert_posts(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared, stored: set[str],
                       result: ApplyResult) -> str:
@@ -587,18 +603,21 @@ class Store:
         return new_keys
 
     def _rollup_statements(self, con: duckdb.DuckDBPyConnection, p: _Prepared, new_keys: str) -> list[str]:
-        """Count the words of the mentions this batch inserts into the rollups (store/rollups.py): the
-        words found in _prepare for the batch's new posts; for mentions of posts stored before (a
-        rescore), from the stored text, after the mentions are inserted."""
+        """Count the words and facts of the mentions this batch inserts into the rollups
+        (store/rollups.py): those made in _prepare for the batch's new posts; for mentions of posts
+        stored before (a rescore), from the stored rows, after the mentions are inserted."""
         if "mentions" not in p.views:
             return []
         if "posts" in p.views:
             semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
             words = f"SELECT * FROM {p.temp('words')}{semi}"
+            facts = f"SELECT * FROM {p.temp('facts')}{semi}"
         else:
             keys = self._keys_table(con, p, "analysed", set(self._column(con, p.views["mentions"])))
             words = rollups.mention_words_sql(self._stored_mentions_sql(keys))
-        return [f"INSERT INTO rollup_words {rollups.counts_sql(words)}"]
+            facts = rollups.facts_sql(self._rows_of("mentions", keys), self._rows_of("target_scores", keys),
+                                      self._posts_of(keys))
+        return [f"INSERT INTO rollup_words {rollups.counts_sql(words)}", f"INSERT INTO mention_facts {facts}"]
 
     @staticmethod
     def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:

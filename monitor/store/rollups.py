@@ -1,5 +1,11 @@
-"""Daily rollups of the words of the mentions: per UTC day, target, kind ('hashtag' or 'term') and
-word, how many posts mentioning the target use the word (``rollup_words``).
+"""What the read side keeps ready, maintained by the writer in the same transaction as the rows:
+
+- ``mention_facts``: one row per mention with what the summary's figures read (its post's platform,
+  time, author and engagement, the target's sentiment and stance and the stance scorer), so a
+  summary reads one table instead of joining mentions, posts and target_scores on their text keys
+  (a materialised ``v_mentions`` without text, url and names).
+- ``rollup_words``: per UTC day, target, kind ('hashtag' or 'term') and word, how many posts
+  mentioning the target use the word.
 
 Why: the summary's top hashtags and terms ran two regular expressions over the text of every mention
 in the window at every call (45 of the 84 s of a whole-history summary over 1M posts). The words of a
@@ -15,9 +21,15 @@ and the negated counts of the mentions it deletes (a rescore, a deletion at the 
 deletes them, in the same transaction as the rows. Readers sum. ``compact`` folds a day's deltas into
 one row per word (maintenance; rows appended since are flagged ``compacted = false``).
 
-A seam for other row sources (a Parquet lake, another file): ``add(con, source_sql)`` counts any
-relation with the columns ``post_key, target_id, created_at, text`` (one row per mention, its post's
-time and text), and ``rebuild(con, source_sql)`` replaces the whole table from one.
+A seam for other row sources (a Parquet lake, another file): ``add(con, source_sql)`` counts the
+words of any relation with the columns ``post_key, target_id, created_at, text`` (one row per mention,
+its post's time and text); ``add_facts(con, mentions, scores, posts)`` adds the facts of any three
+relations with the columns of the mentions, target_scores and posts tables; ``rebuild(con)``
+replaces both from the stored rows (``rebuild(con, source_sql)``: the words from another relation).
+
+Rows written past the writer (by hand, in SQL) are in neither: ``rollup_state`` holds the number of
+mention rows the writer counted, and readers use the rows while it differs from the mentions table
+(``in_step``), until a ``rebuild``.
 """
 
 from __future__ import annotations
@@ -46,6 +58,44 @@ CREATE TABLE rollup_words (
 -- (by hand, in SQL) and the rollups do not count them; readers use the rows until a rebuild.
 CREATE TABLE rollup_state (mentions BIGINT NOT NULL);
 """
+
+FACTS_DDL = """
+CREATE TABLE mention_facts (
+    post_key              VARCHAR NOT NULL,
+    target_id             VARCHAR NOT NULL,
+    platform              VARCHAR NOT NULL,
+    created_at            TIMESTAMP NOT NULL,
+    author_handle         VARCHAR,
+    sentiment             DOUBLE,
+    stance                VARCHAR,
+    stance_scorer         VARCHAR,
+    stance_scorer_version VARCHAR,
+    engagement            BIGINT
+);
+"""
+# An empty relation with the target_scores columns facts_sql reads (a batch without scores).
+NO_SCORES = ("(SELECT NULL::VARCHAR AS post_key, NULL::VARCHAR AS target_id, NULL::DOUBLE AS sentiment, "
+             "NULL::VARCHAR AS stance, NULL::VARCHAR AS stance_scorer, NULL::VARCHAR AS stance_scorer_version "
+             "WHERE false)")
+# mention_facts with the target's name: the columns of v_mentions the summary reads.
+FACTS_SOURCE = "(SELECT f.*, t.name AS target_name FROM mention_facts f LEFT JOIN targets t USING (target_id))"
+
+
+def facts_sql(mentions: str, scores: str, posts: str) -> str:
+    """The mention_facts rows of three relations with the columns of mentions, target_scores and
+    posts (the joins of view v_mentions)."""
+    return f"""
+        SELECT m.post_key, m.target_id, p.platform, p.created_at, p.author_handle, ts.sentiment, ts.stance,
+               ts.stance_scorer, ts.stance_scorer_version,
+               coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0)
+                   AS engagement
+        FROM {mentions} m JOIN {posts} p USING (post_key)
+        LEFT JOIN {scores} ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id"""
+
+
+def add_facts(con: duckdb.DuckDBPyConnection, mentions: str, scores: str, posts: str) -> None:
+    con.execute(f"INSERT INTO mention_facts {facts_sql(mentions, scores, posts)}")
+
 
 # The summary reads the rollups only while this is on (tests and bench/summary_scale.py compare with the rows).
 _ENABLED = [True]
@@ -102,27 +152,42 @@ SET_IN_STEP_SQL = "DELETE FROM rollup_state; INSERT INTO rollup_state SELECT cou
 REBUILD_CHUNK = 250_000
 
 
+FACTS_CHUNK = 2_000_000
+
+
 def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -> None:
-    """Replace the rollups with the counts of ``source_sql`` (default: the stored mentions, and the
-    rollups are then in step with them), a few days at a time. The migration that created the table
-    ran this for the database it found."""
+    """Replace the word rollups with the counts of ``source_sql``, a few days at a time; by default
+    the stored mentions, and the facts too: both are then in step with the rows. The migrations that
+    created the tables ran this for the database they found."""
     con.execute("DELETE FROM rollup_words")
-    for start, end in _day_chunks(con, source_sql):
+    for start, end in _day_chunks(con, source_sql, REBUILD_CHUNK):
         add(con, f"SELECT * FROM ({source_sql}) WHERE created_at >= '{start}' AND created_at < '{end}'")
     con.execute("UPDATE rollup_words SET compacted = true")
     if source_sql == STORED_MENTIONS:
+        rebuild_facts(con)
         con.execute(SET_IN_STEP_SQL)
 
 
-def _day_chunks(con: duckdb.DuckDBPyConnection, source_sql: str) -> list[tuple[str, str]]:
-    """Runs of whole days [start, end) holding about REBUILD_CHUNK mentions each (a busier day alone)."""
+def rebuild_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace mention_facts with the facts of the stored rows (a few million mentions at a time)."""
+    if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'mention_facts' AND NOT temporary"
+                   ).fetchone() is None:
+        return  # the word rollups' migration, before the facts' one
+    con.execute("DELETE FROM mention_facts")
+    for start, end in _day_chunks(con, STORED_MENTIONS, FACTS_CHUNK):
+        add_facts(con, "mentions", "target_scores",
+                  f"(SELECT * FROM posts WHERE created_at >= '{start}' AND created_at < '{end}')")
+
+
+def _day_chunks(con: duckdb.DuckDBPyConnection, source_sql: str, chunk: int) -> list[tuple[str, str]]:
+    """Runs of whole days [start, end) holding about ``chunk`` mentions each (a busier day alone)."""
     days = con.execute(f"SELECT CAST(created_at AS DATE) AS day, count(*) FROM ({source_sql}) "
                        "GROUP BY day ORDER BY day").fetchall()
     chunks: list[tuple[str, str]] = []
     first, size = None, 0
     for i, (day, n) in enumerate(days):
         first, size = first or day, size + n
-        if size >= REBUILD_CHUNK or i == len(days) - 1:
+        if size >= chunk or i == len(days) - 1:
             chunks.append((first.isoformat(), (day + timedelta(days=1)).isoformat()))
             first, size = None, 0
     return chunks

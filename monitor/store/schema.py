@@ -428,6 +428,17 @@ def _word_rollups(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS.append(("word rollups", _word_rollups))
 
+
+def _mention_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """One row per mention with what the summary reads (store/rollups.py): a summary reads one table
+    instead of joining mentions, posts and target_scores on their text keys. Filled here from the
+    stored rows; the writer keeps it in step in the same transaction as the rows."""
+    con.execute(rollups.FACTS_DDL)
+    rollups.rebuild_facts(con)
+
+
+MIGRATIONS.append(("mention facts", _mention_facts))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
