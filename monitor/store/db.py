@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
-from monitor.store import rollups
+import monitor.store.rollups as rollups
 from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
 from monitor.store.schema import key_hash_sql, migrate
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from monitor.store import rollups
+import monitor.store.rollups as rollups
 
 
 def key_hash_sql(key: str) -> str:
