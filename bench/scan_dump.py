@@ -111,7 +111,8 @@ def write_dump(path: Path, lines: int, rate: float, seed: int) -> list[str]:
 
 def grep_pattern(config: Any) -> str:
     names = [n for t in config.targets for n in (*t.aliases, *t.exact_aliases, *t.ambiguous_aliases)]
-    names += [f"@{h}" for t in config.targets for h in t.handles] + [f"#{h}" for t in config.targets for h in t.hashtags]
+    names += [f"@{h}" for t in config.targets for h in t.handles]
+    names += [f"#{h}" for t in config.targets for h in t.hashtags]
     return "|".join(re.escape(n).replace("\\ ", " ") for n in sorted(set(names), key=len, reverse=True))
 
 

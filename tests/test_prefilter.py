@@ -183,7 +183,8 @@ def _tables(store: Store) -> dict[str, list[tuple]]:
 def test_import_with_and_without_prefilter_stores_the_same(config: Config, tmp_path: Path) -> None:
     rng = random.Random(5)
     filler = ["what a day", "the reason is simple", "person of interest", "I love this song", ""]
-    bodies = [rng.choice(filler) if rng.random() > 0.1 else rng.choice(ADVERSARIAL) for _ in range(400)]
+    # Fewer posts than the pool's MIN_PARALLEL (400): analysed in this process, no workers to start.
+    bodies = [rng.choice(filler) if rng.random() > 0.1 else rng.choice(ADVERSARIAL) for _ in range(300)]
     bodies = [b or "ok" for b in bodies]
     dump = _dump(tmp_path / "RC_test.zst", bodies, extra=[b"\n", b"   \n", b'{"id": "bad", "body": "Elon Musk"\n'])
     reports, tables = [], []
@@ -196,11 +197,11 @@ def test_import_with_and_without_prefilter_stores_the_same(config: Config, tmp_p
     with_filter, without = reports
     assert with_filter.format == "reddit_dump"
     assert (with_filter.records, with_filter.posts_new, with_filter.unmatched, with_filter.errors) == \
-        (without.records, without.posts_new, without.unmatched, without.errors) == (400, without.posts_new,
-                                                                                    400 - without.posts_new, 1)
+        (without.records, without.posts_new, without.unmatched, without.errors) == (300, without.posts_new,
+                                                                                    300 - without.posts_new, 1)
     assert without.posts_new > 20
     assert tables[0] == tables[1]
-    assert [e.line for e in with_filter.error_samples] == [e.line for e in without.error_samples] == [403]
+    assert [e.line for e in with_filter.error_samples] == [e.line for e in without.error_samples] == [303]
 
 
 def test_candidate_lines_keep_their_line_numbers(config: Config, tmp_path: Path, monkeypatch) -> None:
@@ -215,3 +216,41 @@ def test_candidate_lines_keep_their_line_numbers(config: Config, tmp_path: Path,
     errors = [item for item in items if isinstance(item, RecordError)]
     assert [(e.line, "utf-8" in e.reason) for e in errors] == [(44, True)]
     assert sum(item.count for item in items if isinstance(item, SkippedLines)) == 40  # the blank line 43 is none
+
+
+def test_truncated_dump_keeps_what_was_read_with_the_prefilter(config: Config, tmp_path: Path) -> None:
+    rng = random.Random(9)  # incompressible bodies, so a cut file still holds many whole lines
+    bodies = [("Elon Musk " if i % 20 == 0 else "") + "".join(rng.choices("abcdefghij klmnop", k=1500))
+              for i in range(600)]
+    whole = _dump(tmp_path / "RC_whole.zst", bodies).read_bytes()
+    cut = tmp_path / "RC_cut.zst"
+    cut.write_bytes(whole[: len(whole) // 2])
+    reports = [Importer(config, Store(tmp_path / f"d{use}"), prefilter=use).import_paths([cut])[0]
+               for use in (True, False)]
+    assert 100 < reports[0].records == reports[1].records < 400
+    assert reports[0].posts_new == reports[1].posts_new > 5
+    assert [(e.line, "stream ended early" in e.reason) for e in reports[0].error_samples] == \
+        [(e.line, True) for e in reports[1].error_samples] == [(reports[1].records + 1, True)]
+
+
+def test_stopping_early_ends_the_reading_thread(config: Config, tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    import monitor.sources.base as base
+
+    monkeypatch.setattr(base, "CHUNK_BYTES", 256)
+    dump = _dump(tmp_path / "RC_stop.zst", ["Elon Musk"] * 2000)
+    lines = iter_candidate_lines(ArchiveInput(dump), Prefilter.for_targets(config.targets, pure=True))
+    assert next(lines)[0] == 1
+    lines.close()
+    assert not [t for t in threading.enumerate() if t.name == "prefilter-read"]
+
+
+def test_the_import_option_turns_it_off(config: Config, tmp_path: Path, monkeypatch) -> None:
+    seen = []
+    original = Prefilter.candidate_lines
+    monkeypatch.setattr(Prefilter, "candidate_lines", lambda self, chunk: seen.append(1) or original(self, chunk))
+    dump = _dump(tmp_path / "RC_opt.zst", ["Elon Musk", "nothing"])
+    importer = Importer(config, Store(tmp_path / "d"))
+    assert importer.import_paths([dump], prefilter=False)[0].records == 2 and not seen
+    assert importer.import_paths([dump], force=True)[0].records == 2 and seen
