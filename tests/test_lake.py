@@ -100,8 +100,8 @@ def test_compaction_merges_parts_and_changes_no_row(imported, tmp_path: Path) ->
     assert not rollup_is_current(lake)  # the parts changed: the rollup says so
 
 
-def test_rollup_sums_the_deduped_scores(imported) -> None:
-    _, _, lake = imported
+def test_rollup_and_facts_sum_the_deduped_scores(imported) -> None:
+    _, store, lake = imported
     assert rollup_is_current(lake)
     con = duckdb.connect()
     attach(con, lake, local=False)
@@ -110,6 +110,12 @@ def test_rollup_sums_the_deduped_scores(imported) -> None:
     direct = con.execute("SELECT target_id, count(*), round(sum(sentiment), 9) FROM lake_target_scores "
                          "GROUP BY 1 ORDER BY 1").fetchall()
     assert from_rollup == direct and direct
+    # The lake's mention facts are the database's mention_facts rows of the same posts.
+    facts = con.execute("SELECT * FROM lake_mention_facts ORDER BY post_key, target_id").fetchall()
+    with store.read() as local:
+        columns = ", ".join(d[0] for d in con.execute("SELECT * FROM lake_mention_facts LIMIT 0").description)
+        stored = local.execute(f"SELECT {columns} FROM mention_facts ORDER BY post_key, target_id").fetchall()
+    assert facts == stored and facts
 
 
 @pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI (pip install duckdb-cli) not installed")

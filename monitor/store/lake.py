@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitor.store.db import Store
+from monitor.store.rollups import facts_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
 PART_COLUMN = "lake_part"
@@ -53,6 +54,7 @@ ANALYSIS_KEYS = {"mentions": ("post_key", "target_id"), "post_sentiment": ("post
                  "target_scores": ("post_key", "target_id")}
 TASKS_DIR = "_tasks"
 ROLLUP_FILE = "_rollup/daily_target.parquet"
+FACTS_FILE = "_rollup/mention_facts.parquet"
 COMPACT_JOURNAL_DIR = "_compacting"
 # Parquet row groups of this many rows: big enough for fast scans, small enough for a worker's memory.
 ROW_GROUP_ROWS = 128 * 1024
@@ -231,8 +233,11 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
         stmts.append(f"{create} lake_{table} AS SELECT a.* FROM lake_{table}_parts a SEMI JOIN lake_posts p "
                      f"ON a.post_key = p.post_key AND a.{PART_COLUMN} = p.{PART_COLUMN}")
     stmts.append(f"{create} lake_daily_target AS {rollup_select(lake)}")
+    stmts.append(f"{create} lake_mention_facts AS {facts_select(lake)}")
     if local:
         stmts += union_statements(create)
+        stmts.append(f"{create} lake_new_mention_facts AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
+                     "(SELECT 1 FROM posts d WHERE d.post_key = l.post_key)")
     return stmts
 
 
@@ -276,7 +281,8 @@ def detach_from_store(store: Store) -> None:
 def detach_statements(temporary: bool = False) -> list[str]:
     kind = "TEMP VIEW" if temporary else "VIEW"
     names = [f"all_{t}" for t in TABLES] + [f"lake_new_{t}" for t in TABLES]
-    names.append("lake_daily_target") + [f"lake_{t}" for t in ANALYSIS_KEYS]
+    names += ["lake_new_mention_facts", "lake_mention_facts", "lake_daily_target"]
+    names += [f"lake_{t}" for t in ANALYSIS_KEYS]
     names += ["lake_posts"] + [f"lake_{t}_parts" for t in TABLES]
     return [f"DROP {kind} IF EXISTS {n}" for n in names]
 
@@ -305,6 +311,13 @@ def rollup_select(lake: Lake) -> str:
     return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + ROLLUP_FILE)})"
 
 
+def facts_select(lake: Lake) -> str:
+    fs, root = lake.fs_path
+    if not fs.exists(f"{root}/{FACTS_FILE}"):
+        return (f"SELECT * FROM ({facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')}) WHERE false")
+    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})"
+
+
 def parts_signature(lake: Lake) -> str:
     """A hash of the lake's part names: the rollup is current when it was built from these parts."""
     fs, root = lake.fs_path
@@ -313,15 +326,20 @@ def parts_signature(lake: Lake) -> str:
 
 
 def refresh_rollup(lake: Lake) -> int:
-    """Rebuild the per-day rollup (day, platform, target, scorers: score counts and sums) from the
-    deduped lake rows; the summary reads it instead of scanning every part. Returns its rows."""
+    """Rebuild, from the deduped lake rows, the per-day rollup (day, platform, target, scorers: score
+    counts and sums) and the mention facts (one row per mention with what the summary reads, the
+    columns of the database's ``mention_facts``, ordered by time so a window reads few row groups).
+    A summary reads these instead of deduping every part. Returns the rollup's rows."""
+    meta = {b"parts_signature": parts_signature(lake).encode()}
     con = duckdb.connect()
     try:
         attach(con, lake, temporary=True, local=False)
         rollup = con.sql(ROLLUP_SQL).to_arrow_table()
+        facts = con.sql(f"{facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')} "
+                        "ORDER BY created_at").to_arrow_table()
     finally:
         con.close()
-    meta = {b"parts_signature": parts_signature(lake).encode()}
+    write_parquet_atomic(lake, FACTS_FILE, facts.replace_schema_metadata(meta))
     write_parquet_atomic(lake, ROLLUP_FILE, rollup.replace_schema_metadata(meta))
     return rollup.num_rows
 
