@@ -376,9 +376,19 @@ def _top_words(con: duckdb.DuckDBPyConnection, window: _Window,
     Whole days come from the daily rollups (store/rollups.py) when no platform or author is filtered;
     the rest of the window (its partial first and last days) from the rows."""
     days = _rollup_days(con, window)
+    edges = _edge_words(con, window, days) if days is not None else None
+    try:
+        return _words_of(con, window, days, edges, limit)
+    finally:
+        if edges:
+            con.execute(f"DROP TABLE IF EXISTS temp.{edges}")
+
+
+def _words_of(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[datetime, datetime] | None,
+              edges: str | None, limit: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
     words: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
-        sql, params = _word_counts_sql(window, view, column, days)
+        sql, params = _word_counts_sql(window, view, column, days, edges)
         excluded = "" if column == "hashtag" else f"{_EXCLUDED_TERMS_SQL},"
         kept = "" if column == "hashtag" else """WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
             AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word)"""
@@ -403,10 +413,34 @@ own_words AS (SELECT DISTINCT target_id, unnest(regexp_split_to_array(lower(word
               FROM own_names)"""
 
 
-def _word_counts_sql(window: _Window, view: str, column: str,
-                     days: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:
+def _edge_words(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[datetime, datetime]) -> str | None:
+    """The words of the window's mentions outside the rollups' whole days [first, last), counted as
+    the writer counts them (rollups.mention_words_sql: each post's text once) into a temp table of
+    (target_id, kind, word, n); None when the rollups cover the whole window."""
+    first, last = days
+    if window.start >= first and (window.end < last if window.end_inclusive else window.end <= last):
+        return None
+    where, params = Filters().sql(window.start, window.end, window.end_inclusive)
+    where += " AND (created_at < ? OR created_at >= ?)"
+    params += [first, last]
+    targets = ""
+    if window.filters.targets:
+        targets = f"AND target_id IN ({', '.join('?' for _ in window.filters.targets)})"
+    source = (f"SELECT f.post_key, f.target_id, f.created_at, p.text "
+              f"FROM (SELECT post_key, target_id, created_at FROM mention_facts WHERE {where} {targets}) f "
+              f"JOIN (SELECT post_key, text FROM posts WHERE {where}) p USING (post_key)")
+    name = f"summary_edge_words_{next(_SCOPE_COUNTER)}"
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT target_id, kind, word, count(*) AS n "
+                f"FROM ({rollups.mention_words_sql(source)}) GROUP BY ALL",
+                [*params, *window.filters.targets, *params])
+    return name
+
+
+def _word_counts_sql(window: _Window, view: str, column: str, days: tuple[datetime, datetime] | None,
+                     edges: str | None) -> tuple[str, list[Any]]:
     """Rows (target_id, word, n) whose sums per target and word are the posts using the word: the
-    rollups' days [first, last) and the rows of the window outside them."""
+    rollups' days [first, last) and the window's rows outside them (``edges``, from _edge_words);
+    without rollups, the rows of the whole window (view v_mention_hashtags or v_mention_terms)."""
     raw_where, raw_params = window.where, list(window.params)
     parts, params = [], []
     if days is not None:
@@ -418,10 +452,10 @@ def _word_counts_sql(window: _Window, view: str, column: str,
         parts.append(f"SELECT target_id, word, posts AS n FROM rollup_words WHERE kind = ? AND day >= ? "
                      f"AND day < ? {target_filter}")
         params += [column, first.date(), last.date(), *target_params]
-        if window.start >= first and (window.end < last if window.end_inclusive else window.end <= last):
-            return parts[0], params  # the rollups cover the whole window
-        raw_where += " AND (created_at < ? OR created_at >= ?)"
-        raw_params += [first, last]
+        if edges:
+            parts.append(f"SELECT target_id, word, n FROM {edges} WHERE kind = ?")
+            params.append(column)
+        return " UNION ALL ".join(parts), params
     parts.append(f"SELECT target_id, {column} AS word, count(DISTINCT post_key) AS n FROM {view} "
                  f"WHERE {raw_where} GROUP BY ALL")
     return " UNION ALL ".join(parts), params + raw_params

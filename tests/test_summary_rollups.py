@@ -72,7 +72,7 @@ def _figures(store: Store, **kwargs: Any) -> dict[str, Any]:
 
 # The whole history, windows with partial first and last days, whole days, targets.
 WINDOWS = [{}, {"since": "36h"}, {"since": "2025-03-02T07:00", "until": "2025-03-08"},
-           {"since": "5d", "target": ["altman", "openai"]}]
+           {"since": "2025-03-03T12:00", "until": "2025-03-07T06:30", "target": ["altman", "openai"]}]
 
 
 def _assert_rollups_equal_rows(store: Store) -> None:
