@@ -115,9 +115,9 @@ def time_vader(stock: Any, texts: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def _tree_usage(root: int) -> tuple[int, float]:
-    """Resident bytes of a process and all its descendants, and the CPU seconds of the process
-    itself (not its children), read from /proc ((0, 0.0) where /proc is missing)."""
+def _tree_usage(root: int) -> tuple[dict[int, int], float]:
+    """Resident bytes of a process and of each of its descendants (by pid), and the CPU seconds of
+    the process itself (not its children), read from /proc (({}, 0.0) where /proc is missing)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     root_cpu = 0.0
@@ -134,27 +134,31 @@ def _tree_usage(root: int) -> tuple[int, float]:
         rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
         if pid == root:  # utime + stime, in clock ticks
             root_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    total, todo = 0, [root]
+    tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        if pid in rss:
+            tree[pid] = rss[pid]
         todo += children.get(pid, [])
-    return total, root_cpu
+    return tree, root_cpu
 
 
 def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     """The import's report, its wall seconds, the CPU seconds of all its processes and of its main
     process alone (last seen before it ended, so slightly less), and the peak resident memory of
-    its process tree (sampled every 50 ms)."""
+    its process tree and of each of its processes (sampled every 50 ms; the per-process peaks may
+    come at different times, so they can add up to more than the tree's)."""
     started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    seen = {"peak": 0, "main_cpu": 0.0}
+    seen: dict[str, Any] = {"peak": 0, "main_cpu": 0.0, "each": {}}
 
     def sample() -> None:
         while proc.poll() is None:
-            rss, main_cpu = _tree_usage(proc.pid)
-            seen["peak"] = max(seen["peak"], rss)
+            tree, main_cpu = _tree_usage(proc.pid)
+            seen["peak"] = max(seen["peak"], sum(tree.values()))
             seen["main_cpu"] = max(seen["main_cpu"], main_cpu)
+            for pid, rss in tree.items():
+                seen["each"][pid] = max(seen["each"].get(pid, 0), rss)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -166,8 +170,15 @@ def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     if proc.returncode != 0:
         sys.exit(stderr)
     cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    others = sorted((rss for pid, rss in seen["each"].items() if pid != proc.pid), reverse=True)
     return {"report": json.loads(stdout)[0], "seconds": seconds, "cpu": cpu, "main_cpu": seen["main_cpu"],
-            "peak": seen["peak"]}
+            "peak": seen["peak"], "peaks": [seen["each"].get(proc.pid, 0), *others]}
+
+
+def peaks_note(peaks: list[int]) -> str:
+    """'main 290 + 85 + 84 + 15' (MiB): the main process's peak RSS, then its children's, largest first
+    (the workers, then multiprocessing's resource tracker)."""
+    return f"main {peaks[0] / 2**20:.0f}" + "".join(f" + {rss / 2**20:.0f}" for rss in peaks[1:])
 
 
 def load_note() -> str:
@@ -247,13 +258,13 @@ def run_round(round_no: int, texts: list[str], archive: Path, config_path: Path,
         shutil.rmtree(data_dir, ignore_errors=True)
         per_post = 1e6 / len(texts)
         figures[mode] = (len(texts) / run["seconds"], run["cpu"] * per_post, run["peak"], run["report"]["posts_new"],
-                         run["report"]["errors"], run["main_cpu"] * per_post)
+                         run["report"]["errors"], run["main_cpu"] * per_post, run["peaks"])
     figures["load after"] = load_note()
     vader_rate = figures["vader"][0]
     print(f"round {round_no}: bare VADER {vader_rate:8,.0f} texts/s ({figures['vader'][1]:.1f} us CPU/text) | "
           + " | ".join(f"import {mode} {figures[mode][0]:8,.0f} posts/s = {figures[mode][0] / vader_rate:.2f}x "
                        f"({figures[mode][1]:.1f} us CPU/post, {figures[mode][5]:.1f} of it in the main process, "
-                       f"peak RSS {figures[mode][2] / 2**20:.0f} MiB, "
+                       f"peak RSS {figures[mode][2] / 2**20:.0f} MiB ({peaks_note(figures[mode][6])}), "
                        f"{figures[mode][3]:,} stored, {figures[mode][4]} errors)" for mode in ("compiled", "pure")))
     print(f"    {figures['load before']}  ->  {figures['load after']}", flush=True)
     return figures
@@ -277,6 +288,29 @@ def print_stages(config_path: Path, base: list[str]) -> None:
               f"speed-up {pure_us / compiled_us:.2f}x")
 
 
+def print_identity(texts: list[str], work: Path) -> None:
+    """Compiled against pure on every text of the archive (tests/compiled_outputs.py, one run each):
+    the largest score difference and the texts whose words, mentions or labels differ."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from compiled_outputs import compare_rows
+
+    texts_file = work / "texts.txt"
+    texts_file.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
+    outputs = {}
+    for mode, extra_env in (("compiled", {}), ("pure", {"MONITOR_PURE_PYTHON": "1"})):
+        env = {k: v for k, v in os.environ.items() if k != "MONITOR_PURE_PYTHON"}
+        env.update(PYTHONPATH=str(ROOT), **extra_env)
+        outputs[mode] = work / f"outputs-{mode}.jsonl"
+        subprocess.run([sys.executable, str(ROOT / "tests" / "compiled_outputs.py"), str(work), str(outputs[mode]),
+                        str(texts_file)], env=env, check=True)
+    with outputs["compiled"].open(encoding="utf-8") as compiled, outputs["pure"].open(encoding="utf-8") as pure:
+        implementations = [json.loads(next(compiled)), json.loads(next(pure))]
+        rows, worst, differing = compare_rows(map(json.loads, pure), map(json.loads, compiled))
+    print(f"compiled ({sorted(set(implementations[0].values()))}) against pure "
+          f"({sorted(set(implementations[1].values()))}) on the archive's {rows:,} texts: largest score "
+          f"difference {worst:.1e}, {differing} texts with other words, mentions or labels")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
@@ -285,6 +319,8 @@ def main() -> None:
                         help="add retweets (RT @user: ...) of the tweets, as search archives have them")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of timings (the figures: medians)")
     parser.add_argument("--workers", type=int, default=0, help="scoring processes (0 = one per CPU)")
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip comparing the compiled analysis with the pure one on every text")
     parser.add_argument("--stages-of", type=Path, help=argparse.SUPPRESS)  # internal: time the stages, texts on stdin
     args = parser.parse_args()
     if args.stages_of:
@@ -318,6 +354,8 @@ def main() -> None:
               f"{statistics.median(r['vader'][1] for r in rounds):.1f} us), peak RSS of the process tree "
               f"{max(r[mode][2] for r in rounds) / 2**20:.0f} MiB (max)")
     print_stages(config_path, base)
+    if not args.no_check:
+        print_identity(texts, work)
     shutil.rmtree(work, ignore_errors=True)
 
 

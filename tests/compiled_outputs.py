@@ -1,7 +1,7 @@
 """Every output of the compilable analysis modules over real texts, as JSON: run once compiled and
 once with MONITOR_PURE_PYTHON=1 (tests/test_compiled.py, bench/import_throughput.py) and compare.
 
-    python tests/compiled_outputs.py EVAL_DIR OUT.json
+    python tests/compiled_outputs.py EVAL_DIR OUT.json [TEXTS_FILE]
 
 Texts: VADER's 4,200 rated tweets and the dev splits' tweets of P-Stance (val) and TweetEval (val).
 Per text: our VADER pass (compound and per-word valences), stock VADER's compound through our engine
@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +60,27 @@ def implementations() -> dict[str, str]:
     return {module.__name__: module.IMPLEMENTATION for module in (matching, sentiment, stance)}
 
 
-def outputs(eval_dir: Path, config_dir: Path) -> dict[str, Any]:
+def analyzers(config_dir: Path) -> tuple[Any, Any, Any]:
+    """The analyzer over the bundled config plus the datasets' targets, our VADER engine, stock VADER's."""
     from monitor.analysis.pipeline import Analyzer
-    from monitor.analysis.sentiment import VaderEngine, prepare
+    from monitor.analysis.sentiment import VaderEngine
     from monitor.config import load_config
 
     config_path = config_dir / "compiled-outputs.toml"
     text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8") + EXTRA_TARGETS
     config_path.write_text(text, encoding="utf-8")
-    analyzer = Analyzer(load_config(config_path))
-    ours, stock = VaderEngine(), VaderEngine(extras=False)
-    rows = []
-    for post in eval_texts(eval_dir):
+    return Analyzer(load_config(config_path)), VaderEngine(), VaderEngine(extras=False)
+
+
+def output_rows(texts: Iterable[str], config_dir: Path) -> Iterator[dict[str, Any]]:
+    from monitor.analysis.sentiment import prepare
+
+    analyzer, ours, stock = analyzers(config_dir)
+    for post in texts:
         prepared = prepare(post)
         scored = ours.score(prepared)
         analysis = analyzer.analyse(post, "en")
-        rows.append({
+        yield {
             "compound": scored.compound, "valences": scored.valences, "words": scored.words,
             "stock": stock.score(post).compound,
             "mentions": [[m.target_id, m.alias, m.start, m.end] for m in analyzer.matcher.match(post)],
@@ -83,10 +89,32 @@ def outputs(eval_dir: Path, config_dir: Path) -> dict[str, Any]:
                            t.stance and t.stance.label, t.stance and t.stance.score] for t in analysis.targets]],
             "stance": [[r.label, r.score] for r in (analyzer.rule_stance.score(tid, post, None, scored)
                                                     for tid in FIXED_TARGETS)],
-        })
-    return {"implementations": implementations(), "rows": rows}
+        }
+
+
+def outputs(eval_dir: Path, config_dir: Path) -> dict[str, Any]:
+    return {"implementations": implementations(), "rows": list(output_rows(eval_texts(eval_dir), config_dir))}
+
+
+def compare_rows(reference: Iterable[dict[str, Any]], other: Iterable[dict[str, Any]]) -> tuple[int, float, int]:
+    """(rows, largest score difference, rows whose words, mentions, labels or rounded analysis differ)."""
+    count, worst, differing = 0, 0.0, 0
+    for ref, got in zip(reference, other, strict=True):
+        count += 1
+        worst = max(worst, abs(ref["compound"] - got["compound"]), abs(ref["stock"] - got["stock"]),
+                    *(abs(a - b) for a, b in zip(ref["valences"], got["valences"], strict=True)),
+                    *(abs(a[1] - b[1]) for a, b in zip(ref["stance"], got["stance"], strict=True)))
+        differing += any(ref[key] != got[key] for key in ("words", "mentions", "analysis")) or \
+            [s[0] for s in ref["stance"]] != [s[0] for s in got["stance"]]
+    return count, worst, differing
 
 
 if __name__ == "__main__":
     out = Path(sys.argv[2])
-    out.write_text(json.dumps(outputs(Path(sys.argv[1]), out.parent)), encoding="utf-8")
+    if len(sys.argv) > 3:  # TEXTS_FILE (one text a line): JSON lines, first the implementations (the bench)
+        with out.open("w", encoding="utf-8") as fh, open(sys.argv[3], encoding="utf-8") as texts:
+            fh.write(json.dumps(implementations()) + "\n")
+            for row in output_rows((line.rstrip("\n") for line in texts), out.parent):
+                fh.write(json.dumps(row) + "\n")
+    else:
+        out.write_text(json.dumps(outputs(Path(sys.argv[1]), out.parent)), encoding="utf-8")
