@@ -125,7 +125,8 @@ def import_bench(args: argparse.Namespace, config, work: Path) -> None:
         print(f"  {Path(r.path).name:52} [{r.start:>9}:{r.end:>9}] {r.records:>7} records {r.kept:>6} kept "
               f"{r.seconds:6.2f} s")
     cpu_per_million = sum(seconds) / max(1, done.records) * 1e6
-    print(f"task CPU-seconds per million records: {cpu_per_million:,.0f} ({cpu_per_million / 3600:.2f} core-hours)")
+    print(f"worker-seconds (task wall time, one core each) per million records: {cpu_per_million:,.0f} "
+          f"({cpu_per_million / 3600:.2f} core-hours)")
     for workers in (args.workers, 8, 32):
         t = project(figures, workers)
         print(f"projected {workers:>2} workers: {t:.1f} s = {done.records / t:,.0f} records/s")

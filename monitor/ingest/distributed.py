@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -60,7 +61,8 @@ def plan(paths: Iterable[Path], fmt: str = "auto", split_bytes: int = SPLIT_BYTE
     """Inputs and their tasks (line offsets not counted yet: ``count_lines``)."""
     check_encoding(encoding)
     entries: list[PlanEntry] = []
-    for path in paths:
+    for given in paths:
+        path = Path(os.path.abspath(given))  # workers elsewhere have another working directory
         if not path.exists():
             entries.append(PlanEntry(str(path), refused=f"{path} does not exist"))
             continue
@@ -207,7 +209,8 @@ class DistributedImport:
 
     def run_tasks(self, tasks: list[LakeTask]) -> list[TaskResult]:
         distributed = _dask()
-        futures = [self.client.submit(run_task, task, self.config, self.lake.url, self.analyzer, self.models_dir,
+        lake_url = self.lake.root  # absolute: the workers' working directory is not ours
+        futures = [self.client.submit(run_task, task, self.config, lake_url, self.analyzer, self.models_dir,
                                       self.options, self.force, self.delay, retries=2, pure=False)
                    for task in tasks]
         results: list[TaskResult] = []
