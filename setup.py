@@ -21,7 +21,8 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-COMPILED = ("sentiment", "matching", "stance")  # monitor/analysis/<name>.py -> monitor.analysis._compiled_<name>
+# monitor/analysis/<name>.py -> monitor.analysis._compiled_<name>
+COMPILED = ("sentiment", "matching", "stance", "language")
 GENERATED = Path("build") / "cython-src"  # relative: setuptools wants relative source paths
 
 

@@ -190,7 +190,7 @@ def load_note() -> str:
 
 def stage_timings(config_path: Path, texts: list[str]) -> dict[str, float]:
     """CPU microseconds per text of each analysis stage in this process (best of 3), over the texts."""
-    from monitor.analysis import matching, sentiment, stance
+    from monitor.analysis import language, matching, sentiment, stance
     from monitor.analysis.pipeline import Analyzer
     from monitor.analysis.sentiment import VaderEngine, prepare
     from monitor.config import load_config
@@ -203,11 +203,13 @@ def stage_timings(config_path: Path, texts: list[str]) -> dict[str, float]:
     stages = {
         "our VADER pass": lambda: [engine.score(t) for t in prepared],
         "matching": lambda: [analyzer.matcher.match(t) for t in texts],
+        "language guess": lambda: [language.guess_language(t) for t in texts],
         "rule stance (1 target)": lambda: [analyzer.rule_stance.score(tid, t, None, s)
                                            for tid, t, s in zip(first, texts, scored, strict=True)],
         "whole analysis": lambda: [analyzer.analyse(t, "en") for t in texts],
     }
-    out: dict[str, Any] = {"implementation": sorted({m.IMPLEMENTATION for m in (matching, sentiment, stance)})}
+    out: dict[str, Any] = {"implementation": sorted({m.IMPLEMENTATION for m in (language, matching, sentiment,
+                                                                                  stance)})}
     for name, run in stages.items():
         best = float("inf")
         for _ in range(3):

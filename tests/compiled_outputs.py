@@ -4,7 +4,7 @@ once with MONITOR_PURE_PYTHON=1 (tests/test_compiled.py, bench/import_throughput
     python tests/compiled_outputs.py EVAL_DIR OUT.json [TEXTS_FILE]
 
 Texts: VADER's 4,200 rated tweets and the dev splits' tweets of P-Stance (val) and TweetEval (val).
-Per text: our VADER pass (compound and per-word valences), stock VADER's compound through our engine
+Per text: the language guess, our VADER pass (compound and per-word valences), stock VADER's compound through our engine
 (``extras=False``), the matcher's mentions, the whole analysis (sentiment per post and target, rule
 stance per mentioned target) and rule stance toward three fixed targets (most texts do not name them:
 the implicit-target path).
@@ -55,9 +55,9 @@ def eval_texts(eval_dir: Path) -> list[str]:
 
 def implementations() -> dict[str, str]:
     """Module name -> "compiled" or "pure", for the modules that have a compiled build."""
-    from monitor.analysis import matching, sentiment, stance
+    from monitor.analysis import language, matching, sentiment, stance
 
-    return {module.__name__: module.IMPLEMENTATION for module in (matching, sentiment, stance)}
+    return {module.__name__: module.IMPLEMENTATION for module in (language, matching, sentiment, stance)}
 
 
 def analyzers(config_dir: Path) -> tuple[Any, Any, Any]:
@@ -73,6 +73,7 @@ def analyzers(config_dir: Path) -> tuple[Any, Any, Any]:
 
 
 def output_rows(texts: Iterable[str], config_dir: Path) -> Iterator[dict[str, Any]]:
+    from monitor.analysis.language import guess_language
     from monitor.analysis.sentiment import prepare
 
     analyzer, ours, stock = analyzers(config_dir)
@@ -82,7 +83,7 @@ def output_rows(texts: Iterable[str], config_dir: Path) -> Iterator[dict[str, An
         analysis = analyzer.analyse(post, "en")
         yield {
             "compound": scored.compound, "valences": scored.valences, "words": scored.words,
-            "stock": stock.score(post).compound,
+            "stock": stock.score(post).compound, "lang": guess_language(post),
             "mentions": [[m.target_id, m.alias, m.start, m.end] for m in analyzer.matcher.match(post)],
             "analysis": [analysis.compound, analysis.compound_doc, analysis.label, analysis.sentences,
                          [[t.target_id, t.alias, t.sentiment, t.sentiment_label,
@@ -104,7 +105,7 @@ def compare_rows(reference: Iterable[dict[str, Any]], other: Iterable[dict[str, 
         worst = max(worst, abs(ref["compound"] - got["compound"]), abs(ref["stock"] - got["stock"]),
                     *(abs(a - b) for a, b in zip(ref["valences"], got["valences"], strict=True)),
                     *(abs(a[1] - b[1]) for a, b in zip(ref["stance"], got["stance"], strict=True)))
-        differing += any(ref[key] != got[key] for key in ("words", "mentions", "analysis")) or \
+        differing += any(ref[key] != got[key] for key in ("words", "mentions", "analysis", "lang")) or \
             [s[0] for s in ref["stance"]] != [s[0] for s in got["stance"]]
     return count, worst, differing
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from monitor.analysis import compiled as compiled_module
-from monitor.analysis import matching, sentiment, stance
+from monitor.analysis import language, matching, sentiment, stance
 from monitor.analysis.compiled import COMPILED, PURE, PURE_ENV, swap_in_compiled
 
 TESTS = Path(__file__).resolve().parent
 EVAL_DIR = TESTS.parents[0].parent / "shared" / "eval"
-MODULES = (matching, sentiment, stance)
+MODULES = (language, matching, sentiment, stance)
 
 
 def _built(name: str) -> bool:
-    stem = name if name.startswith("vader_") else f"compiled_{name}"
+    stem = name if name == "text_scan" else f"compiled_{name}"
     return any((TESTS.parent / "monitor" / "analysis").glob(f"_{stem}.*.so"))
 
 
@@ -50,8 +50,8 @@ def _outputs_here(tmp_path: Path) -> dict:
 
 
 def test_the_environment_variable_forces_the_pure_modules() -> None:
-    code = ("from monitor.analysis import matching, sentiment, stance; "
-            "print(sorted({m.IMPLEMENTATION for m in (matching, sentiment, stance)}))")
+    code = ("from monitor.analysis import language, matching, sentiment, stance; "
+            "print(sorted({m.IMPLEMENTATION for m in (language, matching, sentiment, stance)}))")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, PURE_ENV: "1"},
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['pure']"
@@ -68,7 +68,7 @@ def test_a_built_module_is_used_unless_forced(module) -> None:
     expected = PURE if compiled_module.pure_forced() else COMPILED
     assert module.IMPLEMENTATION == expected
     compiled_here = module.__dict__[{"matching": "split_hashtag", "sentiment": "prepare",
-                                     "stance": "_clause_numbers"}[short]]
+                                     "stance": "_clause_numbers", "language": "guess_language"}[short]]
     assert (type(compiled_here).__name__ == "cython_function_or_method") == (expected == COMPILED)
 
 
@@ -98,7 +98,7 @@ def test_compiled_and_pure_give_identical_outputs_on_real_tweets(tmp_path: Path)
     pure = _run_outputs(tmp_path, pure=True)
     built = _outputs_here(tmp_path)  # this process: compiled where built
     assert set(pure["implementations"].values()) == {PURE}
-    if not all(_built(name) for name in ("sentiment", "matching", "stance")):
+    if not all(_built(name) for name in ("sentiment", "matching", "stance", "language")):
         pytest.skip("compiled analysis not built here: only the pure path ran")
     assert set(built["implementations"].values()) == {COMPILED}
     assert len(pure["rows"]) == len(built["rows"]) > 8000
@@ -158,13 +158,14 @@ def test_an_import_stores_identical_rows_compiled_and_pure(tmp_path: Path) -> No
 TRICKY_TEXTS = ["", "   ", "a", "!!", "!!!", "'ab'", "..Hi..", ":-)", "(A)", "WOW!!! so GOOD :D",
                 "don’t “quote” me", "\u00a0x\u2003y\u3000z\x1c\x1dw", "İstanbul İS", "ΣΑΣ σας ΟΔΟΣ.",
                 "ǅungla ǅ", "ＡＢＣ ｄｅｆ", "STRASSE ß ẞ", "ﬁne ﬂow", "x\u200by", "café CAFÉ Ünïcode",
-                "😂😂 LOL!!", "#Tag-LINE @User_1: ok?", "a\tb\nc\rd\x0be\x0cf"]
+                "😂😂 LOL!!", "#Tag-LINE @User_1: ok?", "a\tb\nc\rd\x0be\x0cf", "ɏɐ ʼ ˆ Ω ж 中文 ١٢ あ",
+                "Ⅻ ① ²"]
 
 
-def test_the_c_tokenizer_gives_the_reference_tokens() -> None:
-    if not _built("vader_tokens"):
+def test_the_c_scans_give_the_reference_tokens_and_letter_counts() -> None:
+    if not _built("text_scan"):
         pytest.skip("the .pyx tokenizer is not built here")
-    from monitor.analysis._vader_tokens import is_cap_diff, tokens
+    from monitor.analysis._text_scan import is_cap_diff, letter_counts, tokens
 
     reference = sentiment.__dict__  # the .py's own functions, whichever implementation is swapped in
     texts = list(TRICKY_TEXTS)
@@ -177,3 +178,5 @@ def test_the_c_tokenizer_gives_the_reference_tokens() -> None:
         assert tokens(text) == (raw, words, [w.lower() for w in words]), text
         caps = sum(map(str.isupper, words))
         assert is_cap_diff(words) == (0 < len(words) - caps < len(words)), text
+        letters = sum(1 for ch in text if ch.isalpha())
+        assert letter_counts(text) == (letters, sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x024F)), text

@@ -111,7 +111,7 @@ def _words_and_emoticons(raw: list[str]) -> list[str]:
 
 def _tokens(text: str) -> tuple[list[str], list[str], list[str]]:
     """VADER's tokens of a text: as written (split at whitespace), its words (``_words_and_emoticons``),
-    and those lowercased. The compiled build uses ``_vader_tokens.tokens`` (C, one pass, same result)."""
+    and those lowercased. The compiled build uses ``_text_scan.tokens`` (C, one pass, same result)."""
     raw = text.split()
     words = _words_and_emoticons(raw)
     return raw, words, [w.lower() for w in words]
@@ -334,7 +334,7 @@ from monitor.analysis.compiled import swap_in_compiled  # noqa: E402 - must run 
 IMPLEMENTATION = swap_in_compiled(globals())
 if IMPLEMENTATION == "compiled":  # here and in the compiled module itself: its tokenizer written in C
     try:
-        from monitor.analysis._vader_tokens import is_cap_diff as _is_cap_diff
-        from monitor.analysis._vader_tokens import tokens as _tokens
+        from monitor.analysis._text_scan import is_cap_diff as _is_cap_diff
+        from monitor.analysis._text_scan import tokens as _tokens
     except ImportError:  # not built: the code above
         pass

@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""VADER's tokens in one pass over the text, in C (issue #16): the compiled build's
-``sentiment._tokens`` and ``sentiment._is_cap_diff``.
+"""Character scans in C for the compiled build (issue #16): VADER's tokens in one pass over the
+text (``sentiment._tokens``, ``sentiment._is_cap_diff``) and the letter counts of the language
+guess (``language._letter_counts``). Each has its pure-Python reference in the module named.
 
 The reference is ``sentiment.py``: ``text.split()``, then edge punctuation stripped from each
 token unless that leaves two characters or fewer, then each word lowercased. Here the text is
@@ -9,7 +10,7 @@ is its own lowercase (no new string); anything non-ASCII is lowercased by ``str.
 Equal results, to the character (tests/test_compiled.py).
 """
 
-from cpython.unicode cimport Py_UNICODE_ISSPACE
+from cpython.unicode cimport Py_UNICODE_ISALPHA, Py_UNICODE_ISSPACE
 
 
 cdef extern from "Python.h":
@@ -88,3 +89,18 @@ def is_cap_diff(list words):
         if word.isupper():
             caps += 1
     return 0 < n - caps < n
+
+
+def letter_counts(str text):
+    """(letters, letters above U+024F, i.e. beyond the Latin alphabets): ``str.isalpha`` per character."""
+    cdef Py_ssize_t letters = 0, non_latin = 0, i, n = len(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_UCS4 ch
+    for i in range(n):
+        ch = PyUnicode_READ(kind, data, i)
+        if Py_UNICODE_ISALPHA(ch):
+            letters += 1
+            if ch > 0x024F:
+                non_latin += 1
+    return letters, non_latin
