@@ -36,7 +36,7 @@ def _app() -> Any:
 
 
 def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str = "local:2", fmt: str = "auto",
-                    force: bool = False, analyzer: str | None = None, split_mib: int = 64,
+                    force: bool = False, analyzer: str | None = None, split_mib: float = 64,
                     options: dict[str, Any] | None = None) -> Any:
     """Run the import on a cluster into the lake, with a progress bar; returns the LakeImport."""
     from monitor.ingest.distributed import DistributedImport, DistributedUnavailable, connect
@@ -56,7 +56,7 @@ def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str
         with connect(cluster) as client, progress:
             job = DistributedImport(client, app.config, lake, analyzer=analyzer,
                                     models_dir=str(Path(app.data_dir) / "models"), options=options or {},
-                                    split_bytes=split_mib << 20, force=force, progress=advance)
+                                    split_bytes=int(split_mib * (1 << 20)), force=force, progress=advance)
             return job.run(list(paths), fmt)
     except DistributedUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
@@ -88,23 +88,40 @@ def lake_group() -> None:
 @click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
 @click.option("--cluster", default="local:2", show_default=True, help=CLUSTER_OPTION_HELP)
 @click.option("--format", "fmt", default="auto", show_default=True, help="Archive format; 'auto' detects it.")
-@click.option("--split-mib", default=64, show_default=True,
+@click.option("--split-mib", default=64.0, show_default=True,
               help="Split JSON Lines files (and multi-frame .zst) into tasks of about this many MiB.")
 @click.option("--force", is_flag=True, help="Run tasks an earlier run finished (their parts are replaced).")
 @click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
               help="Analyzer (default: the config's analysis.analyzer).")
+@click.option("--attach/--no-attach", default=True, show_default=True,
+              help="Then store the lake's views in the database (as `monitor lake attach`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the tasks' results as JSON.")
-def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str, fmt: str, split_mib: int, force: bool,
-                analyzer: str | None, as_json: bool) -> None:
+def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str, fmt: str, split_mib: float, force: bool,
+                analyzer: str | None, attach: bool, as_json: bool) -> None:
     """Import archives on a Dask cluster into a Parquet lake (each task writes its own parts)."""
     app = _app()
     done = run_lake_import(app, paths, lake_url, cluster, fmt, force, analyzer, split_mib)
+    if attach and done.results:
+        attach_after_import(app, lake_url)
     if as_json:
         click.echo(json.dumps([vars(r) for r in done.results], indent=2, default=str))
     else:
         print_lake_import(app, done)
     if any(e.refused for e in done.entries):
         raise SystemExit(1)
+
+
+def attach_after_import(app: Any, lake_url: str) -> None:
+    """Store the lake's views in the database; a database another writer holds is said, not fatal."""
+    from monitor.store import StoreError
+    from monitor.store.lake import Lake, attach_to_store
+
+    try:
+        app.store.ensure()
+        attach_to_store(app.store, Lake(lake_url))
+    except StoreError as exc:
+        app.err.print(Text.assemble(("views not stored now: ", "yellow"), literal(str(exc)),
+                                    " (run `monitor lake attach` later)"))
 
 
 @lake_group.command("attach")

@@ -5,6 +5,7 @@ a second run writes no duplicate; a worker killed with SIGKILL mid-task loses an
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -118,3 +119,41 @@ def _busy_worker(client, timeout: float = 30.0) -> str:
                 return worker
         time.sleep(0.05)
     raise AssertionError("no import task started")
+
+
+def test_lake_commands_import_attach_status_compact(client, local, vader_config_path: Path, tmp_path: Path) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.lake_cli import lake_group
+
+    archive, _ = local
+    # The lead registers lake_group in monitor.cli; here a copy of the main group carries it.
+    monitor = click.Group("monitor", params=main.params, callback=main.callback,
+                          commands={**main.commands, "lake": lake_group})
+    lake, data = tmp_path / "lake", tmp_path / "data"
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(monitor, ["--config", str(vader_config_path), "--data-dir", str(data), *args],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("lake", "import", str(archive / "planted.jsonl"), "--lake", str(lake), "--cluster",
+        client.scheduler.address, "--split-mib", "0.05")
+    assert run("sql", "SELECT count(*) AS n FROM all_posts WHERE origin = 'lake'", "--format", "csv").split() == \
+        ["n", str(len(lake_rows_of(lake)))]
+    status = json.loads(run("lake", "status", "--lake", str(lake), "--json"))
+    parts = status["tables"]["posts"]["parts"]
+    assert status["tasks"] >= 3 and status["rollup_current"] and parts > 3  # three months, several tasks each
+    # Four tables, three months: every partition's parts become one.
+    assert f"merged {4 * parts} parts into 12" in run("lake", "compact", "--lake", str(lake))
+    assert run("sql", "SELECT count(*) AS n FROM lake_posts", "--format", "csv").split()[1] == str(
+        len(lake_rows_of(lake)))
+
+
+def lake_rows_of(path: Path) -> list[tuple]:
+    with duckdb.connect() as con:
+        attach(con, Lake(str(path)), local=False)
+        return con.execute("SELECT post_key FROM lake_posts").fetchall()
