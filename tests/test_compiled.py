@@ -180,3 +180,34 @@ def test_the_c_scans_give_the_reference_tokens_and_letter_counts() -> None:
         assert is_cap_diff(words) == (0 < len(words) - caps < len(words)), text
         letters = sum(1 for ch in text if ch.isalpha())
         assert letter_counts(text) == (letters, sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x024F)), text
+
+
+def test_the_c_alias_scan_finds_what_the_alias_regex_finds(config) -> None:  # type: ignore[no-untyped-def]
+    if not _built("text_scan"):
+        pytest.skip("the .pyx scans are not built here")
+    import random
+
+    from monitor.analysis._text_scan import name_spans
+
+    matcher = matching.Matcher(config)
+    names = sorted(matcher._by_lower)
+    rng = random.Random(16)
+    joints = [" ", "  ", "\t", "\n", "@", "#", "'s ", "’s", "'sx", "_", "x", ".", "-", "\u00a0", "é", "1", "'"]
+    texts = [text.lower() for text in TRICKY_TEXTS]
+    for _ in range(3000):  # names, cut short, with odd whitespace, glued by joints that may end them or not
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            name = rng.choice(names)
+            if rng.random() < 0.3:
+                name = name.replace(" ", rng.choice(["  ", "\t", "\n ", "\u2003"]))
+            if rng.random() < 0.2:
+                name = name[:rng.randint(1, len(name))]
+            parts += [name, rng.choice(joints)]
+        texts.append("".join(parts))
+    found = 0
+    for text in texts:
+        expected = [m.span() for m in matcher._alias_re.finditer(text)]
+        assert name_spans(text, matcher._name_trie, matcher._alias_re) == expected, text
+        found += len(expected)
+    assert found > 3000
+    assert matching._name_trie(["elon  musk"]) is None  # odd spacing: the regex runs

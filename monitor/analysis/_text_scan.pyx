@@ -104,3 +104,71 @@ def letter_counts(str text):
             if ch > 0x024F:
                 non_latin += 1
     return letters, non_latin
+
+
+cdef extern from "Python.h":
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
+
+
+cdef inline bint _word_char(Py_UCS4 ch) noexcept:
+    # the regex module's \w for str patterns
+    return ch == 95 or Py_UNICODE_ISALNUM(ch)
+
+
+cdef inline bint _name_ends(int kind, void* data, Py_ssize_t n, Py_ssize_t j) noexcept:
+    # (?=(?:['’]s)?(?!\w)): a possessive may follow, then no word character
+    cdef Py_UCS4 ch
+    if j + 1 < n:
+        ch = PyUnicode_READ(kind, data, j)
+        if (ch == 39 or ch == 0x2019) and PyUnicode_READ(kind, data, j + 1) == 115:
+            if j + 2 >= n or not _word_char(PyUnicode_READ(kind, data, j + 2)):
+                return True
+    return j >= n or not _word_char(PyUnicode_READ(kind, data, j))
+
+
+def name_spans(str text, object trie, object pattern):
+    """(start, end) of each name of ``trie`` found in ``text``, as ``matching.Matcher``'s alias regex
+    (``pattern``, used instead where there is no trie) finds them with ``finditer``: not after a word character or '@', the longest name that ends
+    where no word character follows (a possessive may), a space in a name matching any run of
+    whitespace, each search going on after the previous name. ``trie``: one dict per character,
+    "" marking where a name ends (``matching._name_trie``)."""
+    cdef list spans = []
+    cdef Py_ssize_t n = len(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i = 0, j, best
+    cdef Py_UCS4 ch
+    cdef object node, child
+    if trie is None:
+        return [m.span() for m in pattern.finditer(text)]
+    while i < n:
+        if i > 0:
+            ch = PyUnicode_READ(kind, data, i - 1)
+            if ch == 64 or _word_char(ch):
+                i += 1
+                continue
+        node = trie
+        j = i
+        best = -1
+        while j < n:
+            ch = PyUnicode_READ(kind, data, j)
+            if Py_UNICODE_ISSPACE(ch):
+                child = (<dict>node).get(" ")
+                if child is None:
+                    break
+                while j < n and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j)):
+                    j += 1
+            else:
+                child = (<dict>node).get(chr(ch))
+                if child is None:
+                    break
+                j += 1
+            node = child
+            if "" in <dict>node and _name_ends(kind, data, n, j):
+                best = j
+        if best > i:
+            spans.append((i, best))
+            i = best
+        else:
+            i += 1
+    return spans

@@ -66,6 +66,27 @@ def _trie_pattern(names: Iterable[str]) -> str:
     return build(trie)
 
 
+def _name_trie(names: Iterable[str]) -> dict[str, dict] | None:
+    """The lowercase names as a trie of dicts, one level per character, "" where a name ends: what
+    the compiled build's alias scan walks (``_text_scan.name_spans``) instead of the regex. None
+    where a name's spacing is not single spaces between words (the regex handles those)."""
+    trie: dict[str, dict] = {}
+    for name in names:
+        if name != " ".join(name.split()):
+            return None
+        node = trie
+        for ch in name.lower():
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return trie
+
+
+def _name_spans(text: str, trie: dict[str, dict] | None, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """(start, end) of each alias ``pattern`` finds in the lowercased text. The compiled build walks
+    ``trie`` in C for the same spans (``_text_scan.name_spans``)."""
+    return [m.span() for m in pattern.finditer(text)]
+
+
 def context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     """One case-insensitive regex finding any of ``words`` as a whole word (or phrase).
 
@@ -129,6 +150,7 @@ class Matcher:
         # Matching lowercased text with a case-sensitive pattern is ~3x faster than IGNORECASE.
         pattern = rf"(?<![\w@])(?:{_trie_pattern(self._by_lower)})(?=(?:['’]s)?(?!\w))"
         self._alias_re = re.compile(pattern)
+        self._name_trie = _name_trie(self._by_lower)
         self._alias_re_icase = re.compile(pattern, re.IGNORECASE)
         # A hashtag can only name a target if its lowercase contains some alias without spaces:
         # one regex search rules out most hashtags before any lookup or camel-case split.
@@ -177,14 +199,15 @@ class Matcher:
     def _alias_candidates(self, text: str, lowered: str) -> list[tuple[_AliasRule, int, int]]:
         out: list[tuple[_AliasRule, int, int]] = []
         # Lowercasing keeps offsets unless a character changes length ('İ'); then match case-insensitively.
-        matches = self._alias_re.finditer(lowered) if len(lowered) == len(text) else self._alias_re_icase.finditer(text)
-        for m in matches:
-            matched = text[m.start():m.end()]
+        spans = (_name_spans(lowered, self._name_trie, self._alias_re) if len(lowered) == len(text) else
+                 [m.span() for m in self._alias_re_icase.finditer(text)])
+        for start, end in spans:
+            matched = text[start:end]
             key = " ".join(matched.lower().split())
             for rule in self._by_lower.get(key, ()):
                 if rule.kind != ALIAS_KIND_ALWAYS and " ".join(matched.split()) != rule.alias:
                     continue  # case-sensitive alias with the wrong case ("musk", "son")
-                out.append((rule, m.start(), m.end()))
+                out.append((rule, start, end))
         return out
 
     def _has_context(self, target_id: str, text: str) -> bool:
@@ -216,3 +239,8 @@ class Matcher:
 from monitor.analysis.compiled import swap_in_compiled  # noqa: E402 - must run after the definitions
 
 IMPLEMENTATION = swap_in_compiled(globals())
+if IMPLEMENTATION == "compiled":  # here and in the compiled module itself: the alias scan in C
+    try:
+        from monitor.analysis._text_scan import name_spans as _name_spans
+    except ImportError:  # not built: the regex
+        pass
