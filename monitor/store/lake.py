@@ -330,18 +330,39 @@ def refresh_rollup(lake: Lake) -> int:
     counts and sums) and the mention facts (one row per mention with what the summary reads, the
     columns of the database's ``mention_facts``, ordered by time so a window reads few row groups).
     A summary reads these instead of deduping every part. Returns the rollup's rows."""
-    meta = {b"parts_signature": parts_signature(lake).encode()}
+    signature = parts_signature(lake)
     con = duckdb.connect()
     try:
         attach(con, lake, temporary=True, local=False)
-        rollup = con.sql(ROLLUP_SQL).to_arrow_table()
-        facts = con.sql(f"{facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')} "
-                        "ORDER BY created_at").to_arrow_table()
+        # The dedup once (a window over every post key), for both outputs: the analysis views
+        # bind ``lake_posts`` by name when queried, so they read the winners from this table too.
+        con.execute(f"CREATE TEMP TABLE lake_posts_winners AS SELECT {WINNER_COLUMNS} FROM lake_posts")
+        con.execute("CREATE OR REPLACE TEMP VIEW lake_posts AS SELECT * FROM lake_posts_winners")
+        facts = f"{facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')} ORDER BY created_at"
+        _write_query(con, lake, FACTS_FILE, facts, signature)
+        return _write_query(con, lake, ROLLUP_FILE, ROLLUP_SQL, signature)
     finally:
         con.close()
-    write_parquet_atomic(lake, FACTS_FILE, facts.replace_schema_metadata(meta))
-    write_parquet_atomic(lake, ROLLUP_FILE, rollup.replace_schema_metadata(meta))
-    return rollup.num_rows
+
+
+# The columns of the deduped posts the rollup and the facts read.
+WINNER_COLUMNS = ("post_key, lake_part, platform, created_at, author_handle, likes, reposts, replies, quotes")
+
+
+def _write_query(con: duckdb.DuckDBPyConnection, lake: Lake, relative: str, sql: str, signature: str) -> int:
+    """A query's rows as one Parquet file (stamped with the parts' signature), under a temporary name
+    then renamed. A local lake is written by DuckDB as it streams (10M rows never sit in Python)."""
+    if not lake.is_local:
+        table = con.sql(sql).to_arrow_table()
+        write_parquet_atomic(lake, relative, table.replace_schema_metadata({b"parts_signature": signature.encode()}))
+        return table.num_rows
+    final = os.path.join(lake.root, relative)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    temp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
+    con.execute(f"COPY ({sql}) TO {_sql_str(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE "
+                f"{ROW_GROUP_ROWS}, KV_METADATA {{parts_signature: {_sql_str(signature)}}})")
+    os.replace(temp, final)
+    return con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(final)})").fetchone()[0]  # type: ignore[index]
 
 
 def rollup_is_current(lake: Lake) -> bool:
