@@ -25,7 +25,7 @@ from monitor.store.lake import Lake, attach  # noqa: E402
 from tests.lake_archive import build  # noqa: E402
 from tests.test_lake import TABLES, rows  # noqa: E402
 
-SPLIT = 48 << 10
+SPLIT = 24 << 10
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def client():
 @pytest.fixture(scope="module")
 def local(config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
     root = tmp_path_factory.mktemp("distributed")
-    archive = build(root / "archive", reddit_copies=1, jsonl_posts=900)
+    archive = build(root / "archive", reddit_copies=1, jsonl_posts=400)
     store = Store(root / "data")
     Importer(config, store, AnalysisPool(config, workers=1)).import_paths([archive])
     return archive, store
@@ -83,7 +83,7 @@ def test_cluster_import_equals_the_local_import_and_runs_again_without_duplicate
 def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(client, local, config, tmp_path: Path) -> None:
     archive, store = local
     lake = Lake(str(tmp_path / "lake"))
-    job = DistributedImport(client, config, lake, split_bytes=SPLIT, delay=1.5)
+    job = DistributedImport(client, config, lake, split_bytes=SPLIT, delay=1.0)
     outcome: list[LakeImport | BaseException] = []
 
     def run() -> None:
@@ -141,7 +141,7 @@ def test_lake_commands_import_attach_status_compact(client, local, vader_config_
         return result.output
 
     run("lake", "import", str(archive / "planted.jsonl"), "--lake", str(lake), "--cluster",
-        client.scheduler.address, "--split-mib", "0.05")
+        client.scheduler.address, "--split-mib", "0.02")
     assert run("sql", "SELECT count(*) AS n FROM all_posts WHERE origin = 'lake'", "--format", "csv").split() == \
         ["n", str(len(lake_rows_of(lake)))]
     status = json.loads(run("lake", "status", "--lake", str(lake), "--json"))

@@ -20,7 +20,7 @@ from monitor.store.lake import TABLES as LAKE_TABLES
 from monitor.store.lake import Lake, attach, attach_to_store, compact, lake_status, refresh_rollup, rollup_is_current
 from tests.lake_archive import build
 
-SPLIT = 48 << 10  # small ranges, so the test files split into several tasks
+SPLIT = 24 << 10  # small ranges, so the test files split into several tasks
 # Columns that differ between two imports of the same files by design: ids and clock times.
 VARYING = {"import_id", "run_id", "collected_at", "scored_at", "lake_part", "month", "origin"}
 TABLES = {"posts": "post_key", "mentions": "post_key, target_id", "post_sentiment": "post_key",
@@ -38,7 +38,7 @@ def rows(con: duckdb.DuckDBPyConnection, relation: str, order: str, table: str |
 @pytest.fixture(scope="module")
 def imported(config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store, Lake]:
     root = tmp_path_factory.mktemp("lake")
-    archive = build(root / "archive", reddit_copies=1, jsonl_posts=900)
+    archive = build(root / "archive", reddit_copies=1, jsonl_posts=400)
     store = Store(root / "data")
     Importer(config, store, AnalysisPool(config, workers=1)).import_paths([archive])
     lake = Lake(str(root / "lake"))
