@@ -49,6 +49,10 @@ def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str
 
     def advance(result: Any, done: int, total: int) -> None:
         state = "skipped (done before)" if result.skipped else f"{result.kept} of {result.records} posts kept"
+        if result.error:
+            state = "failed"
+            app.err.print(Text.assemble((f"task {Path(result.path).name} [{result.start}:{result.end}] failed: ",
+                                         "red"), literal(result.error)))
         progress.update(bar, completed=done, total=total,
                         description=f"{Path(result.path).name} [{result.start}:{result.end}] {state}")
 
@@ -64,16 +68,17 @@ def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str
 
 def print_lake_import(app: Any, done: Any) -> None:
     table = Table(title=f"Lake import: {len(done.results)} tasks in {done.seconds:.1f} s", title_justify="left")
-    for column in ("input", "tasks", "records", "kept", "errors", "task seconds"):
+    for column in ("input", "tasks", "records", "kept", "errors", "task seconds", "failed tasks"):
         table.add_column(column, justify="left" if column == "input" else "right")
     for entry in done.entries:
         if entry.refused:
-            table.add_row(literal(entry.name), "0", "", "", "", Text(entry.refused, style="red"))
+            table.add_row(literal(entry.name), "0", "", "", "", "", Text(entry.refused, style="red"))
             continue
         mine = [r for r in done.results if r.path == entry.tasks[0].path]
+        failed = sum(1 for r in mine if r.error)
         table.add_row(literal(entry.name), str(len(entry.tasks)), str(sum(r.records for r in mine)),
                       str(sum(r.kept for r in mine)), str(sum(r.errors for r in mine)),
-                      f"{sum(r.seconds for r in mine):.1f}")
+                      f"{sum(r.seconds for r in mine):.1f}", Text(str(failed), style="red" if failed else ""))
     app.console.print(table)
 
 
@@ -107,7 +112,7 @@ def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str, fmt: str, 
         click.echo(json.dumps([vars(r) for r in done.results], indent=2, default=str))
     else:
         print_lake_import(app, done)
-    if any(e.refused for e in done.entries):
+    if any(e.refused for e in done.entries) or any(r.error for r in done.results):
         raise SystemExit(1)
 
 

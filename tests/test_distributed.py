@@ -157,3 +157,16 @@ def lake_rows_of(path: Path) -> list[tuple]:
     with duckdb.connect() as con:
         attach(con, Lake(str(path)), local=False)
         return con.execute("SELECT post_key FROM lake_posts").fetchall()
+
+
+def test_a_task_that_fails_on_every_try_is_reported_and_the_others_run(client, local, config, tmp_path: Path) -> None:
+    from monitor.ingest.lake_task import LakeTask
+
+    archive, _ = local
+    lake = Lake(str(tmp_path / "lake"))
+    good = LakeTask(str(archive / "guardian_rss2.xml"), None, "rss", "f1")
+    bad = LakeTask(str(archive / "planted.jsonl"), None, "no_such_reader", "f2")
+    results = DistributedImport(client, config, lake).run_tasks([good, bad])
+    by_path = {Path(r.path).name: r for r in results}
+    assert by_path["planted.jsonl"].error is not None and "no_such_reader" in by_path["planted.jsonl"].error
+    assert by_path["guardian_rss2.xml"].error is None and by_path["guardian_rss2.xml"].kept > 0

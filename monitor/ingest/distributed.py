@@ -210,12 +210,17 @@ class DistributedImport:
     def run_tasks(self, tasks: list[LakeTask]) -> list[TaskResult]:
         distributed = _dask()
         lake_url = self.lake.root  # absolute: the workers' working directory is not ours
-        futures = [self.client.submit(run_task, task, self.config, lake_url, self.analyzer, self.models_dir,
-                                      self.options, self.force, self.delay, retries=2, pure=False)
-                   for task in tasks]
+        futures = {self.client.submit(run_task, task, self.config, lake_url, self.analyzer, self.models_dir,
+                                      self.options, self.force, self.delay, retries=2, pure=False): task
+                   for task in tasks}
         results: list[TaskResult] = []
         for future in distributed.as_completed(futures):
-            result = future.result()
+            if future.status == "error":  # raised on every try: the other tasks go on, as a local import's files do
+                task = futures[future]
+                exc = future.exception()
+                result = TaskResult("", task.path, task.start, task.end, error=f"{type(exc).__name__}: {exc}")
+            else:
+                result = future.result()
             results.append(result)
             if self.progress is not None:
                 self.progress(result, len(results), len(futures))

@@ -77,6 +77,7 @@ class TaskResult:
     seconds: float = 0.0
     skipped: bool = False  # done by an earlier run (its manifest is there)
     worker: str = ""
+    error: str | None = None  # the task failed on every try (its parts and manifest are not written)
 
     @property
     def unmatched(self) -> int:
