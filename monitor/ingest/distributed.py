@@ -143,6 +143,8 @@ def connect(cluster: str) -> Iterator[Any]:
     distributed = _dask()
     if cluster.startswith("local:"):
         workers = int(cluster.split(":", 1)[1] or 1)
+        # The scheduler runs in this process: its INFO lines (workers joining, leaving) are noise here.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                       dashboard_address=None, silence_logs=logging.WARNING) as local, \
                 distributed.Client(local) as client:
