@@ -57,7 +57,9 @@ def write_multiframe_zst(path: Path, data: bytes, frame_bytes: int) -> None:
 
 def planted_jsonl(rng: random.Random, count: int) -> bytes:
     lines = []
-    for index, text in enumerate(planted_texts(rng, count)):
+    texts = planted_texts(rng, count)
+    texts[1] = "Sam Altman on the new model"  # matched: its later duplicate (below) is not stored
+    for index, text in enumerate(texts):
         day = 1 + index % 28
         lines.append(json.dumps({"platform": "generic", "id": f"g{index}", "text": text,
                                  "created_at": f"2026-{1 + index % 3:02d}-{day:02d}T10:00:00Z",

@@ -17,7 +17,16 @@ from monitor.ingest.imports import Importer
 from monitor.ingest.pool import AnalysisPool
 from monitor.store import Store
 from monitor.store.lake import TABLES as LAKE_TABLES
-from monitor.store.lake import Lake, attach, attach_to_store, compact, lake_status, refresh_rollup, rollup_is_current
+from monitor.store.lake import (
+    Lake,
+    attach,
+    attach_to_store,
+    compact,
+    lake_status,
+    manifests,
+    refresh_rollup,
+    rollup_is_current,
+)
 from tests.lake_archive import build
 
 SPLIT = 24 << 10  # small ranges, so the test files split into several tasks
@@ -42,7 +51,7 @@ def imported(config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, St
     store = Store(root / "data")
     Importer(config, store, AnalysisPool(config, workers=1)).import_paths([archive])
     lake = Lake(str(root / "lake"))
-    run_in_process([archive], config, lake, split_bytes=SPLIT)
+    run_in_process([archive], config, lake, split_bytes=SPLIT, chunk_posts=60)  # tasks write several chunks
     refresh_rollup(lake)
     return archive, store, lake
 
@@ -54,6 +63,8 @@ def test_plan_splits_line_files_and_keeps_documents_whole(imported) -> None:
     assert len(tasks["planted.jsonl"]) >= 3
     for whole in ("tweets.js", "guardian_rss2.xml"):
         assert [t.ranged for t in tasks[whole]] == [False]
+    _, _, lake = imported
+    assert max(len({p.rsplit("-", 1)[1] for p in m["parts"]}) for m in manifests(lake)) > 1  # chunks
 
 
 def test_lake_rows_equal_the_local_import(imported) -> None:

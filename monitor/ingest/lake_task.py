@@ -28,10 +28,12 @@ from monitor.ingest.pool import analyse_batch, relax_gc
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
-from monitor.store.lake import Lake, read_manifest, write_task_parts
+from monitor.store.lake import Lake, read_manifest, write_manifest, write_parts
 from monitor.store.rows import dedupe_posts, posts_table, utcnow_naive
 
 BATCH_SIZE = 20000  # posts analysed at a time (as a local import's batches)
+CHUNK_POSTS = 100_000  # kept posts a task holds before writing them as parts (memory stays bounded)
+ANALYSIS_TABLES = ("mentions", "post_sentiment", "target_scores")
 MAX_ERROR_SAMPLES = 20
 ReadItem = Post | RecordError | SkippedLines  # what a reader yields
 
@@ -109,9 +111,10 @@ def import_id_of(part: str) -> int:
 
 def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None = None,
              models_dir: str | None = None, options: dict[str, Any] | None = None, force: bool = False,
-             delay: float = 0.0) -> TaskResult:
-    """Read, analyse and write one task's parts (skipped when an earlier run finished it, unless
-    ``force``). ``delay`` sleeps before writing (tests use it to kill a worker mid-task)."""
+             delay: float = 0.0, chunk_posts: int = CHUNK_POSTS) -> TaskResult:
+    """Read, analyse and write one task's parts, ``chunk_posts`` kept posts a chunk (skipped when
+    an earlier run finished it, unless ``force``). ``delay`` sleeps before each chunk is written
+    (tests use it to kill a worker mid-task)."""
     started = time.perf_counter()
     options = options or {}
     scorer = worker_analyzer(config, models_dir, analyzer)
@@ -123,15 +126,16 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
         result.skipped = True
         return result
     reader = load_sources().reader(task.reader)
-    tables = _analysed_tables(task, scorer, reader.read(task.input, **_with_prefilter(config, reader, options)),
-                              result, import_id_of(part))
-    if delay:
-        time.sleep(delay)
+    items = reader.read(task.input, **_with_prefilter(config, reader, options))
+    written: list[str] = []
+    for chunk, tables in enumerate(_analysed_chunks(task, scorer, items, result, import_id_of(part), chunk_posts)):
+        if delay:
+            time.sleep(delay)
+        written += write_parts(lake, part, tables, chunk)
     result.seconds = time.perf_counter() - started
-    manifest = {**asdict(task), **asdict(result), "rules_version": config.rules_version,
-                "analyzer": f"{scorer.name}:{scorer.version}", "options": read_options,
-                "finished_at": utcnow_naive().isoformat()}
-    write_task_parts(lake, part, tables, manifest)
+    write_manifest(lake, part, {**asdict(task), **asdict(result), "rules_version": config.rules_version,
+                                "analyzer": f"{scorer.name}:{scorer.version}", "options": read_options,
+                                "finished_at": utcnow_naive().isoformat(), "parts": sorted(written)})
     return result
 
 
@@ -150,13 +154,15 @@ def _with_prefilter(config: Config, reader: Reader, options: dict[str, Any]) -> 
     return {**options, "line_filter": line_filter} if line_filter is not None else options
 
 
-def _analysed_tables(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem], result: TaskResult,
-                     import_id: int) -> dict[str, pa.Table]:
-    """The kept posts and their analysis rows, batch by batch as a local import makes them: each
-    batch's first post of a key is analysed; a key kept by an earlier batch is not stored again."""
+def _analysed_chunks(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem], result: TaskResult,
+                     import_id: int, chunk_posts: int) -> Iterator[dict[str, pa.Table]]:
+    """The kept posts and their analysis rows, about ``chunk_posts`` posts at a time, batch by batch
+    as a local import makes them: each batch's first post of a key is analysed; a key kept by an
+    earlier batch is not stored again. Chunks follow the input's order, so a re-run cuts the same."""
     kept_keys: set[str] = set()
-    collected: dict[str, list[pa.Table]] = {"posts": [], "mentions": [], "post_sentiment": [], "target_scores": []}
-    for batch in _batches(items, result, task.line_offset):
+    collected: dict[str, list[pa.Table]] = {name: [] for name in ("posts", *ANALYSIS_TABLES)}
+    pending = 0
+    for batch in _batches(items, result, task.line_offset, min(BATCH_SIZE, chunk_posts)):
         posts = [p for p in dedupe_posts(batch) if p.key not in kept_keys]
         analysed = analyse_batch(scorer, [(p.key, p.text, p.lang) for p in posts])
         kept = [p for p, keep in zip(posts, analysed.keep, strict=True) if keep]
@@ -167,10 +173,23 @@ def _analysed_tables(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem]
             collected["posts"].append(_shift_lines(posts_table(kept, import_id=import_id), task.line_offset))
             for name, table in analysed.tables.items():
                 collected[name].append(table)
-    return {name: pa.concat_tables(tables) for name, tables in collected.items() if tables}
+            pending += len(kept)
+        if pending >= chunk_posts:
+            yield _concat(collected)
+            pending = 0
+    if pending:
+        yield _concat(collected)
 
 
-def _batches(items: Iterable[ReadItem], result: TaskResult, line_offset: int) -> Iterator[list[Post]]:
+def _concat(collected: dict[str, list[pa.Table]]) -> dict[str, pa.Table]:
+    """The collected tables as one each; empties ``collected`` for the next chunk."""
+    tables = {name: pa.concat_tables(parts) for name, parts in collected.items() if parts}
+    for parts in collected.values():
+        parts.clear()
+    return tables
+
+
+def _batches(items: Iterable[ReadItem], result: TaskResult, line_offset: int, size: int) -> Iterator[list[Post]]:
     batch: list[Post] = []
     for item in items:
         if isinstance(item, SkippedLines):  # lines the prefilter passed over: records without a target
@@ -183,7 +202,7 @@ def _batches(items: Iterable[ReadItem], result: TaskResult, line_offset: int) ->
                 result.error_samples.append(str(RecordError(item.file, line, item.reason, item.field)))
             continue
         batch.append(item)
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= size:
             yield batch
             batch = []
     if batch:

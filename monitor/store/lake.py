@@ -3,8 +3,8 @@ Spark and Trino read, written by distributed import tasks (``ingest.distributed`
 
 Layout (``TABLES``), one directory per table, partitioned by the post's platform and month::
 
-    <lake>/posts/platform=x/month=2026-09/part-<task>.parquet
-    <lake>/mentions/platform=x/month=2026-09/part-<task>.parquet      (and post_sentiment, target_scores)
+    <lake>/posts/platform=x/month=2026-09/part-<task>-<chunk>.parquet
+    <lake>/mentions/platform=x/month=2026-09/part-<task>-<chunk>.parquet  (post_sentiment, target_scores)
     <lake>/_tasks/<task>.json                                          (a task's manifest, written last)
     <lake>/_rollup/daily_target.parquet                                (``refresh_rollup``)
 
@@ -146,16 +146,16 @@ def write_parquet_atomic(lake: Lake, relative: str, table: pa.Table) -> None:
     fs.mv(temp, final)
 
 
-def write_task_parts(lake: Lake, part: str, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> list[str]:
-    """Write one task's rows as parts named after the task, then its manifest (the task is done
-    once the manifest is there). Returns the parts' relative paths."""
+def write_parts(lake: Lake, part: str, tables: dict[str, pa.Table], chunk: int = 0) -> list[str]:
+    """Write a chunk of one task's rows as parts named after the task and the chunk (a task writes
+    its rows chunk by chunk, so its memory stays bounded on a file of any size). Returns the parts'
+    relative paths. The task is done once its manifest is written (``write_manifest``), after them."""
     written: list[str] = []
     for (platform, month), by_table in split_by_partition(tables).items():
         for name, rows in by_table.items():
-            relative = f"{partition_dir(name, platform, month)}/part-{part}.parquet"
+            relative = f"{partition_dir(name, platform, month)}/part-{part}-{chunk:05d}.parquet"
             write_parquet_atomic(lake, relative, with_part_column(rows, part))
             written.append(relative)
-    write_manifest(lake, part, {**manifest, "parts": sorted(written)})
     return written
 
 
