@@ -512,22 +512,27 @@ def _notable_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, para
     retweet). Candidates first: the first rows in ``order`` without their text, then the text of those
     few posts; more candidates only when their texts repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
+    column, direction = order.split(",")[0].split()  # the rows of a candidate's group share its value
     order += ", post_key, stance, sentiment"  # ties in a stable order, whichever way the rows are stored
     while True:
-        keys = [k for (k,) in con.execute(f"SELECT post_key FROM {source} WHERE {where} {extra} ORDER BY {order} "
-                                          "LIMIT ?", [*params, want]).fetchall()]
+        first = con.execute(f"SELECT post_key, {column} FROM {source} WHERE {where} {extra} ORDER BY {order} "
+                            "LIMIT ?", [*params, want]).fetchall()
+        if not first:
+            return []
+        keys = list(dict.fromkeys(k for k, _ in first))
         candidates = con.execute(f"""
             SELECT post_key, platform, created_at, author_handle, sentiment, stance, engagement,
                    list(DISTINCT target_id ORDER BY target_id) AS targets
-            FROM {source} WHERE {where} {extra} AND post_key IN (SELECT unnest(?::VARCHAR[]))
+            FROM {source} WHERE {where} {extra} AND {column} {'>=' if direction == 'DESC' else '<='} ?
+                 AND post_key IN (SELECT unnest(?::VARCHAR[]))
             GROUP BY post_key, platform, created_at, author_handle, sentiment, stance, engagement
             ORDER BY {order}
-        """, [*params, list(dict.fromkeys(keys))]).fetchall()
+        """, [*params, first[-1][1], keys]).fetchall()
         texts = _post_texts(con, [r[0] for r in candidates])
         picked: dict[str, tuple[Any, ...]] = {}
         for row in candidates:  # in order: the first row of each text
             picked.setdefault(texts[row[0]][0], row)
-        if len(picked) >= top or len(keys) < want:
+        if len(picked) >= top or len(first) < want:
             break
         want *= 4
     return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
@@ -541,11 +546,15 @@ def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tu
     if not keys:
         return {}
     keys = list(dict.fromkeys(keys))
+    # Two scans, not one with OR: the OR would read every post's key; posts without a hash are
+    # skipped by the column's statistics when there are none.
     rows = con.execute(f"""
         SELECT post_key, text, url FROM posts
-        WHERE (key_hash IN (SELECT {key_hash_sql("k")} FROM unnest(?::VARCHAR[]) t(k)) OR key_hash IS NULL)
+        WHERE key_hash IN (SELECT {key_hash_sql("k")} FROM unnest(?::VARCHAR[]) t(k))
           AND post_key IN (SELECT unnest(?::VARCHAR[]))
-    """, [keys, keys]).fetchall()
+        UNION ALL
+        SELECT post_key, text, url FROM posts WHERE key_hash IS NULL AND post_key IN (SELECT unnest(?::VARCHAR[]))
+    """, [keys, keys, keys]).fetchall()
     return {key: (text, url) for key, text, url in rows}
 
 

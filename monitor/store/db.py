@@ -579,8 +579,9 @@ class Store:
     def _posts_of(keys_table: str) -> str:
         """The stored posts of a keys table, found by key hash (a scan of one integer column), or by
         key where a post has no hash."""
-        return (f"(SELECT * FROM posts WHERE (key_hash IN (SELECT key_hash FROM {keys_table}) OR key_hash IS NULL) "
-                f"AND post_key IN (SELECT post_key FROM {keys_table}))")
+        keys = f"post_key IN (SELECT post_key FROM {keys_table})"
+        return (f"(SELECT * FROM posts WHERE key_hash IN (SELECT key_hash FROM {keys_table}) AND {keys} "
+                f"UNION ALL SELECT * FROM posts WHERE key_hash IS NULL AND {keys})")
 
     def _insert_posts(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared, stored: set[str],
                       result: ApplyResult) -> str:
