@@ -4,7 +4,10 @@ The analysis modules named in ``COMPILED`` are compiled with Cython *as they are
 mode: the same source, no .pyx), under a private name: ``monitor/analysis/sentiment.py`` becomes
 the extension ``monitor.analysis._compiled_sentiment``. The ``.py`` module stays the reference
 and the fallback; at import it swaps in the compiled module's names when that extension exists
-and ``MONITOR_PURE_PYTHON`` is not set (see ``monitor/analysis/compiled.py``).
+and ``MONITOR_PURE_PYTHON`` is not set (see ``monitor/analysis/compiled.py``). A module's
+``monitor/analysis/_compiled_<name>.pxd``, where there is one, gives its functions C types in that
+build (Cython's "augmenting .pxd"). The hand-written ``monitor/analysis/_*.pyx`` (character scans in
+C) are built too; the compiled modules use them where built, their pure-Python code otherwise.
 
 Nothing here may stop an install: without Cython, without a C compiler, or when compiling fails,
 the package installs pure Python and works the same, only slower.

@@ -1,7 +1,8 @@
 """Which implementation of the hot analysis modules runs: compiled, or the pure-Python reference.
 
-``setup.py`` compiles ``sentiment.py``, ``matching.py`` and ``stance.py`` with Cython as they are,
-into ``_compiled_sentiment`` and so on. Each of those modules ends by calling ``swap_in_compiled``,
+``setup.py`` compiles ``sentiment.py``, ``matching.py``, ``stance.py`` and ``language.py`` with Cython
+as they are, into ``_compiled_sentiment`` and so on (plus the C scans of ``_text_scan.pyx``, which
+the compiled modules use where built). Each of those modules ends by calling ``swap_in_compiled``,
 which replaces its own functions and classes by the compiled ones when
 
 - the extension was built (a machine without a compiler installs pure Python only),
