@@ -70,7 +70,8 @@ CREATE TABLE mention_facts (
     stance                VARCHAR,
     stance_scorer         VARCHAR,
     stance_scorer_version VARCHAR,
-    engagement            BIGINT
+    engagement            BIGINT,
+    post_first            BOOLEAN NOT NULL  -- the post's first mention (lowest target_id): counting these counts posts
 );
 """
 # An empty relation with the target_scores columns facts_sql reads (a batch without scores).
@@ -83,12 +84,14 @@ FACTS_SOURCE = "(SELECT f.*, t.name AS target_name FROM mention_facts f LEFT JOI
 
 def facts_sql(mentions: str, scores: str, posts: str) -> str:
     """The mention_facts rows of three relations with the columns of mentions, target_scores and
-    posts (the joins of view v_mentions)."""
+    posts (the joins of view v_mentions). ``mentions`` must hold every mention of its posts (the
+    writer writes and replaces a post's mentions together): post_first marks one per post."""
     return f"""
         SELECT m.post_key, m.target_id, p.platform, p.created_at, p.author_handle, ts.sentiment, ts.stance,
                ts.stance_scorer, ts.stance_scorer_version,
                coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0)
-                   AS engagement
+                   AS engagement,
+               m.target_id = min(m.target_id) OVER (PARTITION BY m.post_key) AS post_first
         FROM {mentions} m JOIN {posts} p USING (post_key)
         LEFT JOIN {scores} ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id"""
 
