@@ -263,7 +263,8 @@ def main() -> None:
 
 DUCKDB_QUERY = """
 import sys, duckdb
-print(duckdb.execute("SELECT count(*) FROM read_json(?, format='newline_delimited', columns={'body': 'VARCHAR'}) "
+con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
+print(con.execute("SELECT count(*) FROM read_json(?, format='newline_delimited', columns={'body': 'VARCHAR'}) "
                      "WHERE regexp_matches(body, ?, 'i')", [sys.argv[1], sys.argv[2]]).fetchone()[0])
 """
 
