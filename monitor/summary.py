@@ -388,7 +388,7 @@ def _words_of(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[datet
               edges: str | None, limit: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
     words: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
-        sql, params = _word_counts_sql(window, view, column, days, edges)
+        sql, params = _word_counts_sql(con, window, view, column, days, edges)
         excluded = "" if column == "hashtag" else f"{_EXCLUDED_TERMS_SQL},"
         kept = "" if column == "hashtag" else """WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
             AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word)"""
@@ -436,8 +436,8 @@ def _edge_words(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[dat
     return name
 
 
-def _word_counts_sql(window: _Window, view: str, column: str, days: tuple[datetime, datetime] | None,
-                     edges: str | None) -> tuple[str, list[Any]]:
+def _word_counts_sql(con: duckdb.DuckDBPyConnection, window: _Window, view: str, column: str,
+                     days: tuple[datetime, datetime] | None, edges: str | None) -> tuple[str, list[Any]]:
     """Rows (target_id, word, n) whose sums per target and word are the posts using the word: the
     rollups' days [first, last) and the window's rows outside them (``edges``, from _edge_words);
     without rollups, the rows of the whole window (view v_mention_hashtags or v_mention_terms)."""
@@ -449,9 +449,15 @@ def _word_counts_sql(window: _Window, view: str, column: str, days: tuple[dateti
         if window.filters.targets:
             target_filter = f"AND target_id IN ({', '.join('?' for _ in window.filters.targets)})"
             target_params = list(window.filters.targets)
-        parts.append(f"SELECT target_id, word, posts AS n FROM rollup_words WHERE kind = ? AND day >= ? "
-                     f"AND day < ? {target_filter}")
-        params += [column, first.date(), last.date(), *target_params]
+        if edges is None and not _posts_between(con, datetime.min, first, True) \
+                and not _posts_between(con, last, datetime.max, True):
+            # Every stored post is in these days: the totals over all days.
+            parts.append(f"SELECT target_id, word, posts AS n FROM rollup_words_total WHERE kind = ? {target_filter}")
+            params += [column, *target_params]
+        else:
+            parts.append(f"SELECT target_id, word, posts AS n FROM rollup_words WHERE kind = ? AND day >= ? "
+                         f"AND day < ? {target_filter}")
+            params += [column, first.date(), last.date(), *target_params]
         if edges:
             parts.append(f"SELECT target_id, word, n FROM {edges} WHERE kind = ?")
             params.append(column)

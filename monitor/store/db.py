@@ -618,7 +618,7 @@ class Store:
             words = rollups.mention_words_sql(self._stored_mentions_sql(keys))
             facts = rollups.facts_sql(self._rows_of("mentions", keys), self._rows_of("target_scores", keys),
                                       self._posts_of(keys))
-        return [f"INSERT INTO rollup_words {rollups.counts_sql(words)}", f"INSERT INTO mention_facts {facts}"]
+        return [rollups.append_sql(words), f"INSERT INTO mention_facts {facts}"]
 
     @staticmethod
     def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:

@@ -59,6 +59,16 @@ CREATE TABLE rollup_words (
 CREATE TABLE rollup_state (mentions BIGINT NOT NULL);
 """
 
+# The word counts over all days: a window over the whole history sums these instead of every day's.
+TOTALS_DDL = """
+CREATE TABLE IF NOT EXISTS rollup_words_total (
+    target_id VARCHAR NOT NULL,
+    kind      VARCHAR NOT NULL,
+    word      VARCHAR NOT NULL,
+    posts     BIGINT NOT NULL,        -- a signed delta, as in rollup_words
+    compacted BOOLEAN NOT NULL
+);
+"""
 FACTS_DDL = """
 CREATE TABLE mention_facts (
     post_key              VARCHAR NOT NULL,
@@ -136,15 +146,24 @@ def mention_words_sql(source_sql: str) -> str:
 
 
 def counts_sql(mention_words: str, sign: int = 1) -> str:
-    """The rows to append for a relation of mention words (``mention_words_sql``)."""
+    """The rows to append to rollup_words for a relation of mention words (``mention_words_sql``)."""
     return (f"SELECT day, target_id, kind, word, {int(sign)} * count(*) AS posts, false AS compacted "
             f"FROM ({mention_words}) GROUP BY day, target_id, kind, word")
+
+
+def append_sql(mention_words: str, sign: int = 1) -> str:
+    """Statements appending the counts of a relation of mention words to both tables."""
+    counts = f"SELECT * FROM ({counts_sql(mention_words, sign)})"
+    return (f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts}; "
+            "INSERT INTO rollup_words SELECT * FROM temp.rollup_delta; "
+            "INSERT INTO rollup_words_total SELECT target_id, kind, word, sum(posts)::BIGINT, false "
+            "FROM temp.rollup_delta GROUP BY ALL; DROP TABLE temp.rollup_delta")
 
 
 def add(con: duckdb.DuckDBPyConnection, source_sql: str, sign: int = 1) -> None:
     """Count the words of a relation of mentions (post_key, target_id, created_at, text) into the
     rollups; ``sign=-1`` takes them out (before the mentions are deleted)."""
-    con.execute(f"INSERT INTO rollup_words {counts_sql(mention_words_sql(source_sql), sign)}")
+    con.execute(append_sql(mention_words_sql(source_sql), sign))
 
 
 STORED_MENTIONS = ("SELECT m.post_key, m.target_id, p.created_at, p.text "
@@ -162,10 +181,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -
     """Replace the word rollups with the counts of ``source_sql``, a few days at a time; by default
     the stored mentions, and the facts too: both are then in step with the rows. The migrations that
     created the tables ran this for the database they found."""
-    con.execute("DELETE FROM rollup_words")
+    con.execute("DELETE FROM rollup_words; DELETE FROM rollup_words_total")
     for start, end in _day_chunks(con, source_sql, REBUILD_CHUNK):
-        add(con, f"SELECT * FROM ({source_sql}) WHERE created_at >= '{start}' AND created_at < '{end}'")
+        chunk = f"SELECT * FROM ({source_sql}) WHERE created_at >= '{start}' AND created_at < '{end}'"
+        con.execute(f"INSERT INTO rollup_words {counts_sql(mention_words_sql(chunk))}")
     con.execute("UPDATE rollup_words SET compacted = true")
+    con.execute("INSERT INTO rollup_words_total SELECT target_id, kind, word, sum(posts)::BIGINT, true "
+                "FROM rollup_words GROUP BY ALL")
     if source_sql == STORED_MENTIONS:
         rebuild_facts(con)
         con.execute(SET_IN_STEP_SQL)
@@ -219,4 +241,9 @@ def compact(con: duckdb.DuckDBPyConnection) -> int:
                 [days])
     con.execute("DELETE FROM rollup_words WHERE day IN (SELECT unnest(?::DATE[]))", [days])
     con.execute("INSERT INTO rollup_words SELECT * FROM rollup_compacting; DROP TABLE temp.rollup_compacting")
+    con.execute("CREATE OR REPLACE TEMP TABLE rollup_compacting AS "
+                "SELECT target_id, kind, word, sum(posts)::BIGINT AS posts, true AS compacted "
+                "FROM rollup_words_total GROUP BY ALL HAVING sum(posts) <> 0")
+    con.execute("DELETE FROM rollup_words_total; INSERT INTO rollup_words_total SELECT * FROM rollup_compacting; "
+                "DROP TABLE temp.rollup_compacting")
     return len(days)

@@ -423,6 +423,7 @@ def _word_rollups(con: duckdb.DuckDBPyConnection) -> None:
     mention. Filled here from the stored mentions (a few days of posts at a time: memory stays
     bounded); the writer keeps it in step in the same transaction as the rows."""
     con.execute(rollups.DDL)
+    con.execute(rollups.TOTALS_DDL)  # (the "word totals" migration below completes older databases)
     rollups.rebuild(con)
 
 
@@ -438,6 +439,28 @@ def _mention_facts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append(("mention facts", _mention_facts))
+
+
+def _word_totals(con: duckdb.DuckDBPyConnection) -> None:
+    """The word counts over all days (store/rollups.py), for windows over the whole history. Also
+    completes rollups made by development versions of the two migrations above (no rollup_state, no
+    mention_facts.post_first): those are rebuilt."""
+    con.execute(rollups.TOTALS_DDL)
+    complete = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_state' AND NOT temporary) "
+        "+ (SELECT count(*) FROM duckdb_columns() WHERE table_name = 'mention_facts' AND column_name = 'post_first')"
+    ).fetchone()
+    if complete and complete[0] == 2:
+        con.execute("DELETE FROM rollup_words_total; INSERT INTO rollup_words_total "
+                    "SELECT target_id, kind, word, sum(posts)::BIGINT, true FROM rollup_words GROUP BY ALL")
+        return
+    con.execute("CREATE TABLE IF NOT EXISTS rollup_state (mentions BIGINT NOT NULL)")
+    con.execute("DROP TABLE mention_facts")
+    con.execute(rollups.FACTS_DDL)
+    rollups.rebuild(con)
+
+
+MIGRATIONS.append(("word totals", _word_totals))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
