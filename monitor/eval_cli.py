@@ -474,8 +474,8 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
     favor, against = base.rule_stance.cues(target_id)
     favor = favor + _cue_patterns(favor_cues, "--favor")
     against = against + _cue_patterns(against_cues, "--against")
-    console.print(Text(f"scoring {len(texts):,} posts about '{target_id}' with the base analyzer..."))
-    results = _zero_shot_stances(base, texts, target_id)
+    console.print(Text(f"{len(texts):,} posts about '{target_id}'; scoring them with the base analyzer..."))
+    results = _zero_shot_stances(base, texts, target_id, app.err)
     labelled = weak_labels(texts, favor, against, results, confident=BOOTSTRAP_CONFIDENT if self_training else 0.0,
                            none_below=BOOTSTRAP_NONE_BELOW)
     rows = [Example(w.text, w.label, target=target_id) for w in labelled]
@@ -523,16 +523,22 @@ def _cue_patterns(values: tuple[str, ...], option: str) -> list[Any]:
         raise click.BadParameter(f"not a valid regex: {exc}", param_hint=option) from exc
 
 
-def _zero_shot_stances(analyzer: Any, texts: list[str], target_id: str) -> list[Any]:
+def _zero_shot_stances(analyzer: Any, texts: list[str], target_id: str, err: Console) -> list[Any]:
     """The analyzer's stance toward the target for each text (forced: the text may name it implicitly)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from monitor.analysis.stance import StanceResult
 
     out = []
-    for start in range(0, len(texts), 256):
-        chunk = [(t, "en") for t in texts[start:start + 256]]
-        for analysis in analyzer.analyse_many(chunk, force_targets=(target_id,)):
-            found = [t.stance for t in analysis.targets if t.target_id == target_id and t.stance is not None]
-            out.append(found[0] if found else StanceResult("none", 0.0, "", ""))
+    with Progress("scoring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task("scoring", total=len(texts))
+        for start in range(0, len(texts), 256):
+            chunk = [(t, "en") for t in texts[start:start + 256]]
+            for analysis in analyzer.analyse_many(chunk, force_targets=(target_id,)):
+                found = [t.stance for t in analysis.targets if t.target_id == target_id and t.stance is not None]
+                out.append(found[0] if found else StanceResult("none", 0.0, "", ""))
+            progress.update(task, advance=len(chunk))
     return out
 
 

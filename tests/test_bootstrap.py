@@ -87,4 +87,4 @@ def test_bootstrap_reads_stored_posts_and_says_what_is_missing(cli, tmp_path: Pa
     dry = cli("stance", "bootstrap", "--target", "altman", "--favor", "#thankyousam", "--against", "#stopaltman",
               "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "30 posts about 'altman'" in dry.output and "not saved" in dry.output
+    assert "30 posts about 'altman'; scoring them" in dry.output and "not saved" in dry.output
