@@ -442,7 +442,8 @@ def _word_counts_sql(con: duckdb.DuckDBPyConnection, window: _Window, view: str,
     rollups' days [first, last) and the window's rows outside them (``edges``, from _edge_words);
     without rollups, the rows of the whole window (view v_mention_hashtags or v_mention_terms)."""
     raw_where, raw_params = window.where, list(window.params)
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     if days is not None:
         first, last = days
         target_filter, target_params = "", []

@@ -623,7 +623,7 @@ class Store:
     @staticmethod
     def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:
         """The inserts of every table but posts, by each table's mode (TABLE_MODES)."""
-        statements = []
+        statements: list[str] = []
         for table in TABLE_ORDER:
             name = p.views.get(table)
             if name is None or table == "posts" or TABLE_MODES[table] == "keys":
