@@ -405,9 +405,14 @@ class _ImportCommand(click.Command):
 @click.option("--force", is_flag=True, help="Read files again even if already imported unchanged.")
 @click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
+@click.option("--lake", "lake_url", default=None, metavar="PATH",
+              help="Import into a Parquet lake on a Dask cluster instead of the database (docs/LAKE.md).")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="With --lake: a Dask scheduler (tcp://host:8786) or local:N worker processes (default local:2).")
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[str, ...], platform: str,
-               encoding: str, force: bool, analyzer: str | None, as_json: bool) -> None:
+               encoding: str, force: bool, analyzer: str | None, as_json: bool, lake_url: str | None,
+               cluster: str | None) -> None:
     """Import archives of posts: files, folders or .zip; .gz and .zst are read transparently.
 
     Generic JSONL and CSV need the fields id, text and created_at (other column names:
@@ -423,6 +428,10 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     for folder in empty:
         app.err.print(Text.assemble(literal(folder), (": no files to import in this folder", "red")))
     readable = [p for p in paths if p not in empty]
+    if lake_url or cluster:
+        _import_to_lake(app, readable, lake_url, cluster, fmt, force, analyzer, as_json, bool(empty),
+                        {"mapping": _mapping(maps), "platform": platform, "encoding": encoding})
+        return
     reports = run_imports(app, readable, fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
                           encoding=encoding) if readable else []
     if reports:
@@ -432,6 +441,24 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     else:
         print_import_reports(app, reports)
     if empty or any(r.failed for r in reports):
+        sys.exit(1)
+
+
+def _import_to_lake(app: AppContext, paths: list[Path], lake_url: str | None, cluster: str | None, fmt: str,
+                    force: bool, analyzer: str | None, as_json: bool, had_empty: bool, options: dict[str, Any]) -> None:
+    """`monitor import --lake PATH [--cluster ADDRESS]`: the distributed import (monitor/lake_cli.py)."""
+    from monitor.lake_cli import attach_after_import, print_lake_import, run_lake_import
+
+    if not lake_url:
+        _fail("--cluster needs --lake PATH: the distributed import writes a Parquet lake (docs/LAKE.md)")
+    done = run_lake_import(app, paths, lake_url, cluster or "local:2", fmt, force, analyzer, options=options)
+    if done.results:
+        attach_after_import(app, lake_url)
+    if as_json:
+        click.echo(json.dumps([vars(r) for r in done.results], indent=2, default=str))
+    else:
+        print_lake_import(app, done)
+    if had_empty or any(e.refused for e in done.entries) or any(r.error for r in done.results):
         sys.exit(1)
 
 
@@ -1000,9 +1027,11 @@ def score_record(post_id: Any, result: Any, analyzer: str) -> dict[str, Any]:
 def _register_commands() -> None:
     from monitor.alerts_cli import alerts_group
     from monitor.eval_cli import eval_command, label_command, stance_group
+    from monitor.lake_cli import lake_group
     from monitor.report.commands import report_command, serve_command
 
-    for command in (eval_command, stance_group, label_command, alerts_group, report_command, serve_command):
+    for command in (eval_command, stance_group, label_command, alerts_group, report_command, serve_command,
+                    lake_group):
         main.add_command(command)
 
 

@@ -158,7 +158,7 @@ class AnalysisConfig(Strict):
     stance: Thresholds = Field(default_factory=lambda: Thresholds(positive=0.1, negative=-0.1))
     long_text_chars: int = Field(default=280, ge=1)  # longer texts are scored per sentence and averaged
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # scored languages (ISO 639-1)
-    workers: int = Field(default=0, ge=0)  # scoring processes; 0 = one per CPU
+    workers: int = Field(default=0, ge=0)  # 0: one per CPU (vader), one (learned: the model uses every core)
     # Which analyzer scores: "learned" (our fine-tuned model, the most accurate) or "vader" (VADER and the
     # stance rules: exact, fast, the baseline).
     analyzer: Literal["learned", "vader"] = "learned"
