@@ -405,14 +405,17 @@ class _ImportCommand(click.Command):
 @click.option("--force", is_flag=True, help="Read files again even if already imported unchanged.")
 @click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
+@click.option("--no-prefilter", "no_prefilter", is_flag=True,
+              help="Parse every line of Reddit dumps, also those that cannot mention a target (slower; the "
+                   "prefilter never drops a mention).")
 @click.option("--lake", "lake_url", default=None, metavar="PATH",
               help="Import into a Parquet lake on a Dask cluster instead of the database (docs/LAKE.md).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="With --lake: a Dask scheduler (tcp://host:8786) or local:N worker processes (default local:2).")
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[str, ...], platform: str,
-               encoding: str, force: bool, analyzer: str | None, as_json: bool, lake_url: str | None,
-               cluster: str | None) -> None:
+               encoding: str, force: bool, analyzer: str | None, as_json: bool, no_prefilter: bool,
+               lake_url: str | None, cluster: str | None) -> None:
     """Import archives of posts: files, folders or .zip; .gz and .zst are read transparently.
 
     Generic JSONL and CSV need the fields id, text and created_at (other column names:
@@ -433,7 +436,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
                         {"mapping": _mapping(maps), "platform": platform, "encoding": encoding})
         return
     reports = run_imports(app, readable, fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
-                          encoding=encoding) if readable else []
+                          encoding=encoding, prefilter=not no_prefilter) if readable else []
     if reports:
         app.tidy_store()
     if as_json:

@@ -254,3 +254,13 @@ def test_the_import_option_turns_it_off(config: Config, tmp_path: Path, monkeypa
     importer = Importer(config, Store(tmp_path / "d"))
     assert importer.import_paths([dump], prefilter=False)[0].records == 2 and not seen
     assert importer.import_paths([dump], force=True)[0].records == 2 and seen
+
+
+def test_the_cli_switch_turns_it_off(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen = []
+    original = Prefilter.candidate_lines
+    monkeypatch.setattr(Prefilter, "candidate_lines", lambda self, chunk: seen.append(1) or original(self, chunk))
+    dump = _dump(tmp_path / "RC_cli.zst", ["Elon Musk", "nothing"])
+    off = cli("import", str(dump), "--no-prefilter", "--json")
+    assert off.exit_code == 0 and json.loads(off.output)[0]["posts_new"] == 1 and not seen
+    assert cli("import", str(dump), "--force").exit_code == 0 and seen
