@@ -37,6 +37,7 @@ def score(name: str, posts: list[dict]) -> dict[str, dict]:
     config = load_config(ROOT / "config" / "monitor.toml")
     config.analysis.store_unmatched = True
     analyzer = make_analyzer(config, name=name)
+    reporting = set(config.analysis.reporting_platforms)
     gold_sentiment, pred_sentiment = [], []
     stance_pairs: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for post in posts:
@@ -45,6 +46,8 @@ def score(name: str, posts: list[dict]) -> dict[str, dict]:
         gold_sentiment.append(post["sentiment"])
         pred_sentiment.append(result.label or "neutral")
         found = {t.target_id: t.stance.label for t in result.targets if t.stance is not None}
+        if post["platform"] in reporting:  # stored as none, as an import does (analysis.reporting_platforms)
+            found = {target: "none" for target in found}
         for target, gold in post["stance"].items():
             for key in ("all", target):
                 stance_pairs[key][0].append(gold)

@@ -165,6 +165,10 @@ class AnalysisConfig(Strict):
     # Learned stance: favor or against only with at least this (calibrated) probability, else none
     # (0: the most probable class wins, as on the dev sets).
     stance_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Platforms whose posts are reporting (news feeds): a news item about a target reports what
+    # happened, it takes no side, so its stance is stored as none (scorer "reporting"; the
+    # analyzer's score is kept). [] scores their stance like any post's.
+    reporting_platforms: list[str] = Field(default_factory=lambda: ["news"])
 
     @field_validator("languages")
     @classmethod

@@ -84,3 +84,8 @@ class Post(BaseModel):
     def key(self) -> str:
         """Stable primary key across sources: platform and id."""
         return f"{self.platform}:{self.id}"
+
+
+def platform_of_key(key: str) -> str:
+    """The platform part of a ``Post.key`` (platform names have no colon; ids may)."""
+    return key.split(":", 1)[0]

@@ -25,10 +25,12 @@ import pyarrow as pa
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analysis, Analyzer, ensure_language
 from monitor.config import Config
+from monitor.models import platform_of_key
 
 MENTIONS = "mentions"
 POST_SENTIMENT = "post_sentiment"
 TARGET_SCORES = "target_scores"
+REPORTING_SCORER = "reporting"  # the stance scorer of posts whose platform reports (news): none
 
 
 @dataclass(slots=True)
@@ -69,19 +71,23 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     analyses = [done[(text, lang)] for _, text, lang in items]
     keep = [keep_all or a.matched for a in analyses]
     kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
-    tables = analysis_tables([k for k, _ in kept], [a for _, a in kept], AnalyzerInfo.of(analyzer), schemas, now)
+    tables = analysis_tables([k for k, _ in kept], [a for _, a in kept], AnalyzerInfo.of(analyzer), schemas, now,
+                             frozenset(analyzer.config.analysis.reporting_platforms))
     return AnalysedBatch(keep, tables)
 
 
 def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], info: AnalyzerInfo,
-                    schemas: dict[str, pa.Schema], now: datetime) -> dict[str, pa.Table]:
+                    schemas: dict[str, pa.Schema], now: datetime,
+                    reporting_platforms: frozenset[str] = frozenset()) -> dict[str, pa.Table]:
     """The rows of the ``mentions``, ``post_sentiment`` and ``target_scores`` tables for analysed
-    posts, each stamped with the scorer and rules versions that made it."""
+    posts, each stamped with the scorer and rules versions that made it. Posts of
+    ``reporting_platforms`` (news) get stance none, scorer ``REPORTING_SCORER``, their score kept."""
     mentions: dict[str, list[Any]] = {n: [] for n in schemas[MENTIONS].names}
     sentiment: dict[str, list[Any]] = {n: [] for n in schemas[POST_SENTIMENT].names}
     scores: dict[str, list[Any]] = {n: [] for n in schemas[TARGET_SCORES].names}
     for key, a in zip(keys, analyses, strict=True):
         _sentiment_row(sentiment, key, a, info, now)
+        reporting = bool(reporting_platforms) and platform_of_key(key) in reporting_platforms
         for t in a.targets:
             mentions["post_key"].append(key)
             mentions["target_id"].append(t.target_id)
@@ -93,11 +99,11 @@ def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], info: Ana
             scores["target_id"].append(t.target_id)
             scores["sentiment"].append(t.sentiment)
             scores["sentiment_label"].append(t.sentiment_label)
-            scores["stance"].append(t.stance.label if t.stance else None)
+            scores["stance"].append(("none" if reporting else t.stance.label) if t.stance else None)
             scores["stance_score"].append(t.stance.score if t.stance else None)
             scores["sentiment_scorer"].append(info.sentiment_scorer)
             scores["sentiment_scorer_version"].append(info.sentiment_version)
-            scores["stance_scorer"].append(t.stance.scorer if t.stance else None)
+            scores["stance_scorer"].append((REPORTING_SCORER if reporting else t.stance.scorer) if t.stance else None)
             scores["stance_scorer_version"].append(t.stance.version if t.stance else None)
             scores["scored_at"].append(now)
     return {
