@@ -275,10 +275,7 @@ def _figures(con: duckdb.DuckDBPyConnection, window: _Window, since: str, until:
         "voices": _voices(con, window),
         "words": _top_words(con, window),
         "author": _author_view(con, window) if filters.author else None,
-        "most_positive": _notable_posts(con, source, where, params, top, "sentiment DESC", "AND sentiment > 0"),
-        "most_negative": _notable_posts(con, source, where, params, top, "sentiment ASC", "AND sentiment < 0"),
-        "most_engaged": _notable_posts(con, source, where, params, top, "engagement DESC, created_at DESC",
-                                       "AND engagement > 0"),
+        **_notable_lists(con, source, where, params, top),
         "top_authors": _top_authors(con, source, where, params, top + 2, _post_count_sql(window)),
         "platforms": _platform_counts(con, source, where, params, _post_count_sql(window)),
         "freshness": _freshness(con),
@@ -513,38 +510,65 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-def _notable_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], top: int,
-                   order: str, extra: str = "") -> list[dict[str, Any]]:
-    """The first ``top`` posts in ``order`` (among those matching ``extra``), each text once (not each
-    retweet). Candidates first: the first rows in ``order`` without their text, then the text of those
-    few posts; more candidates only when their texts repeat so much that fewer than ``top`` remain."""
+# The notable posts: (order, condition) of each list.
+NOTABLE = {"most_positive": ("sentiment DESC", "AND sentiment > 0"),
+           "most_negative": ("sentiment ASC", "AND sentiment < 0"),
+           "most_engaged": ("engagement DESC, created_at DESC", "AND engagement > 0")}
+
+
+def _notable_lists(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
+                   top: int) -> dict[str, list[dict[str, Any]]]:
+    """The most positive, negative and engaged posts (NOTABLE), each text once (not each retweet).
+    Candidates first: the first rows of each order without their text, then the text of all those few
+    posts in one read; more candidates only for a list whose texts repeat so much that fewer than
+    ``top`` remain."""
     want = max(8 * top, 64)
+    found = {name: _notable_candidates(con, source, where, params, order, extra, want)
+             for name, (order, extra) in NOTABLE.items()}
+    texts = _post_texts(con, [row[0] for rows, _complete in found.values() for row in rows])
+    lists = {}
+    for name, (order, extra) in NOTABLE.items():
+        rows, complete = found[name]
+        size = want
+        picked = _first_of_each_text(rows, texts)
+        while len(picked) < top and not complete:
+            size *= 4
+            rows, complete = _notable_candidates(con, source, where, params, order, extra, size)
+            texts.update(_post_texts(con, [row[0] for row in rows if row[0] not in texts]))
+            picked = _first_of_each_text(rows, texts)
+        lists[name] = [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
+                        "url": texts[r[0]][1], "sentiment": r[4], "stance": r[5], "engagement": r[6],
+                        "targets": r[7]} for text, r in itertools.islice(picked.items(), top)]
+    return lists
+
+
+def _first_of_each_text(rows: list[tuple[Any, ...]],
+                        texts: dict[str, tuple[str, str | None]]) -> dict[str, tuple[Any, ...]]:
+    picked: dict[str, tuple[Any, ...]] = {}
+    for row in rows:  # in order: the first row of each text
+        picked.setdefault(texts[row[0]][0], row)
+    return picked
+
+
+def _notable_candidates(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], order: str,
+                        extra: str, want: int) -> tuple[list[tuple[Any, ...]], bool]:
+    """The groups (a post with one sentiment, stance and engagement, its targets) of the first ``want``
+    rows in ``order`` among those matching ``extra``, in order; and whether there are no more rows."""
     column, direction = order.split(",")[0].split()  # the rows of a candidate's group share its value
     order += ", post_key, stance, sentiment"  # ties in a stable order, whichever way the rows are stored
-    while True:
-        first = con.execute(f"SELECT post_key, {column} FROM {source} WHERE {where} {extra} ORDER BY {order} "
-                            "LIMIT ?", [*params, want]).fetchall()
-        if not first:
-            return []
-        keys = list(dict.fromkeys(k for k, _ in first))
-        candidates = con.execute(f"""
-            SELECT post_key, platform, created_at, author_handle, sentiment, stance, engagement,
-                   list(DISTINCT target_id ORDER BY target_id) AS targets
-            FROM {source} WHERE {where} {extra} AND {column} {'>=' if direction == 'DESC' else '<='} ?
-                 AND post_key IN (SELECT unnest(?::VARCHAR[]))
-            GROUP BY post_key, platform, created_at, author_handle, sentiment, stance, engagement
-            ORDER BY {order}
-        """, [*params, first[-1][1], keys]).fetchall()
-        texts = _post_texts(con, [r[0] for r in candidates])
-        picked: dict[str, tuple[Any, ...]] = {}
-        for row in candidates:  # in order: the first row of each text
-            picked.setdefault(texts[row[0]][0], row)
-        if len(picked) >= top or len(first) < want:
-            break
-        want *= 4
-    return [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
-             "url": texts[r[0]][1], "sentiment": r[4], "stance": r[5], "engagement": r[6], "targets": r[7]}
-            for text, r in itertools.islice(picked.items(), top)]
+    first = con.execute(f"SELECT post_key, {column} FROM {source} WHERE {where} {extra} ORDER BY {order} "
+                        "LIMIT ?", [*params, want]).fetchall()
+    if not first:
+        return [], True
+    rows = con.execute(f"""
+        SELECT post_key, platform, created_at, author_handle, sentiment, stance, engagement,
+               list(DISTINCT target_id ORDER BY target_id) AS targets
+        FROM {source} WHERE {where} {extra} AND {column} {'>=' if direction == 'DESC' else '<='} ?
+             AND post_key IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY post_key, platform, created_at, author_handle, sentiment, stance, engagement
+        ORDER BY {order}
+    """, [*params, first[-1][1], list(dict.fromkeys(k for k, _ in first))]).fetchall()
+    return rows, len(first) < want
 
 
 def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tuple[str, str | None]]:

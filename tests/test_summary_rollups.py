@@ -169,3 +169,30 @@ def test_rows_written_past_the_writer_are_counted_from_the_rows(store: Store) ->
     with store.write_connection() as con:
         rollups.rebuild(con)
     _assert_rollups_equal_rows(store)
+
+
+def test_notable_posts_look_past_many_copies_of_one_text(data_dir: Path) -> None:
+    """More candidates are read when the first ones are all one text (retweets): the lists still show
+    ``top`` different texts, in order."""
+    store = Store(data_dir)
+    posts = [{"post_key": f"x:{n}", "platform": "x", "post_id": str(n), "text": "the same words" if n < 100
+              else f"other words {n}", "created_at": NOW - timedelta(minutes=n), "collected_at": NOW,
+              "source": "test", "tool_version": "test", "author_handle": "ann"} for n in range(103)]
+    scores = [{"post_key": p["post_key"], "target_id": "musk", "sentiment": 0.9 if n < 100 else 0.5 - n / 1000,
+               "stance": "none", "sentiment_scorer": "test", "sentiment_scorer_version": "1", "scored_at": NOW}
+              for n, p in enumerate(posts)]
+    batch = WriteBatch()
+    batch.add("posts", pa.Table.from_pylist(posts, POSTS_SCHEMA))
+    batch.add("mentions", pa.Table.from_pylist([{"post_key": p["post_key"], "target_id": "musk", "alias": "Musk",
+                                                 "rules_version": "r"} for p in posts], MENTIONS_SCHEMA))
+    batch.add("target_scores", pa.Table.from_pylist(scores, TARGET_SCORES_SCHEMA))
+    store.write(batch)
+    for on in (True, False):
+        with store.read() as con:
+            if on:
+                positive = summary.compute(con, now=NOW)["most_positive"]
+            else:
+                with rollups.disabled():
+                    positive = summary.compute(con, now=NOW)["most_positive"]
+        assert [p["text"] for p in positive] == ["the same words", "other words 100", "other words 101"]
+        assert positive[0]["sentiment"] == 0.9
