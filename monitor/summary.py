@@ -238,7 +238,7 @@ class _scope:
         where, params = w.filters.without_targets().sql(reach, w.end, w.end_inclusive)
         self.con.execute(f"""
             CREATE TEMP TABLE {self.name} AS
-            SELECT target_id, target_name, post_key, platform, created_at, author_handle, sentiment, stance,
+            SELECT target_id, post_key, platform, created_at, author_handle, sentiment, stance,
                    stance_scorer, stance_scorer_version, engagement
             FROM v_mentions WHERE {where}""", params)
         return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params, self.name)
@@ -291,7 +291,7 @@ def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_se
     """Per target, busiest first: volume, change against the previous window, share of voice, mood and
     its change, stance counts, engagement, authors, volume and mood trends, the stance scorers."""
     rows = con.execute(f"""
-        SELECT target_id, any_value(target_name), count(*), avg(sentiment), count(sentiment),
+        SELECT target_id, count(*), avg(sentiment), count(sentiment),
                count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
         FROM {window.source} WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
@@ -301,7 +301,9 @@ def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_se
     scorers = _stance_scorers(con, window.source, window.where, window.params)
     trends = _trends(con, window, bucket_seconds)
     targets = []
-    for tid, name, count, mean, scored, favor, against, none, engagement, authors in rows:
+    names = _target_names(con)
+    for tid, count, mean, scored, favor, against, none, engagement, authors in rows:
+        name = names.get(tid)
         prev_posts, prev_mood = previous.get(tid, (0, None)) if window.prev_start is not None else (None, None)
         change = None if prev_posts in (None, 0) else round((count - prev_posts) / prev_posts * 100, 1)
         mood = None if mean is None else round(mean, 3)
@@ -641,7 +643,7 @@ def _stance_split(stance: dict[str, int]) -> str:
     return "/".join(f"{round(100 * stance[k] / total)}" for k in ("favor", "against", "none"))
 
 
-_SPIKE_COLUMNS = """target_id, any_value(target_name) AS name, date_trunc('{unit}', created_at) AS bucket,
+_SPIKE_COLUMNS = """target_id, date_trunc('{unit}', created_at) AS bucket,
                    count(*) AS n, avg(sentiment) AS mood,
                    arg_max(struct_pack(post_key, engagement), (coalesce(engagement, 0), post_key)) AS top"""
 
@@ -657,13 +659,15 @@ def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES
         rows, step = _daily_spikes(con, window, limit), timedelta(days=1)
         unit, baseline = "day", f"the target's average day over the {SPIKE_BASELINE_DAYS} days before (at least 1)"
     texts = _post_texts(con, [top["post_key"] for *_, top, _average in rows if top])
+    names = _target_names(con)
     return [{
-        "target_id": tid, "name": name or tid, "unit": unit, "start": _iso(bucket), "end": _iso(bucket + step),
+        "target_id": tid, "name": names.get(tid) or tid, "unit": unit, "start": _iso(bucket),
+        "end": _iso(bucket + step),
         "posts": n, "average": round(average, 2), "ratio": round(n / average, 1), "baseline": baseline,
         "mean_sentiment": None if mood is None else round(mood, 3),
         "top_post": top and {"post_key": top["post_key"], "text": texts[top["post_key"]][0],
                              "url": texts[top["post_key"]][1], "engagement": top["engagement"]},
-    } for tid, name, bucket, n, mood, top, average in rows]
+    } for tid, bucket, n, mood, top, average in rows]
 
 
 def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[tuple[Any, ...]]:
@@ -672,7 +676,7 @@ def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) 
     return con.execute(f"""
         WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="hour")}
                             FROM {window.source} WHERE {window.where} GROUP BY target_id, bucket)
-        SELECT target_id, name, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
+        SELECT target_id, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
         FROM per_bucket
         QUALIFY n >= ? AND n >= ? * average
         ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
@@ -694,7 +698,7 @@ def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -
                        RANGE BETWEEN INTERVAL {SPIKE_BASELINE_DAYS} DAY PRECEDING AND INTERVAL 1 DAY PRECEDING), 0)
                        / {SPIKE_BASELINE_DAYS}) AS average
             FROM per_bucket)
-        SELECT target_id, name, bucket, n, mood, top, average FROM with_baseline
+        SELECT target_id, bucket, n, mood, top, average FROM with_baseline
         WHERE bucket >= date_trunc('day', ?::TIMESTAMP) AND n >= ? AND n >= ? * average
         ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
     """, [*params, window.start, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
@@ -707,7 +711,7 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES
     where, params = window.filters.sql(window.start, window.end, window.end_inclusive,
                                        "(speaker_id IN ({}) OR target_id IN ({}))")
     rows = con.execute(f"""
-        SELECT speaker_id, any_value(speaker_name), target_id, any_value(target_name), count(*) AS n,
+        SELECT speaker_id, target_id, count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'),
                arg_max(struct_pack(post_key, platform, author_handle, created_at), created_at) AS latest
@@ -716,14 +720,21 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES
         ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
     """, [*params, limit]).fetchall()
     texts = _post_texts(con, [row[-1]["post_key"] for row in rows])
+    names = _target_names(con)
     return [{
-        "speaker_id": speaker, "speaker": speaker_name or speaker, "target_id": tid, "target": name or tid,
+        "speaker_id": speaker, "speaker": names.get(speaker) or speaker, "target_id": tid,
+        "target": names.get(tid) or tid,
         "posts": n, "mean_sentiment": None if mood is None else round(mood, 3),
         "stance": {"favor": favor, "against": against, "none": none},
         "latest": {"text": texts[latest["post_key"]][0], "url": texts[latest["post_key"]][1],
                    "platform": latest["platform"], "author_handle": latest["author_handle"],
                    "created_at": _iso(latest["created_at"])},
-    } for speaker, speaker_name, tid, name, n, mood, favor, against, none, latest in rows]
+    } for speaker, tid, n, mood, favor, against, none, latest in rows]
+
+
+def _target_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each target's name: joined to a few result rows here, not to every mention row in the queries."""
+    return dict(con.execute("SELECT target_id, name FROM targets").fetchall())
 
 
 def _voices_source(source: str) -> str:

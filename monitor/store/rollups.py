@@ -88,8 +88,9 @@ CREATE TABLE mention_facts (
 NO_SCORES = ("(SELECT NULL::VARCHAR AS post_key, NULL::VARCHAR AS target_id, NULL::DOUBLE AS sentiment, "
              "NULL::VARCHAR AS stance, NULL::VARCHAR AS stance_scorer, NULL::VARCHAR AS stance_scorer_version "
              "WHERE false)")
-# mention_facts with the target's name: the columns of v_mentions the summary reads.
-FACTS_SOURCE = "(SELECT f.*, t.name AS target_name FROM mention_facts f LEFT JOIN targets t USING (target_id))"
+# Where the summary reads mention rows when the rollups are in step: the columns of v_mentions it
+# reads, but the targets' names (joined to its few result rows instead).
+FACTS_SOURCE = "mention_facts"
 
 
 def facts_sql(mentions: str, scores: str, posts: str) -> str:
