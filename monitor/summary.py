@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.models import ZERO_SHOT_STANCE_SCORERS
-from monitor.store import rollups
+from monitor.store import lake, rollups
 from monitor.store.rows import utcnow_naive
 from monitor.store.schema import STOPWORDS, key_hash_sql
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
@@ -192,7 +192,7 @@ def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filte
     start, end = parse_bound(since, now), parse_bound(until, now)
     if start is None or end is None:
         # The whole history: the trend spans first to last post, not up to now.
-        first, last = con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchone() or (None, None)
+        first, last = con.execute(lake.time_range_sql(con)).fetchone() or (None, None)
         end = end if end is not None else (now if start is not None else (last or now))
         start = start if start is not None else min(first or end, end)
     if end < start or (until is not None and end == start):
@@ -228,10 +228,11 @@ class _scope:
     def __enter__(self) -> _Window:
         w = self.window
         if rollups.enabled() and rollups.in_step(self.con):
-            # The writer keeps these rows ready (store/rollups.py): no join, no copy.
+            # The writer keeps these rows ready (store/rollups.py): no join, no copy. An attached
+            # Parquet lake adds its own (store/lake.py); its words are not in the top words yet.
             self.name = ""
             return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params,
-                           rollups.FACTS_SOURCE)
+                           lake.facts_source(self.con, rollups.FACTS_SOURCE))
         reach = min(w.start, w.prev_start or w.start)
         if w.span > timedelta(days=7):
             reach = min(reach, _baseline_reach(w.start))
@@ -588,14 +589,21 @@ def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tu
         UNION ALL
         SELECT post_key, text, url FROM posts WHERE key_hash IS NULL AND post_key IN (SELECT unnest(?::VARCHAR[]))
     """, [keys, keys, keys]).fetchall()
-    return {key: (text, url) for key, text, url in rows}
+    found = {key: (text, url) for key, text, url in rows}
+    missing = [k for k in keys if k not in found]
+    if missing and lake.attached(con):  # posts of an attached Parquet lake
+        found |= {key: (text, url) for key, text, url in con.execute(
+            "SELECT post_key, text, url FROM lake_new_posts WHERE post_key IN (SELECT unnest(?::VARCHAR[]))",
+            [missing]).fetchall()}
+    return found
 
 
 def _post_count_sql(window: _Window) -> str:
     """SQL counting the distinct posts of a group of mention rows. From mention_facts with no target
     filter every mention of a post is in or out together, and counting each post's first mention
     counts its posts without a DISTINCT (over ten million rows, the slowest figure of the summary)."""
-    if window.source == rollups.FACTS_SOURCE and not window.filters.targets:
+    facts = window.source == rollups.FACTS_SOURCE or window.source.endswith(f"{lake.LAKE_FACTS})")
+    if facts and not window.filters.targets:
         return "count(*) FILTER (WHERE post_first)"
     return "count(DISTINCT post_key)"
 

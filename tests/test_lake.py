@@ -144,3 +144,25 @@ def test_duckdb_cli_reads_the_stored_lake_views_read_only(imported, tmp_path: Pa
         posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
         scores = con.execute("SELECT count(*) FROM target_scores").fetchone()[0]
     assert out.stdout.split() == ["count_star()", str(posts), "count_star()", str(scores)]
+
+
+def test_summary_counts_the_attached_lakes_posts(config, imported, tmp_path: Path) -> None:
+    from monitor import summary
+    from monitor.store.rows import targets_table
+
+    _, store, lake = imported
+    with store.read() as con:
+        local = summary.compute(con, since="all")
+    empty = Store(tmp_path / "only-lake")
+    empty.sync_targets(targets_table(config.targets))
+    with empty.read() as con:
+        assert summary.compute(con, since="all")["targets"] == []
+        attach(con, lake)  # the database has none of the lake's posts: the summary reads them all
+        from_lake = summary.compute(con, since="all")
+    assert all({"target_id", "posts", "stance"} <= set(t) for t in _figures(local))
+    assert from_lake["targets"] and _figures(from_lake) == _figures(local)
+
+
+def _figures(data: dict) -> list:
+    return [{k: v for k, v in t.items() if k in ("target_id", "mentions", "posts", "stance", "mean_sentiment")}
+            for t in data["targets"]]

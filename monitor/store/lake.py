@@ -236,9 +236,35 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
     stmts.append(f"{create} lake_mention_facts AS {facts_select(lake)}")
     if local:
         stmts += union_statements(create)
-        stmts.append(f"{create} lake_new_mention_facts AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
+        stmts.append(f"{create} {LAKE_FACTS} AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
                      "(SELECT 1 FROM posts d WHERE d.post_key = l.post_key)")
     return stmts
+
+
+LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
+
+
+def attached(con: duckdb.DuckDBPyConnection) -> bool:
+    """Is a lake attached to this connection (stored or TEMP views, with the local union)?"""
+    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [LAKE_FACTS]).fetchone()
+    return bool(row and row[0])
+
+
+def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
+    """The relation of mention facts a summary reads: ``local`` (the database's own), plus the
+    attached lake's rows the database lacks when a lake is attached."""
+    if not attached(con):
+        return local
+    return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
+
+
+def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for (first, last) created_at over the stored posts and an attached lake's."""
+    local = "SELECT min(created_at) AS first, max(created_at) AS last FROM posts"
+    if not attached(con):
+        return local
+    return (f"SELECT min(first), max(last) FROM ({local} UNION ALL "
+            f"SELECT min(created_at), max(created_at) FROM {LAKE_FACTS})")
 
 
 def union_statements(create: str) -> list[str]:
