@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
+from monitor import summary  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.ingest.distributed import DistributedImport, connect  # noqa: E402
 from monitor.ingest.imports import Importer  # noqa: E402
@@ -197,6 +199,14 @@ def lake_read_bench(n: int, work: Path) -> None:
             seconds = timed(con, AGGREGATE_FACTS.format(since=since))
             print(f"summary aggregate over local mention_facts + the lake's ({label}): {seconds * 1000:.0f} ms "
                   f"(best of 3); {load()}")
+        for since in ("all", "30d"):
+            best = float("inf")
+            for _ in range(2):
+                started = time.perf_counter()
+                summary.compute(con, since=since, now=datetime(2026, 10, 30))
+                best = min(best, time.perf_counter() - started)
+            print(f"`monitor summary --since {since}` (summary.compute, every figure) over the database + the "
+                  f"lake: {best:.2f} s (best of 2); {load()}")
     con = duckdb.connect()
     attach(con, lake, local=False)
     print(f"summary aggregate over the rollup: {timed(con, AGGREGATE_ROLLUP) * 1000:.0f} ms (best of 3); {load()}")

@@ -592,9 +592,7 @@ def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tu
     found = {key: (text, url) for key, text, url in rows}
     missing = [k for k in keys if k not in found]
     if missing and lake.attached(con):  # posts of an attached Parquet lake
-        found |= {key: (text, url) for key, text, url in con.execute(
-            "SELECT post_key, text, url FROM lake_new_posts WHERE post_key IN (SELECT unnest(?::VARCHAR[]))",
-            [missing]).fetchall()}
+        found |= {key: (text, url) for key, text, url in lake.post_texts(con, missing)}
     return found
 
 

@@ -45,6 +45,7 @@ from monitor.store.rollups import facts_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
 PART_COLUMN = "lake_part"
+DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, the lake keeps the first in this order
 PARTITION_COLUMNS = ("platform", "month")
 TABLES: dict[str, pa.Schema] = {
     "posts": POSTS_SCHEMA, "mentions": MENTIONS_SCHEMA, "post_sentiment": SENTIMENT_SCHEMA,
@@ -227,8 +228,7 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
     stmts = [f"{create} lake_{t}_parts AS {parts_select(lake, t)}" for t in TABLES]
     stmts.append(
         f"{create} lake_posts AS SELECT {', '.join(POSTS_SCHEMA.names)}, month, {PART_COLUMN} FROM lake_posts_parts "
-        f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY source_file, source_line, "
-        f"{PART_COLUMN}) = 1")
+        f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY {DEDUP_ORDER}) = 1")
     for table in ANALYSIS_KEYS:
         stmts.append(f"{create} lake_{table} AS SELECT a.* FROM lake_{table}_parts a SEMI JOIN lake_posts p "
                      f"ON a.post_key = p.post_key AND a.{PART_COLUMN} = p.{PART_COLUMN}")
@@ -256,6 +256,14 @@ def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
     if not attached(con):
         return local
     return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
+
+
+def post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[str, str, str | None]]:
+    """(post_key, text, url) of a few of the attached lake's posts, the copy ``lake_posts`` keeps,
+    without deduplicating the whole lake (over ten million posts that took seconds a call)."""
+    return con.execute(
+        f"SELECT post_key, text, url FROM lake_posts_parts WHERE post_key IN (SELECT unnest(?::VARCHAR[])) "
+        f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY {DEDUP_ORDER}) = 1", [keys]).fetchall()
 
 
 def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
