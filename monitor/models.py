@@ -14,6 +14,8 @@ from monitor import __version__
 # analyzer's rules, and the learned analyzer's model.
 STANCE_RULES_SCORER = "stance-rules"
 ZERO_SHOT_STANCE_SCORERS = frozenset({STANCE_RULES_SCORER, "learned"})
+# The stance scorer of posts from platforms that report (news; analysis.reporting_platforms): none.
+REPORTING_STANCE_SCORER = "reporting"
 
 
 def utcnow() -> datetime:

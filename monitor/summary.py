@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.models import ZERO_SHOT_STANCE_SCORERS
+from monitor.models import REPORTING_STANCE_SCORER, ZERO_SHOT_STANCE_SCORERS
 from monitor.store import lake, rollups
 from monitor.store.rows import utcnow_naive
 from monitor.store.schema import STOPWORDS, key_hash_sql
@@ -961,8 +961,13 @@ def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> N
     if zero_shot:
         used = ", ".join(f"{k} ({v:,} scores)" for k, v in sorted(zero_shot.items()))
         console.print(literal(f"Stance by the zero-shot analyzer: {used}", style="dim"))
+    reporting = sum(s["posts"] for t in targets for s in t["stance_scorers"] if s["scorer"] == REPORTING_STANCE_SCORER)
+    if reporting:
+        console.print(literal(f"Stance none for {reporting:,} news items: they report, they take no side "
+                              "(analysis.reporting_platforms)", style="dim"))
     for t in targets:
-        trained = [s for s in t["stance_scorers"] if s["scorer"] not in ZERO_SHOT_STANCE_SCORERS]
+        trained = [s for s in t["stance_scorers"]
+                   if s["scorer"] not in ZERO_SHOT_STANCE_SCORERS and s["scorer"] != REPORTING_STANCE_SCORER]
         if trained:
             used = ", ".join(f"{s['scorer']} {s['version']} ({s['posts']:,} posts)" for s in trained)
             console.print(literal(f"{t['name']}: stance from a model trained on your labels: {used}", style="dim"))

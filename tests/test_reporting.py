@@ -29,3 +29,10 @@ def test_news_items_take_no_side(config: Config, tmp_path: Path) -> None:
     assert sides & {"favor", "against"}  # without the setting, the analyzer's own calls are stored
     with Store(tmp_path / "a").read() as con:  # the analyzer's score is kept beside the none
         assert con.execute("SELECT count(*) FROM target_scores WHERE stance_score <> 0").fetchone()[0] > 0
+
+
+def test_summary_says_news_items_take_no_side(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("import", str(GUARDIAN)).exit_code == 0
+    printed = cli("summary").output
+    assert "news items: they report, they take no side" in printed
+    assert "trained on your labels" not in printed  # "reporting" is not a model of the user's

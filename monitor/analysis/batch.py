@@ -25,12 +25,11 @@ import pyarrow as pa
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analysis, Analyzer, ensure_language
 from monitor.config import Config
-from monitor.models import platform_of_key
+from monitor.models import REPORTING_STANCE_SCORER, platform_of_key
 
 MENTIONS = "mentions"
 POST_SENTIMENT = "post_sentiment"
 TARGET_SCORES = "target_scores"
-REPORTING_SCORER = "reporting"  # the stance scorer of posts whose platform reports (news): none
 
 
 @dataclass(slots=True)
@@ -81,7 +80,7 @@ def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], info: Ana
                     reporting_platforms: frozenset[str] = frozenset()) -> dict[str, pa.Table]:
     """The rows of the ``mentions``, ``post_sentiment`` and ``target_scores`` tables for analysed
     posts, each stamped with the scorer and rules versions that made it. Posts of
-    ``reporting_platforms`` (news) get stance none, scorer ``REPORTING_SCORER``, their score kept."""
+    ``reporting_platforms`` (news) get stance none, scorer ``REPORTING_STANCE_SCORER``, their score kept."""
     mentions: dict[str, list[Any]] = {n: [] for n in schemas[MENTIONS].names}
     sentiment: dict[str, list[Any]] = {n: [] for n in schemas[POST_SENTIMENT].names}
     scores: dict[str, list[Any]] = {n: [] for n in schemas[TARGET_SCORES].names}
@@ -103,7 +102,8 @@ def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], info: Ana
             scores["stance_score"].append(t.stance.score if t.stance else None)
             scores["sentiment_scorer"].append(info.sentiment_scorer)
             scores["sentiment_scorer_version"].append(info.sentiment_version)
-            scores["stance_scorer"].append((REPORTING_SCORER if reporting else t.stance.scorer) if t.stance else None)
+            scorer = (REPORTING_STANCE_SCORER if reporting else t.stance.scorer) if t.stance else None
+            scores["stance_scorer"].append(scorer)
             scores["stance_scorer_version"].append(t.stance.version if t.stance else None)
             scores["scored_at"].append(now)
     return {
