@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config
-from monitor.ingest.imports import Importer, check_encoding, fingerprint
+from monitor.ingest.imports import check_encoding, choose_reader, fingerprint
 from monitor.ingest.lake_input import count_newlines, is_zstd, split_ranges
 from monitor.ingest.lake_task import LakeTask, TaskResult, run_task
 from monitor.sources.base import ArchiveInput, expand_inputs
@@ -72,7 +72,7 @@ def plan(paths: Iterable[Path], fmt: str = "auto", split_bytes: int = SPLIT_BYTE
 
 
 def _plan_input(source: ArchiveInput, fmt: str, split_bytes: int, encoding: str) -> PlanEntry:
-    reader, refusal = Importer._choose_reader(source, fmt, encoding)
+    reader, refusal = choose_reader(source, fmt, encoding)
     if reader is None:
         return PlanEntry(source.name, refused=refusal)
     whole = LakeTask(str(source.path), source.member, reader.name, fingerprint(source))

@@ -138,6 +138,23 @@ def _batches(items: Iterable[Post | RecordError | SkippedLines], on_error: Calla
         yield batch
 
 
+def choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
+    """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
+    sample = source.sample()
+    if not sample and source.member is None and source.path.stat().st_size > 0:
+        return None, "nothing could be read from it (corrupt or truncated compressed data?)"
+    if not sample.strip():
+        return None, "the file is empty: nothing to import"
+    why_not_text = not_text_reason(sample, encoding)
+    if why_not_text:
+        return None, why_not_text
+    registry = load_sources()
+    reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
+    if reader is None:
+        return None, "format not recognised; pass --format (see `monitor import --help` for the list)"
+    return reader, ""
+
+
 class Importer:
     """Imports inputs into a store with one analysis pool (reused across files)."""
 
@@ -176,7 +193,7 @@ class Importer:
         use_prefilter = options.pop("prefilter", True)
         check_encoding(options.get("encoding") or "utf-8")
         report = ImportReport(source.name)
-        reader, refusal = self._choose_reader(source, fmt, options.get("encoding") or "utf-8")
+        reader, refusal = choose_reader(source, fmt, options.get("encoding") or "utf-8")
         if reader is None:
             report.skipped, report.failed = refusal, True
             return report
@@ -221,22 +238,6 @@ class Importer:
             report.seconds = time.perf_counter() - started
         return report
 
-    @staticmethod
-    def _choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
-        """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
-        sample = source.sample()
-        if not sample and source.member is None and source.path.stat().st_size > 0:
-            return None, "nothing could be read from it (corrupt or truncated compressed data?)"
-        if not sample.strip():
-            return None, "the file is empty: nothing to import"
-        why_not_text = not_text_reason(sample, encoding)
-        if why_not_text:
-            return None, why_not_text
-        registry = load_sources()
-        reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
-        if reader is None:
-            return None, "format not recognised; pass --format (see `monitor import --help` for the list)"
-        return reader, ""
     def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],
                         errors: _ErrorLog) -> None:
         """Batches of posts: each is analysed while the next one is read, then stored."""
