@@ -86,9 +86,6 @@ KEY_HASH = key_hash_sql("post_key")
 KEY_RELOAD_WRITES = 50
 
 
-WRITER_MEMORY = "256MB"  # the writer's DuckDB buffer pool (see Store._engine)
-
-
 class StoreError(Exception):
     pass
 
@@ -207,9 +204,6 @@ class Store:
             # (DuckDB's default once the WAL passes 16 MB). Row groups are merged by maintenance.
             con.execute("SET checkpoint_threshold = '1TB'")
             con.execute("SET max_vacuum_tasks = 0")
-            # DuckDB's buffer pool may grow to 80% of RAM, keeping the file's blocks it read: in a long
-            # import that was the main process's biggest share. Writes need far less; more spills to disk.
-            con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
             self._engine_con = con
         return self._engine_con
 
