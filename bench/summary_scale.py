@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.figures import same_figures  # noqa: E402
+
 DAYS = 90
 PLATFORMS_SQL = "['x', 'x', 'bluesky', 'bluesky', 'reddit', 'mastodon', 'hackernews']"
 VOCAB = 4000
@@ -230,23 +232,10 @@ def time_case(data_dir: Path, case: dict[str, Any], repeat: int, skip_raw: bool)
                                                    window.params).fetchall())
         fast = best_of(repeat, run)
         raw = None if skip_raw else best_of(1, run_raw)
-        same = None if skip_raw else _same(run(), run_raw())
+        same = None if skip_raw else same_figures(run(), run_raw())
     finally:
         con.close()
     return {"summary": fast, "raw": raw, "bare": bare, "same": same}
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal figures, but for the last digit of a rounded mean: DuckDB sums in parallel, in no fixed
-    order, so a mean that falls on a rounding boundary rounds either way from one run to the next
-    (with or without rollups)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= 0.0011
-    return bool(a == b)
 
 
 def cli_seconds(data_dir: Path) -> float:

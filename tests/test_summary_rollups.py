@@ -18,6 +18,7 @@ import pytest
 from monitor import summary
 from monitor.store import Store, WriteBatch, rollups
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, TARGET_SCORES_SCHEMA, TARGETS_SCHEMA
+from tests.figures import same_figures
 
 NOW = datetime(2025, 3, 10, 15, 30)
 TARGETS = {"musk": "Elon Musk", "altman": "Sam Altman", "openai": "OpenAI"}
@@ -75,20 +76,6 @@ WINDOWS = [{}, {"since": "36h"}, {"since": "2025-03-02T07:00", "until": "2025-03
            {"since": "2025-03-03T12:00", "until": "2025-03-07T06:30", "target": ["altman", "openai"]}]
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal figures, but for the last digit of a rounded mean (at most 0.001): the two paths add the
-    same values in another order, and a mean that falls on a rounding boundary may round either way
-    (as DuckDB's parallel sums already do from one run to the next on large tables). Counts, texts,
-    keys and order must be equal."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= 0.0011
-    return bool(a == b)
-
-
 def _assert_rollups_equal_rows(store: Store, windows: list[dict[str, Any]] = WINDOWS) -> None:
     with store.read() as con:
         assert rollups.in_step(con)
@@ -96,7 +83,7 @@ def _assert_rollups_equal_rows(store: Store, windows: list[dict[str, Any]] = WIN
     for window in windows:
         fast = _figures(store, **window)
         with rollups.disabled():
-            assert _same(fast, _figures(store, **window)), window
+            assert same_figures(fast, _figures(store, **window)), window
         assert fast["words"] and fast["targets"] and fast["most_positive"], window
 
 
