@@ -411,7 +411,8 @@ class _ImportCommand(click.Command):
 @click.option("--lake", "lake_url", default=None, metavar="PATH",
               help="Import into a Parquet lake on a Dask cluster instead of the database (docs/LAKE.md).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
-              help="With --lake: a Dask scheduler (tcp://host:8786) or local:N worker processes (default local:2).")
+              help="With --lake: a Dask scheduler (tcp://host:8786) or local:N worker processes (default: the config's "
+                   "[distributed] scheduler, local:2).")
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[str, ...], platform: str,
                encoding: str, force: bool, analyzer: str | None, as_json: bool, no_prefilter: bool,
@@ -454,7 +455,8 @@ def _import_to_lake(app: AppContext, paths: list[Path], lake_url: str | None, cl
 
     if not lake_url:
         _fail("--cluster needs --lake PATH: the distributed import writes a Parquet lake (docs/LAKE.md)")
-    done = run_lake_import(app, paths, lake_url, cluster or "local:2", fmt, force, analyzer, options=options)
+    done = run_lake_import(app, paths, lake_url, cluster or app.config.distributed.scheduler, fmt, force, analyzer,
+                           options=options)
     if done.results:
         attach_after_import(app, lake_url)
     if as_json:

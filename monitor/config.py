@@ -199,6 +199,12 @@ class DaemonConfig(Strict):
     maintenance_interval_seconds: float = Field(default=300.0, gt=0)
 
 
+class DistributedConfig(Strict):
+    # Where `monitor import --lake` runs when --cluster is not given: a Dask scheduler's address
+    # (tcp://host:8786) or local:N (N worker processes on this machine). See docs/LAKE.md.
+    scheduler: str = Field(default="local:2", pattern=r"^((tcp|tls|ws|wss|ucx)://\S+|local:[1-9]\d*)$")
+
+
 class Config(Strict):
     contact: str = Field(default=PLACEHOLDER_CONTACT, min_length=3)
     targets: list[Target]
@@ -208,6 +214,7 @@ class Config(Strict):
     # (``bind_sources`` checks them all at load time).
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     path: Path | None = Field(default=None, exclude=True)
 

@@ -24,8 +24,8 @@ from rich.text import Text
 from monitor.terminal import literal
 
 LAKE_OPTION_HELP = "The lake: a directory (or an s3:// or gs:// URL, untested) for the Parquet parts."
-CLUSTER_OPTION_HELP = ("A Dask scheduler (tcp://host:8786), or local:N for N worker processes on this machine. "
-                       "Needs pip install '.[distributed]'.")
+CLUSTER_OPTION_HELP = ("A Dask scheduler (tcp://host:8786), or local:N for N worker processes on this machine "
+                       "(default: the config's [distributed] scheduler, local:2). Needs pip install '.[distributed]'.")
 
 
 def _app() -> Any:
@@ -91,7 +91,7 @@ def lake_group() -> None:
 @lake_group.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--lake", "lake_url", required=True, help=LAKE_OPTION_HELP)
-@click.option("--cluster", default="local:2", show_default=True, help=CLUSTER_OPTION_HELP)
+@click.option("--cluster", default=None, help=CLUSTER_OPTION_HELP)
 @click.option("--format", "fmt", default="auto", show_default=True, help="Archive format; 'auto' detects it.")
 @click.option("--split-mib", default=64.0, show_default=True,
               help="Split JSON Lines files (and multi-frame .zst) into tasks of about this many MiB.")
@@ -101,11 +101,12 @@ def lake_group() -> None:
 @click.option("--attach/--no-attach", default=True, show_default=True,
               help="Then store the lake's views in the database (as `monitor lake attach`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the tasks' results as JSON.")
-def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str, fmt: str, split_mib: float, force: bool,
+def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str | None, fmt: str, split_mib: float, force: bool,
                 analyzer: str | None, attach: bool, as_json: bool) -> None:
     """Import archives on a Dask cluster into a Parquet lake (each task writes its own parts)."""
     app = _app()
-    done = run_lake_import(app, paths, lake_url, cluster, fmt, force, analyzer, split_mib)
+    done = run_lake_import(app, paths, lake_url, cluster or app.config.distributed.scheduler, fmt, force, analyzer,
+                           split_mib)
     if attach and done.results:
         attach_after_import(app, lake_url)
     if as_json:

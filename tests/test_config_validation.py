@@ -38,6 +38,8 @@ BAD_VALUES = [
     (analysis(sentiment={"positive": -0.5, "negative": 0.5}), "analysis.sentiment", "must not be above"),
     (analysis(stance={"positive": 2.0, "negative": -0.1}), "analysis.stance.positive", "less than or equal to 1"),
     (analysis(analyzer="bert"), "analysis.analyzer", "'learned' or 'vader'"),
+    (lambda data: data.update(distributed={"scheduler": "localhost:8786"}), "distributed.scheduler", "pattern"),
+    (lambda data: data.update(distributed={"scheduler": "local:0"}), "distributed.scheduler", "pattern"),
     (lambda data: data.update(daemon={"inbox_interval_seconds": 0}), "daemon.inbox_interval_seconds",
      "greater than 0"),
     (lambda data: data.update(contact=""), "contact", "at least 3"),

@@ -22,6 +22,7 @@ from monitor.ingest.imports import Importer  # noqa: E402
 from monitor.ingest.pool import AnalysisPool  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.store.lake import Lake, attach  # noqa: E402
+from tests.conftest import config_file  # noqa: E402
 from tests.lake_archive import build  # noqa: E402
 from tests.test_lake import TABLES, rows  # noqa: E402
 
@@ -121,27 +122,30 @@ def _busy_worker(client, timeout: float = 30.0) -> str:
     raise AssertionError("no import task started")
 
 
-def test_lake_commands_import_attach_status_compact(client, local, vader_config_path: Path, tmp_path: Path) -> None:
-    import click
+def test_lake_commands_import_attach_status_compact(client, local, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from monitor.cli import main
-    from monitor.lake_cli import lake_group
 
     archive, _ = local
-    # The lead registers lake_group in monitor.cli; here a copy of the main group carries it.
-    monitor = click.Group("monitor", params=main.params, callback=main.callback,
-                          commands={**main.commands, "lake": lake_group})
+    # No --cluster: the config's [distributed] scheduler names the cluster.
+    config_path = config_file(tmp_path / "monitor.toml", lambda data: (
+        data.setdefault("analysis", {}).update(analyzer="vader"),
+        data.update(distributed={"scheduler": client.scheduler.address})))
     lake, data = tmp_path / "lake", tmp_path / "data"
 
     def run(*args: str) -> str:
-        result = CliRunner().invoke(monitor, ["--config", str(vader_config_path), "--data-dir", str(data), *args],
+        result = CliRunner().invoke(main, ["--config", str(config_path), "--data-dir", str(data), *args],
                                     catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return result.output
 
-    run("lake", "import", str(archive / "planted.jsonl"), "--lake", str(lake), "--cluster",
-        client.scheduler.address, "--split-mib", "0.02")
+    def transitions() -> int:
+        return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+    before = transitions()
+    run("lake", "import", str(archive / "planted.jsonl"), "--lake", str(lake), "--split-mib", "0.02")
+    assert transitions() > before  # the tasks ran on the configured cluster, not on a local:2 of its own
     assert run("sql", "SELECT count(*) AS n FROM all_posts WHERE origin = 'lake'", "--format", "csv").split() == \
         ["n", str(len(lake_rows_of(lake)))]
     status = json.loads(run("lake", "status", "--lake", str(lake), "--json"))
