@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.models import REPORTING_STANCE_SCORER, ZERO_SHOT_STANCE_SCORERS
-from monitor.store import lake, rollups
+from monitor.store import lake_read as lake
+from monitor.store import rollups
 from monitor.store.rows import utcnow_naive
 from monitor.store.schema import STOPWORDS, key_hash_sql
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline

@@ -41,11 +41,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitor.store.db import Store
+from monitor.store.lake_read import DEDUP_ORDER, LAKE_FACTS, PART_COLUMN
 from monitor.store.rollups import facts_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
-PART_COLUMN = "lake_part"
-DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, the lake keeps the first in this order
 PARTITION_COLUMNS = ("platform", "month")
 TABLES: dict[str, pa.Schema] = {
     "posts": POSTS_SCHEMA, "mentions": MENTIONS_SCHEMA, "post_sentiment": SENTIMENT_SCHEMA,
@@ -239,40 +238,6 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
         stmts.append(f"{create} {LAKE_FACTS} AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
                      "(SELECT 1 FROM posts d WHERE d.post_key = l.post_key)")
     return stmts
-
-
-LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
-
-
-def attached(con: duckdb.DuckDBPyConnection) -> bool:
-    """Is a lake attached to this connection (stored or TEMP views, with the local union)?"""
-    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [LAKE_FACTS]).fetchone()
-    return bool(row and row[0])
-
-
-def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
-    """The relation of mention facts a summary reads: ``local`` (the database's own), plus the
-    attached lake's rows the database lacks when a lake is attached."""
-    if not attached(con):
-        return local
-    return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
-
-
-def post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[str, str, str | None]]:
-    """(post_key, text, url) of a few of the attached lake's posts, the copy ``lake_posts`` keeps,
-    without deduplicating the whole lake (over ten million posts that took seconds a call)."""
-    return con.execute(
-        f"SELECT post_key, text, url FROM lake_posts_parts WHERE post_key IN (SELECT unnest(?::VARCHAR[])) "
-        f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY {DEDUP_ORDER}) = 1", [keys]).fetchall()
-
-
-def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL for (first, last) created_at over the stored posts and an attached lake's."""
-    local = "SELECT min(created_at) AS first, max(created_at) AS last FROM posts"
-    if not attached(con):
-        return local
-    return (f"SELECT min(first), max(last) FROM ({local} UNION ALL "
-            f"SELECT min(created_at), max(created_at) FROM {LAKE_FACTS})")
 
 
 def union_statements(create: str) -> list[str]:

@@ -1,0 +1,44 @@
+"""What the read side needs of an attached Parquet lake (``monitor.store.lake``), without pyarrow: is
+a lake attached, the relation of mention facts with its rows, the time range, a few posts' texts.
+The summary imports this on every start, so it stays light."""
+
+from __future__ import annotations
+
+import duckdb
+
+PART_COLUMN = "lake_part"
+DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, the lake keeps the first in this order
+
+
+LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
+
+
+def attached(con: duckdb.DuckDBPyConnection) -> bool:
+    """Is a lake attached to this connection (stored or TEMP views, with the local union)?"""
+    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [LAKE_FACTS]).fetchone()
+    return bool(row and row[0])
+
+
+def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
+    """The relation of mention facts a summary reads: ``local`` (the database's own), plus the
+    attached lake's rows the database lacks when a lake is attached."""
+    if not attached(con):
+        return local
+    return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
+
+
+def post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[str, str, str | None]]:
+    """(post_key, text, url) of a few of the attached lake's posts, the copy ``lake_posts`` keeps,
+    without deduplicating the whole lake (over ten million posts that took seconds a call)."""
+    return con.execute(
+        f"SELECT post_key, text, url FROM lake_posts_parts WHERE post_key IN (SELECT unnest(?::VARCHAR[])) "
+        f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY {DEDUP_ORDER}) = 1", [keys]).fetchall()
+
+
+def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for (first, last) created_at over the stored posts and an attached lake's."""
+    local = "SELECT min(created_at) AS first, max(created_at) AS last FROM posts"
+    if not attached(con):
+        return local
+    return (f"SELECT min(first), max(last) FROM ({local} UNION ALL "
+            f"SELECT min(created_at), max(created_at) FROM {LAKE_FACTS})")
