@@ -41,21 +41,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-EXTRA_TARGETS = """
-[[targets]]
-id = "biden"
-name = "Joe Biden"
-kind = "person"
-aliases = ["Joe Biden", "Biden"]
-handles = ["JoeBiden"]
+from tests.compiled_outputs import EXTRA_TARGETS as PEOPLE_OF_THE_DATASETS  # noqa: E402
 
-[[targets]]
-id = "sanders"
-name = "Bernie Sanders"
-kind = "person"
-aliases = ["Bernie Sanders", "Bernie", "Sanders"]
-handles = ["BernieSanders"]
-
+# The datasets' own targets beside the bundled ones: Biden and Sanders (as the compiled-path tests have them),
+# Clinton and Cruz.
+EXTRA_TARGETS = PEOPLE_OF_THE_DATASETS + """
 [[targets]]
 id = "clinton"
 name = "Hillary Clinton"
@@ -115,7 +105,7 @@ def time_vader(stock: Any, texts: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def _tree_usage(root: int) -> tuple[dict[int, int], float]:
+def tree_usage(root: int) -> tuple[dict[int, int], float]:
     """Resident bytes of a process and of each of its descendants (by pid), and the CPU seconds of
     the process itself (not its children), read from /proc (({}, 0.0) where /proc is missing)."""
     children: dict[int, list[int]] = {}
@@ -154,7 +144,7 @@ def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
 
     def sample() -> None:
         while proc.poll() is None:
-            tree, main_cpu = _tree_usage(proc.pid)
+            tree, main_cpu = tree_usage(proc.pid)
             seen["peak"] = max(seen["peak"], sum(tree.values()))
             seen["main_cpu"] = max(seen["main_cpu"], main_cpu)
             for pid, rss in tree.items():

@@ -36,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from import_throughput import tree_usage  # noqa: E402  (bench/ is the script's folder)
+
 from monitor.analysis.matching import Matcher  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 
@@ -116,27 +118,6 @@ def grep_pattern(config: Any) -> str:
     return "|".join(re.escape(n).replace("\\ ", " ") for n in sorted(set(names), key=len, reverse=True))
 
 
-def tree_rss(root: int) -> int:
-    """RSS of a process and its descendants (bytes), from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
-
-
 def timed(cmd: list[str] | str, env: dict[str, str] | None = None, shell: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, shell=shell,
@@ -145,7 +126,7 @@ def timed(cmd: list[str] | str, env: dict[str, str] | None = None, shell: bool =
 
     def sample() -> None:
         while proc.poll() is None:
-            peak["rss"] = max(peak["rss"], tree_rss(proc.pid))
+            peak["rss"] = max(peak["rss"], sum(tree_usage(proc.pid)[0].values()))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -163,33 +144,12 @@ def import_run(dump: Path, work: Path, label: str, extra_env: dict[str, str], pr
     data_dir = work / f"data-{label}"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k != "MONITOR_PURE_PYTHON"} | extra_env
-    if prefilter:
-        cmd = [sys.executable, "-m", "monitor", "--config", str(CONFIG), "--data-dir", str(data_dir), "import",
-               str(dump), "--json", "--analyzer", analyzer]
-    else:  # until `monitor import --no-prefilter` exists: the same call through the library
-        cmd = [sys.executable, "-c", NO_PREFILTER_RUNNER, str(CONFIG), str(data_dir), str(dump), analyzer]
+    cmd = [sys.executable, "-m", "monitor", "--config", str(CONFIG), "--data-dir", str(data_dir), "import",
+           str(dump), "--json", "--analyzer", analyzer, *([] if prefilter else ["--no-prefilter"])]
     result = timed(cmd, env)
     result["report"] = json.loads(result["stdout"])[0]
     result["data_dir"] = data_dir
     return result
-
-
-NO_PREFILTER_RUNNER = """
-import json, sys
-from pathlib import Path
-from monitor.config import load_config
-from monitor.ingest.imports import Importer
-from monitor.ingest.pool import AnalysisPool
-from monitor.store import Store
-config = load_config(sys.argv[1])
-store = Store(Path(sys.argv[2]))
-pool = AnalysisPool(config, Path(sys.argv[2]) / "models", analyzer=sys.argv[4])
-try:
-    reports = Importer(config, store, pool=pool, prefilter=False).import_paths([Path(sys.argv[3])])
-finally:
-    pool.close()
-print(json.dumps([r.as_dict() for r in reports]))
-"""
 
 
 def stored(data_dir: Path) -> dict[str, list[tuple]]:
