@@ -86,6 +86,20 @@ def _file_options(func: Any) -> Any:
     return func
 
 
+def _model_options(func: Any) -> Any:
+    """Options of the commands that train a target's stance model (stance train, stance bootstrap)."""
+    options = [
+        click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="A held-out labelled file to measure the new model on (read like `monitor eval` FILE)."),
+        click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model."),
+        click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
+                     help="The analyzer the model is for (default: the config's analysis.analyzer)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 # --- eval ------------------------------------------------------------------------------------
 
 
@@ -276,11 +290,7 @@ def stance_group() -> None:
               help="Inverse regularisation strength of the word model (smaller: simpler model).")
 @click.option("--char-c", "char_c", type=click.FloatRange(min=0.001), default=3.0, show_default=True,
               help="Inverse regularisation strength of the character model.")
-@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Held-out labelled file to measure the new model on (read like FILE).")
-@click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model.")
-@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
-              help="The analyzer the model is for (default: the config's analysis.analyzer).")
+@_model_options
 @click.option("--head-weight", type=click.FloatRange(0.0, 1.0), default=None,
               help="Learned analyzer: the head's weight in the average with the n-gram model (1 = the head alone; "
                    "default 0.3, chosen on P-Stance Trump validation data).")
@@ -317,20 +327,23 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     counts = Counter(e.label for e in rows)
     console.print(Text(f"training '{target_id}' on {len(rows):,} labelled texts "
                        f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})..."))
-    trained = _fit_stance_model(console, config, rows, target_id, file.name, c_value, char_c, analyzer, head_weight)
+    trained = _fit_stance_model(console, config, rows, target_id, file.name, analyzer, head_weight, c_value, char_c)
     if eval_file is not None:
         _print_held_out_score(console, trained, _read(eval_file, "auto", None, label_map, target_prefix), eval_file)
     _save_stance_model(console, app, trained, target_id, dry_run)
 
 
 def _fit_stance_model(console: Console, config: Config, rows: list[Example], target_id: str, source: str,
-                      c_value: float, char_c: float, analyzer: str | None, head_weight: float | None) -> Any:
-    """The n-gram model on ``rows``, and with the learned analyzer the head over its features averaged with it."""
-    from monitor.analysis.stance_model import StanceModelError, train_model
+                      analyzer: str | None, head_weight: float | None = None, c_value: float | None = None,
+                      char_c: float | None = None) -> Any:
+    """The n-gram model on ``rows`` (its regularisation: the model's defaults unless given), and with the
+    learned analyzer the head over its features averaged with it."""
+    from monitor.analysis.stance_model import CHARS_C, WORDS_C, StanceModelError, train_model
 
     try:
-        model = train_model([e.text for e in rows], [e.label or "" for e in rows], target_id, c=c_value,
-                            char_c=char_c, meta={"source": source}, target=config.target(target_id),
+        model = train_model([e.text for e in rows], [e.label or "" for e in rows], target_id,
+                            c=WORDS_C if c_value is None else c_value, char_c=CHARS_C if char_c is None else char_c,
+                            meta={"source": source}, target=config.target(target_id),
                             progress=lambda msg: console.print(Text(f"  {msg}", style="dim")))
     except StanceModelError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -439,11 +452,7 @@ def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file
               help="Stored posts to read at most (a random sample when there are more).")
 @click.option("--self-training/--cues-only", default=False, show_default=True,
               help="Also learn from the base analyzer's confident favor/against calls (weaker labels).")
-@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A labelled file to measure the new model on (read like `monitor eval` FILE).")
-@click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model.")
-@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
-              help="The analyzer the model is for (default: the config's analysis.analyzer).")
+@_model_options
 def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: tuple[str, ...],
                      from_file: Path | None, max_posts: int, self_training: bool, eval_file: Path | None,
                      dry_run: bool, analyzer: str | None) -> None:
@@ -485,7 +494,7 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
         raise click.ClickException(
             f"too few posts with cues of each side (favor {sides['favor']}, against {sides['against']}); add "
             "cues the target's supporters and critics use, e.g. --favor '#SupportX\\b' --against '#StopX\\b'")
-    trained = _fit_stance_model(console, config, rows, target_id, "bootstrap", 10.0, 3.0, analyzer, None)
+    trained = _fit_stance_model(console, config, rows, target_id, "bootstrap", analyzer)
     if eval_file is not None:
         _print_held_out_score(console, trained, _read(eval_file, "auto", None, None, False), eval_file)
     _save_stance_model(console, app, trained, target_id, dry_run)
