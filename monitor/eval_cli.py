@@ -26,6 +26,7 @@ from monitor.evaluation import (
     EvalDataError,
     Example,
     Report,
+    analyse_for_targets,
     append_label,
     config_with_targets_files,
     evaluate,
@@ -35,6 +36,7 @@ from monitor.evaluation import (
     read_texts,
     resolve_target,
     sample_posts,
+    stance_toward,
 )
 from monitor.terminal import safe
 
@@ -538,19 +540,12 @@ def _zero_shot_stances(analyzer: Any, texts: list[str], target_id: str, err: Con
 
     from monitor.analysis.stance import StanceResult
 
-    out = []
     with Progress("scoring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task("scoring", total=len(texts))
-        for start in range(0, len(texts), 256):
-            chunk = [(t, "en") for t in texts[start:start + 256]]
-            for analysis in analyzer.analyse_many(chunk, force_targets=(target_id,)):
-                found = [t.stance for t in analysis.targets if t.target_id == target_id and t.stance is not None]
-                out.append(found[0] if found else StanceResult("none", 0.0, "", ""))
-            progress.update(task, advance=len(chunk))
-    return out
-
-
+        analyses = analyse_for_targets(analyzer, [(text, target_id) for text in texts],
+                                       progress=lambda done: progress.update(task, completed=done))
+    return [stance_toward(a, target_id) or StanceResult("none", 0.0, "", "") for a in analyses]
 def _print_weak_labels(console: Console, labelled: list[Any], cue: str) -> None:
     from monitor.analysis.bootstrap import label_counts
 

@@ -462,11 +462,10 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
     rows: list[tuple[str, str, str, str | None]] = []  # group, gold, ours, vader
     scorer_names: set[str] = set()
     targets = [fixed or resolved[e.target or ""] for e in examples]
-    results = _analyse_for_targets(analyzer, [(e.text, t.id) for e, t in zip(examples, targets, strict=True)],
+    results = analyse_for_targets(analyzer, [(e.text, t.id) for e, t in zip(examples, targets, strict=True)],
                                    progress=progress)
     for e, target, result in zip(examples, targets, results, strict=True):
-        tr = next((t for t in result.targets if t.target_id == target.id), None)
-        stance = tr.stance if tr is not None else None
+        stance = stance_toward(result, target.id)
         label = "none"
         if stance is not None:
             scorer_names.add(f"{stance.scorer} {stance.version}")
@@ -492,7 +491,7 @@ def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = 
     return report
 
 
-def _analyse_for_targets(analyzer: Any, items: Sequence[tuple[str, str]], chunk: int = 256,
+def analyse_for_targets(analyzer: Any, items: Sequence[tuple[str, str]], chunk: int = 256,
                          progress: Callable[[int], None] | None = None) -> list[Any]:
     """Each (text, target id) analysed with that target forced in ("": none), in batches per
     target (the learned analyzer scores a batch at a time)."""
@@ -514,6 +513,11 @@ def _analyse_for_targets(analyzer: Any, items: Sequence[tuple[str, str]], chunk:
     return results
 
 
+def stance_toward(analysis: Any, target_id: str) -> Any:
+    """The analysis's StanceResult for a target, or None (not mentioned, or not scored)."""
+    return next((t.stance for t in analysis.targets if t.target_id == target_id), None)
+
+
 def _majority(gold: Sequence[str]) -> str:
     counts = Counter(gold)
     return max(("against", "favor", "none"), key=lambda lab: counts.get(lab, 0))
@@ -529,7 +533,7 @@ def evaluate_sentiment(dataset: Dataset, config: Config, baselines: bool = True,
     base: list[float] = []
     labels: list[str] = []
     ours_labels: list[str] = []
-    results = _analyse_for_targets(analyzer, [(e.text, "") for e in dataset.examples], progress=progress)
+    results = analyse_for_targets(analyzer, [(e.text, "") for e in dataset.examples], progress=progress)
     for e, result in zip(dataset.examples, results, strict=True):
         compound = result.compound if result.compound is not None else 0.0
         ours.append(compound)
