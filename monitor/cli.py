@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import errno
 import io
@@ -468,11 +467,13 @@ def _import_to_lake(app: AppContext, paths: list[Path], lake_url: str | None, cl
 
 
 def _check_encoding(encoding: str) -> None:
+    """Refuse an unknown --encoding before anything is read (as a usage error, exit status 2)."""
+    from monitor.ingest.imports import ImportOptionError, check_encoding
+
     try:
-        codecs.lookup(encoding)
-    except LookupError as exc:
-        raise click.BadParameter(f"unknown encoding '{encoding}' (examples: utf-8, cp1252, latin-1, utf-16)",
-                                 param_hint="--encoding") from exc
+        check_encoding(encoding)
+    except ImportOptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--encoding") from exc
 
 
 def _folders_without_files(paths: Iterable[Path]) -> list[Path]:

@@ -36,9 +36,10 @@ from monitor.store.rows import new_id, targets_table, utcnow_naive
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000  # posts per write transaction (each costs ~0.1 s to open, commit and checkpoint); 20,000 held
-# ~55 MiB of posts per batch in the main process, three batches in flight: the import tree went over 500 MiB
-# ... and at most this much text (long posts: the batch read and the one analysed stay in memory).
+# A batch is one write transaction (each costs ~0.1 s to open, commit and checkpoint) of at most
+# BATCH_SIZE posts (20,000 held ~55 MiB of posts each in the main process, three batches in flight)
+# and at most BATCH_TEXT_CHARS of text (long posts: the batch read and the one analysed stay in memory).
+BATCH_SIZE = 5000
 BATCH_TEXT_CHARS = 16 << 20
 # Lines a batch may stand for, those a prefilter skipped included: on a dump where few lines
 # match, the first posts reach the workers (which start up meanwhile) before the whole file is read.
