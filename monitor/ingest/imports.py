@@ -139,6 +139,15 @@ def _batches(items: Iterable[Post | RecordError | SkippedLines], on_error: Calla
         yield batch
 
 
+def with_line_filter(reader: Reader, prefilter: Prefilter | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The read options, with ``line_filter`` where the prefilter applies: a reader that takes one
+    (one JSON record a line), reading UTF-8 (the prefilter looks for UTF-8 bytes)."""
+    encoding = (options.get("encoding") or "utf-8").lower().replace("_", "-")
+    if prefilter is None or not reader.takes_prefilter or encoding not in ("utf-8", "utf8"):
+        return options
+    return {**options, "line_filter": prefilter}
+
+
 def choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
     """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
     sample = source.sample()
@@ -214,10 +223,8 @@ class Importer:
         errors = _ErrorLog(report, meta)
         status, message = "complete", None
         try:
-            line_filter = self.prefilter if use_prefilter and reader.takes_prefilter and \
-                (options.get("encoding") or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8") else None
-            self._read_and_store(reader, source, {**options, "line_filter": line_filter} if line_filter else options,
-                                 errors)
+            prefilter = self.prefilter if use_prefilter else None
+            self._read_and_store(reader, source, with_line_filter(reader, prefilter, options), errors)
             status, message = _read_outcome(reader, report)
         except KeyboardInterrupt:
             status, message = "partial", "interrupted"

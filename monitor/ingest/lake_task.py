@@ -23,6 +23,7 @@ from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analyzer
 from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
+from monitor.ingest.imports import BATCH_SIZE, with_line_filter  # posts analysed at a time: as a local import
 from monitor.ingest.lake_input import RangeInput
 from monitor.ingest.pool import analyse_batch, relax_gc
 from monitor.models import Post
@@ -31,7 +32,6 @@ from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
 from monitor.store.lake import Lake, read_manifest, write_manifest, write_parts
 from monitor.store.rows import dedupe_posts, posts_table, utcnow_naive
 
-BATCH_SIZE = 20000  # posts analysed at a time (as a local import's batches)
 CHUNK_POSTS = 100_000  # kept posts a task holds before writing them as parts (memory stays bounded)
 ANALYSIS_TABLES = ("mentions", "post_sentiment", "target_scores")
 MAX_ERROR_SAMPLES = 20
@@ -140,18 +140,16 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
 
 
 def _with_prefilter(config: Config, reader: Reader, options: dict[str, Any]) -> dict[str, Any]:
-    """The read options with the config's prefilter for readers that take one (UTF-8 JSON Lines), as
-    a local import reads them (``Importer.import_input``); ``prefilter=False`` parses every line."""
+    """The read options with the config's prefilter where it applies, as a local import reads them
+    (``imports.with_line_filter``); ``prefilter=False`` parses every line. One prefilter per config
+    and worker process."""
     options = dict(options)
-    wanted = options.pop("prefilter", True)
-    encoding = (options.get("encoding") or "utf-8").lower().replace("_", "-")
-    if not (wanted and reader.takes_prefilter and encoding in ("utf-8", "utf8")):
+    if not options.pop("prefilter", True):
         return options
     key = hashlib.sha256(pickle.dumps(config)).hexdigest()
     if key not in _PREFILTERS:
         _PREFILTERS[key] = Prefilter.from_config(config)
-    line_filter = _PREFILTERS[key]
-    return {**options, "line_filter": line_filter} if line_filter is not None else options
+    return with_line_filter(reader, _PREFILTERS[key], options)
 
 
 def _analysed_chunks(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem], result: TaskResult,
