@@ -176,6 +176,7 @@ class _Window:
     # Where the mention rows are read: v_mentions, or the summary's temp table of the rows it needs
     # (same columns but text and url: the joins of mentions, posts, targets and scores made once).
     source: str = "v_mentions"
+    facts: bool = False  # the source is the writer's mention_facts (with an attached lake's): one post_first a post
 
     @property
     def span(self) -> timedelta:
@@ -233,7 +234,7 @@ class _scope:
             # Parquet lake adds its own (store/lake.py); its words are not in the top words yet.
             self.name = ""
             return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params,
-                           lake.facts_source(self.con, rollups.FACTS_SOURCE))
+                           lake.facts_source(self.con, rollups.FACTS_SOURCE), facts=True)
         reach = min(w.start, w.prev_start or w.start)
         if w.span > timedelta(days=7):
             reach = min(reach, _baseline_reach(w.start))
@@ -601,8 +602,7 @@ def _post_count_sql(window: _Window) -> str:
     """SQL counting the distinct posts of a group of mention rows. From mention_facts with no target
     filter every mention of a post is in or out together, and counting each post's first mention
     counts its posts without a DISTINCT (over ten million rows, the slowest figure of the summary)."""
-    facts = window.source == rollups.FACTS_SOURCE or window.source.endswith(f"{lake.LAKE_FACTS})")
-    if facts and not window.filters.targets:
+    if window.facts and not window.filters.targets:
         return "count(*) FILTER (WHERE post_first)"
     return "count(DISTINCT post_key)"
 
