@@ -474,7 +474,7 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
           --against '#DumpTrump\\b' --against '#NeverTrump\\b' --from raw_train_trump.csv --eval raw_val_trump.csv
     """
     from monitor.analysis.analyzers import make_analyzer
-    from monitor.analysis.bootstrap import CUE, weak_labels
+    from monitor.analysis.bootstrap import CONFIDENT, NONE_BELOW, weak_labels
 
     app = _app()
     config: Config = app.config
@@ -487,10 +487,10 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
     against = against + _cue_patterns(against_cues, "--against")
     console.print(Text(f"{len(texts):,} posts about '{target_id}'; scoring them with the base analyzer..."))
     results = _zero_shot_stances(base, texts, target_id, app.err)
-    labelled = weak_labels(texts, favor, against, results, confident=BOOTSTRAP_CONFIDENT if self_training else 0.0,
-                           none_below=BOOTSTRAP_NONE_BELOW)
+    labelled = weak_labels(texts, favor, against, results, confident=CONFIDENT if self_training else 0.0,
+                           none_below=NONE_BELOW)
     rows = [Example(w.text, w.label, target=target_id) for w in labelled]
-    _print_weak_labels(console, labelled, CUE)
+    _print_weak_labels(console, labelled)
     sides = Counter(e.label for e in rows)
     if min(sides["favor"], sides["against"]) < 5:
         raise click.ClickException(
@@ -500,10 +500,6 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
     if eval_file is not None:
         _print_held_out_score(console, trained, _read(eval_file, "auto", None, None, False), eval_file)
     _save_stance_model(console, app, trained, target_id, dry_run)
-
-
-BOOTSTRAP_CONFIDENT = 0.6  # |p(favor) - p(against)| for a base analyzer's call to count (--self-training)
-BOOTSTRAP_NONE_BELOW = 0.05  # a "none" call this balanced counts as a none example
 
 
 def _bootstrap_texts(app: Any, target_id: str, from_file: Path | None, max_posts: int) -> list[str]:
@@ -546,11 +542,11 @@ def _zero_shot_stances(analyzer: Any, texts: list[str], target_id: str, err: Con
         analyses = analyse_for_targets(analyzer, [(text, target_id) for text in texts],
                                        progress=lambda done: progress.update(task, completed=done))
     return [stance_toward(a, target_id) or StanceResult("none", 0.0, "", "") for a in analyses]
-def _print_weak_labels(console: Console, labelled: list[Any], cue: str) -> None:
-    from monitor.analysis.bootstrap import label_counts
+def _print_weak_labels(console: Console, labelled: list[Any]) -> None:
+    from monitor.analysis.bootstrap import CUE, label_counts
 
     for source, counts in sorted(label_counts(labelled).items()):
-        what = "posts that used one side's cues" if source == cue else "the base analyzer's confident calls"
+        what = "posts that used one side's cues" if source == CUE else "the base analyzer's confident calls"
         console.print(Text(f"  {sum(counts.values()):,} weak labels from {what}: "
                            + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))))
 

@@ -23,6 +23,8 @@ from monitor.analysis.stance import StanceResult
 
 FAVOR, AGAINST, NONE = "favor", "against", "none"
 CUE, MODEL = "cue", "model"
+CONFIDENT = 0.6  # |p(favor) - p(against)| for a base analyzer's call to count (self-training)
+NONE_BELOW = 0.05  # a "none" call this balanced counts as a none example
 
 
 @dataclass(frozen=True)
