@@ -235,13 +235,10 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
                     continue
                 if keep_blank or text.strip():
                     yield lineno, text
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
-    except Exception as exc:  # zstandard.ZstdError and friends
-        if type(exc).__module__.startswith("zstandard") or "zstd" in type(exc).__name__.lower():
-            yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
-        else:
+    except Exception as exc:
+        if not _is_stream_error(exc):
             raise
+        yield _stream_ended(source, lineno + 1, exc)
 
 
 CHUNK_BYTES = 4 << 20  # a prefilter's unit: big enough for C speed, small enough for memory
@@ -268,7 +265,7 @@ def iter_candidate_lines(source: ArchiveInput, line_filter: LineFilter) -> Itera
             if isinstance(block, BaseException):
                 if not isinstance(block, Exception) or not _is_stream_error(block):
                     raise block
-                yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {block}")
+                yield _stream_ended(source, lineno + 1, block)
                 break
             lineno = yield from _filtered_block(source, block, lineno, line_filter)
     finally:
@@ -318,7 +315,13 @@ def _read_blocks(source: ArchiveInput, blocks: queue.Queue[bytes | BaseException
             put(exc)
 
 
+def _stream_ended(source: ArchiveInput, line: int, exc: BaseException) -> RecordError:
+    return RecordError(source.name, line, f"stream ended early (truncated or corrupt file): {exc}")
+
+
 def _is_stream_error(exc: Exception) -> bool:
+    """A broken input (truncated or corrupt compressed data, a bad zip member), not a bug: zstandard's
+    errors included."""
     return isinstance(exc, (OSError, EOFError, zipfile.BadZipFile, ValueError)) or \
         type(exc).__module__.startswith("zstandard") or "zstd" in type(exc).__name__.lower()
 
@@ -396,7 +399,7 @@ def _iter_wide_lines(source: ArchiveInput, encoding: str, keep_blank: bool) -> I
         yield RecordError(source.name, lineno + 1, f"not valid {encoding} ({exc.reason}); the rest of the file "
                                                    "skipped. Pass the file's encoding with --encoding")
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        yield RecordError(source.name, lineno + 1, f"stream ended early (truncated or corrupt file): {exc}")
+        yield _stream_ended(source, lineno + 1, exc)
 
 
 def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = None) -> Iterator[
