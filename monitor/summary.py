@@ -515,32 +515,38 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-# The notable posts: (order, condition) of each list.
-NOTABLE = {"most_positive": ("sentiment DESC", "AND sentiment > 0"),
-           "most_negative": ("sentiment ASC", "AND sentiment < 0"),
-           "most_engaged": ("engagement DESC, created_at DESC", "AND engagement > 0")}
+# The notable posts: per list, its order (column, descending) and the condition its rows meet (the
+# first column above zero, or below for an ascending list). Ties in a stable order, whichever way
+# the rows are stored: then by post_key, stance, sentiment.
+NOTABLE = {"most_positive": (("sentiment", True),),
+           "most_negative": (("sentiment", False),),
+           "most_engaged": (("engagement", True), ("created_at", True))}
+_TIES = (("post_key", False), ("stance", False), ("sentiment", False))
+# The columns of a candidate group: a post with one sentiment, stance and engagement, and its targets.
+_GROUP_COLUMNS = ("post_key", "platform", "created_at", "author_handle", "sentiment", "stance", "engagement")
 
 
 def _notable_lists(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
                    top: int) -> dict[str, list[dict[str, Any]]]:
     """The most positive, negative and engaged posts (NOTABLE), each text once (not each retweet).
-    Candidates first: the first rows of each order without their text, then the text of all those few
-    posts in one read; more candidates only for a list whose texts repeat so much that fewer than
-    ``top`` remain."""
+    Candidates first: the first rows of each order (their keys), then the groups of all those few
+    posts in one read, and their texts in one more; more candidates only for a list whose texts
+    repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
-    found = {name: _notable_candidates(con, source, where, params, order, extra, want)
-             for name, (order, extra) in NOTABLE.items()}
-    texts = _post_texts(con, [row[0] for rows, _complete in found.values() for row in rows])
+    firsts = {name: _notable_first(con, source, where, params, order, want) for name, order in NOTABLE.items()}
+    groups = _notable_groups(con, source, where, params, [key for first in firsts.values() for key, _ in first])
+    texts = _post_texts(con, [group[0] for group in groups])
     lists = {}
-    for name, (order, extra) in NOTABLE.items():
-        rows, complete = found[name]
-        size = want
-        picked = _first_of_each_text(rows, texts)
-        while len(picked) < top and not complete:
+    for name, order in NOTABLE.items():
+        first, size = firsts[name], want
+        picked = _first_of_each_text(_candidates(groups, first, order), texts)
+        while len(picked) < top and len(first) == size:  # fewer first rows than asked: there are no more
             size *= 4
-            rows, complete = _notable_candidates(con, source, where, params, order, extra, size)
-            texts.update(_post_texts(con, [row[0] for row in rows if row[0] not in texts]))
-            picked = _first_of_each_text(rows, texts)
+            first = _notable_first(con, source, where, params, order, size)
+            known = {group[0] for group in groups}
+            groups += _notable_groups(con, source, where, params, [k for k, _ in first if k not in known])
+            texts.update(_post_texts(con, [group[0] for group in groups if group[0] not in texts]))
+            picked = _first_of_each_text(_candidates(groups, first, order), texts)
         lists[name] = [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
                         "url": texts[r[0]][1], "sentiment": r[4], "stance": r[5], "engagement": r[6],
                         "targets": r[7]} for text, r in itertools.islice(picked.items(), top)]
@@ -555,25 +561,51 @@ def _first_of_each_text(rows: list[tuple[Any, ...]],
     return picked
 
 
-def _notable_candidates(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], order: str,
-                        extra: str, want: int) -> tuple[list[tuple[Any, ...]], bool]:
-    """The groups (a post with one sentiment, stance and engagement, its targets) of the first ``want``
-    rows in ``order`` among those matching ``extra``, in order; and whether there are no more rows."""
-    column, direction = order.split(",")[0].split()  # the rows of a candidate's group share its value
-    order += ", post_key, stance, sentiment"  # ties in a stable order, whichever way the rows are stored
-    first = con.execute(f"SELECT post_key, {column} FROM {source} WHERE {where} {extra} ORDER BY {order} "
-                        "LIMIT ?", [*params, want]).fetchall()
+def _order_sql(order: tuple[tuple[str, bool], ...]) -> tuple[str, str]:
+    """(ORDER BY list with the ties, the condition of the list's rows) of a NOTABLE order."""
+    column, descending = order[0]
+    by = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in (*order, *_TIES))
+    return by, f"{column} {'>' if descending else '<'} 0"
+
+
+def _notable_first(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
+                   order: tuple[tuple[str, bool], ...], want: int) -> list[tuple[str, Any]]:
+    """(post_key, value of the order's first column) of the first ``want`` rows of a list, in order."""
+    by, condition = _order_sql(order)
+    return con.execute(f"SELECT post_key, {order[0][0]} FROM {source} WHERE {where} AND {condition} "
+                       f"ORDER BY {by} LIMIT ?", [*params, want]).fetchall()
+
+
+def _notable_groups(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
+                    keys: list[str]) -> list[tuple[Any, ...]]:
+    """The groups of these posts' rows in the window: a post with one sentiment, stance and
+    engagement, and the targets of its rows (sorted)."""
+    if not keys:
+        return []
+    columns = ", ".join(_GROUP_COLUMNS)
+    return con.execute(f"""
+        SELECT {columns}, list(DISTINCT target_id ORDER BY target_id) AS targets
+        FROM {source} WHERE {where} AND post_key IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY {columns}
+    """, [*params, list(dict.fromkeys(keys))]).fetchall()
+
+
+def _candidates(groups: list[tuple[Any, ...]], first: list[tuple[str, Any]],
+                order: tuple[tuple[str, bool], ...]) -> list[tuple[Any, ...]]:
+    """The groups of a list's first rows (those meeting its condition, up to the last first row's
+    value), in the list's order: what ORDER BY gives in SQL (NULLs last, strings by code point)."""
     if not first:
-        return [], True
-    rows = con.execute(f"""
-        SELECT post_key, platform, created_at, author_handle, sentiment, stance, engagement,
-               list(DISTINCT target_id ORDER BY target_id) AS targets
-        FROM {source} WHERE {where} {extra} AND {column} {'>=' if direction == 'DESC' else '<='} ?
-             AND post_key IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY post_key, platform, created_at, author_handle, sentiment, stance, engagement
-        ORDER BY {order}
-    """, [*params, first[-1][1], list(dict.fromkeys(k for k, _ in first))]).fetchall()
-    return rows, len(first) < want
+        return []
+    keys = {key for key, _ in first}
+    column, descending = order[0]
+    at, limit = _GROUP_COLUMNS.index(column), first[-1][1]
+    rows = [g for g in groups if g[0] in keys and g[at] is not None
+            and (g[at] >= limit > 0 if descending else g[at] <= limit < 0)]
+    for name, desc in reversed((*order, *_TIES)):  # stable sorts, the last key first
+        i = _GROUP_COLUMNS.index(name)
+        present = sorted((g for g in rows if g[i] is not None), key=lambda g, i=i: g[i], reverse=desc)
+        rows = present + [g for g in rows if g[i] is None]  # NULLs last, either way (as DuckDB orders)
+    return rows
 
 
 def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -650,9 +682,7 @@ def _stance_split(stance: dict[str, int]) -> str:
     return "/".join(f"{round(100 * stance[k] / total)}" for k in ("favor", "against", "none"))
 
 
-_SPIKE_COLUMNS = """target_id, date_trunc('{unit}', created_at) AS bucket,
-                   count(*) AS n, avg(sentiment) AS mood,
-                   arg_max(struct_pack(post_key, engagement), (coalesce(engagement, 0), post_key)) AS top"""
+_SPIKE_COLUMNS = "target_id, date_trunc('{unit}', created_at) AS bucket, count(*) AS n, avg(sentiment) AS mood"
 
 
 def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES_SHOWN) -> list[dict[str, Any]]:
@@ -660,21 +690,30 @@ def _spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = SPIKES
     baseline, each with its most engaged post: what the spike was about. ``baseline`` says what the
     average is over."""
     if window.span <= timedelta(days=7):
-        rows, step = _hourly_spikes(con, window, limit), timedelta(hours=1)
-        unit, baseline = "hour", "the target's average hour over this window"
+        unit, step, baseline = "hour", timedelta(hours=1), "the target's average hour over this window"
+        where, params = window.where, window.params
+        rows = _hourly_spikes(con, window, limit)
     else:
-        rows, step = _daily_spikes(con, window, limit), timedelta(days=1)
-        unit, baseline = "day", f"the target's average day over the {SPIKE_BASELINE_DAYS} days before (at least 1)"
-    texts = _post_texts(con, [top["post_key"] for *_, top, _average in rows if top])
+        unit, step = "day", timedelta(days=1)
+        baseline = f"the target's average day over the {SPIKE_BASELINE_DAYS} days before (at least 1)"
+        # The baseline of the window's first days reaches back before it.
+        where, params = window.filters.sql(_baseline_reach(window.start), window.end, window.end_inclusive)
+        rows = _daily_spikes(con, window, where, params, limit)
+    tops = _spike_top_posts(con, window.source, where, params, unit, [(tid, bucket) for tid, bucket, *_ in rows])
+    texts = _post_texts(con, [top["post_key"] for top in tops.values()])
     names = _target_names(con)
-    return [{
-        "target_id": tid, "name": names.get(tid) or tid, "unit": unit, "start": _iso(bucket),
-        "end": _iso(bucket + step),
-        "posts": n, "average": round(average, 2), "ratio": round(n / average, 1), "baseline": baseline,
-        "mean_sentiment": None if mood is None else round(mood, 3),
-        "top_post": top and {"post_key": top["post_key"], "text": texts[top["post_key"]][0],
-                             "url": texts[top["post_key"]][1], "engagement": top["engagement"]},
-    } for tid, bucket, n, mood, top, average in rows]
+    spikes = []
+    for tid, bucket, n, mood, average in rows:
+        top = tops.get((tid, bucket))
+        spikes.append({
+            "target_id": tid, "name": names.get(tid) or tid, "unit": unit, "start": _iso(bucket),
+            "end": _iso(bucket + step),
+            "posts": n, "average": round(average, 2), "ratio": round(n / average, 1), "baseline": baseline,
+            "mean_sentiment": None if mood is None else round(mood, 3),
+            "top_post": top and {"post_key": top["post_key"], "text": texts[top["post_key"]][0],
+                                 "url": texts[top["post_key"]][1], "engagement": top["engagement"]},
+        })
+    return spikes
 
 
 def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[tuple[Any, ...]]:
@@ -683,19 +722,18 @@ def _hourly_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) 
     return con.execute(f"""
         WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="hour")}
                             FROM {window.source} WHERE {window.where} GROUP BY target_id, bucket)
-        SELECT target_id, bucket, n, mood, top, sum(n) OVER (PARTITION BY target_id) / ? AS average
+        SELECT target_id, bucket, n, mood, sum(n) OVER (PARTITION BY target_id) / ? AS average
         FROM per_bucket
         QUALIFY n >= ? AND n >= ? * average
         ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
     """, [*window.params, hours, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
 
 
-def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[tuple[Any, ...]]:
+def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, where: str, params: list[Any],
+                  limit: int) -> list[tuple[Any, ...]]:
     """Days with SPIKE_FACTOR times the target's average day over the SPIKE_BASELINE_DAYS before it
     (days with no post count as zero; the baseline is at least one post a day, so a target's first
-    busy day after silence is not a thousandfold spike)."""
-    reach = _baseline_reach(window.start)  # the baseline of the window's first days
-    where, params = window.filters.sql(reach, window.end, window.end_inclusive)
+    busy day after silence is not a thousandfold spike). ``where``: the window and its baseline's reach."""
     return con.execute(f"""
         WITH per_bucket AS (SELECT {_SPIKE_COLUMNS.format(unit="day")}
                             FROM {window.source} WHERE {where} GROUP BY target_id, bucket),
@@ -705,10 +743,32 @@ def _daily_spikes(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -
                        RANGE BETWEEN INTERVAL {SPIKE_BASELINE_DAYS} DAY PRECEDING AND INTERVAL 1 DAY PRECEDING), 0)
                        / {SPIKE_BASELINE_DAYS}) AS average
             FROM per_bucket)
-        SELECT target_id, bucket, n, mood, top, average FROM with_baseline
+        SELECT target_id, bucket, n, mood, average FROM with_baseline
         WHERE bucket >= date_trunc('day', ?::TIMESTAMP) AND n >= ? AND n >= ? * average
         ORDER BY n / average DESC, n DESC, bucket, target_id LIMIT ?
     """, [*params, window.start, SPIKE_MIN_POSTS, SPIKE_FACTOR, limit]).fetchall()
+
+
+def _spike_top_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], unit: str,
+                     spikes: list[tuple[str, datetime]]) -> dict[tuple[str, datetime], dict[str, Any]]:
+    """The most engaged post (ties: the greatest key) of each spike's target and bucket among the rows
+    the spikes were counted from (``where``): read for the few buckets shown, once they are found
+    (for every bucket of the window, it was the costliest part of the spikes over millions of rows)."""
+    if not spikes:
+        return {}
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    shown_targets, shown_buckets = [t for t, _ in spikes], [b for _, b in spikes]
+    rows = con.execute(f"""
+        WITH shown AS (SELECT unnest(?::VARCHAR[]) AS target_id, unnest(?::TIMESTAMP[]) AS bucket),
+        counted AS (SELECT target_id, post_key, engagement, date_trunc('{unit}', created_at) AS bucket
+                    FROM {source}
+                    WHERE {where} AND created_at >= ? AND created_at < ? AND target_id IN (SELECT unnest(?::VARCHAR[])))
+        SELECT target_id, bucket, arg_max(struct_pack(post_key, engagement), (coalesce(engagement, 0), post_key))
+        FROM counted SEMI JOIN shown USING (target_id, bucket)
+        GROUP BY target_id, bucket
+    """, [shown_targets, shown_buckets, *params, min(shown_buckets), max(shown_buckets) + step,
+          shown_targets]).fetchall()
+    return {(tid, bucket): top for tid, bucket, top in rows}
 
 
 def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES_SHOWN) -> list[dict[str, Any]]:
@@ -717,15 +777,18 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES
     the others say about it."""
     where, params = window.filters.sql(window.start, window.end, window.end_inclusive,
                                        "(speaker_id IN ({}) OR target_id IN ({}))")
+    source, source_params = _voices_source(con, window.source)
+    if source is None:
+        return []
     rows = con.execute(f"""
         SELECT speaker_id, target_id, count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
                count(*) FILTER (WHERE stance = 'none'),
                arg_max(struct_pack(post_key, platform, author_handle, created_at), created_at) AS latest
-        FROM {_voices_source(window.source)} WHERE {where}
+        FROM {source} WHERE {where}
         GROUP BY speaker_id, target_id
         ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
-    """, [*params, limit]).fetchall()
+    """, [*source_params, *params, limit]).fetchall()
     texts = _post_texts(con, [row[-1]["post_key"] for row in rows])
     names = _target_names(con)
     return [{
@@ -744,15 +807,24 @@ def _target_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT target_id, name FROM targets").fetchall())
 
 
-def _voices_source(source: str) -> str:
-    """The rows of view v_voices (without text and url) from a source of mention rows."""
+def _voices_source(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str | None, list[Any]]:
+    """The rows of view v_voices (without text and url) from a source of mention rows, and their
+    parameters; None when no target has an account."""
     if source == "v_mentions":
-        return "v_voices"
+        return "v_voices", []
+    handles = sorted({h for (h,) in con.execute(
+        "SELECT DISTINCT substr(account, strpos(account, ':') + 1) FROM (SELECT unnest(accounts) AS account "
+        "FROM targets)").fetchall()})
+    if not handles:
+        return None, []
+    # The handles first, a plain column against a few values: building platform:handle for every
+    # mention row before the join cost more than the rest of this figure over millions of rows.
     return f"""(WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account
                               FROM targets)
-               SELECT a.speaker_id, a.speaker_name, m.* FROM {source} m
+               SELECT a.speaker_id, a.speaker_name, m.*
+               FROM (SELECT * FROM {source} WHERE lower(author_handle) IN ({", ".join("?" for _ in handles)})) m
                JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
-               WHERE m.target_id <> a.speaker_id)"""
+               WHERE m.target_id <> a.speaker_id)""", handles
 
 
 def _stance_lead(stance: dict[str, int]) -> str:
