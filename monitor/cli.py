@@ -647,9 +647,12 @@ def _read(app: AppContext):
 @click.option("--author", help="Only this author's posts (a handle, with or without @; any case), with their view.")
 @click.option("--top", default=3, show_default=True, help="How many posts and authors to list.")
 @click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON (times UTC, ISO 8601 with zone).")
+@click.option("--exact", is_flag=True,
+              help="Count each target's distinct authors exactly even over millions of mentions (slower; by "
+                   "default they are estimated, within a few percent, over more than 2,000,000 in the window).")
 @pass_app
 def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, ...], platforms: tuple[str, ...],
-            author: str | None, top: int, as_json: bool) -> None:
+            author: str | None, top: int, as_json: bool, exact: bool) -> None:
     """Per target: volume and change against the previous window, share of voice, mood and how it
     moves (per bucket, change against the previous window), stance split, trend; top hashtags and
     terms; spikes (busy hours or days against a baseline, and what drove them); who says what about
@@ -677,7 +680,8 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
             problems = unknown_filter_values(con, make_filters(targets, platforms, author))
             if problems:
                 raise click.BadParameter("; ".join(problems), param_hint="--platform/--author")
-            data = compute(con, since=since, until=until, target=targets, platform=platforms, author=author, top=top)
+            data = compute(con, since=since, until=until, target=targets, platform=platforms, author=author, top=top,
+                           exact=exact)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:

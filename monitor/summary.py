@@ -37,6 +37,10 @@ SPIKE_BASELINE_DAYS = 28
 SPIKES_SHOWN = 5
 VOICES_SHOWN = 8  # (speaker, target) pairs in "who says what about whom"
 WORDS_SHOWN = 5  # hashtags and terms per target
+# Over more mention rows than this in the window, each target's distinct authors are estimated
+# (HyperLogLog, DuckDB's approx_count_distinct: within a few percent) unless exact counts are asked
+# for: the exact count over ten million rows took about as long as every other figure together.
+AUTHORS_EXACT_UP_TO = 2_000_000
 WINDOW_HELP = ("all, a span back from now (24h, 7d, 2w, 6m months, 1y years), or an ISO date or time "
                "(2016-01-31, 2016-01-31T12:00, ...Z or +02:00; UTC when no zone is given)")
 _SPAN = re.compile(r"(\d+)\s*([hdwmy])")
@@ -207,11 +211,13 @@ def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filte
 
 def compute(con: duckdb.DuckDBPyConnection, since: str = "all", target: str | Sequence[str] | None = None,
             platform: str | Sequence[str] | None = None, top: int = 3, now: datetime | None = None,
-            until: str | None = None, author: str | None = None) -> dict[str, Any]:
+            until: str | None = None, author: str | None = None, exact: bool = False) -> dict[str, Any]:
+    """The summary's figures; ``exact``: count distinct authors exactly over any number of rows
+    (see AUTHORS_EXACT_UP_TO)."""
     filters = make_filters(target, platform, author)
     window = _window(con, since, until, filters, now)
     with _scope(con, window) as window:
-        return _figures(con, window, since, until, top, now)
+        return _figures(con, window, since, until, top, now, exact)
 
 
 _SCOPE_COUNTER = itertools.count(1)
@@ -260,10 +266,10 @@ def _baseline_reach(start: datetime) -> datetime:
 
 
 def _figures(con: duckdb.DuckDBPyConnection, window: _Window, since: str, until: str | None, top: int,
-             now: datetime | None) -> dict[str, Any]:
+             now: datetime | None, exact: bool = False) -> dict[str, Any]:
     filters, where, params, source = window.filters, window.where, window.params, window.source
     bucket_seconds = max(1, int(window.span.total_seconds() / TREND_BUCKETS) + 1)
-    targets = _target_summaries(con, window, bucket_seconds)
+    targets = _target_summaries(con, window, bucket_seconds, exact)
     return {
         "generated_at": _iso(now or utcnow_naive()),
         "window": {"since": since, "until": until, "start": _iso(window.start), "end": _iso(window.end),
@@ -279,7 +285,7 @@ def _figures(con: duckdb.DuckDBPyConnection, window: _Window, since: str, until:
         "words": _top_words(con, window),
         "author": _author_view(con, window) if filters.author else None,
         **_notable_lists(con, source, where, params, top),
-        "top_authors": _top_authors(con, source, where, params, top + 2, _post_count_sql(window)),
+        "top_authors": _top_authors(con, window, top + 2),
         "platforms": _platform_counts(con, source, where, params, _post_count_sql(window)),
         "freshness": _freshness(con),
     }
@@ -290,17 +296,21 @@ def _bucket_starts(start: datetime, bucket_seconds: int) -> list[str]:
     return [_iso(start + timedelta(seconds=bucket_seconds * i)) for i in range(TREND_BUCKETS)]
 
 
-def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int) -> list[dict[str, Any]]:
+def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_seconds: int,
+                      exact: bool = False) -> list[dict[str, Any]]:
     """Per target, busiest first: volume, change against the previous window, share of voice, mood and
-    its change, stance counts, engagement, authors, volume and mood trends, the stance scorers."""
+    its change, stance counts, engagement, authors (estimated over more than AUTHORS_EXACT_UP_TO rows
+    unless ``exact``), volume and mood trends, the stance scorers."""
+    all_mentions = _all_mentions(con, window)
+    estimated = not exact and all_mentions > AUTHORS_EXACT_UP_TO
+    authors_sql = "approx_count_distinct(author_handle)" if estimated else "count(DISTINCT author_handle)"
     rows = con.execute(f"""
         SELECT target_id, count(*), avg(sentiment), count(sentiment),
                count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
-               count(*) FILTER (WHERE stance = 'none'), sum(engagement), count(DISTINCT author_handle)
+               count(*) FILTER (WHERE stance = 'none'), sum(engagement), {authors_sql}
         FROM {window.source} WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
     """, window.params).fetchall()
     previous = _previous_figures(con, window)
-    all_mentions = _all_mentions(con, window)
     scorers = _stance_scorers(con, window.source, window.where, window.params)
     trends = _trends(con, window, bucket_seconds)
     targets = []
@@ -318,7 +328,8 @@ def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_se
             "previous_mean_sentiment": None if prev_mood is None else round(prev_mood, 3),
             "mood_change": None if mood is None or prev_mood is None else round(mean - prev_mood, 3),
             "stance": {"favor": favor, "against": against, "none": none},
-            "engagement": int(engagement or 0), "authors": authors, "trend": volume, "mood_trend": moods,
+            "engagement": int(engagement or 0), "authors": authors, "authors_estimated": estimated,
+            "trend": volume, "mood_trend": moods,
             "stance_scorers": scorers.get(tid, []),
         })
     return targets
@@ -515,9 +526,9 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-# The notable posts: per list, its order (column, descending) and the condition its rows meet (the
-# first column above zero, or below for an ascending list). Ties in a stable order, whichever way
-# the rows are stored: then by post_key, stance, sentiment.
+# The notable posts: per list, its order (column, descending); its rows have the first column above
+# zero (below for an ascending list). Ties in a stable order, whichever way the rows are stored: then
+# by post_key, stance, sentiment.
 NOTABLE = {"most_positive": (("sentiment", True),),
            "most_negative": (("sentiment", False),),
            "most_engaged": (("engagement", True), ("created_at", True))}
@@ -529,24 +540,20 @@ _GROUP_COLUMNS = ("post_key", "platform", "created_at", "author_handle", "sentim
 def _notable_lists(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
                    top: int) -> dict[str, list[dict[str, Any]]]:
     """The most positive, negative and engaged posts (NOTABLE), each text once (not each retweet).
-    Candidates first: the first rows of each order (their keys), then the groups of all those few
-    posts in one read, and their texts in one more; more candidates only for a list whose texts
-    repeat so much that fewer than ``top`` remain."""
+    Candidates first: the first rows of each order, then the texts of all those few posts in one
+    read; more rows only for a list whose texts repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
-    firsts = {name: _notable_first(con, source, where, params, order, want) for name, order in NOTABLE.items()}
-    groups = _notable_groups(con, source, where, params, [key for first in firsts.values() for key, _ in first])
-    texts = _post_texts(con, [group[0] for group in groups])
+    rows_of = {name: _notable_rows(con, source, where, params, order, want) for name, order in NOTABLE.items()}
+    texts = _post_texts(con, [row[0] for rows in rows_of.values() for row in rows])
     lists = {}
     for name, order in NOTABLE.items():
-        first, size = firsts[name], want
-        picked = _first_of_each_text(_candidates(groups, first, order), texts)
-        while len(picked) < top and len(first) == size:  # fewer first rows than asked: there are no more
+        rows, size = rows_of[name], want
+        picked = _first_of_each_text(_groups(rows, complete=len(rows) < size), texts)
+        while len(picked) < top and len(rows) == size:  # fewer rows than asked: there are no more
             size *= 4
-            first = _notable_first(con, source, where, params, order, size)
-            known = {group[0] for group in groups}
-            groups += _notable_groups(con, source, where, params, [k for k, _ in first if k not in known])
-            texts.update(_post_texts(con, [group[0] for group in groups if group[0] not in texts]))
-            picked = _first_of_each_text(_candidates(groups, first, order), texts)
+            rows = _notable_rows(con, source, where, params, order, size)
+            texts.update(_post_texts(con, [row[0] for row in rows if row[0] not in texts]))
+            picked = _first_of_each_text(_groups(rows, complete=len(rows) < size), texts)
         lists[name] = [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
                         "url": texts[r[0]][1], "sentiment": r[4], "stance": r[5], "engagement": r[6],
                         "targets": r[7]} for text, r in itertools.islice(picked.items(), top)]
@@ -561,51 +568,26 @@ def _first_of_each_text(rows: list[tuple[Any, ...]],
     return picked
 
 
-def _order_sql(order: tuple[tuple[str, bool], ...]) -> tuple[str, str]:
-    """(ORDER BY list with the ties, the condition of the list's rows) of a NOTABLE order."""
+def _notable_rows(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
+                  order: tuple[tuple[str, bool], ...], want: int) -> list[tuple[Any, ...]]:
+    """The first ``want`` mention rows of a list (the _GROUP_COLUMNS and target_id), in its order,
+    among those meeting its condition (its first column above zero, or below for an ascending list)."""
     column, descending = order[0]
     by = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in (*order, *_TIES))
-    return by, f"{column} {'>' if descending else '<'} 0"
+    return con.execute(f"SELECT {', '.join(_GROUP_COLUMNS)}, target_id FROM {source} "
+                       f"WHERE {where} AND {column} {'>' if descending else '<'} 0 ORDER BY {by}, target_id LIMIT ?",
+                       [*params, want]).fetchall()
 
 
-def _notable_first(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
-                   order: tuple[tuple[str, bool], ...], want: int) -> list[tuple[str, Any]]:
-    """(post_key, value of the order's first column) of the first ``want`` rows of a list, in order."""
-    by, condition = _order_sql(order)
-    return con.execute(f"SELECT post_key, {order[0][0]} FROM {source} WHERE {where} AND {condition} "
-                       f"ORDER BY {by} LIMIT ?", [*params, want]).fetchall()
-
-
-def _notable_groups(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
-                    keys: list[str]) -> list[tuple[Any, ...]]:
-    """The groups of these posts' rows in the window: a post with one sentiment, stance and
-    engagement, and the targets of its rows (sorted)."""
-    if not keys:
-        return []
-    columns = ", ".join(_GROUP_COLUMNS)
-    return con.execute(f"""
-        SELECT {columns}, list(DISTINCT target_id ORDER BY target_id) AS targets
-        FROM {source} WHERE {where} AND post_key IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY {columns}
-    """, [*params, list(dict.fromkeys(keys))]).fetchall()
-
-
-def _candidates(groups: list[tuple[Any, ...]], first: list[tuple[str, Any]],
-                order: tuple[tuple[str, bool], ...]) -> list[tuple[Any, ...]]:
-    """The groups of a list's first rows (those meeting its condition, up to the last first row's
-    value), in the list's order: what ORDER BY gives in SQL (NULLs last, strings by code point)."""
-    if not first:
-        return []
-    keys = {key for key, _ in first}
-    column, descending = order[0]
-    at, limit = _GROUP_COLUMNS.index(column), first[-1][1]
-    rows = [g for g in groups if g[0] in keys and g[at] is not None
-            and (g[at] >= limit > 0 if descending else g[at] <= limit < 0)]
-    for name, desc in reversed((*order, *_TIES)):  # stable sorts, the last key first
-        i = _GROUP_COLUMNS.index(name)
-        present = sorted((g for g in rows if g[i] is not None), key=lambda g, i=i: g[i], reverse=desc)
-        rows = present + [g for g in rows if g[i] is None]  # NULLs last, either way (as DuckDB orders)
-    return rows
+def _groups(rows: list[tuple[Any, ...]], complete: bool) -> list[tuple[Any, ...]]:
+    """The candidate groups of a list's first rows, in order: a post with one sentiment, stance and
+    engagement, and its targets (sorted). A group's rows are next to each other in any NOTABLE order
+    (its first columns, then post_key, stance, sentiment); the last group is left out unless the rows
+    are ``complete`` (the limit may have cut it)."""
+    groups: list[tuple[Any, ...]] = []
+    for key, run in itertools.groupby(rows, key=lambda row: row[:-1]):
+        groups.append((*key, sorted({row[-1] for row in run})))
+    return groups if complete else groups[:-1]
 
 
 def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -635,18 +617,54 @@ def _post_count_sql(window: _Window) -> str:
     filter every mention of a post is in or out together, and counting each post's first mention
     counts its posts without a DISTINCT (over ten million rows, the slowest figure of the summary)."""
     if window.facts and not window.filters.targets:
-        return "count(*) FILTER (WHERE post_first)"
+        return _POST_FIRST_COUNT
     return "count(DISTINCT post_key)"
 
 
-def _top_authors(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
-                 limit: int, post_count: str = "count(DISTINCT post_key)") -> list[dict[str, Any]]:
+_POST_FIRST_COUNT = "count(*) FILTER (WHERE post_first)"
+
+
+def _top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[dict[str, Any]]:
+    """The authors with the most posts in the window (ties by handle, platform), with their mood."""
+    source, where, params, post_count = window.source, window.where, window.params, _post_count_sql(window)
+    if window.facts:
+        found = _top_authors_by_key(con, source, where, params, limit, post_count)
+        if found is not None:
+            return found
     authors = con.execute(f"""
         SELECT author_handle, platform, {post_count} AS n, round(avg(sentiment), 3)
         FROM {source} WHERE {where} AND author_handle IS NOT NULL
         GROUP BY ALL ORDER BY n DESC, author_handle, platform LIMIT ?
     """, [*params, limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
+
+
+def _top_authors_by_key(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], limit: int,
+                        post_count: str) -> list[dict[str, Any]] | None:
+    """_top_authors over mention facts: posts counted per author_key (an integer, and only the rows
+    that count posts when every mention of a post is in the window) instead of per handle and
+    platform; the names and mood of the leading keys (every key tied with the last shown) read after.
+    None when a key shown stands for more than one handle (two spellings of it, or a hash collision)
+    or a row lacks its key: the caller then groups on the strings."""
+    by_first = post_count == _POST_FIRST_COUNT
+    rows = con.execute(f"""
+        WITH counts AS MATERIALIZED (
+            SELECT author_key, {'count(*)' if by_first else post_count} AS n FROM {source}
+            WHERE {where} AND author_handle IS NOT NULL {'AND post_first' if by_first else ''} GROUP BY author_key),
+        -- Every key tied with the last shown (a top-N, then a filter: cheaper than rank() over millions).
+        top_counts AS MATERIALIZED (
+            SELECT * FROM counts WHERE n >= (SELECT min(n) FROM (SELECT n FROM counts ORDER BY n DESC LIMIT ?))),
+        names AS (SELECT author_key, author_handle, platform, round(avg(sentiment), 3) AS mood FROM {source}
+                  WHERE {where} AND author_key IN (SELECT author_key FROM top_counts WHERE author_key IS NOT NULL)
+                  GROUP BY ALL)
+        SELECT t.author_key, a.author_handle, a.platform, t.n, a.mood,
+               count(*) OVER (PARTITION BY t.author_key) AS authors
+        FROM top_counts t LEFT JOIN names a USING (author_key)
+        ORDER BY t.n DESC, a.author_handle, a.platform LIMIT ?
+    """, [*params, limit, *params, limit]).fetchall()
+    if any(key is None or authors > 1 for key, _a, _p, _n, _s, authors in rows):
+        return None
+    return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for _k, a, p, n, s, _x in rows]
 
 
 def _platform_counts(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
@@ -777,18 +795,30 @@ def _voices(con: duckdb.DuckDBPyConnection, window: _Window, limit: int = VOICES
     the others say about it."""
     where, params = window.filters.sql(window.start, window.end, window.end_inclusive,
                                        "(speaker_id IN ({}) OR target_id IN ({}))")
-    source, source_params = _voices_source(con, window.source)
+    source, source_params = _voices_source(con, window)
     if source is None:
         return []
-    rows = con.execute(f"""
+    pairs = con.execute(f"""
         SELECT speaker_id, target_id, count(*) AS n,
                avg(sentiment), count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
-               count(*) FILTER (WHERE stance = 'none'),
-               arg_max(struct_pack(post_key, platform, author_handle, created_at), created_at) AS latest
+               count(*) FILTER (WHERE stance = 'none'), max(created_at) AS latest_at
         FROM {source} WHERE {where}
         GROUP BY speaker_id, target_id
-        ORDER BY n DESC, max(created_at) DESC, speaker_id, target_id LIMIT ?
+        ORDER BY n DESC, latest_at DESC, speaker_id, target_id LIMIT ?
     """, [*source_params, *params, limit]).fetchall()
+    # The latest post of each pair shown, read after: its key and handle for these few rows only (for
+    # every row of every pair, the costliest part of this figure over millions of rows).
+    latest = {(speaker, tid): post for speaker, tid, post in con.execute(f"""
+        WITH shown AS (SELECT unnest(?::VARCHAR[]) AS speaker_id, unnest(?::VARCHAR[]) AS target_id,
+                              unnest(?::TIMESTAMP[]) AS created_at)
+        SELECT speaker_id, target_id,
+               arg_max(struct_pack(post_key, platform, author_handle, created_at), post_key)
+        FROM (SELECT * FROM {source} WHERE {where} AND created_at IN (SELECT created_at FROM shown))
+             SEMI JOIN shown USING (speaker_id, target_id, created_at)
+        GROUP BY speaker_id, target_id
+    """, [[r[0] for r in pairs], [r[1] for r in pairs], [r[-1] for r in pairs], *source_params,
+          *params]).fetchall()} if pairs else {}
+    rows = [(*pair[:-1], latest[pair[0], pair[1]]) for pair in pairs]
     texts = _post_texts(con, [row[-1]["post_key"] for row in rows])
     names = _target_names(con)
     return [{
@@ -807,24 +837,29 @@ def _target_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT target_id, name FROM targets").fetchall())
 
 
-def _voices_source(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str | None, list[Any]]:
-    """The rows of view v_voices (without text and url) from a source of mention rows, and their
-    parameters; None when no target has an account."""
-    if source == "v_mentions":
+def _voices_source(con: duckdb.DuckDBPyConnection, window: _Window) -> tuple[str | None, list[Any]]:
+    """The rows of view v_voices (without text and url) from the window's source of mention rows, and
+    their parameters; None when no target has an account."""
+    if window.source == "v_mentions":
         return "v_voices", []
-    handles = sorted({h for (h,) in con.execute(
-        "SELECT DISTINCT substr(account, strpos(account, ':') + 1) FROM (SELECT unnest(accounts) AS account "
-        "FROM targets)").fetchall()})
-    if not handles:
+    accounts = [a for (a,) in con.execute("SELECT DISTINCT unnest(accounts) FROM targets ORDER BY 1").fetchall()]
+    if not accounts:
         return None, []
-    # The handles first, a plain column against a few values: building platform:handle for every
+    marks = ", ".join("?" for _ in accounts)
+    # The accounts' rows first, by a filter on a plain column: building platform:handle for every
     # mention row before the join cost more than the rest of this figure over millions of rows.
+    if window.facts:
+        own = f"author_key IN (SELECT {rollups.ACCOUNT_KEY_SQL.format(account='a')} FROM unnest([{marks}]) t(a))"
+        params = accounts
+    else:
+        own = f"lower(author_handle) IN ({marks})"
+        params = [a.split(":", 1)[1] for a in accounts]
     return f"""(WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account
                               FROM targets)
                SELECT a.speaker_id, a.speaker_name, m.*
-               FROM (SELECT * FROM {source} WHERE lower(author_handle) IN ({", ".join("?" for _ in handles)})) m
+               FROM (SELECT * FROM {window.source} WHERE {own}) m
                JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
-               WHERE m.target_id <> a.speaker_id)""", handles
+               WHERE m.target_id <> a.speaker_id)""", params
 
 
 def _stance_lead(stance: dict[str, int]) -> str:
@@ -964,7 +999,9 @@ def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Tab
                   caption=f"change: posts against the window before, of the same length (— for the whole "
                           f"history); mood: mean sentiment of the scored posts; stance: % of scored posts for / "
                           f"against / neither (counts in --json), by the analyzer named below (accuracy: README, "
-                          f"'Accuracy'). trend: posts per {size} (UTC), {TREND_BUCKETS} buckets from {first} to {last}",
+                          f"'Accuracy'). trend: posts per {size} (UTC), {TREND_BUCKETS} buckets from {first} to {last}"
+                          + ("; ~authors: estimated (within a few percent) over so many mentions, --exact counts them"
+                             if any(t.get("authors_estimated") for t in targets) else ""),
                   caption_justify="left")
     for col, justify in (("target", "left"), ("posts", "right"), ("change", "right"), ("mood", "right"),
                          ("stance", "right"), ("authors", "right"), ("trend", "left")):
@@ -974,8 +1011,16 @@ def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Tab
     for t in targets:
         change = "—" if t["change_pct"] is None else f"{t['change_pct']:+.0f}%"
         table.add_row(literal(t["name"]), f"{t['posts']:,}", change, _mood(t["mean_sentiment"]),
-                      _stance_split(t["stance"]), f"{t['authors']:,}", Text(sparkline(t["trend"]), style="cyan"))
+                      _stance_split(t["stance"]), _authors_cell(t), Text(sparkline(t["trend"]), style="cyan"))
     return table
+
+
+def _authors_cell(target: dict[str, Any]) -> str:
+    """'1,234', or '~662,000' when estimated (three significant figures: no more are known)."""
+    n = target["authors"]
+    if not target.get("authors_estimated"):
+        return f"{n:,}"
+    return f"~{round(n, 3 - len(str(n))) if n >= 1000 else n:,}"
 
 
 def mood_sparkline(values: list[float | None]) -> str:

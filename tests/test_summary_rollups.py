@@ -6,6 +6,7 @@ the rows (issue #16 item 3)."""
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from rich.console import Console
 
 from monitor import summary
 from monitor.store import Store, WriteBatch, rollups
@@ -183,3 +185,36 @@ def test_notable_posts_look_past_many_copies_of_one_text(data_dir: Path) -> None
                     positive = summary.compute(con, now=NOW)["most_positive"]
         assert [p["text"] for p in positive] == ["the same words", "other words 100", "other words 101"]
         assert positive[0]["sentiment"] == 0.9
+
+
+def test_distinct_authors_are_estimated_over_many_rows_and_counted_exactly_on_request(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    exact = _figures(store)
+    monkeypatch.setattr(summary, "AUTHORS_EXACT_UP_TO", 10)  # the store holds hundreds of mentions
+    estimated = _figures(store)
+    assert not any(t["authors_estimated"] for t in exact["targets"])
+    assert all(t["authors_estimated"] for t in estimated["targets"])
+    for e, x in zip(estimated["targets"], exact["targets"], strict=True):
+        assert e["target_id"] == x["target_id"] and abs(e["authors"] - x["authors"]) <= 1
+    asked = _figures(store, exact=True)
+    assert same_figures(asked, exact | {"generated_at": asked["generated_at"]})
+    out = io.StringIO()
+    summary.render(estimated, Console(file=out, width=200))
+    assert "~authors: estimated" in out.getvalue()
+    assert summary._authors_cell({"authors": 661_857, "authors_estimated": True}) == "~662,000"
+    assert summary._authors_cell({"authors": 661_857, "authors_estimated": False}) == "661,857"
+
+
+def test_top_authors_group_on_author_keys_and_a_collision_falls_back_to_the_handles(store: Store) -> None:
+    expected_key = rollups.AUTHOR_KEY_SQL.format(platform="platform", author="author_handle")
+    with store.read() as con:
+        assert con.execute(f"SELECT count(*) FILTER (WHERE author_key IS DISTINCT FROM {expected_key}), count(*) "
+                           "FROM mention_facts").fetchone() == (0, con.execute(
+                               "SELECT count(*) FROM mentions").fetchone()[0])
+    by_key = _figures(store)["top_authors"]
+    with rollups.disabled():
+        by_rows = _figures(store)["top_authors"]
+    assert by_key == by_rows and len({(a["author"], a["platform"]) for a in by_key}) == len(by_key) == 5
+    with store.write_connection() as con:
+        con.execute("UPDATE mention_facts SET author_key = 42")  # every author one key: a collision
+    assert _figures(store)["top_authors"] == by_rows

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from monitor.store.db import Store
 from monitor.store.lake_read import DEDUP_ORDER, LAKE_FACTS, PART_COLUMN
-from monitor.store.rollups import facts_sql
+from monitor.store.rollups import AUTHOR_KEY_SQL, facts_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
 PARTITION_COLUMNS = ("platform", "month")
@@ -314,7 +314,12 @@ def facts_select(lake: Lake) -> str:
     fs, root = lake.fs_path
     if not fs.exists(f"{root}/{FACTS_FILE}"):
         return (f"SELECT * FROM ({facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')}) WHERE false")
-    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})"
+    select = f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})"
+    with fs.open(f"{root}/{FACTS_FILE}", "rb") as file:
+        if "author_key" not in pq.read_schema(file).names:  # refreshed before the facts had it
+            select = select.replace("SELECT *", "SELECT *, " + AUTHOR_KEY_SQL.format(
+                platform="platform", author="author_handle") + " AS author_key", 1)
+    return select
 
 
 def parts_signature(lake: Lake) -> str:

@@ -81,9 +81,17 @@ CREATE TABLE mention_facts (
     stance_scorer         VARCHAR,
     stance_scorer_version VARCHAR,
     engagement            BIGINT,
-    post_first            BOOLEAN NOT NULL  -- the post's first mention (lowest target_id): counting these counts posts
+    post_first            BOOLEAN NOT NULL, -- the post's first mention (lowest target_id): counting these counts posts
+    author_key            UBIGINT           -- the author as an integer (AUTHOR_KEY_SQL)
 );
 """
+# An integer for an author: 'platform:handle' in lower case (the form of the targets' own accounts),
+# so the summary's top authors group ten million rows on a number, not two strings (2x faster), and
+# finds the targets' own posts with a filter on it (4x faster than lower-casing every handle). Like
+# the posts' key_hash, from MD5 (stable across DuckDB versions, unlike hash()). Readers confirm on
+# the handle: one key may stand for two spellings of a handle, or, rarely, two authors.
+AUTHOR_KEY_SQL = "('0x' || md5({platform} || ':' || lower({author}))[1:16])::UBIGINT"
+ACCOUNT_KEY_SQL = "('0x' || md5({account})[1:16])::UBIGINT"  # the AUTHOR_KEY_SQL of an account 'platform:handle'
 # An empty relation with the target_scores columns facts_sql reads (a batch without scores).
 NO_SCORES = ("(SELECT NULL::VARCHAR AS post_key, NULL::VARCHAR AS target_id, NULL::DOUBLE AS sentiment, "
              "NULL::VARCHAR AS stance, NULL::VARCHAR AS stance_scorer, NULL::VARCHAR AS stance_scorer_version "
@@ -102,7 +110,8 @@ def facts_sql(mentions: str, scores: str, posts: str) -> str:
                ts.stance_scorer, ts.stance_scorer_version,
                coalesce(p.likes, 0) + coalesce(p.reposts, 0) + coalesce(p.replies, 0) + coalesce(p.quotes, 0)
                    AS engagement,
-               m.target_id = min(m.target_id) OVER (PARTITION BY m.post_key) AS post_first
+               m.target_id = min(m.target_id) OVER (PARTITION BY m.post_key) AS post_first,
+               {AUTHOR_KEY_SQL.format(platform="p.platform", author="p.author_handle")} AS author_key
         FROM {mentions} m JOIN {posts} p USING (post_key)
         LEFT JOIN {scores} ts ON ts.post_key = m.post_key AND ts.target_id = m.target_id"""
 

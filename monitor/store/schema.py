@@ -461,6 +461,10 @@ def _word_totals(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append(("word totals", _word_totals))
+MIGRATIONS.append(("author keys", "ALTER TABLE mention_facts ADD COLUMN IF NOT EXISTS author_key UBIGINT; "
+                   "UPDATE mention_facts SET author_key = "
+                   f"{rollups.AUTHOR_KEY_SQL.format(platform='platform', author='author_handle')} "
+                   "WHERE author_key IS NULL AND author_handle IS NOT NULL;"))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
