@@ -5,9 +5,10 @@ authors, platforms and data freshness. ``compute`` returns plain data (also the 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,36 +304,93 @@ def _target_summaries(con: duckdb.DuckDBPyConnection, window: _Window, bucket_se
     unless ``exact``), volume and mood trends, the stance scorers."""
     all_mentions = _all_mentions(con, window)
     estimated = not exact and all_mentions > AUTHORS_EXACT_UP_TO
-    authors_sql = "approx_count_distinct(author_handle)" if estimated else "count(DISTINCT author_handle)"
-    rows = con.execute(f"""
-        SELECT target_id, count(*), avg(sentiment), count(sentiment),
-               count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
-               count(*) FILTER (WHERE stance = 'none'), sum(engagement), {authors_sql}
-        FROM {window.source} WHERE {window.where} GROUP BY target_id ORDER BY count(*) DESC, target_id
-    """, window.params).fetchall()
+    slices = _slices(con, window, bucket_seconds)
+    authors = _authors(con, window, estimated)
     previous = _previous_figures(con, window)
-    scorers = _stance_scorers(con, window.source, window.where, window.params)
-    trends = _trends(con, window, bucket_seconds)
     targets = []
     names = _target_names(con)
-    for tid, count, mean, scored, favor, against, none, engagement, authors in rows:
-        name = names.get(tid)
+    for tid in sorted(slices, key=lambda t: (-sum(s.posts for s in slices[t].values()), t)):
+        total = _Slice.total(slices[tid].values())
+        count, mean = total.posts, total.mood
         prev_posts, prev_mood = previous.get(tid, (0, None)) if window.prev_start is not None else (None, None)
         change = None if prev_posts in (None, 0) else round((count - prev_posts) / prev_posts * 100, 1)
         mood = None if mean is None else round(mean, 3)
-        volume, moods = trends.get(tid, ([0] * TREND_BUCKETS, [None] * TREND_BUCKETS))
         targets.append({
-            "target_id": tid, "name": name or tid, "posts": count, "previous_posts": prev_posts, "change_pct": change,
-            "share_of_voice": round(count / all_mentions, 4) if all_mentions else None,
-            "mean_sentiment": mood, "scored_posts": scored,
+            "target_id": tid, "name": names.get(tid) or tid, "posts": count, "previous_posts": prev_posts,
+            "change_pct": change, "share_of_voice": round(count / all_mentions, 4) if all_mentions else None,
+            "mean_sentiment": mood, "scored_posts": total.scored,
             "previous_mean_sentiment": None if prev_mood is None else round(prev_mood, 3),
             "mood_change": None if mood is None or prev_mood is None else round(mean - prev_mood, 3),
-            "stance": {"favor": favor, "against": against, "none": none},
-            "engagement": int(engagement or 0), "authors": authors, "authors_estimated": estimated,
-            "trend": volume, "mood_trend": moods,
-            "stance_scorers": scorers.get(tid, []),
+            "stance": {"favor": total.favor, "against": total.against, "none": total.none},
+            "engagement": int(total.engagement), "authors": authors.get(tid, 0), "authors_estimated": estimated,
+            **_trend(slices[tid]), "stance_scorers": _scorers(slices[tid]),
         })
     return targets
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """The mention rows of one target, trend bucket and stance scorer (and version) in the window."""
+    posts: int
+    sentiment_sum: float
+    scored: int
+    favor: int
+    against: int
+    none: int
+    engagement: int
+
+    @property
+    def mood(self) -> float | None:
+        return self.sentiment_sum / self.scored if self.scored else None
+
+    @staticmethod
+    def total(slices: Iterable[_Slice]) -> _Slice:
+        return _Slice(*(sum(column) for column in zip(*(dataclasses.astuple(s) for s in slices), strict=True)))
+
+
+def _slices(con: duckdb.DuckDBPyConnection, window: _Window,
+            bucket_seconds: int) -> dict[str, dict[tuple[int, str | None, str | None], _Slice]]:
+    """Per target, its _Slice per (trend bucket, stance scorer, version): one read of the window's rows
+    for the targets' totals, trends and stance scorers (three reads of ten million rows before)."""
+    slices: dict[str, dict[tuple[int, str | None, str | None], _Slice]] = {}
+    for tid, bucket, scorer, version, *figures in con.execute(f"""
+        SELECT target_id, least(greatest(CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER), 0), ?) AS b,
+               stance_scorer, stance_scorer_version, count(*), coalesce(sum(sentiment), 0), count(sentiment),
+               count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'),
+               count(*) FILTER (WHERE stance = 'none'), coalesce(sum(engagement), 0)
+        FROM {window.source} WHERE {window.where} GROUP BY ALL
+    """, [window.start, bucket_seconds, TREND_BUCKETS - 1, *window.params]).fetchall():
+        slices.setdefault(tid, {})[bucket, scorer, version] = _Slice(*figures)
+    return slices
+
+
+def _authors(con: duckdb.DuckDBPyConnection, window: _Window, estimated: bool) -> dict[str, int]:
+    """Per target, its distinct authors in the window (handles), counted or ``estimated``."""
+    count = "approx_count_distinct(author_handle)" if estimated else "count(DISTINCT author_handle)"
+    return dict(con.execute(f"SELECT target_id, {count} FROM {window.source} WHERE {window.where} GROUP BY ALL",
+                            window.params).fetchall())
+
+
+def _trend(slices: dict[tuple[int, str | None, str | None], _Slice]) -> dict[str, list[Any]]:
+    """A target's posts and mean sentiment in each of TREND_BUCKETS equal slices of the window (the
+    sparklines; a slice with no scored post has no mood)."""
+    by_bucket: dict[int, list[_Slice]] = {}
+    for (bucket, _scorer, _version), figures in slices.items():
+        by_bucket.setdefault(bucket, []).append(figures)
+    totals = {bucket: _Slice.total(group) for bucket, group in by_bucket.items()}
+    return {"trend": [totals[b].posts if b in totals else 0 for b in range(TREND_BUCKETS)],
+            "mood_trend": [None if b not in totals or totals[b].mood is None else round(totals[b].mood, 3)
+                           for b in range(TREND_BUCKETS)]}
+
+
+def _scorers(slices: dict[tuple[int, str | None, str | None], _Slice]) -> list[dict[str, Any]]:
+    """Which stance scorers (and versions) scored a target's posts, commonest first."""
+    posts: dict[tuple[str, str | None], int] = {}
+    for (_bucket, scorer, version), figures in slices.items():
+        if scorer is not None:
+            posts[scorer, version] = posts.get((scorer, version), 0) + figures.posts
+    ranked = sorted(posts.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
+    return [{"scorer": scorer, "version": version, "posts": n} for (scorer, version), n in ranked]
 
 
 def _previous_figures(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, tuple[int, float | None]]:
@@ -351,35 +409,6 @@ def _all_mentions(con: duckdb.DuckDBPyConnection, window: _Window) -> int:
     where, params = window.filters.without_targets().sql(window.start, window.end, window.end_inclusive)
     row = con.execute(f"SELECT count(*) FROM {window.source} WHERE {where}", params).fetchone()
     return int(row[0]) if row else 0
-
-
-def _stance_scorers(con: duckdb.DuckDBPyConnection, source: str, where: str,
-                    params: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """Per target, which stance scorers (and versions) scored its posts, commonest first."""
-    scorers: dict[str, list[dict[str, Any]]] = {}
-    for tid, scorer, version, n in con.execute(f"""
-        SELECT target_id, stance_scorer, stance_scorer_version, count(*) FROM {source}
-        WHERE {where} AND stance_scorer IS NOT NULL GROUP BY ALL ORDER BY target_id, count(*) DESC
-    """, params).fetchall():
-        scorers.setdefault(tid, []).append({"scorer": scorer, "version": version, "posts": n})
-    return scorers
-
-
-def _trends(con: duckdb.DuckDBPyConnection, window: _Window,
-            bucket_seconds: int) -> dict[str, tuple[list[int], list[float | None]]]:
-    """Per target, posts and mean sentiment in each of TREND_BUCKETS equal slices of the window (the
-    sparklines; a slice with no scored post has no mood)."""
-    trend_rows = con.execute(f"""
-        SELECT target_id, least(greatest(CAST(floor(epoch(created_at - ?::TIMESTAMP) / ?) AS INTEGER), 0), ?) AS b,
-               count(*), avg(sentiment)
-        FROM {window.source} WHERE {window.where} GROUP BY ALL
-    """, [window.start, bucket_seconds, TREND_BUCKETS - 1, *window.params]).fetchall()
-    trends: dict[str, tuple[list[int], list[float | None]]] = {}
-    for tid, bucket, count, mood in trend_rows:
-        volume, moods = trends.setdefault(tid, ([0] * TREND_BUCKETS, [None] * TREND_BUCKETS))
-        volume[bucket] += count
-        moods[bucket] = None if mood is None else round(mood, 3)
-    return trends
 
 
 def _top_words(con: duckdb.DuckDBPyConnection, window: _Window,

@@ -363,7 +363,9 @@ def _write_query(con: duckdb.DuckDBPyConnection, lake: Lake, relative: str, sql:
     final = os.path.join(lake.root, relative)
     os.makedirs(os.path.dirname(final), exist_ok=True)
     temp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
-    con.execute(f"COPY ({sql}) TO {_sql_str(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE "
+    # LZ4: every summary reads these files whole; over ten million facts, zstd's decoding made the
+    # notable posts' scans 1.6x slower for a file 1.7x smaller.
+    con.execute(f"COPY ({sql}) TO {_sql_str(temp)} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE "
                 f"{ROW_GROUP_ROWS}, KV_METADATA {{parts_signature: {_sql_str(signature)}}})")
     os.replace(temp, final)
     return con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(final)})").fetchone()[0]  # type: ignore[index]

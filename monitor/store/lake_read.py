@@ -21,10 +21,20 @@ def attached(con: duckdb.DuckDBPyConnection) -> bool:
 
 def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
     """The relation of mention facts a summary reads: ``local`` (the database's own), plus the
-    attached lake's rows the database lacks when a lake is attached."""
+    attached lake's rows the database lacks when a lake is attached; the lake's alone when the
+    database holds no post (the anti-join against the posts cost more than reading ten million facts)."""
     if not attached(con):
         return local
+    if not _has_posts(con):
+        return ALL_LAKE_FACTS
     return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
+
+
+ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
+
+
+def _has_posts(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None
 
 
 def post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[str, str, str | None]]:
@@ -40,5 +50,6 @@ def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
     local = "SELECT min(created_at) AS first, max(created_at) AS last FROM posts"
     if not attached(con):
         return local
+    lake = ALL_LAKE_FACTS if not _has_posts(con) else LAKE_FACTS  # the former from the Parquet statistics
     return (f"SELECT min(first), max(last) FROM ({local} UNION ALL "
-            f"SELECT min(created_at), max(created_at) FROM {LAKE_FACTS})")
+            f"SELECT min(created_at), max(created_at) FROM {lake})")
