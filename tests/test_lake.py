@@ -159,8 +159,12 @@ def test_summary_counts_the_attached_lakes_posts(config, imported, tmp_path: Pat
         assert summary.compute(con, since="all")["targets"] == []
         attach(con, lake)  # the database has none of the lake's posts: the summary reads them all
         from_lake = summary.compute(con, since="all")
+    with store.read() as con:
+        attach(con, lake)  # the database holds the lake's posts already: each counts once
+        both = summary.compute(con, since="all")
     assert all({"target_id", "posts", "stance"} <= set(t) for t in _figures(local))
-    assert from_lake["targets"] and _figures(from_lake) == _figures(local)
+    assert from_lake["targets"] and _figures(from_lake) == _figures(local) == _figures(both)
+    assert from_lake["top_authors"] == local["top_authors"] == both["top_authors"]
 
 
 def _figures(data: dict) -> list:
