@@ -285,7 +285,7 @@ def _figures(con: duckdb.DuckDBPyConnection, window: _Window, since: str, until:
         "voices": _voices(con, window),
         "words": _top_words(con, window),
         "author": _author_view(con, window) if filters.author else None,
-        **_notable_lists(con, source, where, params, top),
+        **_notable_lists(con, window, top),
         "top_authors": _top_authors(con, window, top + 2),
         "platforms": _platform_counts(con, source, where, params, _post_count_sql(window)),
         "freshness": _freshness(con),
@@ -555,32 +555,24 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-# The notable posts: per list, its order (column, descending); its rows have the first column above
-# zero (below for an ascending list). Ties in a stable order, whichever way the rows are stored: then
-# by post_key, stance, sentiment.
-NOTABLE = {"most_positive": (("sentiment", True),),
-           "most_negative": (("sentiment", False),),
-           "most_engaged": (("engagement", True), ("created_at", True))}
-_TIES = (("post_key", False), ("stance", False), ("sentiment", False))
-# The columns of a candidate group: a post with one sentiment, stance and engagement, and its targets.
-_GROUP_COLUMNS = ("post_key", "platform", "created_at", "author_handle", "sentiment", "stance", "engagement")
+NOTABLE = rollups.NOTABLE
+_GROUP_COLUMNS = rollups.NOTABLE_GROUP_COLUMNS
 
 
-def _notable_lists(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
-                   top: int) -> dict[str, list[dict[str, Any]]]:
+def _notable_lists(con: duckdb.DuckDBPyConnection, window: _Window, top: int) -> dict[str, list[dict[str, Any]]]:
     """The most positive, negative and engaged posts (NOTABLE), each text once (not each retweet).
     Candidates first: the first rows of each order, then the texts of all those few posts in one
     read; more rows only for a list whose texts repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
-    rows_of = {name: _notable_rows(con, source, where, params, order, want) for name, order in NOTABLE.items()}
+    rows_of = {name: _notable_rows(con, window, name, want) for name in NOTABLE}
     texts = _post_texts(con, [row[0] for rows in rows_of.values() for row in rows])
     lists = {}
-    for name, order in NOTABLE.items():
+    for name in NOTABLE:
         rows, size = rows_of[name], want
         picked = _first_of_each_text(_groups(rows, complete=len(rows) < size), texts)
         while len(picked) < top and len(rows) == size:  # fewer rows than asked: there are no more
             size *= 4
-            rows = _notable_rows(con, source, where, params, order, size)
+            rows = _notable_rows(con, window, name, size)
             texts.update(_post_texts(con, [row[0] for row in rows if row[0] not in texts]))
             picked = _first_of_each_text(_groups(rows, complete=len(rows) < size), texts)
         lists[name] = [{"post_key": r[0], "platform": r[1], "created_at": _iso(r[2]), "author": r[3], "text": text,
@@ -597,15 +589,36 @@ def _first_of_each_text(rows: list[tuple[Any, ...]],
     return picked
 
 
-def _notable_rows(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any],
-                  order: tuple[tuple[str, bool], ...], want: int) -> list[tuple[Any, ...]]:
-    """The first ``want`` mention rows of a list (the _GROUP_COLUMNS and target_id), in its order,
-    among those meeting its condition (its first column above zero, or below for an ascending list)."""
-    column, descending = order[0]
-    by = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in (*order, *_TIES))
+def _notable_rows(con: duckdb.DuckDBPyConnection, window: _Window, name: str, want: int) -> list[tuple[Any, ...]]:
+    """The first ``want`` mention rows of a NOTABLE list in the window (the _GROUP_COLUMNS and
+    target_id), in its order, among those meeting its condition."""
+    by, condition = rollups.notable_order_sql(NOTABLE[name])
+    source, params = _notable_source(con, window, name, want)
     return con.execute(f"SELECT {', '.join(_GROUP_COLUMNS)}, target_id FROM {source} "
-                       f"WHERE {where} AND {column} {'>' if descending else '<'} 0 ORDER BY {by}, target_id LIMIT ?",
-                       [*params, want]).fetchall()
+                       f"WHERE {condition} ORDER BY {by}, target_id LIMIT ?", [*params, want]).fetchall()
+
+
+def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
+                    want: int) -> tuple[str, list[Any]]:
+    """Where a notable list's rows are read, with its parameters: the window's rows; or, for a
+    window's whole UTC days over an attached lake alone (no platform or author filter, one target
+    at most), the lake's candidates of those days (store/lake.py notable_sql), and the rows of its
+    partial first and last days."""
+    filters, columns = window.filters, ", ".join((*_GROUP_COLUMNS, "target_id"))
+    rows = f"(SELECT {columns} FROM {window.source} WHERE {window.where})", list(window.params)
+    if (window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1
+            or want > lake.NOTABLE_PER_DAY or not lake.has_notable(con)):
+        return rows
+    first = datetime.combine(window.start.date(), datetime.min.time())
+    first += timedelta(days=1) if first < window.start else timedelta(0)
+    last = datetime.combine(window.end.date(), datetime.min.time())  # the end's own day: from the rows
+    if first >= last:
+        return rows
+    source = f"""(SELECT {columns} FROM {lake.LAKE_NOTABLE} WHERE list = ? AND scope = ? AND day >= ? AND day < ?
+                  UNION ALL
+                  SELECT {columns} FROM {window.source} WHERE {window.where} AND (created_at < ? OR created_at >= ?))"""
+    return source, [name, filters.targets[0] if filters.targets else "all", first.date(), last.date(),
+                    *window.params, first, last]
 
 
 def _groups(rows: list[tuple[Any, ...]], complete: bool) -> list[tuple[Any, ...]]:

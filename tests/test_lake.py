@@ -170,3 +170,72 @@ def test_summary_counts_the_attached_lakes_posts(config, imported, tmp_path: Pat
 def _figures(data: dict) -> list:
     return [{k: v for k, v in t.items() if k in ("target_id", "mentions", "posts", "stance", "mean_sentiment")}
             for t in data["targets"]]
+
+
+def _busy_lake(root: Path, days: int = 3, per_day: int = 400) -> Lake:
+    """A lake with more posts a day than the notable candidates keep (lake_read.NOTABLE_PER_DAY),
+    sentiments in steps of 0.1 (many ties) and two targets on some posts."""
+    import random
+    from datetime import datetime, timedelta
+
+    import pyarrow as pa
+
+    from monitor.store.lake import write_parts
+    from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, TARGET_SCORES_SCHEMA
+
+    rng, start, lake = random.Random(18), datetime(2025, 1, 20), Lake(str(root))
+    posts, mentions, scores = [], [], []
+    for n in range(days * per_day):
+        key = f"x:{n}"
+        posts.append({"post_key": key, "platform": "x", "post_id": str(n), "text": f"post {n % 50}",
+                      "created_at": start + timedelta(seconds=n * 86400 // per_day), "author_handle": f"a{n % 30}",
+                      "likes": rng.randint(0, 20), "source": "test", "source_file": "f", "source_line": n})
+        for target in rng.sample(["musk", "altman", "stargate"], rng.choice([1, 1, 2])):
+            mentions.append({"post_key": key, "target_id": target, "alias": target, "rules_version": "r1"})
+            scores.append({"post_key": key, "target_id": target, "sentiment": rng.randint(-10, 10) / 10,
+                           "stance": rng.choice(["favor", "against", "none"]), "sentiment_scorer": "test"})
+    write_parts(lake, "busy", {"posts": pa.Table.from_pylist(posts, POSTS_SCHEMA),
+                               "mentions": pa.Table.from_pylist(mentions, MENTIONS_SCHEMA),
+                               "target_scores": pa.Table.from_pylist(scores, TARGET_SCORES_SCHEMA)})
+    refresh_rollup(lake)
+    return lake
+
+
+def test_notable_posts_from_the_lakes_candidates_equal_those_from_its_rows(config, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import summary
+    from monitor.store import lake_read
+    from monitor.store.rows import targets_table
+
+    lake = _busy_lake(tmp_path / "lake")
+    empty = Store(tmp_path / "only-lake")
+    empty.sync_targets(targets_table(config.targets))
+    lists = ("most_positive", "most_negative", "most_engaged")
+    with empty.read() as con:
+        attach(con, lake)
+        assert lake_read.has_notable(con)
+        per_day = con.execute("SELECT max(n) FROM (SELECT count(DISTINCT (post_key, sentiment, stance)) AS n FROM lake_notable "
+                              "WHERE scope = 'all' GROUP BY list, day)").fetchone()[0]
+        assert per_day == lake_read.NOTABLE_PER_DAY  # fewer than the day's posts: the cut is tested
+        first, last = con.execute("SELECT min(created_at), max(created_at) FROM lake_mention_facts").fetchone()
+        target = con.execute("SELECT target_id FROM lake_mention_facts GROUP BY 1 ORDER BY count(*) DESC").fetchone()[0]
+        middle = (first + (last - first) / 3).replace(hour=13, minute=30).isoformat()  # partial first day
+        windows = [{}, {"target": target}, {"since": middle}, {"since": middle, "until": last.isoformat()}]
+        read = []
+        monkeypatch.setattr(summary, "_notable_source", _recording(summary._notable_source, read))
+        from_candidates = [summary.compute(con, **w) for w in windows]
+        assert read and all("lake_notable" in source for source in read)  # every window read them
+        monkeypatch.setattr(lake_read, "NOTABLE_PER_DAY", 0)  # no candidates: the rows
+        read.clear()
+        from_rows = [summary.compute(con, **w) for w in windows]
+        assert read and not any("lake_notable" in source for source in read)
+    for window, a, b in zip(windows, from_candidates, from_rows, strict=True):
+        assert [a[k] for k in lists] == [b[k] for k in lists] and a["most_positive"], window
+
+
+def _recording(function, seen: list):
+    def recorded(*args, **kwargs):
+        source, params = function(*args, **kwargs)
+        seen.append(source)
+        return source, params
+    return recorded

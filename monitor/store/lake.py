@@ -41,8 +41,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitor.store.db import Store
-from monitor.store.lake_read import DEDUP_ORDER, LAKE_FACTS, PART_COLUMN
-from monitor.store.rollups import AUTHOR_KEY_SQL, facts_sql
+from monitor.store.lake_read import DEDUP_ORDER, LAKE_FACTS, LAKE_NOTABLE, NOTABLE_PER_DAY, PART_COLUMN
+from monitor.store.rollups import AUTHOR_KEY_SQL, NOTABLE, NOTABLE_GROUP_COLUMNS, facts_sql, notable_order_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
 PARTITION_COLUMNS = ("platform", "month")
@@ -55,6 +55,7 @@ ANALYSIS_KEYS = {"mentions": ("post_key", "target_id"), "post_sentiment": ("post
 TASKS_DIR = "_tasks"
 ROLLUP_FILE = "_rollup/daily_target.parquet"
 FACTS_FILE = "_rollup/mention_facts.parquet"
+NOTABLE_FILE = "_rollup/notable.parquet"
 COMPACT_JOURNAL_DIR = "_compacting"
 # Parquet row groups of this many rows: big enough for fast scans, small enough for a worker's memory.
 ROW_GROUP_ROWS = 128 * 1024
@@ -233,6 +234,7 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
                      f"ON a.post_key = p.post_key AND a.{PART_COLUMN} = p.{PART_COLUMN}")
     stmts.append(f"{create} lake_daily_target AS {rollup_select(lake)}")
     stmts.append(f"{create} lake_mention_facts AS {facts_select(lake)}")
+    stmts.append(f"{create} {LAKE_NOTABLE} AS {notable_select(lake)}")
     if local:
         stmts += union_statements(create)
         stmts.append(f"{create} {LAKE_FACTS} AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
@@ -280,7 +282,7 @@ def detach_from_store(store: Store) -> None:
 def detach_statements(temporary: bool = False) -> list[str]:
     kind = "TEMP VIEW" if temporary else "VIEW"
     names = [f"all_{t}" for t in TABLES] + [f"lake_new_{t}" for t in TABLES]
-    names += ["lake_new_mention_facts", "lake_mention_facts", "lake_daily_target"]
+    names += ["lake_new_mention_facts", "lake_mention_facts", "lake_daily_target", LAKE_NOTABLE]
     names += [f"lake_{t}" for t in ANALYSIS_KEYS]
     names += ["lake_posts"] + [f"lake_{t}_parts" for t in TABLES]
     return [f"DROP {kind} IF EXISTS {n}" for n in names]
@@ -322,6 +324,32 @@ def facts_select(lake: Lake) -> str:
     return select
 
 
+def notable_sql(facts: str) -> str:
+    """The candidates of the summary's notable lists (store/rollups.py NOTABLE) from a relation of
+    mention facts: per list, UTC day and scope ('all', or one target), the rows of the first
+    NOTABLE_PER_DAY groups in the list's order (a group: a post with one sentiment, stance and
+    engagement; dense_rank keeps a group whole). The first rows of a window over whole days are among
+    these (each is among the first of its own day), so a summary reads these instead of every fact."""
+    columns = ", ".join(NOTABLE_GROUP_COLUMNS)
+    selects = []
+    for name, order in NOTABLE.items():
+        by, condition = notable_order_sql(order)
+        for scope, partition in (("'all'", ""), ("target_id", ", target_id")):
+            selects.append(
+                f"SELECT '{name}' AS list, {scope} AS scope, CAST(created_at AS DATE) AS day, {columns}, target_id "
+                f"FROM {facts} WHERE {condition} QUALIFY dense_rank() OVER "
+                f"(PARTITION BY CAST(created_at AS DATE){partition} ORDER BY {by}) <= {NOTABLE_PER_DAY}")
+    return " UNION ALL ".join(selects)
+
+
+def notable_select(lake: Lake) -> str:
+    fs, root = lake.fs_path
+    if not fs.exists(f"{root}/{NOTABLE_FILE}"):
+        empty = notable_sql("lake_mention_facts").split(" UNION ALL ")[0]
+        return f"SELECT * FROM ({empty}) WHERE false"
+    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + NOTABLE_FILE)})"
+
+
 def parts_signature(lake: Lake) -> str:
     """A hash of the lake's part names: the rollup is current when it was built from these parts."""
     fs, root = lake.fs_path
@@ -342,8 +370,11 @@ def refresh_rollup(lake: Lake) -> int:
         # bind ``lake_posts`` by name when queried, so they read the winners from this table too.
         con.execute(f"CREATE TEMP TABLE lake_posts_winners AS SELECT {WINNER_COLUMNS} FROM lake_posts")
         con.execute("CREATE OR REPLACE TEMP VIEW lake_posts AS SELECT * FROM lake_posts_winners")
-        facts = f"{facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')} ORDER BY created_at"
-        _write_query(con, lake, FACTS_FILE, facts, signature)
+        facts = facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')
+        _write_query(con, lake, FACTS_FILE, f"{facts} ORDER BY created_at", signature)
+        # The candidates from the facts just written (DuckDB reads a local file; elsewhere, the joins again).
+        written = f"read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})" if lake.is_local else f"({facts})"
+        _write_query(con, lake, NOTABLE_FILE, f"{notable_sql(written)} ORDER BY list, scope, day", signature)
         return _write_query(con, lake, ROLLUP_FILE, ROLLUP_SQL, signature)
     finally:
         con.close()

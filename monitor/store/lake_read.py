@@ -11,6 +11,8 @@ DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, 
 
 
 LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
+LAKE_NOTABLE = "lake_notable"  # candidates of the summary's notable lists (store/lake.py notable_sql)
+NOTABLE_PER_DAY = 128  # groups per list, day and scope in LAKE_NOTABLE
 
 
 def attached(con: duckdb.DuckDBPyConnection) -> bool:
@@ -31,6 +33,11 @@ def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
 
 
 ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
+
+
+def has_notable(con: duckdb.DuckDBPyConnection) -> bool:
+    """Does the attached lake keep candidates of the notable lists (refreshed by this version)?"""
+    return attached(con) and con.execute(f"SELECT 1 FROM {LAKE_NOTABLE} LIMIT 1").fetchone() is not None
 
 
 def _has_posts(con: duckdb.DuckDBPyConnection) -> bool:

@@ -101,6 +101,26 @@ NO_SCORES = ("(SELECT NULL::VARCHAR AS post_key, NULL::VARCHAR AS target_id, NUL
 FACTS_SOURCE = "mention_facts"
 
 
+# The summary's notable posts: per list, its order over mention facts (column, descending); a list's
+# rows have the first column above zero (below for an ascending list). Ties in a stable order,
+# whichever way the rows are stored: then by post_key, stance, sentiment. Here, not in the summary,
+# because an attached lake keeps candidates for them (store/lake.py).
+NOTABLE: dict[str, tuple[tuple[str, bool], ...]] = {
+    "most_positive": (("sentiment", True),),
+    "most_negative": (("sentiment", False),),
+    "most_engaged": (("engagement", True), ("created_at", True))}
+NOTABLE_TIES = (("post_key", False), ("stance", False), ("sentiment", False))
+# The columns of a notable candidate group: a post with one sentiment, stance and engagement.
+NOTABLE_GROUP_COLUMNS = ("post_key", "platform", "created_at", "author_handle", "sentiment", "stance", "engagement")
+
+
+def notable_order_sql(order: tuple[tuple[str, bool], ...]) -> tuple[str, str]:
+    """(ORDER BY list with the ties, the condition of the list's rows) of a NOTABLE order."""
+    column, descending = order[0]
+    by = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in (*order, *NOTABLE_TIES))
+    return by, f"{column} {'>' if descending else '<'} 0"
+
+
 def facts_sql(mentions: str, scores: str, posts: str) -> str:
     """The mention_facts rows of three relations with the columns of mentions, target_scores and
     posts (the joins of view v_mentions). ``mentions`` must hold every mention of its posts (the
