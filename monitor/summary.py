@@ -669,6 +669,9 @@ _POST_FIRST_COUNT = "count(*) FILTER (WHERE post_first)"
 def _top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[dict[str, Any]]:
     """The authors with the most posts in the window (ties by handle, platform), with their mood."""
     source, where, params, post_count = window.source, window.where, window.params, _post_count_sql(window)
+    lake_authors = _lake_top_authors(con, window, limit)
+    if lake_authors is not None:
+        return lake_authors
     if window.facts:
         found = _top_authors_by_key(con, source, where, params, limit, post_count)
         if found is not None:
@@ -678,6 +681,23 @@ def _top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) ->
         FROM {source} WHERE {where} AND author_handle IS NOT NULL
         GROUP BY ALL ORDER BY n DESC, author_handle, platform LIMIT ?
     """, [*params, limit]).fetchall()
+    return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
+
+
+def _lake_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[dict[str, Any]] | None:
+    """_top_authors from the lake's posts per author (store/lake.py authors_sql) when the window holds
+    the whole of a lake alone (the database has no post; no platform or author filter, one target at
+    most); None otherwise."""
+    filters = window.filters
+    if window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1:
+        return None
+    time_only, time_params = Filters().sql(window.start, window.end, window.end_inclusive)
+    if not lake.covers_lake(con, time_only, time_params):
+        return None
+    authors = con.execute(f"""
+        SELECT author_handle, platform, posts, round(sentiment_sum / nullif(scored, 0), 3) FROM {lake.LAKE_AUTHORS}
+        WHERE scope = ? AND posts > 0 ORDER BY posts DESC, author_handle, platform LIMIT ?
+    """, [filters.targets[0] if filters.targets else "all", limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -214,8 +215,8 @@ def test_notable_posts_from_the_lakes_candidates_equal_those_from_its_rows(confi
     with empty.read() as con:
         attach(con, lake)
         assert lake_read.has_notable(con)
-        per_day = con.execute("SELECT max(n) FROM (SELECT count(DISTINCT (post_key, sentiment, stance)) AS n FROM lake_notable "
-                              "WHERE scope = 'all' GROUP BY list, day)").fetchone()[0]
+        per_day = con.execute("SELECT max(n) FROM (SELECT count(DISTINCT (post_key, sentiment, stance)) AS n "
+                              "FROM lake_notable WHERE scope = 'all' GROUP BY list, day)").fetchone()[0]
         assert per_day == lake_read.NOTABLE_PER_DAY  # fewer than the day's posts: the cut is tested
         first, last = con.execute("SELECT min(created_at), max(created_at) FROM lake_mention_facts").fetchone()
         target = con.execute("SELECT target_id FROM lake_mention_facts GROUP BY 1 ORDER BY count(*) DESC").fetchone()[0]
@@ -231,6 +232,34 @@ def test_notable_posts_from_the_lakes_candidates_equal_those_from_its_rows(confi
         assert read and not any("lake_notable" in source for source in read)
     for window, a, b in zip(windows, from_candidates, from_rows, strict=True):
         assert [a[k] for k in lists] == [b[k] for k in lists] and a["most_positive"], window
+
+
+def test_top_authors_of_a_whole_lake_from_its_authors_file_equal_those_from_its_facts(
+        config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import summary
+    from monitor.store.rows import targets_table
+
+    lake = _busy_lake(tmp_path / "lake", days=2, per_day=150)
+    empty = Store(tmp_path / "only-lake")
+    empty.sync_targets(targets_table(config.targets))
+    windows = [{}, {"target": "musk"}, {"top": 8}, {"since": "2025-01-20T12:00"}]
+    with empty.read() as con:
+        attach(con, lake)
+        read = []
+        monkeypatch.setattr(summary, "_lake_top_authors", _recording_authors(summary._lake_top_authors, read))
+        from_file = [summary.compute(con, now=datetime(2025, 1, 25), **w)["top_authors"] for w in windows]
+        assert read == [True, True, True, False]  # the last window starts after the lake's first post
+        monkeypatch.setattr(summary, "_lake_top_authors", lambda *a: None)
+        from_facts = [summary.compute(con, now=datetime(2025, 1, 25), **w)["top_authors"] for w in windows]
+    assert from_file == from_facts and all(from_file)
+
+
+def _recording_authors(function, seen: list):
+    def recorded(*args):
+        found = function(*args)
+        seen.append(found is not None)
+        return found
+    return recorded
 
 
 def _recording(function, seen: list):

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitor.store.db import Store
-from monitor.store.lake_read import DEDUP_ORDER, LAKE_FACTS, LAKE_NOTABLE, NOTABLE_PER_DAY, PART_COLUMN
+from monitor.store.lake_read import DEDUP_ORDER, LAKE_AUTHORS, LAKE_FACTS, LAKE_NOTABLE, NOTABLE_PER_DAY, PART_COLUMN
 from monitor.store.rollups import AUTHOR_KEY_SQL, NOTABLE, NOTABLE_GROUP_COLUMNS, facts_sql, notable_order_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
@@ -56,6 +56,7 @@ TASKS_DIR = "_tasks"
 ROLLUP_FILE = "_rollup/daily_target.parquet"
 FACTS_FILE = "_rollup/mention_facts.parquet"
 NOTABLE_FILE = "_rollup/notable.parquet"
+AUTHORS_FILE = "_rollup/authors.parquet"
 COMPACT_JOURNAL_DIR = "_compacting"
 # Parquet row groups of this many rows: big enough for fast scans, small enough for a worker's memory.
 ROW_GROUP_ROWS = 128 * 1024
@@ -235,6 +236,7 @@ def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> l
     stmts.append(f"{create} lake_daily_target AS {rollup_select(lake)}")
     stmts.append(f"{create} lake_mention_facts AS {facts_select(lake)}")
     stmts.append(f"{create} {LAKE_NOTABLE} AS {notable_select(lake)}")
+    stmts.append(f"{create} {LAKE_AUTHORS} AS {derived_select(lake, AUTHORS_FILE, authors_sql('lake_mention_facts'))}")
     if local:
         stmts += union_statements(create)
         stmts.append(f"{create} {LAKE_FACTS} AS SELECT * FROM lake_mention_facts l WHERE NOT EXISTS "
@@ -282,7 +284,7 @@ def detach_from_store(store: Store) -> None:
 def detach_statements(temporary: bool = False) -> list[str]:
     kind = "TEMP VIEW" if temporary else "VIEW"
     names = [f"all_{t}" for t in TABLES] + [f"lake_new_{t}" for t in TABLES]
-    names += ["lake_new_mention_facts", "lake_mention_facts", "lake_daily_target", LAKE_NOTABLE]
+    names += ["lake_new_mention_facts", "lake_mention_facts", "lake_daily_target", LAKE_NOTABLE, LAKE_AUTHORS]
     names += [f"lake_{t}" for t in ANALYSIS_KEYS]
     names += ["lake_posts"] + [f"lake_{t}_parts" for t in TABLES]
     return [f"DROP {kind} IF EXISTS {n}" for n in names]
@@ -343,11 +345,29 @@ def notable_sql(facts: str) -> str:
 
 
 def notable_select(lake: Lake) -> str:
+    return derived_select(lake, NOTABLE_FILE, notable_sql("lake_mention_facts").split(" UNION ALL ")[0])
+
+
+def authors_sql(facts: str) -> str:
+    """Per scope ('all', or one target) and author (handle, platform) over a relation of mention
+    facts: posts, and the sum and count of the scored mentions' sentiment. The summary's top
+    authors of a window over the whole of a lake alone read these instead of grouping every fact."""
+    return f"""
+        SELECT 'all' AS scope, author_handle, platform, count(*) FILTER (WHERE post_first) AS posts,
+               sum(sentiment) AS sentiment_sum, count(sentiment) AS scored
+        FROM {facts} WHERE author_handle IS NOT NULL GROUP BY author_handle, platform
+        UNION ALL
+        SELECT target_id, author_handle, platform, count(*), sum(sentiment), count(sentiment)
+        FROM {facts} WHERE author_handle IS NOT NULL GROUP BY target_id, author_handle, platform"""
+
+
+def derived_select(lake: Lake, relative: str, empty_from: str) -> str:
+    """A derived file of the lake as a relation; before its first refresh, the empty relation of
+    ``empty_from`` (a query with the same columns)."""
     fs, root = lake.fs_path
-    if not fs.exists(f"{root}/{NOTABLE_FILE}"):
-        empty = notable_sql("lake_mention_facts").split(" UNION ALL ")[0]
-        return f"SELECT * FROM ({empty}) WHERE false"
-    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + NOTABLE_FILE)})"
+    if not fs.exists(f"{root}/{relative}"):
+        return f"SELECT * FROM ({empty_from}) WHERE false"
+    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + relative)})"
 
 
 def parts_signature(lake: Lake) -> str:
@@ -375,6 +395,7 @@ def refresh_rollup(lake: Lake) -> int:
         # The candidates from the facts just written (DuckDB reads a local file; elsewhere, the joins again).
         written = f"read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})" if lake.is_local else f"({facts})"
         _write_query(con, lake, NOTABLE_FILE, f"{notable_sql(written)} ORDER BY list, scope, day", signature)
+        _write_query(con, lake, AUTHORS_FILE, f"{authors_sql(written)} ORDER BY scope, posts DESC", signature)
         return _write_query(con, lake, ROLLUP_FILE, ROLLUP_SQL, signature)
     finally:
         con.close()

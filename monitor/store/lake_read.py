@@ -13,6 +13,7 @@ DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, 
 LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
 LAKE_NOTABLE = "lake_notable"  # candidates of the summary's notable lists (store/lake.py notable_sql)
 NOTABLE_PER_DAY = 128  # groups per list, day and scope in LAKE_NOTABLE
+LAKE_AUTHORS = "lake_authors"  # posts per author over the whole lake (store/lake.py authors_sql)
 
 
 def attached(con: duckdb.DuckDBPyConnection) -> bool:
@@ -33,6 +34,16 @@ def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
 
 
 ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
+
+
+def covers_lake(con: duckdb.DuckDBPyConnection, where: str, params: list[object]) -> bool:
+    """Does a window's time filter hold every fact of the attached lake (and its authors file)?"""
+    if not attached(con) or con.execute(f"SELECT 1 FROM {LAKE_AUTHORS} LIMIT 1").fetchone() is None:
+        return False
+    row = con.execute(f"SELECT count(*) FILTER (WHERE NOT ({where})) = 0 FROM (SELECT min(created_at) AS created_at "
+                      f"FROM {ALL_LAKE_FACTS} UNION ALL SELECT max(created_at) FROM {ALL_LAKE_FACTS})",
+                      params).fetchone()
+    return bool(row and row[0])
 
 
 def has_notable(con: duckdb.DuckDBPyConnection) -> bool:
