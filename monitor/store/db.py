@@ -84,6 +84,18 @@ KEY_HASH = key_hash_sql("post_key")
 # While another process writes too, the writer reloads its copy of the stored key hashes at most
 # once in this many writes, and scans posts.key_hash in between (see Store._known_keys).
 KEY_RELOAD_WRITES = 50
+# DuckDB memory of the writer's instance while it writes a batch, and while it merges row groups
+# after MERGE_AFTER_WRITES writes. Uncapped, DuckDB keeps every block it reads or writes cached until
+# the file is detached: a merge held 60-90 MiB more (bench/import_throughput.py, 100k tweets: the
+# import's process tree peaked at 541-550 MiB, 450-478 capped), and the first write to a 10M-post
+# file ~270 MiB more (loading the stored key hashes). Capped, DuckDB drops cached blocks (they are
+# in the file) and spills what it must keep (a big batch's temp tables, sorts) to WRITE_TEMP_DIR
+# under the data directory. A step that needs more than its cap runs again uncapped (Store._capped,
+# Store._merge_written); neither cap made one do so on that import (writes need less than 32 MB
+# there, merges less than 16). Migrations and maintenance run uncapped.
+WRITE_MEMORY_LIMIT = "64MB"
+MERGE_MEMORY_LIMIT = "32MB"
+WRITE_TEMP_DIR = "duckdb_tmp"
 
 
 class StoreError(Exception):
@@ -204,6 +216,9 @@ class Store:
             # (DuckDB's default once the WAL passes 16 MB). Row groups are merged by maintenance.
             con.execute("SET checkpoint_threshold = '1TB'")
             con.execute("SET max_vacuum_tasks = 0")
+            # Where a capped write spills (WRITE_MEMORY_LIMIT); DuckDB's default is .tmp in the
+            # working directory. DuckDB creates it when it spills and deletes it when closed.
+            con.execute(f"SET temp_directory = {_sql_str(str(self.data_dir / WRITE_TEMP_DIR))}")
             self._engine_con = con
         return self._engine_con
 
@@ -377,18 +392,19 @@ class Store:
         with self._write_lock:
             # Registering the Arrow tables and hashing the keys need the writer's instance only,
             # not the file: done before the file is attached, and cleaned up after it is detached.
-            prepared = self._prepare(self._engine(), batch)
+            engine = self._engine()
+            prepared = self._capped(engine, lambda: self._prepare(engine, batch))
             try:
                 with self.write_connection() as con:
                     drained = self._drain_spool(con)
-                    result = self._apply(con, batch, prepared)
+                    result = self._capped(con, lambda: self._apply(con, batch, prepared))
                     self._merge_due = True
                     self._writes_unmerged += 1
-                    if self._writes_unmerged >= MERGE_AFTER_WRITES:
-                        self._merge_row_groups(con)  # see MERGE_AFTER_WRITES
                 # Spooled batches are deleted once the checkpoint at the end of the block has
                 # written them to the file (a crash before that applies them again, idempotently).
                 self._remove_spooled(drained)
+                if self._writes_unmerged >= MERGE_AFTER_WRITES:
+                    self._merge_written()  # see MERGE_AFTER_WRITES
                 if self._known is not None:
                     self._known.compact()
                 return result
@@ -400,6 +416,66 @@ class Store:
                 return ApplyResult(spooled=True, posts_spooled=batch.post_count)
             finally:
                 self._release(prepared)
+
+    def _merge_written(self) -> None:
+        """Merge row groups after a write (MERGE_AFTER_WRITES), capped at MERGE_MEMORY_LIMIT, in a
+        connection of its own: a checkpoint that runs out of memory makes DuckDB invalidate the
+        attached file, and what was committed but not checkpointed would be lost. The batch is in the
+        file by now, so such a merge only runs again uncapped. A merge that fails uncapped too, or
+        finds the file busy, is left to the next write (or maintenance): the batch is stored."""
+        for cap in (MERGE_MEMORY_LIMIT, None):
+            try:
+                with self.write_connection(timeout=1.0) as con:
+                    # A checkpoint merges row groups only if something changed since the last one.
+                    con.execute("INSERT INTO checkpoints VALUES (?, 'writes', 0, true)", [utcnow_naive()])
+                    self._limited(con, cap, lambda: self._merge_row_groups(con))
+                return
+            except StoreLocked:
+                log.info("row groups not merged after this write: the file is busy")
+                return
+            except (StoreError, duckdb.Error) as exc:  # out of memory, then the invalidated file's errors
+                if cap is None:
+                    log.warning("row groups not merged after this write: %s", exc)
+                    return
+                log.info("merging row groups needed more than %s of DuckDB memory, done again uncapped: %s",
+                         cap, exc)
+
+    @staticmethod
+    def _limited(con: duckdb.DuckDBPyConnection, cap: str | None, step: Callable[[], T]) -> T:
+        if cap is None:
+            return step()
+        con.execute(f"SET memory_limit = '{cap}'")
+        try:
+            return step()
+        finally:
+            con.execute("RESET memory_limit")
+
+    @staticmethod
+    def _capped(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
+        """A step of a batch write (_prepare, _apply) with the instance's memory capped at
+        WRITE_MEMORY_LIMIT. A step that needs more runs again uncapped: a failed step leaves
+        nothing behind (_prepare releases what it made, _apply rolls back). Setting the cap fails
+        the same way when what the instance holds cannot be spilled below it."""
+        try:
+            con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
+            return step()
+        except duckdb.OutOfMemoryException as exc:
+            log.info("a write needed more than %s of DuckDB memory, done again uncapped: %s",
+                     WRITE_MEMORY_LIMIT, exc)
+            Store._uncap(con)
+            return step()
+        finally:
+            Store._uncap(con)
+
+    @staticmethod
+    def _uncap(con: duckdb.DuckDBPyConnection) -> None:
+        """Lift the cap. A statement that failed may have left its transaction aborted (_apply's
+        first one): it refuses every other statement until it is rolled back."""
+        try:
+            con.execute("RESET memory_limit")
+        except duckdb.TransactionException:
+            con.execute("ROLLBACK")
+            con.execute("RESET memory_limit")
 
     def sync_targets(self, targets: pa.Table) -> bool:
         """Store the configured targets (``rows.targets_table``) where the stored ones differ, so a
