@@ -742,9 +742,11 @@ def _freshness(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     fresh = con.execute("SELECT count(*), max(created_at), max(collected_at) FROM posts").fetchone() or (0, None, None)
     last_import = con.execute("SELECT max(finished_at) FROM imports WHERE status <> 'running'").fetchone()
     last_run = con.execute("SELECT max(finished_at) FROM runs").fetchone()
-    return {"posts_total": fresh[0], "newest_post": _iso(fresh[1]), "newest_collected": _iso(fresh[2]),
+    lake_posts, lake_newest = lake.posts_and_newest(con) if lake.attached(con) else (None, None)
+    newest = max((t for t in (fresh[1], lake_newest) if t is not None), default=None)
+    return {"posts_total": fresh[0], "newest_post": _iso(newest), "newest_collected": _iso(fresh[2]),
             "last_import": _iso(last_import[0] if last_import else None),
-            "last_collector_run": _iso(last_run[0] if last_run else None)}
+            "last_collector_run": _iso(last_run[0] if last_run else None), "lake_posts": lake_posts}
 
 
 def _mood(value: float | None) -> Text:
@@ -1028,7 +1030,9 @@ def _print_header(data: dict[str, Any], console: Console, warnings: list[str] | 
         console.print(Text("! " + warning, style="bold yellow"))
     fresh = data["freshness"]
     console.print(Text(
-        f"Data: {fresh['posts_total']:,} posts stored; newest post {ago(fresh['newest_post'], now)}"
+        f"Data: {fresh['posts_total']:,} posts stored"
+        + ("" if fresh.get("lake_posts") is None else f" and {fresh['lake_posts']:,} in the attached lake")
+        + f"; newest post {ago(fresh['newest_post'], now)}"
         f" ({_when(fresh['newest_post'])}); last import {ago(fresh['last_import'], now)};"
         f" last collector run {ago(fresh['last_collector_run'], now)}.", style="dim"))
 

@@ -166,6 +166,9 @@ def test_summary_counts_the_attached_lakes_posts(config, imported, tmp_path: Pat
     assert all({"target_id", "posts", "stance"} <= set(t) for t in _figures(local))
     assert from_lake["targets"] and _figures(from_lake) == _figures(local) == _figures(both)
     assert from_lake["top_authors"] == local["top_authors"] == both["top_authors"]
+    assert local["freshness"]["lake_posts"] is None
+    assert from_lake["freshness"]["lake_posts"] == both["freshness"]["lake_posts"] == local["freshness"]["posts_total"]
+    assert from_lake["freshness"]["newest_post"] == local["freshness"]["newest_post"]
 
 
 def _figures(data: dict) -> list:

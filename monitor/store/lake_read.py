@@ -63,6 +63,12 @@ def post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[st
         f"QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY {DEDUP_ORDER}) = 1", [keys]).fetchall()
 
 
+def posts_and_newest(con: duckdb.DuckDBPyConnection) -> tuple[int, object]:
+    """The attached lake's posts (as of its last refresh) and its newest post's time."""
+    row = con.execute(f"SELECT count(*) FILTER (WHERE post_first), max(created_at) FROM {ALL_LAKE_FACTS}").fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
 def time_range_sql(con: duckdb.DuckDBPyConnection) -> str:
     """SQL for (first, last) created_at over the stored posts and an attached lake's."""
     local = "SELECT min(created_at) AS first, max(created_at) AS last FROM posts"
