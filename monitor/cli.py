@@ -662,6 +662,7 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
     With --target ID, who-says-what lists what ID says and what the others say about it. With
     --author HANDLE, every figure is that author's. The same figures are views for `monitor sql`:
     v_mood_daily, v_share_of_voice, v_top_hashtags, v_top_terms, v_author_targets."""
+    from monitor.store.lake_read import lake_views_outdated
     from monitor.summary import compute, make_filters, parse_window, render, unknown_filter_values
 
     for value, option in ((since, "--since"), (until, "--until")):
@@ -682,12 +683,16 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
                 raise click.BadParameter("; ".join(problems), param_hint="--platform/--author")
             data = compute(con, since=since, until=until, target=targets, platform=platforms, author=author, top=top,
                            exact=exact)
+            outdated_lake = lake_views_outdated(con)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     batches, size = app.store.spool_size()
     warnings = []
+    if outdated_lake:
+        warnings.append("The lake's views in the database are from an earlier version: run `monitor lake attach "
+                        "--lake PATH` again (then its summary files make this faster).")
     if batches:
         warnings.append(f"{batches} batches ({size / 1e6:.1f} MB) are waiting in the spool because the database "
                         "was locked; they are applied when the lock is free.")

@@ -1219,5 +1219,5 @@ def _platforms_table(platforms: list[dict[str, Any]]) -> Table:
     table.add_column("platform")
     table.add_column("posts", justify="right")
     for p in platforms:
-        table.add_row(literal(p["platform"]), str(p["posts"]))
+        table.add_row(literal(p["platform"]), f"{p['posts']:,}")
     return table

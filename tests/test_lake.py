@@ -271,3 +271,24 @@ def _recording(function, seen: list):
         seen.append(source)
         return source, params
     return recorded
+
+
+def test_views_stored_by_an_earlier_version_still_summarise_and_say_so(config, imported, tmp_path: Path) -> None:
+    from monitor import summary
+    from monitor.store.lake_read import lake_views_outdated
+    from monitor.store.rows import targets_table
+
+    _, _, lake = imported
+    store = Store(tmp_path / "data")
+    store.sync_targets(targets_table(config.targets))
+    attach_to_store(store, lake)
+    with store.read() as con:
+        assert not lake_views_outdated(con)
+        current = summary.compute(con)
+    with store.write_connection() as con:  # the views an earlier version stored: no summary files
+        con.execute("DROP VIEW lake_notable; DROP VIEW lake_authors")
+    with store.read() as con:
+        assert lake_views_outdated(con)
+        earlier = summary.compute(con)
+    assert current["targets"] and _figures(earlier) == _figures(current)
+    assert earlier["top_authors"] == current["top_authors"] and earlier["most_positive"] == current["most_positive"]

@@ -38,7 +38,7 @@ ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
 
 def covers_lake(con: duckdb.DuckDBPyConnection, where: str, params: list[object]) -> bool:
     """Does a window's time filter hold every fact of the attached lake (and its authors file)?"""
-    if not attached(con) or con.execute(f"SELECT 1 FROM {LAKE_AUTHORS} LIMIT 1").fetchone() is None:
+    if not _has_rows(con, LAKE_AUTHORS):
         return False
     row = con.execute(f"SELECT count(*) FILTER (WHERE NOT ({where})) = 0 FROM (SELECT min(created_at) AS created_at "
                       f"FROM {ALL_LAKE_FACTS} UNION ALL SELECT max(created_at) FROM {ALL_LAKE_FACTS})",
@@ -48,7 +48,24 @@ def covers_lake(con: duckdb.DuckDBPyConnection, where: str, params: list[object]
 
 def has_notable(con: duckdb.DuckDBPyConnection) -> bool:
     """Does the attached lake keep candidates of the notable lists (refreshed by this version)?"""
-    return attached(con) and con.execute(f"SELECT 1 FROM {LAKE_NOTABLE} LIMIT 1").fetchone() is not None
+    return _has_rows(con, LAKE_NOTABLE)
+
+
+def lake_views_outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Are an attached lake's views those of an earlier version (stored in the database before the
+    lake kept its summary files)? Attaching again replaces them."""
+    if not attached(con):
+        return False
+    found = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name IN (?, ?)",
+                        [LAKE_NOTABLE, LAKE_AUTHORS]).fetchone()
+    return not found or found[0] < 2
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, view: str) -> bool:
+    """Is a derived file of the attached lake there? Its view is missing where a lake was attached by
+    an earlier version (views stored in the database), and empty before the lake's first refresh."""
+    exists = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [view]).fetchone()
+    return bool(exists and exists[0]) and con.execute(f"SELECT 1 FROM {view} LIMIT 1").fetchone() is not None
 
 
 def _has_posts(con: duckdb.DuckDBPyConnection) -> bool:
