@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.alerts import alert_status, render_alert_status
-from monitor.store import Store, StoreError
+from monitor.store import Store, StoreError, lake_read
 from monitor.store.daemon_state import read_status, running_pid
 from monitor.summary import SPIKE_FACTOR, spike_ratio, spike_when
 from monitor.terminal import ago, literal
@@ -66,6 +66,7 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["spikes_24h"] = [{"target_id": tid, "name": name, **detail} for tid, name, detail in figures["spikes"]]
     result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in figures["voices"]]
     result["alerts"] = figures["alerts"]
+    result["lake"] = figures["lake"]
     return result
 
 
@@ -101,7 +102,16 @@ def _read_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, An
     return {"runs": runs, "last_errors": last_errors, "stored": stored, "gaps": gaps, "events": events,
             "spikes": _target_events(con, "spike", day_ago),
             "voices": _target_events(con, "voice", day_ago, then_by="$.created_at"),
-            "alerts": alert_status(con, now)}
+            "alerts": alert_status(con, now), "lake": _lake(con)}
+
+
+def _lake(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """An attached lake's posts and newest post (as of its last refresh), and whether its views in
+    the database are an earlier version's; None without a lake."""
+    if not lake_read.attached(con):
+        return None
+    posts, newest = lake_read.posts_and_newest(con)
+    return {"posts": posts, "newest_post": _iso(newest), "views_outdated": lake_read.lake_views_outdated(con)}
 
 
 def _target_events(con: duckdb.DuckDBPyConnection, kind: str, since: datetime, then_by: str | None = None,
@@ -139,6 +149,13 @@ def render(data: dict[str, Any], console: Console) -> None:
     if "error" in data:
         console.print(Text(data["error"], style="yellow"))
         return
+    if data.get("lake"):
+        lake = data["lake"]
+        console.print(f"Lake attached: {lake['posts']:,} posts (as of its last refresh), newest dated "
+                      f"{(lake['newest_post'] or '—')[:16].replace('T', ' ')} UTC"
+                      + ("; its views are an earlier version's: run `monitor lake attach --lake PATH` again"
+                         if lake["views_outdated"] else "") + "; details: `monitor lake status --lake PATH`",
+                      markup=False)
     _print_post_counts(data, console)
     now = datetime.fromisoformat(data["generated_at"]).astimezone(UTC).replace(tzinfo=None)
     table = Table(title="Sources", title_justify="left")

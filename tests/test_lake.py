@@ -274,7 +274,7 @@ def _recording(function, seen: list):
 
 
 def test_views_stored_by_an_earlier_version_still_summarise_and_say_so(config, imported, tmp_path: Path) -> None:
-    from monitor import summary
+    from monitor import status, summary
     from monitor.store.lake_read import lake_views_outdated
     from monitor.store.rows import targets_table
 
@@ -285,10 +285,14 @@ def test_views_stored_by_an_earlier_version_still_summarise_and_say_so(config, i
     with store.read() as con:
         assert not lake_views_outdated(con)
         current = summary.compute(con)
+    lake_posts = current["freshness"]["lake_posts"]
+    assert status.compute(store, store.data_dir)["lake"] == {
+        "posts": lake_posts, "newest_post": current["freshness"]["newest_post"], "views_outdated": False}
     with store.write_connection() as con:  # the views an earlier version stored: no summary files
         con.execute("DROP VIEW lake_notable; DROP VIEW lake_authors")
     with store.read() as con:
         assert lake_views_outdated(con)
         earlier = summary.compute(con)
+    assert status.compute(store, store.data_dir)["lake"]["views_outdated"] and lake_posts > 0
     assert current["targets"] and _figures(earlier) == _figures(current)
     assert earlier["top_authors"] == current["top_authors"] and earlier["most_positive"] == current["most_positive"]
