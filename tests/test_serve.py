@@ -56,7 +56,7 @@ for i in range(int(sys.argv[2])):
         con.execute("INSERT INTO posts (post_key, platform, post_id, text, created_at, collected_at, source, "
                     "tool_version) VALUES (?, 'x', ?, 'Satya Nadella, late', TIMESTAMP '2025-01-21 15:00:00', "
                     "TIMESTAMP '2025-01-21 15:00:00', 'test-writer', 'test')", [f"x:late-{i}", f"late-{i}"])
-    time.sleep(0.05)
+    time.sleep(0.2)  # the daemon's writes come apart; and the reads below get time to overlap them, under load too
 print(f"longest wait for the lock: {max(waits):.2f} s")
 """
 
