@@ -87,13 +87,14 @@ KEY_RELOAD_WRITES = 50
 # DuckDB memory of the writer's instance while it writes a batch, and while it merges row groups
 # after MERGE_AFTER_WRITES writes. Uncapped, DuckDB keeps every block it reads or writes cached until
 # the file is detached: a merge held 60-90 MiB more (bench/import_throughput.py, 100k tweets: the
-# import's process tree peaked at 541-550 MiB, 450-478 capped), and the first write to a 10M-post
-# file ~270 MiB more (loading the stored key hashes). Capped, DuckDB drops cached blocks (they are
-# in the file) and spills what it must keep (a big batch's temp tables, sorts) to WRITE_TEMP_DIR
-# under the data directory. A step that needs more than its cap runs again uncapped (Store._capped,
-# Store._merge_written); neither cap made one do so on that import (writes need less than 32 MB
-# there, merges less than 16). Migrations and maintenance run uncapped.
-WRITE_MEMORY_LIMIT = "64MB"
+# import's process tree peaked at 541-550 MiB, 449-458 with these caps), and the first write to a
+# 10M-post file ~180 MiB more (loading the stored key hashes: the main process 780 MiB uncapped, 604
+# capped). Capped, DuckDB drops cached blocks (they are in the file) and spills what it must keep (a
+# big batch's temp tables, sorts) to WRITE_TEMP_DIR under the data directory. Writes of 5,000 tweets
+# need less than 32 MB and merges less than 16, but writes capped at 64 MB cost ~6% more CPU (DuckDB
+# evicting near the cap), at 128 MB nothing measurable. A step that needs more than its cap runs
+# again uncapped (Store._capped, Store._merge_written). Migrations and maintenance run uncapped.
+WRITE_MEMORY_LIMIT = "128MB"
 MERGE_MEMORY_LIMIT = "32MB"
 WRITE_TEMP_DIR = "duckdb_tmp"
 
