@@ -332,20 +332,21 @@ def notable_sql(facts: str) -> str:
     NOTABLE_PER_DAY groups in the list's order (a group: a post with one sentiment, stance and
     engagement; dense_rank keeps a group whole). The first rows of a window over whole days are among
     these (each is among the first of its own day), so a summary reads these instead of every fact."""
-    columns = ", ".join(NOTABLE_GROUP_COLUMNS)
-    selects = []
-    for name, order in NOTABLE.items():
-        by, condition = notable_order_sql(order)
-        for scope, partition in (("'all'", ""), ("target_id", ", target_id")):
-            selects.append(
-                f"SELECT '{name}' AS list, {scope} AS scope, CAST(created_at AS DATE) AS day, {columns}, target_id "
-                f"FROM {facts} WHERE {condition} QUALIFY dense_rank() OVER "
-                f"(PARTITION BY CAST(created_at AS DATE){partition} ORDER BY {by}) <= {NOTABLE_PER_DAY}")
-    return " UNION ALL ".join(selects)
+    return " UNION ALL ".join(_notable_part(facts, name, per_target)
+                              for name in NOTABLE for per_target in (False, True))
+
+
+def _notable_part(facts: str, name: str, per_target: bool) -> str:
+    """notable_sql's rows of one list and one kind of scope."""
+    by, condition = notable_order_sql(NOTABLE[name])
+    scope, partition = ("target_id", ", target_id") if per_target else ("'all'", "")
+    return (f"SELECT '{name}' AS list, {scope} AS scope, CAST(created_at AS DATE) AS day, "
+            f"{', '.join(NOTABLE_GROUP_COLUMNS)}, target_id FROM {facts} WHERE {condition} QUALIFY dense_rank() OVER "
+            f"(PARTITION BY CAST(created_at AS DATE){partition} ORDER BY {by}) <= {NOTABLE_PER_DAY}")
 
 
 def notable_select(lake: Lake) -> str:
-    return derived_select(lake, NOTABLE_FILE, notable_sql("lake_mention_facts").split(" UNION ALL ")[0])
+    return derived_select(lake, NOTABLE_FILE, _notable_part("lake_mention_facts", "most_positive", False))
 
 
 def authors_sql(facts: str) -> str:

@@ -11,6 +11,7 @@ DEDUP_ORDER = f"source_file, source_line, {PART_COLUMN}"  # of a post's copies, 
 
 
 LAKE_FACTS = "lake_new_mention_facts"  # the attached lake's mention facts whose posts the database lacks
+ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
 LAKE_NOTABLE = "lake_notable"  # candidates of the summary's notable lists (store/lake.py notable_sql)
 NOTABLE_PER_DAY = 128  # groups per list, day and scope in LAKE_NOTABLE
 LAKE_AUTHORS = "lake_authors"  # posts per author over the whole lake (store/lake.py authors_sql)
@@ -31,9 +32,6 @@ def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
     if not _has_posts(con):
         return ALL_LAKE_FACTS
     return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
-
-
-ALL_LAKE_FACTS = "lake_mention_facts"  # every mention fact of the attached lake
 
 
 def covers_lake(con: duckdb.DuckDBPyConnection, where: str, params: list[object]) -> bool:
