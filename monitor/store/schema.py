@@ -241,7 +241,7 @@ MIGRATIONS.append(("checkpoints", """
 -- writer left. (The writer writes no WAL now; versions that did also logged 'wal' folds here.)
 CREATE TABLE checkpoints (
     checkpoint_at TIMESTAMP NOT NULL,
-    reason        VARCHAR NOT NULL,       -- maintenance (older versions: wal)
+    reason        VARCHAR NOT NULL,       -- maintenance, writes (a row-group merge after writes; older versions: wal)
     wal_bytes     BIGINT NOT NULL,        -- size of the WAL it folded
     vacuum        BOOLEAN NOT NULL        -- row groups merged too
 );
