@@ -133,13 +133,9 @@ def tree_usage(root: int) -> tuple[dict[int, int], float]:
     return tree, root_cpu
 
 
-def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """The import's report, its wall seconds, the CPU seconds of all its processes and of its main
-    process alone (last seen before it ended, so slightly less), and the peak resident memory of
-    its process tree and of each of its processes (sampled every 50 ms; the per-process peaks may
-    come at different times, so they can add up to more than the tree's)."""
-    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+def watch_tree(proc: subprocess.Popen[str]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Sample a running process's tree every 50 ms until it ends (join the thread after): the tree's
+    peak resident memory ("peak"), each process's ("each", by pid), the main process's CPU seconds."""
     seen: dict[str, Any] = {"peak": 0, "main_cpu": 0.0, "each": {}}
 
     def sample() -> None:
@@ -153,6 +149,17 @@ def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    return sampler, seen
+
+
+def time_import(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """The import's report, its wall seconds, the CPU seconds of all its processes and of its main
+    process alone (last seen before it ended, so slightly less), and the peak resident memory of
+    its process tree and of each of its processes (sampled every 50 ms; the per-process peaks may
+    come at different times, so they can add up to more than the tree's)."""
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    sampler, seen = watch_tree(proc)
     stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - started
     sampler.join()

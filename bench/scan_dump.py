@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from import_throughput import tree_usage  # noqa: E402  (bench/ is the script's folder)
+from import_throughput import watch_tree  # noqa: E402  (bench/ is the script's folder)
 
 from monitor.analysis.matching import Matcher  # noqa: E402
 from monitor.config import load_config  # noqa: E402
@@ -122,21 +121,13 @@ def timed(cmd: list[str] | str, env: dict[str, str] | None = None, shell: bool =
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, shell=shell,
                             cwd=ROOT)
-    peak = {"rss": 0}
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak["rss"] = max(peak["rss"], sum(tree_usage(proc.pid)[0].values()))
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
+    watcher, seen = watch_tree(proc)
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
     watcher.join()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd} failed ({proc.returncode}): {err[-2000:]}")
-    return {"seconds": seconds, "stdout": out, "stderr": err, "rss": peak["rss"]}
+    return {"seconds": seconds, "stdout": out, "stderr": err, "rss": seen["peak"]}
 
 
 def import_run(dump: Path, work: Path, label: str, extra_env: dict[str, str], prefilter: bool,
