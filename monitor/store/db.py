@@ -443,13 +443,14 @@ class Store:
 
     @staticmethod
     def _limited(con: duckdb.DuckDBPyConnection, cap: str | None, step: Callable[[], T]) -> T:
+        """A step with the instance's DuckDB memory capped (None: uncapped), the cap lifted after."""
         if cap is None:
             return step()
         con.execute(f"SET memory_limit = '{cap}'")
         try:
             return step()
         finally:
-            con.execute("RESET memory_limit")
+            Store._uncap(con)
 
     @staticmethod
     def _capped(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
@@ -458,15 +459,11 @@ class Store:
         nothing behind (_prepare releases what it made, _apply rolls back). Setting the cap fails
         the same way when what the instance holds cannot be spilled below it."""
         try:
-            con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
-            return step()
+            return Store._limited(con, WRITE_MEMORY_LIMIT, step)
         except duckdb.OutOfMemoryException as exc:
             log.info("a write needed more than %s of DuckDB memory, done again uncapped: %s",
                      WRITE_MEMORY_LIMIT, exc)
-            Store._uncap(con)
             return step()
-        finally:
-            Store._uncap(con)
 
     @staticmethod
     def _uncap(con: duckdb.DuckDBPyConnection) -> None:
