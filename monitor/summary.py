@@ -604,10 +604,10 @@ def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
     window's whole UTC days over an attached lake alone (no platform or author filter, one target
     at most), the lake's candidates of those days (store/lake.py notable_sql), and the rows of its
     partial first and last days."""
-    filters, columns = window.filters, ", ".join((*_GROUP_COLUMNS, "target_id"))
+    columns = ", ".join((*_GROUP_COLUMNS, "target_id"))
     rows = f"(SELECT {columns} FROM {window.source} WHERE {window.where})", list(window.params)
-    if (window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1
-            or want > lake.NOTABLE_PER_DAY or not lake.has_notable(con)):
+    scope = _lake_scope(window)
+    if scope is None or want > lake.NOTABLE_PER_DAY or not lake.has_notable(con):
         return rows
     first = datetime.combine(window.start.date(), datetime.min.time())
     first += timedelta(days=1) if first < window.start else timedelta(0)
@@ -617,8 +617,17 @@ def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
     source = f"""(SELECT {columns} FROM {lake.LAKE_NOTABLE} WHERE list = ? AND scope = ? AND day >= ? AND day < ?
                   UNION ALL
                   SELECT {columns} FROM {window.source} WHERE {window.where} AND (created_at < ? OR created_at >= ?))"""
-    return source, [name, filters.targets[0] if filters.targets else "all", first.date(), last.date(),
-                    *window.params, first, last]
+    return source, [name, scope, first.date(), last.date(), *window.params, first, last]
+
+
+def _lake_scope(window: _Window) -> str | None:
+    """The scope of an attached lake's summary files ('all', or the one target filtered) that can
+    answer for this window's rows: the lake alone (the database holds no post), no platform or
+    author filter, one target at most; None when they cannot."""
+    filters = window.filters
+    if window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1:
+        return None
+    return filters.targets[0] if filters.targets else "all"
 
 
 def _groups(rows: list[tuple[Any, ...]], complete: bool) -> list[tuple[Any, ...]]:
@@ -688,16 +697,14 @@ def _lake_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: in
     """_top_authors from the lake's posts per author (store/lake.py authors_sql) when the window holds
     the whole of a lake alone (the database has no post; no platform or author filter, one target at
     most); None otherwise."""
-    filters = window.filters
-    if window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1:
-        return None
+    scope = _lake_scope(window)
     time_only, time_params = Filters().sql(window.start, window.end, window.end_inclusive)
-    if not lake.covers_lake(con, time_only, time_params):
+    if scope is None or not lake.covers_lake(con, time_only, time_params):
         return None
     authors = con.execute(f"""
         SELECT author_handle, platform, posts, round(sentiment_sum / nullif(scored, 0), 3) FROM {lake.LAKE_AUTHORS}
         WHERE scope = ? AND posts > 0 ORDER BY posts DESC, author_handle, platform LIMIT ?
-    """, [filters.targets[0] if filters.targets else "all", limit]).fetchall()
+    """, [scope, limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
 
 
