@@ -555,19 +555,15 @@ def _author_view(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             "mean_sentiment": None if row[5] is None else round(row[5], 3)}
 
 
-NOTABLE = rollups.NOTABLE
-_GROUP_COLUMNS = rollups.NOTABLE_GROUP_COLUMNS
-
-
 def _notable_lists(con: duckdb.DuckDBPyConnection, window: _Window, top: int) -> dict[str, list[dict[str, Any]]]:
-    """The most positive, negative and engaged posts (NOTABLE), each text once (not each retweet).
+    """The most positive, negative and engaged posts (rollups.NOTABLE), each text once (not each retweet).
     Candidates first: the first rows of each order, then the texts of all those few posts in one
     read; more rows only for a list whose texts repeat so much that fewer than ``top`` remain."""
     want = max(8 * top, 64)
-    rows_of = {name: _notable_rows(con, window, name, want) for name in NOTABLE}
+    rows_of = {name: _notable_rows(con, window, name, want) for name in rollups.NOTABLE}
     texts = _post_texts(con, [row[0] for rows in rows_of.values() for row in rows])
     lists = {}
-    for name in NOTABLE:
+    for name in rollups.NOTABLE:
         rows, size = rows_of[name], want
         picked = _first_of_each_text(_groups(rows, complete=len(rows) < size), texts)
         while len(picked) < top and len(rows) == size:  # fewer rows than asked: there are no more
@@ -590,11 +586,11 @@ def _first_of_each_text(rows: list[tuple[Any, ...]],
 
 
 def _notable_rows(con: duckdb.DuckDBPyConnection, window: _Window, name: str, want: int) -> list[tuple[Any, ...]]:
-    """The first ``want`` mention rows of a NOTABLE list in the window (the _GROUP_COLUMNS and
+    """The first ``want`` mention rows of a rollups.NOTABLE list in the window (its group columns and
     target_id), in its order, among those meeting its condition."""
-    by, condition = rollups.notable_order_sql(NOTABLE[name])
+    by, condition = rollups.notable_order_sql(rollups.NOTABLE[name])
     source, params = _notable_source(con, window, name, want)
-    return con.execute(f"SELECT {', '.join(_GROUP_COLUMNS)}, target_id FROM {source} "
+    return con.execute(f"SELECT {', '.join(rollups.NOTABLE_GROUP_COLUMNS)}, target_id FROM {source} "
                        f"WHERE {condition} ORDER BY {by}, target_id LIMIT ?", [*params, want]).fetchall()
 
 
@@ -604,7 +600,7 @@ def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
     window's whole UTC days over an attached lake alone (no platform or author filter, one target
     at most), the lake's candidates of those days (store/lake.py notable_sql), and the rows of its
     partial first and last days."""
-    columns = ", ".join((*_GROUP_COLUMNS, "target_id"))
+    columns = ", ".join((*rollups.NOTABLE_GROUP_COLUMNS, "target_id"))
     rows = f"(SELECT {columns} FROM {window.source} WHERE {window.where})", list(window.params)
     scope = _lake_scope(window)
     if scope is None or want > lake.NOTABLE_PER_DAY or not lake.has_notable(con):
