@@ -8,16 +8,18 @@ Register with ``main.add_command(alerts_group)``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.alerts import AlertsConfig, SinkResult, alert_status, send_test_alert
-from monitor.alerts.view import render_alert_status
+from monitor.alerts_config import AlertsConfig
 from monitor.store import StoreError
 from monitor.terminal import literal
+
+if TYPE_CHECKING:
+    from monitor.alerts import SinkResult
 
 
 def _app() -> Any:
@@ -62,6 +64,8 @@ def test_command(as_json: bool) -> None:
     store = getattr(app, "store", None)
     # Recorded in alert_deliveries when there is a database; a test never creates one.
     connect = store.write_connection if store is not None and store.path.exists() else None
+    from monitor.alerts import send_test_alert  # its sinks import httpx: not at every command's start-up
+
     results = send_test_alert(config, connect)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
@@ -75,6 +79,9 @@ def test_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 def status_command(as_json: bool) -> None:
     """This week's deliveries per sink, and those that failed or wait to retry."""
+    from monitor.alerts import alert_status
+    from monitor.alerts.view import render_alert_status
+
     app = _app()
     try:
         with app.store.read() as con:

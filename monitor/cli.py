@@ -46,7 +46,6 @@ from monitor.config import (
     user_config_path,
     valid_contact,
 )
-from monitor.ingest import load_checked_config
 from monitor.store import Store, StoreError
 from monitor.terminal import literal, safe
 
@@ -64,6 +63,10 @@ class AppContext:
 
     @cached_property
     def config(self) -> Config:
+        # Imported here: the sources it checks the config against (httpx among them) cost a read-only
+        # command such as `summary` ~45 ms of start-up it does not need.
+        from monitor.ingest import load_checked_config
+
         try:
             return load_checked_config(self.config_path)
         except ConfigError as exc:

@@ -23,7 +23,7 @@ from monitor.models import REPORTING_STANCE_SCORER, ZERO_SHOT_STANCE_SCORERS
 from monitor.store import lake_read as lake
 from monitor.store import rollups
 from monitor.store.rows import utcnow_naive
-from monitor.store.schema import STOPWORDS, key_hash_sql
+from monitor.store.schema import STOPWORDS, key_hash
 from monitor.terminal import SPARK_CHARS, ago, literal, sparkline
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
@@ -596,14 +596,21 @@ def _notable_rows(con: duckdb.DuckDBPyConnection, window: _Window, name: str, wa
 
 def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
                     want: int) -> tuple[str, list[Any]]:
-    """Where a notable list's rows are read, with its parameters: the window's rows; or, for a
-    window's whole UTC days over an attached lake alone (no platform or author filter, one target
-    at most), the lake's candidates of those days (store/lake.py notable_sql), and the rows of its
-    partial first and last days."""
+    """Where a notable list's rows are read, with its parameters: the window's rows; or, with no
+    platform or author filter and one target at most, for a window over every fact of the
+    database, the writer's candidates (store/rollups.py rollup_notable); for a window's whole UTC
+    days over an attached lake alone, the lake's candidates of those days (store/lake.py
+    notable_sql), and the rows of its partial first and last days."""
     columns = ", ".join((*rollups.NOTABLE_GROUP_COLUMNS, "target_id"))
     rows = f"(SELECT {columns} FROM {window.source} WHERE {window.where})", list(window.params)
-    scope = _lake_scope(window)
-    if scope is None or want > lake.NOTABLE_PER_DAY or not lake.has_notable(con):
+    scope = _candidate_scope(window)
+    if scope is None:
+        return rows
+    if window.source == rollups.FACTS_SOURCE:  # the database's candidates, for a window over every fact
+        if want > rollups.notable_complete_rows(con) or not _holds_every_fact(con, window):
+            return rows
+        return f"(SELECT {columns} FROM rollup_notable WHERE list = ? AND scope = ?)", [name, scope]
+    if want > lake.NOTABLE_PER_DAY or not lake.has_notable(con):
         return rows
     first = datetime.combine(window.start.date(), datetime.min.time())
     first += timedelta(days=1) if first < window.start else timedelta(0)
@@ -616,14 +623,25 @@ def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
     return source, [name, scope, first.date(), last.date(), *window.params, first, last]
 
 
-def _lake_scope(window: _Window) -> str | None:
-    """The scope of an attached lake's summary files ('all', or the one target filtered) that can
-    answer for this window's rows: the lake alone (the database holds no post), no platform or
-    author filter, one target at most; None when they cannot."""
+def _candidate_scope(window: _Window) -> str | None:
+    """The scope of the summary candidates ('all', or the one target filtered) that can answer for
+    this window's rows, if the window covers what they were made from: the database's mention facts
+    (store/rollups.py) or an attached lake alone (the database holds no post); no platform or author
+    filter, one target at most. None when they cannot."""
     filters = window.filters
-    if window.source != lake.ALL_LAKE_FACTS or filters.platforms or filters.author or len(filters.targets) > 1:
+    if window.source not in (rollups.FACTS_SOURCE, lake.ALL_LAKE_FACTS) or filters.platforms or filters.author \
+            or len(filters.targets) > 1:
         return None
     return filters.targets[0] if filters.targets else "all"
+
+
+def _holds_every_fact(con: duckdb.DuckDBPyConnection, window: _Window) -> bool:
+    """Does the window's time span hold the first and the last of the database's mention facts?"""
+    time_only, params = Filters().sql(window.start, window.end, window.end_inclusive)
+    row = con.execute(f"SELECT count(*) FILTER (WHERE NOT ({time_only})) = 0 FROM (SELECT min(created_at) AS "
+                      f"created_at FROM {rollups.FACTS_SOURCE} UNION ALL SELECT max(created_at) FROM "
+                      f"{rollups.FACTS_SOURCE})", params).fetchone()
+    return bool(row and row[0])
 
 
 def _groups(rows: list[tuple[Any, ...]], complete: bool) -> list[tuple[Any, ...]]:
@@ -638,22 +656,25 @@ def _groups(rows: list[tuple[Any, ...]], complete: bool) -> list[tuple[Any, ...]
 
 
 def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tuple[str, str | None]]:
-    """(text, url) of a few posts, found by key hash (one integer column scanned) and confirmed on the
-    key; a post stored without a hash (by hand) is found by its key."""
+    """(text, url) of a few posts: their rows found by key hash (one integer column scanned), then read
+    by row id (the text of those rows alone) and confirmed on the key; a post stored without a hash
+    (by hand) is found by its key. Over ten million posts, 0.04 s instead of 0.14 s for one query
+    that filters on the hash and reads the texts."""
     if not keys:
         return {}
     keys = list(dict.fromkeys(keys))
-    # Two scans, not one with OR: the OR would read every post's key; posts without a hash are
-    # skipped by the column's statistics when there are none.
-    rows = con.execute(f"""
-        SELECT post_key, text, url FROM posts
-        WHERE key_hash IN (SELECT {key_hash_sql("k")} FROM unnest(?::VARCHAR[]) t(k))
-          AND post_key IN (SELECT unnest(?::VARCHAR[]))
-        UNION ALL
-        SELECT post_key, text, url FROM posts WHERE key_hash IS NULL AND post_key IN (SELECT unnest(?::VARCHAR[]))
-    """, [keys, keys, keys]).fetchall()
-    found = {key: (text, url) for key, text, url in rows}
+    wanted = set(keys)
+    rowids = [r for (r,) in con.execute("SELECT rowid FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[]))",
+                                        [[key_hash(k) for k in keys]]).fetchall()]
+    rows = con.execute("SELECT post_key, text, url FROM posts WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
+                       [rowids]).fetchall() if rowids else []
+    found = {key: (text, url) for key, text, url in rows if key in wanted}
     missing = [k for k in keys if k not in found]
+    if missing:  # skipped by the column's statistics when no post lacks a hash
+        found |= {key: (text, url) for key, text, url in con.execute(
+            "SELECT post_key, text, url FROM posts WHERE key_hash IS NULL "
+            "AND post_key IN (SELECT unnest(?::VARCHAR[]))", [missing]).fetchall()}
+        missing = [k for k in keys if k not in found]
     if missing and lake.attached(con):  # posts of an attached Parquet lake
         found |= {key: (text, url) for key, text, url in lake.post_texts(con, missing)}
     return found
@@ -677,10 +698,11 @@ def _top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) ->
     lake_authors = _lake_top_authors(con, window, limit)
     if lake_authors is not None:
         return lake_authors
-    if window.facts:
+    found = _rollup_top_authors(con, window, limit)
+    if found is None and window.facts:
         found = _top_authors_by_key(con, source, where, params, limit, post_count)
-        if found is not None:
-            return found
+    if found is not None:
+        return found
     authors = con.execute(f"""
         SELECT author_handle, platform, {post_count} AS n, round(avg(sentiment), 3)
         FROM {source} WHERE {where} AND author_handle IS NOT NULL
@@ -693,15 +715,37 @@ def _lake_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: in
     """_top_authors from the lake's posts per author (store/lake.py authors_sql) when the window holds
     the whole of a lake alone (the database has no post; no platform or author filter, one target at
     most); None otherwise."""
-    scope = _lake_scope(window)
+    scope = _candidate_scope(window)
     time_only, time_params = Filters().sql(window.start, window.end, window.end_inclusive)
-    if scope is None or not lake.covers_lake(con, time_only, time_params):
+    if scope is None or window.source != lake.ALL_LAKE_FACTS or not lake.covers_lake(con, time_only, time_params):
         return None
     authors = con.execute(f"""
         SELECT author_handle, platform, posts, round(sentiment_sum / nullif(scored, 0), 3) FROM {lake.LAKE_AUTHORS}
         WHERE scope = ? AND posts > 0 ORDER BY posts DESC, author_handle, platform LIMIT ?
     """, [scope, limit]).fetchall()
     return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for a, p, n, s in authors]
+
+
+def _rollup_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: int) -> list[dict[str, Any]] | None:
+    """_top_authors from the writer's candidates (store/rollups.py rollup_authors) when the window holds
+    every fact of the database, with no filter; None otherwise, or when an author shown (or tied with
+    the last shown) was seen with more than one spelling of the handle (the caller then groups)."""
+    if window.source != rollups.FACTS_SOURCE or _candidate_scope(window) != "all" \
+            or not _holds_every_fact(con, window):
+        return None
+    candidates = rollups.top_authors_sql(con, limit)
+    if candidates is None:
+        return None
+    rows = con.execute(f"SELECT n, handle_min, platform_min, mood, handle_min = handle_max AND "
+                       f"platform_min = platform_max FROM {candidates}").fetchall()
+    if not rows:
+        return []
+    last_shown = sorted((n for n, *_ in rows), reverse=True)[:limit][-1]
+    leading = [row for row in rows if row[0] >= last_shown]
+    if not all(one_spelling for *_, one_spelling in leading):
+        return None
+    leading.sort(key=lambda row: (-row[0], row[1], row[2]))
+    return [{"author": a, "platform": p, "posts": n, "mean_sentiment": s} for n, a, p, s, _one in leading[:limit]]
 
 
 def _top_authors_by_key(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any], limit: int,

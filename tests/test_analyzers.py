@@ -76,7 +76,7 @@ def test_stored_scores_say_which_analyzer_and_rescore_switches(cli, tmp_path: Pa
     with Store(data_dir).read() as con:
         assert {r[0] for r in con.execute(scorers).fetchall()} == {"learned"}
     result = cli("rescore", "--analyzer", "vader", config=learned_config)
-    assert result.exit_code == 0 and "rescored 3 of 3" in result.output
+    assert result.exit_code == 0 and "rescored 3 of 3" in result.output, result.output
     with Store(data_dir).read() as con:
         assert {r[0] for r in con.execute(scorers).fetchall()} == {"vader", "stance-rules"}
     assert "rescored 0 of 0" in cli("rescore", "--analyzer", "vader", config=learned_config).output

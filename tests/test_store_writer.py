@@ -308,7 +308,8 @@ def test_kill_9_after_a_commit_loses_nothing_and_duplicates_nothing(data_dir: Pa
 def test_known_keys_lookups_survive_merges() -> None:
     from array import array
 
-    from monitor.store.known_keys import KnownKeys, key_hash
+    from monitor.store.known_keys import KnownKeys
+    from monitor.store.schema import key_hash
 
     stored = sorted(key_hash(f"x:{i}") for i in range(1000))
     known = KnownKeys(array("Q", stored), len(stored))

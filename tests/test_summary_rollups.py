@@ -211,10 +211,134 @@ def test_top_authors_group_on_author_keys_and_a_collision_falls_back_to_the_hand
         assert con.execute(f"SELECT count(*) FILTER (WHERE author_key IS DISTINCT FROM {expected_key}), count(*) "
                            "FROM mention_facts").fetchone() == (0, con.execute(
                                "SELECT count(*) FROM mentions").fetchone()[0])
-    by_key = _figures(store)["top_authors"]
+    # (Every platform named: a filter keeps the writer's candidates out, store/rollups.py rollup_authors.)
+    platforms = {"platform": ["x", "bluesky"]}
+    by_key = _figures(store, **platforms)["top_authors"]
     with rollups.disabled():
-        by_rows = _figures(store)["top_authors"]
+        by_rows = _figures(store, **platforms)["top_authors"]
     assert by_key == by_rows and len({(a["author"], a["platform"]) for a in by_key}) == len(by_key) == 5
     with store.write_connection() as con:
         con.execute("UPDATE mention_facts SET author_key = 42")  # every author one key: a collision
-    assert _figures(store)["top_authors"] == by_rows
+    assert _figures(store, **platforms)["top_authors"] == by_rows
+
+
+def _spread_import(store: Store, rng: random.Random, numbers: range) -> None:
+    """A batch of posts by many authors (a few prolific), with engagement: more posts per batch than
+    the summary's candidates keep (rollups.NOTABLE_KEPT)."""
+    posts = _posts(rng, numbers)
+    for post in posts:
+        post["author_handle"] = f"user{min(int(rng.paretovariate(1.2)), 60)}"
+        post["replies"] = rng.randint(0, 5)
+    mentions, scores = _analysis(rng, [p["post_key"] for p in posts], "r1")
+    batch = WriteBatch()
+    batch.add("posts", pa.Table.from_pylist(posts, POSTS_SCHEMA))
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+
+
+def _from_candidates(store: Store, monkeypatch: pytest.MonkeyPatch, **window: Any) -> tuple[dict[str, Any], bool]:
+    """The summary, and whether its notable lists and top authors were read from the candidates."""
+    used = {"notable": 0, "authors": 0}
+    notable_source, author_counts = summary._notable_source, rollups.top_authors_sql
+
+    def spy_notable(*args: Any) -> tuple[str, list[Any]]:
+        source = notable_source(*args)
+        used["notable"] += "rollup_notable" in source[0]
+        return source
+
+    def spy_authors(*args: Any) -> str | None:
+        counts = author_counts(*args)
+        used["authors"] += counts is not None
+        return counts
+
+    with monkeypatch.context() as m:
+        m.setattr(summary, "_notable_source", spy_notable)
+        m.setattr(rollups, "top_authors_sql", spy_authors)
+        figures = _figures(store, **window)
+    return figures, used["notable"] == len(rollups.NOTABLE) and used["authors"] == (0 if window else 1)
+
+
+def _assert_candidates_answer(store: Store, monkeypatch: pytest.MonkeyPatch, used: bool = True) -> None:
+    for window in ({}, {"target": "musk"}):
+        fast, from_candidates = _from_candidates(store, monkeypatch, **window)
+        assert from_candidates == used, window
+        with rollups.disabled():
+            assert same_figures(fast, _figures(store, **window)), window
+        assert len(fast["most_positive"]) == len(fast["most_engaged"]) == 3 and len(fast["top_authors"]) == 5
+
+
+def test_summary_candidates_equal_rows_over_batches_deletions_rescores_and_maintenance(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's candidates (store/rollups.py: rollup_notable, rollup_authors) give a window over
+    every stored post the same notable lists and top authors as the rows, with batches larger than the
+    candidates kept of each, after deletions, a rescore and maintenance; deletions among the candidates
+    beyond what they can spare make the summary read the rows until a refresh."""
+    store = Store(data_dir)
+    rng = random.Random(18)
+    for start in range(0, 900, 300):
+        _spread_import(store, rng, range(start, start + 300))
+    with store.read() as con:
+        kept = con.execute("SELECT list, scope, count(DISTINCT post_key) FROM rollup_notable GROUP BY ALL").fetchall()
+        assert max(n for _l, _s, n in kept) > rollups.NOTABLE_KEPT  # three batches' worth, before maintenance
+        assert con.execute("SELECT count(*) FROM rollup_authors WHERE compacted").fetchone()[0] == 0
+    _assert_candidates_answer(store, monkeypatch)
+
+    # Deletions at the source of the leading posts: they leave the candidates, counted as removed.
+    with store.read() as con:
+        leading = [k for (k,) in con.execute("SELECT DISTINCT post_key FROM rollup_notable WHERE scope = 'all' "
+                                             "ORDER BY sentiment DESC LIMIT 3").fetchall()]
+    batch = WriteBatch()
+    batch.add("deletions", pa.Table.from_pylist([{"post_key": k, "source": "test", "deleted_at": NOW}
+                                                 for k in leading]))
+    store.write(batch)
+    with store.read() as con:
+        assert con.execute("SELECT removed FROM rollup_notable_state").fetchone()[0] == 3
+        assert rollups.notable_complete_rows(con) == rollups.NOTABLE_KEPT - 3
+    _assert_candidates_answer(store, monkeypatch)
+
+    # Maintenance folds each author's deltas into one row and keeps NOTABLE_KEPT groups a list and scope.
+    store.checkpoint()
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FILTER (WHERE NOT compacted), count(*) - count(DISTINCT author_key) "
+                           "FROM rollup_authors").fetchone() == (0, 0)
+        assert con.execute("SELECT max(n) FROM (SELECT count(DISTINCT post_key) AS n FROM rollup_notable "
+                           "GROUP BY list, scope)").fetchone()[0] <= rollups.NOTABLE_KEPT
+    _spread_import(store, rng, range(900, 1000))  # new deltas on top of the compacted rows
+    _assert_candidates_answer(store, monkeypatch)
+
+    # A rescore of most posts: each leaves the candidates and comes back; too many removed to trust
+    # them, so the summary reads the rows until the candidates are refreshed (rescore does that).
+    keys = [f"x:{n}" for n in range(1000) if n % 10]
+    mentions, scores = _analysis(rng, keys, "r2")
+    batch = WriteBatch()
+    batch.add("rescored", pa.table({"post_key": keys}))
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+    with store.read() as con:
+        assert rollups.notable_complete_rows(con) < 64
+    fast, from_candidates = _from_candidates(store, monkeypatch)
+    assert not from_candidates
+    with rollups.disabled():
+        assert same_figures(fast, _figures(store))
+    assert store.refresh_summary_candidates() and not store.refresh_summary_candidates()
+    _assert_candidates_answer(store, monkeypatch)
+
+    # The leading author also posts as "USER1": one key, two spellings; the candidates cannot tell
+    # them apart, so the top authors are grouped on the handles.
+    _spread_import(store, random.Random(1), range(2000, 2300))
+    batch = WriteBatch()
+    batch.add("posts", pa.Table.from_pylist([p | {"author_handle": "USER1"} for p in _posts(rng, range(3000, 3005))],
+                                            POSTS_SCHEMA))
+    mentions, scores = _analysis(rng, [f"x:{n}" for n in range(3000, 3005)], "r1")
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+    fast = _figures(store)
+    with rollups.disabled():
+        assert same_figures(fast, _figures(store))
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM (SELECT author_key FROM rollup_authors GROUP BY author_key "
+                           "HAVING min(handle_min) <> max(handle_max))").fetchone()[0] >= 1
+    assert "user1" in {a["author"] for a in fast["top_authors"]}

@@ -61,6 +61,8 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
         report.rescored += len(rows)
         if progress:
             progress(report.rescored, len(keys))
+    if report.rescored:
+        store.refresh_summary_candidates()  # each rescored post left them and came back
     with store.read() as con:
         report.mentions_after = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
     return report

@@ -45,7 +45,7 @@ import duckdb
 
 import monitor.store.rollups as rollups
 from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
-from monitor.store.schema import key_hash_sql, migrate
+from monitor.store.schema import key_hash, key_hash_sql, migrate
 
 if TYPE_CHECKING:  # imported where used: pyarrow and numpy cost ~0.2 s at start, commands that read need neither
     import pyarrow as pa
@@ -316,19 +316,35 @@ class Store:
         if not self.path.exists():
             raise StoreError(f"no database yet at {self.path}: run `monitor run --once` or `monitor import PATH` first")
         if not self._ready:
+            # The schema is checked on the reader's own connection (each open and close of a large
+            # file costs a summary tens of milliseconds); only a database behind it is reopened.
+            with self._connect(read_only=True, timeout=timeout) as con:
+                if self._schema_current(con):
+                    self._ready = True
+                    yield con
+                    return
             self._migrate_if_behind(timeout)
         with self._connect(read_only=True, timeout=timeout) as con:
             yield con
 
-    def _migrate_if_behind(self, timeout: float) -> None:
-        """A newer version of the tool may add tables and views: the first reader applies them if it
-        can take the write lock briefly (otherwise the writer will)."""
+    @staticmethod
+    def _schema_current(con: duckdb.DuckDBPyConnection) -> bool:
         from monitor.store.schema import SCHEMA_VERSION
 
         try:
+            # fetchall: the result finished, as register() on the reader's connection requires.
+            [(version,)] = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
+        except duckdb.Error:  # not created yet
+            return False
+        return version is not None and version >= SCHEMA_VERSION
+
+    def _migrate_if_behind(self, timeout: float) -> None:
+        """A newer version of the tool may add tables and views: the first reader applies them if it
+        can take the write lock briefly (otherwise the writer will)."""
+        try:
             with self._connect(read_only=True, timeout=timeout) as con:
-                row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            if row and row[0] is not None and row[0] >= SCHEMA_VERSION:
+                current = self._schema_current(con)
+            if current:
                 self._ready = True
                 return
             with self._connect(read_only=False, timeout=min(timeout, 1.0)) as con:
@@ -475,6 +491,19 @@ class Store:
             con.execute("ROLLBACK")
             con.execute("RESET memory_limit")
 
+    def refresh_summary_candidates(self) -> bool:
+        """Rebuild the summary's notable candidates from the stored facts if deletions left them
+        short (store/rollups.py refresh_notable): after a rescore. Returns whether it did."""
+        with self.write_connection() as con:
+            con.execute("BEGIN")
+            try:
+                done = rollups.refresh_notable(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            return done
+
     def sync_targets(self, targets: pa.Table) -> bool:
         """Store the configured targets (``rows.targets_table``) where the stored ones differ, so a
         database fed only by collectors has their names and own accounts, and an edited config
@@ -497,8 +526,6 @@ class Store:
         """Make the batch ready in the writer's instance, without the file: its tables registered,
         its posts copied with their key hash (temp table ``posts``), the hashes of its post and
         deletion keys."""
-        from monitor.store.known_keys import key_hash
-
         self._seq += 1
         p = _Prepared(engine, f"b{self._seq}")
         try:
@@ -620,7 +647,7 @@ class Store:
             # stored post costs scans of the tables.
             table = self._keys_table(con, p, "gone", gone)
             rollups.add(con, self._stored_mentions_sql(table), sign=-1)  # while the posts are there
-            con.execute(f"DELETE FROM mention_facts WHERE post_key IN (SELECT post_key FROM {table})")
+            rollups.remove_facts(con, table)
             deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
                                   f"AND post_key IN (SELECT post_key FROM {table})")
             for analysis in ANALYSIS_TABLES:
@@ -628,7 +655,7 @@ class Store:
         if "rescored" in p.views:
             rescored = self._keys_table(con, p, "rescored", set(self._column(con, p.views["rescored"])))
             rollups.add(con, self._stored_mentions_sql(rescored), sign=-1)
-            con.execute(f"DELETE FROM mention_facts WHERE post_key IN (SELECT post_key FROM {rescored})")
+            rollups.remove_facts(con, rescored)
             for table in ANALYSIS_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE post_key IN (SELECT post_key FROM {p.views['rescored']})")
         return deleted
@@ -678,21 +705,24 @@ class Store:
         return new_keys
 
     def _rollup_statements(self, con: duckdb.DuckDBPyConnection, p: _Prepared, new_keys: str) -> list[str]:
-        """Count the words and facts of the mentions this batch inserts into the rollups
-        (store/rollups.py): those made in _prepare for the batch's new posts; for mentions of posts
-        stored before (a rescore), from the stored rows, after the mentions are inserted."""
+        """Count the words, facts and summary candidates of the mentions this batch inserts into the
+        rollups (store/rollups.py): those made in _prepare for the batch's new posts; for mentions of
+        posts stored before (a rescore), from the stored rows, after the mentions are inserted."""
         if "mentions" not in p.views:
             return []
         if "posts" in p.views:
             semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
             words = f"SELECT * FROM {p.temp('words')}{semi}"
             facts = f"SELECT * FROM {p.temp('facts')}{semi}"
+            written = f"({facts})"
         else:
             keys = self._keys_table(con, p, "analysed", set(self._column(con, p.views["mentions"])))
             words = rollups.mention_words_sql(self._stored_mentions_sql(keys))
             facts = rollups.facts_sql(self._rows_of("mentions", keys), self._rows_of("target_scores", keys),
                                       self._posts_of(keys))
-        return [rollups.append_sql(words), f"INSERT INTO mention_facts {facts}"]
+            written = f"(SELECT * FROM mention_facts SEMI JOIN {keys} USING (post_key))"
+        return [rollups.append_sql(words), f"INSERT INTO mention_facts {facts}",
+                *rollups.candidates_statements(written)]
 
     @staticmethod
     def _table_statements(p: _Prepared, new_keys: str, result: ApplyResult) -> list[str]:

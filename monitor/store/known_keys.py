@@ -12,7 +12,6 @@ hand).
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -22,11 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitor.store.schema import key_hash_sql
-
-
-def key_hash(key: str) -> int:
-    """The stored ``posts.key_hash`` of a post key (equals ``key_hash_sql``)."""
-    return int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big")
 
 
 class KnownKeys:

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from monitor.store.db import Store
 from monitor.store.lake_read import DEDUP_ORDER, LAKE_AUTHORS, LAKE_FACTS, LAKE_NOTABLE, NOTABLE_PER_DAY, PART_COLUMN
-from monitor.store.rollups import AUTHOR_KEY_SQL, NOTABLE, NOTABLE_GROUP_COLUMNS, facts_sql, notable_order_sql
+from monitor.store.rollups import AUTHOR_KEY_SQL, NOTABLE, facts_sql, notable_part_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
 
 PARTITION_COLUMNS = ("platform", "month")
@@ -329,8 +329,7 @@ def facts_select(lake: Lake) -> str:
 def notable_sql(facts: str) -> str:
     """The candidates of the summary's notable lists (store/rollups.py NOTABLE) from a relation of
     mention facts: per list, UTC day and scope ('all', or one target), the rows of the first
-    NOTABLE_PER_DAY groups in the list's order (a group: a post with one sentiment, stance and
-    engagement; dense_rank keeps a group whole). The first rows of a window over whole days are among
+    NOTABLE_PER_DAY groups in the list's order. The first rows of a window over whole days are among
     these (each is among the first of its own day), so a summary reads these instead of every fact."""
     return " UNION ALL ".join(_notable_part(facts, name, per_target)
                               for name in NOTABLE for per_target in (False, True))
@@ -338,11 +337,7 @@ def notable_sql(facts: str) -> str:
 
 def _notable_part(facts: str, name: str, per_target: bool) -> str:
     """notable_sql's rows of one list and one kind of scope."""
-    by, condition = notable_order_sql(NOTABLE[name])
-    scope, partition = ("target_id", ", target_id") if per_target else ("'all'", "")
-    return (f"SELECT '{name}' AS list, {scope} AS scope, CAST(created_at AS DATE) AS day, "
-            f"{', '.join(NOTABLE_GROUP_COLUMNS)}, target_id FROM {facts} WHERE {condition} QUALIFY dense_rank() OVER "
-            f"(PARTITION BY CAST(created_at AS DATE){partition} ORDER BY {by}) <= {NOTABLE_PER_DAY}")
+    return notable_part_sql(facts, name, per_target, NOTABLE_PER_DAY, per_day=True)
 
 
 def notable_select(lake: Lake) -> str:

@@ -5,6 +5,7 @@ Times are UTC, stored as TIMESTAMP (no time zone) so every DuckDB client shows t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,6 +19,11 @@ def key_hash_sql(key: str) -> str:
     MD5 rather than DuckDB's hash(), which may change between DuckDB versions: a stored hash that no
     longer matches would let a post in twice. Equals int(hashlib.md5(key.encode()).hexdigest()[:16], 16)."""
     return f"('0x' || md5({key})[1:16])::UBIGINT"
+
+
+def key_hash(key: str) -> int:
+    """The stored ``posts.key_hash`` of a post key (equals ``key_hash_sql``)."""
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big")
 
 
 # A migration is SQL, or a function of the connection for what SQL alone does badly (filling a table
@@ -465,6 +471,17 @@ MIGRATIONS.append(("author keys", "ALTER TABLE mention_facts ADD COLUMN IF NOT E
                    "UPDATE mention_facts SET author_key = "
                    f"{rollups.AUTHOR_KEY_SQL.format(platform='platform', author='author_handle')} "
                    "WHERE author_key IS NULL AND author_handle IS NOT NULL;"))
+
+
+
+def _summary_candidates(con: duckdb.DuckDBPyConnection) -> None:
+    """The summary's candidates for a window over every stored post (store/rollups.py): posts per
+    author and the first groups of each notable list, filled here from the mention facts."""
+    con.execute(rollups.CANDIDATES_DDL)
+    rollups.rebuild_candidates(con)
+
+
+MIGRATIONS.append(("summary candidates", _summary_candidates))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
