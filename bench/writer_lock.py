@@ -373,6 +373,7 @@ def _make_timed_store() -> type:
             self.records: list[dict[str, Any]] = []
             self._persist_seconds = 0.0
             self._steps: list[tuple[str, float]] = []
+            self._merging = False
 
         @contextmanager
         def _connect(self, read_only: bool, timeout: float) -> Iterator[Any]:
@@ -389,7 +390,15 @@ def _make_timed_store() -> type:
                 checkpoint = self._persist_seconds
                 self.records.append({"open": t1 - t0, "apply": t2 - t1, "checkpoint": checkpoint,
                                      "close": t3 - t2 - checkpoint, "held": t3 - t0,
-                                     "wal_at_close": self.wal_bytes(), "steps": steps})
+                                     "wal_at_close": self.wal_bytes(), "steps": steps, "merge": self._merging})
+
+        def _merge_written(self) -> None:
+            """The row-group merge every MERGE_AFTER_WRITES writes: a lock of its own, after the write's."""
+            self._merging = True
+            try:
+                super()._merge_written()
+            finally:
+                self._merging = False
 
         def _persist(self, engine: Any) -> None:
             started = time.perf_counter()
@@ -422,12 +431,14 @@ def run_batches(store: Any, maker: BatchMaker, numbers: list[list[int]], expect_
         started = time.perf_counter()
         result = store.write(batch)
         total = time.perf_counter() - started
-        if len(store.records) != 1:
-            raise SystemExit(f"{label}: expected one connection per write, got {len(store.records)}")
+        writes = [r for r in store.records if not r["merge"]]
+        if len(writes) != 1:
+            raise SystemExit(f"{label}: expected one connection per write, got {len(writes)}")
         want = len(nums) if expect_new else 0
         if result.posts_new != want:
             raise SystemExit(f"{label}: expected {want} new posts, stored {result.posts_new}")
-        record = dict(store.records[0], write=total, mentions=mentions)
+        merges = [r["held"] for r in store.records if r["merge"]]
+        record = dict(writes[0], write=total, mentions=mentions, merge_held=merges[0] if merges else None)
         out.append(record)
     return out
 
@@ -454,6 +465,10 @@ def print_table(title: str, records: list[dict[str, Any]]) -> None:
     mentions = statistics.mean([r["mentions"] for r in records])
     wal = max(r["wal_at_close"] for r in records)
     print(f"  mentions per batch: {mentions:.0f}; WAL left after a write: {wal / 1e6:.2f} MB at most")
+    merges = [r["merge_held"] for r in records if r["merge_held"] is not None]
+    if merges:
+        print(f"  row-group merges after a write (a lock of their own, every MERGE_AFTER_WRITES writes): "
+              f"{len(merges)}, lock held {', '.join(_ms(m).strip() for m in merges)} ms")
 
 
 def last_row_group(db: Path, table: str = "posts") -> tuple[int, int]:

@@ -215,10 +215,13 @@ _AUTHOR_SUMS = ("sum(posts)::BIGINT AS posts, sum(sentiment_sum) AS sentiment_su
                 "max(platform_max) AS platform_max")
 
 
-def candidates_statements(facts: str) -> list[str]:
-    """Statements adding the candidates of mention facts just written (a relation of them)."""
-    return [f"INSERT INTO rollup_authors {author_deltas_sql(facts)}",
-            f"INSERT INTO rollup_notable {notable_candidates_sql(facts)}"]
+CANDIDATE_TABLES = ("rollup_authors", "rollup_notable")
+
+
+def candidates_sql(facts: str) -> dict[str, str]:
+    """Per candidates table (CANDIDATE_TABLES), the rows to append for a relation of mention facts
+    just written."""
+    return dict(zip(CANDIDATE_TABLES, (author_deltas_sql(facts), notable_candidates_sql(facts)), strict=True))
 
 
 def remove_facts(con: duckdb.DuckDBPyConnection, keys: str) -> None:
@@ -368,10 +371,20 @@ def counts_sql(mention_words: str, sign: int = 1) -> str:
 def append_sql(mention_words: str, sign: int = 1) -> str:
     """Statements appending the counts of a relation of mention words to both tables."""
     counts = f"SELECT * FROM ({counts_sql(mention_words, sign)})"
-    return (f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts}; "
-            "INSERT INTO rollup_words SELECT * FROM temp.rollup_delta; "
-            "INSERT INTO rollup_words_total SELECT target_id, kind, word, sum(posts)::BIGINT, false "
-            "FROM temp.rollup_delta GROUP BY ALL; DROP TABLE temp.rollup_delta")
+    return (f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts}; {append_counts_sql('temp.rollup_delta')}; "
+            "DROP TABLE temp.rollup_delta")
+
+
+def append_counts_sql(counts: str, totals: str | None = None) -> str:
+    """Statements appending counts made by ``counts_sql`` (a table of them) to both tables; ``totals``:
+    a table of their ``totals_sql`` made beforehand."""
+    return (f"INSERT INTO rollup_words SELECT * FROM {counts}; INSERT INTO rollup_words_total "
+            + (f"SELECT * FROM {totals}" if totals else totals_sql(counts)))
+
+
+def totals_sql(counts: str) -> str:
+    """The rows to append to rollup_words_total for a relation of counts made by ``counts_sql``."""
+    return f"SELECT target_id, kind, word, sum(posts)::BIGINT, false FROM {counts} GROUP BY ALL"
 
 
 def add(con: duckdb.DuckDBPyConnection, source_sql: str, sign: int = 1) -> None:
