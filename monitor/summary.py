@@ -685,9 +685,12 @@ def _post_texts(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tu
 def _post_count_sql(window: _Window) -> str:
     """SQL counting the distinct posts of a group of mention rows. From mention_facts with no target
     filter every mention of a post is in or out together, and counting each post's first mention
-    counts its posts without a DISTINCT (over ten million rows, the slowest figure of the summary)."""
+    counts its posts without a DISTINCT (over ten million rows, the slowest figure of the summary);
+    with one target, each of its posts has one row there."""
     if window.facts and not window.filters.targets:
         return _POST_FIRST_COUNT
+    if window.facts and len(window.filters.targets) == 1:
+        return "count(*)"  # the writer stores one mention per post and target
     return "count(DISTINCT post_key)"
 
 
@@ -967,11 +970,13 @@ def _voices_source(con: duckdb.DuckDBPyConnection, window: _Window) -> tuple[str
     else:
         own = f"lower(author_handle) IN ({marks})"
         params = [a.split(":", 1)[1] for a in accounts]
+    # MATERIALIZED: the accounts' rows are found first, whatever filters the caller adds (a target
+    # filter, OR-ed over speaker and target, made DuckDB join every row first: 4x slower).
     return f"""(WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account
-                              FROM targets)
+                              FROM targets),
+                    own AS MATERIALIZED (SELECT * FROM {window.source} WHERE {own})
                SELECT a.speaker_id, a.speaker_name, m.*
-               FROM (SELECT * FROM {window.source} WHERE {own}) m
-               JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
+               FROM own m JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
                WHERE m.target_id <> a.speaker_id)""", params
 
 
