@@ -970,11 +970,13 @@ def _voices_source(con: duckdb.DuckDBPyConnection, window: _Window) -> tuple[str
     else:
         own = f"lower(author_handle) IN ({marks})"
         params = [a.split(":", 1)[1] for a in accounts]
-    # MATERIALIZED: the accounts' rows are found first, whatever filters the caller adds (a target
-    # filter, OR-ed over speaker and target, made DuckDB join every row first: 4x slower).
+    # With a target filter (OR-ed over speaker and target: DuckDB joined every row before applying
+    # it, 1.5x slower) the accounts' rows are found first; without, DuckDB pushes the time filters of
+    # the latest posts' read into the scan, which a materialised step would not (2x slower).
+    materialized = "MATERIALIZED " if window.filters.targets else ""
     return f"""(WITH accounts AS (SELECT target_id AS speaker_id, name AS speaker_name, unnest(accounts) AS account
                               FROM targets),
-                    own AS MATERIALIZED (SELECT * FROM {window.source} WHERE {own})
+                    own AS {materialized}(SELECT * FROM {window.source} WHERE {own})
                SELECT a.speaker_id, a.speaker_name, m.*
                FROM own m JOIN accounts a ON a.account = lower(m.platform || ':' || m.author_handle)
                WHERE m.target_id <> a.speaker_id)""", params
