@@ -6,6 +6,8 @@
   (a materialised ``v_mentions`` without text, url and names).
 - ``rollup_words``: per UTC day, target, kind ('hashtag' or 'term') and word, how many posts
   mentioning the target use the word.
+- ``rollup_authors`` and ``rollup_notable``: the summary's candidates for a window over every stored
+  post, its top authors and notable posts (CANDIDATES_DDL below).
 
 Why: the summary's top hashtags and terms ran two regular expressions over the text of every mention
 in the window at every call (45 of the 84 s of a whole-history summary over 1M posts). The words of a
@@ -256,8 +258,8 @@ def rebuild_candidates(con: duckdb.DuckDBPyConnection) -> None:
 
 def refresh_notable(con: duckdb.DuckDBPyConnection) -> bool:
     """Rebuild the notable candidates from the facts if deletions left them short (after a rescore:
-    every rescored post leaves and comes back). Over ten million facts this takes about half a
-    minute, so maintenance does not: until then the summary reads the facts where they fall short."""
+    every rescored post leaves and comes back). Over ten million facts this took a minute, so
+    maintenance does not: until then the summary reads the facts where they fall short."""
     if not has_candidates(con) or notable_complete_rows(con) == NOTABLE_KEPT:
         return False
     con.execute("DELETE FROM rollup_notable; UPDATE rollup_notable_state SET removed = 0")
@@ -278,6 +280,9 @@ def compact_candidates(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DELETE FROM rollup_authors WHERE author_key IN "
                     "(SELECT author_key FROM rollup_authors WHERE NOT compacted)")
         con.execute("INSERT INTO rollup_authors SELECT * FROM temp.authors_folded; DROP TABLE temp.authors_folded")
+    if not con.execute("SELECT 1 FROM rollup_notable GROUP BY list, scope HAVING count(DISTINCT post_key) > ? "
+                       "LIMIT 1", [NOTABLE_KEPT]).fetchall():
+        return  # no list holds more than it keeps: nothing to rewrite
     kept = " UNION ALL ".join(
         f"SELECT * FROM rollup_notable WHERE list = '{name}' QUALIFY dense_rank() OVER "
         f"(PARTITION BY scope ORDER BY {notable_order_sql(order)[0]}) <= {NOTABLE_KEPT}"
