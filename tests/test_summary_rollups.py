@@ -342,3 +342,17 @@ def test_summary_candidates_equal_rows_over_batches_deletions_rescores_and_maint
         assert con.execute("SELECT count(*) FROM (SELECT author_key FROM rollup_authors GROUP BY author_key "
                            "HAVING min(handle_min) <> max(handle_max))").fetchone()[0] >= 1
     assert "user1" in {a["author"] for a in fast["top_authors"]}
+
+
+def test_post_texts_are_found_by_hash_then_row_id_and_confirmed_on_the_key(store: Store) -> None:
+    from monitor.store.schema import key_hash
+
+    with store.write_connection() as con:
+        con.execute("INSERT INTO posts (post_key, platform, post_id, text, created_at, collected_at, source, "
+                    "tool_version) VALUES ('x:hand', 'x', 'hand', 'typed by hand', ?, ?, 'sql', '0')", [NOW, NOW])
+        # Another post with x:2's hash, as two keys sharing a hash would be: found, and left out.
+        con.execute("UPDATE posts SET key_hash = ? WHERE post_key = 'x:3'", [key_hash("x:2")])
+        expected = dict(con.execute("SELECT post_key, text FROM posts WHERE post_key IN ('x:2', 'x:5')").fetchall())
+    with store.read() as con:
+        found = summary._post_texts(con, ["x:2", "x:hand", "x:5", "x:2", "x:none"])
+    assert {k: text for k, (text, _url) in found.items()} == {**expected, "x:hand": "typed by hand"}
