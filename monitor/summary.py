@@ -433,7 +433,7 @@ def _words_of(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[datet
     words: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for view, column, key in (("v_mention_hashtags", "hashtag", "hashtags"), ("v_mention_terms", "term", "terms")):
         sql, params = _word_counts_sql(con, window, view, column, days, edges)
-        excluded = "" if column == "hashtag" else f"{_EXCLUDED_TERMS_SQL},"
+        excluded = "" if column == "hashtag" else f"{_excluded_terms_sql(con, days is not None)},"
         kept = "" if column == "hashtag" else """WHERE NOT EXISTS (SELECT 1 FROM stopwords s WHERE s.term = c.word)
             AND NOT EXISTS (SELECT 1 FROM own_words o WHERE o.target_id = c.target_id AND o.term = c.word)"""
         rows = con.execute(f"""
@@ -448,11 +448,13 @@ def _words_of(con: duckdb.DuckDBPyConnection, window: _Window, days: tuple[datet
     return words
 
 
-# The words v_mention_terms leaves out: common English words, and the words of each target's name and
-# aliases (the same definitions as the view's, store/schema.py).
-_EXCLUDED_TERMS_SQL = f"""stopwords(term) AS (VALUES {", ".join(f"('{word}')" for word in STOPWORDS)}),
-own_names AS (SELECT target_id, name AS words FROM targets
-              UNION SELECT DISTINCT target_id, alias FROM mentions WHERE alias IS NOT NULL),
+def _excluded_terms_sql(con: duckdb.DuckDBPyConnection, from_rollups: bool) -> str:
+    """CTEs of the words v_mention_terms leaves out: common English words, and the words of each
+    target's name and aliases (the same definitions as the view's, store/schema.py). The aliases
+    from the writer's rollup_aliases where the rollups answer and it is current; else the mentions."""
+    aliases = "rollup_aliases" if from_rollups and rollups.aliases_current(con) else f"({rollups.STORED_ALIASES})"
+    return f"""stopwords(term) AS (VALUES {", ".join(f"('{word}')" for word in STOPWORDS)}),
+own_names AS (SELECT target_id, name AS words FROM targets UNION SELECT target_id, alias FROM {aliases}),
 own_words AS (SELECT DISTINCT target_id, unnest(regexp_split_to_array(lower(words), '[^\\p{{L}}]+')) AS term
               FROM own_names)"""
 

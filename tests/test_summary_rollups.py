@@ -100,6 +100,10 @@ def store(data_dir: Path) -> Store:
 
 def test_rollups_equal_rows_after_imports_rescore_reimport_and_deletions(store: Store) -> None:
     rng = random.Random(3)
+    with store.read() as con:  # the aliases the writer added (the summary leaves their words out)
+        assert rollups.aliases_current(con)
+        assert sorted(con.execute("SELECT * FROM rollup_aliases").fetchall()) == sorted(
+            con.execute(rollups.STORED_ALIASES).fetchall()) != []
     _assert_rollups_equal_rows(store, WINDOWS[::3])
 
     # A rescore replaces the analysis of stored posts: other targets, another rule set.
@@ -295,6 +299,7 @@ def test_summary_candidates_equal_rows_over_batches_deletions_rescores_and_maint
     with store.read() as con:
         assert con.execute("SELECT removed FROM rollup_notable_state").fetchone()[0] == 3
         assert rollups.notable_complete_rows(con) == rollups.NOTABLE_KEPT - 3
+        assert not rollups.aliases_current(con)  # an alias may have left with the deleted mentions
     _assert_candidates_answer(store, monkeypatch)
 
     # Maintenance folds each author's deltas into one row and keeps NOTABLE_KEPT groups a list and scope.
@@ -304,6 +309,9 @@ def test_summary_candidates_equal_rows_over_batches_deletions_rescores_and_maint
                            "FROM rollup_authors").fetchone() == (0, 0)
         assert con.execute("SELECT max(n) FROM (SELECT count(DISTINCT post_key) AS n FROM rollup_notable "
                            "GROUP BY list, scope)").fetchone()[0] <= rollups.NOTABLE_KEPT
+        assert rollups.aliases_current(con)  # rebuilt from the mentions
+        assert sorted(con.execute("SELECT * FROM rollup_aliases").fetchall()) == sorted(
+            con.execute(rollups.STORED_ALIASES).fetchall())
     _spread_import(store, rng, range(900, 1000))  # new deltas on top of the compacted rows
     _assert_candidates_answer(store, monkeypatch)
 

@@ -713,13 +713,14 @@ class Store:
         return new_keys
 
     def _rollup_statements(self, con: duckdb.DuckDBPyConnection, p: _Prepared, new_keys: str) -> list[str]:
-        """Count the words, facts and summary candidates of the mentions this batch inserts into the
-        rollups (store/rollups.py): those made in _prepare for the batch's new posts; for mentions of
-        posts stored before (a rescore), from the stored rows, after the mentions are inserted."""
+        """Count the words, facts, aliases and summary candidates of the mentions this batch inserts
+        into the rollups (store/rollups.py): those made in _prepare for the batch's new posts; for
+        mentions of posts stored before (a rescore), from the stored rows, after the mentions are
+        inserted."""
         if "mentions" not in p.views:
             return []
+        semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""  # the posts inserted
         if "posts" in p.views:
-            semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""
             facts = f"SELECT * FROM {p.temp('facts')}{semi}"
             if new_keys:  # some posts were stored already: the counts and candidates of those inserted
                 counted = rollups.append_sql(f"SELECT * FROM {p.temp('words')}{semi}")
@@ -733,7 +734,8 @@ class Store:
             facts = rollups.facts_sql(self._rows_of("mentions", keys), self._rows_of("target_scores", keys),
                                       self._posts_of(keys))
             candidates = rollups.candidates_sql(f"(SELECT * FROM mention_facts SEMI JOIN {keys} USING (post_key))")
-        return [counted, f"INSERT INTO mention_facts {facts}",
+        inserted = f"(SELECT * FROM {p.views['mentions']}{semi})"  # as _table_statements inserts them
+        return [counted, f"INSERT INTO mention_facts {facts}", rollups.aliases_statement(inserted),
                 *(f"INSERT INTO {table} {sql}" for table, sql in candidates.items())]
 
     @staticmethod

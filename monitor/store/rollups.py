@@ -8,6 +8,7 @@
   mentioning the target use the word.
 - ``rollup_authors`` and ``rollup_notable``: the summary's candidates for a window over every stored
   post, its top authors and notable posts (CANDIDATES_DDL below).
+- ``rollup_aliases``: the aliases the stored mentions matched, each once (ALIASES_DDL below).
 
 Why: the summary's top hashtags and terms ran two regular expressions over the text of every mention
 in the window at every call (45 of the 84 s of a whole-history summary over 1M posts). The words of a
@@ -161,6 +162,19 @@ NOTABLE_KEPT = 128  # groups per list and scope kept from each batch (and after 
 AUTHOR_DELTAS_MAX = 200_000
 
 
+# The aliases the stored mentions matched (mentions.alias, each once): the summary's top terms leave
+# out the words of a target's names and aliases, as view v_mention_terms does, and finding them in
+# the mentions table scanned every mention (0.09 s at 10M posts). The writer adds those of the
+# mentions it inserts; a deletion or rescore marks the table stale (an alias may have left with its
+# mentions) and maintenance rebuilds it; readers use the mentions table meanwhile.
+ALIASES_DDL = """
+CREATE TABLE rollup_aliases (target_id VARCHAR NOT NULL, alias VARCHAR NOT NULL);
+CREATE TABLE rollup_aliases_state (stale BOOLEAN NOT NULL);
+INSERT INTO rollup_aliases_state VALUES (false);
+"""
+STORED_ALIASES = "SELECT DISTINCT target_id, alias FROM mentions WHERE alias IS NOT NULL"
+
+
 def notable_order_sql(order: tuple[tuple[str, bool], ...]) -> tuple[str, str]:
     """(ORDER BY list with the ties, the condition of the list's rows) of a NOTABLE order."""
     column, descending = order[0]
@@ -230,6 +244,8 @@ def remove_facts(con: duckdb.DuckDBPyConnection, keys: str) -> None:
     """Delete the mention facts of the posts in ``keys`` (a relation with post_key), and their
     candidates: the authors' posts as negative deltas, the notable rows counted as removed."""
     posts = f"post_key IN (SELECT post_key FROM {keys})"
+    if has_aliases(con):
+        con.execute("UPDATE rollup_aliases_state SET stale = true")
     if has_candidates(con):
         leaving = f"(SELECT * FROM mention_facts WHERE {posts})"
         con.execute(f"INSERT INTO rollup_authors {author_deltas_sql(leaving, -1)}")
@@ -237,6 +253,33 @@ def remove_facts(con: duckdb.DuckDBPyConnection, keys: str) -> None:
                     f"(SELECT count(DISTINCT post_key) FROM rollup_notable WHERE {posts})")
         con.execute(f"DELETE FROM rollup_notable WHERE {posts}")
     con.execute(f"DELETE FROM mention_facts WHERE {posts}")
+
+
+def aliases_statement(mentions: str) -> str:
+    """The statement adding the aliases of mentions being inserted (a relation of them)."""
+    return ("INSERT INTO rollup_aliases SELECT DISTINCT target_id, alias FROM "
+            f"{mentions} m WHERE alias IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM rollup_aliases r WHERE r.target_id = m.target_id AND r.alias = m.alias)")
+
+
+def has_aliases(con: duckdb.DuckDBPyConnection) -> bool:
+    """Does the database keep rollup_aliases (migrated by this version)?"""
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_aliases_state' "
+                      "AND NOT temporary").fetchone()
+    return bool(row and row[0])
+
+
+def aliases_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Does rollup_aliases hold exactly the stored mentions' aliases (no deletion since its rebuild)?"""
+    if not has_aliases(con):
+        return False
+    return con.execute("SELECT NOT any_value(stale) FROM rollup_aliases_state").fetchall() == [(True,)]
+
+
+def rebuild_aliases(con: duckdb.DuckDBPyConnection) -> None:
+    if has_aliases(con):
+        con.execute(f"DELETE FROM rollup_aliases; INSERT INTO rollup_aliases {STORED_ALIASES}; "
+                    "UPDATE rollup_aliases_state SET stale = false")
 
 
 def has_candidates(con: duckdb.DuckDBPyConnection) -> bool:
@@ -435,6 +478,7 @@ def rebuild_facts(con: duckdb.DuckDBPyConnection) -> None:
         add_facts(con, "mentions", "target_scores",
                   f"(SELECT * FROM posts WHERE created_at >= '{start}' AND created_at < '{end}')")
     rebuild_candidates(con)
+    rebuild_aliases(con)
 
 
 def _day_chunks(con: duckdb.DuckDBPyConnection, source_sql: str, chunk: int) -> list[tuple[str, str]]:
@@ -467,6 +511,8 @@ def compact(con: duckdb.DuckDBPyConnection) -> int:
     word (zero counts dropped), and the summary's candidates (compact_candidates). Returns how many
     days were compacted. Call in a transaction."""
     compact_candidates(con)
+    if has_aliases(con) and not aliases_current(con):
+        rebuild_aliases(con)
     days = [d for (d,) in con.execute("SELECT DISTINCT day FROM rollup_words WHERE NOT compacted").fetchall()]
     if not days:
         return 0

@@ -483,6 +483,15 @@ def _summary_candidates(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS.append(("summary candidates", _summary_candidates))
 
+
+def _summary_aliases(con: duckdb.DuckDBPyConnection) -> None:
+    """The aliases the stored mentions matched, each once (store/rollups.py rollup_aliases)."""
+    con.execute(rollups.ALIASES_DDL)
+    rollups.rebuild_aliases(con)
+
+
+MIGRATIONS.append(("summary aliases", _summary_aliases))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
