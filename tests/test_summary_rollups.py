@@ -67,6 +67,16 @@ def _import(store: Store, rng: random.Random, numbers: range) -> None:
     store.write(batch)
 
 
+def _rescore(store: Store, rng: random.Random, keys: list[str]) -> None:
+    """New analysis of stored posts (other targets, another rule set), the way a rescore writes it."""
+    mentions, scores = _analysis(rng, keys, "r2")
+    batch = WriteBatch()
+    batch.add("rescored", pa.table({"post_key": keys}))
+    batch.add("mentions", mentions)
+    batch.add("target_scores", scores)
+    store.write(batch)
+
+
 def _figures(store: Store, **kwargs: Any) -> dict[str, Any]:
     """The whole summary (all its figures); ["words"]: the top hashtags and terms."""
     with store.read() as con:
@@ -107,13 +117,7 @@ def test_rollups_equal_rows_after_imports_rescore_reimport_and_deletions(store: 
     _assert_rollups_equal_rows(store, WINDOWS[::3])
 
     # A rescore replaces the analysis of stored posts: other targets, another rule set.
-    keys = [f"x:{n}" for n in rng.sample(range(200), 60)]
-    mentions, scores = _analysis(rng, keys, "r2")
-    batch = WriteBatch()
-    batch.add("rescored", pa.table({"post_key": keys}))
-    batch.add("mentions", mentions)
-    batch.add("target_scores", scores)
-    store.write(batch)
+    _rescore(store, rng, [f"x:{n}" for n in rng.sample(range(200), 60)])
     _assert_rollups_equal_rows(store, WINDOWS[::3])
 
     # The same posts imported again (with fresh analysis) are stored once: nothing counted twice.
@@ -317,13 +321,7 @@ def test_summary_candidates_equal_rows_over_batches_deletions_rescores_and_maint
 
     # A rescore of most posts: each leaves the candidates and comes back; too many removed to trust
     # them, so the summary reads the rows until the candidates are refreshed (rescore does that).
-    keys = [f"x:{n}" for n in range(1000) if n % 10]
-    mentions, scores = _analysis(rng, keys, "r2")
-    batch = WriteBatch()
-    batch.add("rescored", pa.table({"post_key": keys}))
-    batch.add("mentions", mentions)
-    batch.add("target_scores", scores)
-    store.write(batch)
+    _rescore(store, rng, [f"x:{n}" for n in range(1000) if n % 10])
     with store.read() as con:
         assert rollups.notable_complete_rows(con) < 64
     fast, from_candidates = _from_candidates(store, monkeypatch)

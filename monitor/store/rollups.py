@@ -262,11 +262,15 @@ def aliases_statement(mentions: str) -> str:
             "(SELECT 1 FROM rollup_aliases r WHERE r.target_id = m.target_id AND r.alias = m.alias)")
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Is there a (stored, not temporary) table of this name: has a migration made it yet?"""
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+                            [name]).fetchall())
+
+
 def has_aliases(con: duckdb.DuckDBPyConnection) -> bool:
     """Does the database keep rollup_aliases (migrated by this version)?"""
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_aliases_state' "
-                      "AND NOT temporary").fetchone()
-    return bool(row and row[0])
+    return _has_table(con, "rollup_aliases_state")
 
 
 def aliases_current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -284,9 +288,7 @@ def rebuild_aliases(con: duckdb.DuckDBPyConnection) -> None:
 
 def has_candidates(con: duckdb.DuckDBPyConnection) -> bool:
     """Does the database keep the summary's candidates (migrated by this version)?"""
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_notable_state' "
-                      "AND NOT temporary").fetchone()
-    return bool(row and row[0])
+    return _has_table(con, "rollup_notable_state")
 
 
 def rebuild_candidates(con: duckdb.DuckDBPyConnection) -> None:
@@ -470,8 +472,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, source_sql: str = STORED_MENTIONS) -
 
 def rebuild_facts(con: duckdb.DuckDBPyConnection) -> None:
     """Replace mention_facts with the facts of the stored rows (a few million mentions at a time)."""
-    if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'mention_facts' AND NOT temporary"
-                   ).fetchone() is None:
+    if not _has_table(con, "mention_facts"):
         return  # the word rollups' migration, before the facts' one
     con.execute("DELETE FROM mention_facts")
     for start, end in _day_chunks(con, STORED_MENTIONS, FACTS_CHUNK):
