@@ -182,6 +182,10 @@ class _Window:
     # (same columns but text and url: the joins of mentions, posts, targets and scores made once).
     source: str = "v_mentions"
     facts: bool = False  # the source is the writer's mention_facts (with an attached lake's): one post_first a post
+    # The window's span holds every row of its source (the whole history's window does): the summary
+    # candidates made from all of them can answer (_candidate_scope). Found once, for the source of
+    # facts alone: the database's, or an attached lake's with no post in the database.
+    holds_every_row: bool = False
 
     @property
     def span(self) -> timedelta:
@@ -240,8 +244,9 @@ class _scope:
             # The writer keeps these rows ready (store/rollups.py): no join, no copy. An attached
             # Parquet lake adds its own (store/lake.py); its words are not in the top words yet.
             self.name = ""
-            return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params,
-                           lake.facts_source(self.con, rollups.FACTS_SOURCE), facts=True)
+            source = lake.facts_source(self.con, rollups.FACTS_SOURCE)
+            return _Window(w.start, w.end, w.end_inclusive, w.prev_start, w.filters, w.where, w.params, source,
+                           facts=True, holds_every_row=_holds_every_row(self.con, w, source))
         reach = min(w.start, w.prev_start or w.start)
         if w.span > timedelta(days=7):
             reach = min(reach, _baseline_reach(w.start))
@@ -611,7 +616,7 @@ def _notable_source(con: duckdb.DuckDBPyConnection, window: _Window, name: str,
     if scope is None:
         return rows
     if window.source == rollups.FACTS_SOURCE:  # the database's candidates, for a window over every fact
-        if want > rollups.notable_complete_rows(con) or not _holds_every_fact(con, window):
+        if not window.holds_every_row or want > rollups.notable_complete_rows(con):
             return rows
         return f"(SELECT {columns} FROM rollup_notable WHERE list = ? AND scope = ?)", [name, scope]
     if want > lake.NOTABLE_PER_DAY or not lake.has_notable(con):
@@ -639,12 +644,14 @@ def _candidate_scope(window: _Window) -> str | None:
     return filters.targets[0] if filters.targets else "all"
 
 
-def _holds_every_fact(con: duckdb.DuckDBPyConnection, window: _Window) -> bool:
-    """Does the window's time span hold the first and the last of the database's mention facts?"""
+def _holds_every_row(con: duckdb.DuckDBPyConnection, window: _Window, source: str) -> bool:
+    """Does the window's time span hold the first and the last row of ``source``, the database's mention
+    facts or an attached lake's alone? (False for other sources: no candidates are made from them.)"""
+    if source not in (rollups.FACTS_SOURCE, lake.ALL_LAKE_FACTS):
+        return False
     time_only, params = Filters().sql(window.start, window.end, window.end_inclusive)
     row = con.execute(f"SELECT count(*) FILTER (WHERE NOT ({time_only})) = 0 FROM (SELECT min(created_at) AS "
-                      f"created_at FROM {rollups.FACTS_SOURCE} UNION ALL SELECT max(created_at) FROM "
-                      f"{rollups.FACTS_SOURCE})", params).fetchone()
+                      f"created_at FROM {source} UNION ALL SELECT max(created_at) FROM {source})", params).fetchone()
     return bool(row and row[0])
 
 
@@ -723,8 +730,8 @@ def _lake_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: in
     the whole of a lake alone (the database has no post; no platform or author filter, one target at
     most); None otherwise."""
     scope = _candidate_scope(window)
-    time_only, time_params = Filters().sql(window.start, window.end, window.end_inclusive)
-    if scope is None or window.source != lake.ALL_LAKE_FACTS or not lake.covers_lake(con, time_only, time_params):
+    if scope is None or window.source != lake.ALL_LAKE_FACTS or not window.holds_every_row \
+            or not lake.has_authors(con):
         return None
     authors = con.execute(f"""
         SELECT author_handle, platform, posts, round(sentiment_sum / nullif(scored, 0), 3) FROM {lake.LAKE_AUTHORS}
@@ -737,8 +744,7 @@ def _rollup_top_authors(con: duckdb.DuckDBPyConnection, window: _Window, limit: 
     """_top_authors from the writer's candidates (store/rollups.py rollup_authors) when the window holds
     every fact of the database, with no filter; None otherwise, or when an author shown (or tied with
     the last shown) was seen with more than one spelling of the handle (the caller then groups)."""
-    if window.source != rollups.FACTS_SOURCE or _candidate_scope(window) != "all" \
-            or not _holds_every_fact(con, window):
+    if window.source != rollups.FACTS_SOURCE or _candidate_scope(window) != "all" or not window.holds_every_row:
         return None
     candidates = rollups.top_authors_sql(con, limit)
     if candidates is None:

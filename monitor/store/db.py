@@ -494,15 +494,11 @@ class Store:
     def refresh_summary_candidates(self) -> bool:
         """Rebuild the summary's notable candidates from the stored facts if deletions left them
         short (store/rollups.py refresh_notable): after a rescore. Returns whether it did."""
-        with self.write_connection() as con:
+        with self.write_connection() as con:  # (a failure's transaction is rolled back by _persist)
             con.execute("BEGIN")
-            try:
-                done = rollups.refresh_notable(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            done = rollups.refresh_notable(con)
             con.execute("COMMIT")
-            return done
+        return done
 
     def sync_targets(self, targets: pa.Table) -> bool:
         """Store the configured targets (``rows.targets_table``) where the stored ones differ, so a

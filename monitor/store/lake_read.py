@@ -34,14 +34,9 @@ def facts_source(con: duckdb.DuckDBPyConnection, local: str) -> str:
     return f"(SELECT * FROM {local} UNION ALL BY NAME SELECT * FROM {LAKE_FACTS})"
 
 
-def covers_lake(con: duckdb.DuckDBPyConnection, where: str, params: list[object]) -> bool:
-    """Does a window's time filter hold every fact of the attached lake (and its authors file)?"""
-    if not _has_rows(con, LAKE_AUTHORS):
-        return False
-    row = con.execute(f"SELECT count(*) FILTER (WHERE NOT ({where})) = 0 FROM (SELECT min(created_at) AS created_at "
-                      f"FROM {ALL_LAKE_FACTS} UNION ALL SELECT max(created_at) FROM {ALL_LAKE_FACTS})",
-                      params).fetchone()
-    return bool(row and row[0])
+def has_authors(con: duckdb.DuckDBPyConnection) -> bool:
+    """Does the attached lake keep the posts per author (refreshed by this version)?"""
+    return _has_rows(con, LAKE_AUTHORS)
 
 
 def has_notable(con: duckdb.DuckDBPyConnection) -> bool:
