@@ -26,16 +26,19 @@ from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analysis, Analyzer, ensure_language
 from monitor.config import Config
 from monitor.models import REPORTING_STANCE_SCORER, platform_of_key
+from monitor.words import post_words
 
 MENTIONS = "mentions"
 POST_SENTIMENT = "post_sentiment"
 TARGET_SCORES = "target_scores"
+POST_WORDS = "post_words"  # not stored: the words the writer counts into its rollups
 
 
 @dataclass(slots=True)
 class AnalysedBatch:
     """A batch's analysis as the store takes it: which items to keep, and their analysis rows
-    (Arrow tables ``mentions``, ``post_sentiment``, ``target_scores``) for the kept ones. Workers
+    (Arrow tables ``mentions``, ``post_sentiment``, ``target_scores``; ``post_words`` when asked) for
+    the kept ones. Workers
     send tables rather than ``Analysis`` objects: pickling those cost more than scoring them."""
 
     keep: list[bool]
@@ -56,9 +59,10 @@ class AnalyzerInfo:
 
 
 def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None]], keep_all: bool,
-                  schemas: dict[str, pa.Schema], now: datetime) -> AnalysedBatch:
+                  schemas: dict[str, pa.Schema], now: datetime, words: bool = False) -> AnalysedBatch:
     """Analyse (key, text, lang) items. Kept: matched posts, unmatched ones too when the config
-    stores them, everything with ``keep_all`` (re-scoring posts already stored)."""
+    stores them, everything with ``keep_all`` (re-scoring posts already stored). ``words``: add the
+    ``post_words`` table of the kept posts that mention a target (for the writer's rollups)."""
     # Archives repeat texts (every retweet of a tweet reads "RT @user: ..."): each distinct text is
     # analysed once per batch, and its analysis serves every post that has it.
     unique = list(dict.fromkeys((text, lang) for _, text, lang in items))
@@ -72,7 +76,25 @@ def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None
     kept = [(item[0], a) for item, a, k in zip(items, analyses, keep, strict=True) if k]
     tables = analysis_tables([k for k, _ in kept], [a for _, a in kept], AnalyzerInfo.of(analyzer), schemas, now,
                              frozenset(analyzer.config.analysis.reporting_platforms))
+    if words:
+        tables[POST_WORDS] = words_table(items, keep, analyses, schemas[POST_WORDS])
     return AnalysedBatch(keep, tables)
+
+
+def words_table(items: Sequence[tuple[str, str, str | None]], keep: Sequence[bool], analyses: Sequence[Analysis],
+                schema: pa.Schema) -> pa.Table:
+    """The hashtags and terms (monitor/words.py) of each kept item that mentions a target, once per
+    distinct text."""
+    columns: dict[str, list[Any]] = {"post_key": [], "hashtags": [], "terms": []}
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for (key, text, _lang), kept, analysis in zip(items, keep, analyses, strict=True):
+        if not kept or not analysis.targets:
+            continue
+        hashtags, terms = found.get(text) or found.setdefault(text, post_words(text))
+        columns["post_key"].append(key)
+        columns["hashtags"].append(hashtags)
+        columns["terms"].append(terms)
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def analysis_tables(keys: Sequence[str], analyses: Sequence[Analysis], info: AnalyzerInfo,
@@ -169,6 +191,7 @@ def init_worker(config: Config, models_dir: Path | None, analyzer: str | None, t
     relax_gc(freeze=True)
 
 
-def analyse_chunk(items: list[tuple[str, str, str | None]], keep_all: bool, now: datetime) -> AnalysedBatch:
+def analyse_chunk(items: list[tuple[str, str, str | None]], keep_all: bool, now: datetime,
+                  words: bool = False) -> AnalysedBatch:
     """One task of the pool, in a worker process."""
-    return analyse_batch(_worker["analyzer"], items, keep_all, _worker["schemas"], now)
+    return analyse_batch(_worker["analyzer"], items, keep_all, _worker["schemas"], now, words)

@@ -28,9 +28,9 @@ __all__ = ["AnalysedBatch", "AnalysisPool", "analyse_batch", "relax_gc", "sigter
 
 
 def analyse_batch(analyzer: Analyzer, items: Sequence[tuple[str, str, str | None]],
-                  keep_all: bool = False) -> AnalysedBatch:
+                  keep_all: bool = False, words: bool = False) -> AnalysedBatch:
     """Analyse (key, text, lang) items in this process (see ``monitor.analysis.batch``)."""
-    return batch.analyse_batch(analyzer, items, keep_all, TABLE_SCHEMAS, utcnow_naive())
+    return batch.analyse_batch(analyzer, items, keep_all, TABLE_SCHEMAS, utcnow_naive(), words)
 
 
 class AnalysisPool:
@@ -70,16 +70,18 @@ class AnalysisPool:
     def analyse(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> AnalysedBatch:
         return self.submit(items, keep_all)()
 
-    def submit(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> Callable[[], AnalysedBatch]:
+    def submit(self, items: list[tuple[str, str, str | None]], keep_all: bool = False,
+               words: bool = False) -> Callable[[], AnalysedBatch]:
         """Start analysing (key, text, lang) items; returns a callable that waits for the result.
-        Large batches go to worker processes in chunks, so reading the next batch overlaps."""
+        Large batches go to worker processes in chunks, so reading the next batch overlaps.
+        ``words``: with the words of each kept post (``post_words``) for the writer's rollups."""
         if self.workers <= 1 or len(items) < self.MIN_PARALLEL:
-            result = analyse_batch(self.local, items, keep_all)
+            result = analyse_batch(self.local, items, keep_all, words)
             return lambda: result
         pool = self._ensure_pool()
         size = min(self.CHUNK_ITEMS, max(50, len(items) // (self.workers * 2) + 1))
         now = utcnow_naive()
-        futures = [pool.submit(batch.analyse_chunk, items[i:i + size], keep_all, now)
+        futures = [pool.submit(batch.analyse_chunk, items[i:i + size], keep_all, now, words)
                    for i in range(0, len(items), size)]
 
         def wait() -> AnalysedBatch:

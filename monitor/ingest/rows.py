@@ -12,12 +12,19 @@ import pyarrow as pa
 from monitor.analysis import batch
 from monitor.analysis.batch import AnalyzerInfo
 from monitor.analysis.pipeline import Analysis
-from monitor.store.rows import MENTIONS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA, utcnow_naive
+from monitor.store.rows import (
+    MENTIONS_SCHEMA,
+    POST_WORDS_SCHEMA,
+    SENTIMENT_SCHEMA,
+    TARGET_SCORES_SCHEMA,
+    utcnow_naive,
+)
 
 __all__ = ["TABLE_SCHEMAS", "AnalyzerInfo", "analysis_tables"]
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     batch.MENTIONS: MENTIONS_SCHEMA, batch.POST_SENTIMENT: SENTIMENT_SCHEMA, batch.TARGET_SCORES: TARGET_SCORES_SCHEMA,
+    batch.POST_WORDS: POST_WORDS_SCHEMA,
 }
 
 

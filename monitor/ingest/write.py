@@ -50,7 +50,7 @@ class PendingPosts:
 def analyse_posts(pool: AnalysisPool, posts: Sequence[Post]) -> PendingPosts:
     """Start analysing posts (one of each key); the caller reads the next batch meanwhile."""
     unique = dedupe_posts(posts)
-    return PendingPosts(unique, pool.submit([(p.key, p.text, p.lang) for p in unique]))
+    return PendingPosts(unique, pool.submit([(p.key, p.text, p.lang) for p in unique], words=True))
 
 
 def write_posts(store: Store, pending: PendingPosts, origin: Origin,

@@ -44,7 +44,15 @@ from typing import TYPE_CHECKING, TypeVar
 import duckdb
 
 import monitor.store.rollups as rollups
-from monitor.store.rows import COUNTED_ROWS, TABLE_MODES, TABLE_ORDER, UNINDEXED_KEYS, WriteBatch, utcnow_naive
+from monitor.store.rows import (
+    COUNTED_ROWS,
+    NOT_TABLES,
+    TABLE_MODES,
+    TABLE_ORDER,
+    UNINDEXED_KEYS,
+    WriteBatch,
+    utcnow_naive,
+)
 from monitor.store.schema import key_hash, key_hash_sql, migrate
 
 if TYPE_CHECKING:  # imported where used: pyarrow and numpy cost ~0.2 s at start, commands that read need neither
@@ -553,9 +561,12 @@ class Store:
     def _prepare_rollups(engine: duckdb.DuckDBPyConnection, p: _Prepared) -> None:
         """The words and facts of the batch's mentions for store/rollups.py, made before the file is
         attached (the regular expressions and joins do not run with the lock held)."""
-        source = (f"SELECT m.post_key, m.target_id, p.created_at, p.text FROM {p.views['mentions']} m "
-                  f"JOIN {p.temp('posts')} p USING (post_key)")
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS {rollups.mention_words_sql(source)}")
+        if p.simple and "post_words" in p.views:  # found by the import's workers
+            words = rollups.batch_words_sql(p.views["post_words"], p.views["mentions"], p.temp("posts"))
+        else:
+            words = rollups.mention_words_sql(f"SELECT m.post_key, m.target_id, p.created_at, p.text "
+                                              f"FROM {p.views['mentions']} m JOIN {p.temp('posts')} p USING (post_key)")
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS {words}")
         scores = p.views.get("target_scores", rollups.NO_SCORES)
         engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('facts')} AS "
                        f"{rollups.facts_sql(p.views['mentions'], scores, p.temp('posts'))}")
@@ -740,7 +751,7 @@ class Store:
         statements: list[str] = []
         for table in TABLE_ORDER:
             name = p.views.get(table)
-            if name is None or table == "posts" or TABLE_MODES[table] == "keys":
+            if name is None or table == "posts" or table in NOT_TABLES:
                 continue
             mode = TABLE_MODES[table]
             if table in COUNTED_ROWS:

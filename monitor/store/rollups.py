@@ -43,10 +43,9 @@ from datetime import timedelta
 
 import duckdb
 
-# The same expressions as the views v_mention_hashtags and v_mention_terms (store/schema.py).
-HASHTAG_REGEX = r"#([\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*)"
-LINKS_AND_HANDLES_REGEX = r"(https?://|www\.)\S+|[@#][\p{L}\p{N}_]+"
-TERM_REGEX = r"\p{L}{3,}"
+# The same expressions as the views v_mention_hashtags and v_mention_terms (store/schema.py); an
+# import's workers find the same words in Python (monitor/words.py).
+from monitor.words import HASHTAG_REGEX, LINKS_AND_HANDLES_REGEX, TERM_REGEX
 
 DDL = """
 CREATE TABLE rollup_words (
@@ -410,6 +409,19 @@ def mention_words_sql(source_sql: str) -> str:
                                              '{TERM_REGEX}')) AS word FROM texts)
         SELECT w.post_key, m.target_id, w.day, w.kind, w.word
         FROM words w JOIN (SELECT DISTINCT post_key, target_id FROM src) m USING (post_key)"""
+
+
+def batch_words_sql(post_words: str, mentions: str, posts: str) -> str:
+    """The rows of ``mention_words_sql`` from words found beforehand (monitor/words.py): a relation
+    ``post_words`` (post_key, hashtags, terms: each word once) of posts each stored once."""
+    return f"""
+        WITH words AS (
+            SELECT post_key, 'hashtag' AS kind, unnest(hashtags) AS word FROM {post_words}
+            UNION ALL
+            SELECT post_key, 'term' AS kind, unnest(terms) AS word FROM {post_words})
+        SELECT w.post_key, m.target_id, p.day, w.kind, w.word
+        FROM words w JOIN (SELECT DISTINCT post_key, target_id FROM {mentions}) m USING (post_key)
+        JOIN (SELECT DISTINCT post_key, CAST(created_at AS DATE) AS day FROM {posts}) p USING (post_key)"""
 
 
 def counts_sql(mention_words: str, sign: int = 1) -> str:

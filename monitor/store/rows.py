@@ -37,7 +37,12 @@ TABLE_MODES: dict[str, str] = {
     "inbox_files": "ignore",
     "daemon_events": "append",
     "rescored": "keys",  # not a table: posts whose analysis the analysis rows in this batch replace
+    # Not a table: the words of the batch's posts that mention a target (monitor/words.py), found by
+    # an import's workers; the writer counts them into the rollups instead of finding them in SQL.
+    "post_words": "words",
 }
+# Batch inputs that are not tables.
+NOT_TABLES = frozenset(table for table, mode in TABLE_MODES.items() if mode in ("keys", "words"))
 # "replace" tables whose key has no index (DuckDB rewrites a table's whole index at every
 # checkpoint, and the writer checkpoints every write): the rows with the batch's keys are deleted,
 # then the batch's rows inserted.
@@ -82,13 +87,16 @@ def _schemas() -> dict[str, pa.Schema]:
             ("sentiment_scorer", pa.string()), ("sentiment_scorer_version", pa.string()),
             ("stance_scorer", pa.string()), ("stance_scorer_version", pa.string()), ("scored_at", pa.timestamp("us")),
         ]),
+        "POST_WORDS_SCHEMA": pa.schema([("post_key", pa.string()), ("hashtags", pa.list_(pa.string())),
+                                       ("terms", pa.list_(pa.string()))]),
         "TARGETS_SCHEMA": pa.schema([("target_id", pa.string()), ("name", pa.string()), ("kind", pa.string()),
                                    ("accounts", pa.list_(pa.string()))]),
     }
 
 
 def __getattr__(name: str) -> Any:
-    # POSTS_SCHEMA, MENTIONS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA, TARGETS_SCHEMA, built at first use.
+    # POSTS_SCHEMA, MENTIONS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA, POST_WORDS_SCHEMA, TARGETS_SCHEMA,
+    # built at first use.
     if name.endswith("_SCHEMA") and name in _schemas():
         return _schemas()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
