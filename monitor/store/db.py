@@ -162,6 +162,7 @@ class _Prepared:
     deleted_keys: set[str] = field(default_factory=set)
     hashes: dict[str, int] = field(default_factory=dict)  # key hash of each post and deletion key
     simple: bool = False  # each post key once, analysis rows only for the batch's posts
+    words: str = ""  # the batch's mention words (rollups.mention_words_sql's columns), as a relation
 
     def temp(self, what: str) -> str:
         name = f"{self.tag}_{what}"
@@ -561,19 +562,19 @@ class Store:
     def _prepare_rollups(engine: duckdb.DuckDBPyConnection, p: _Prepared) -> None:
         """The words and facts of the batch's mentions for store/rollups.py, made before the file is
         attached (the regular expressions and joins do not run with the lock held)."""
-        if p.simple and "post_words" in p.views:  # found by the import's workers
-            words = rollups.batch_words_sql(p.views["post_words"], p.views["mentions"], p.temp("posts"))
-        else:
+        if p.simple and "post_words" in p.views:  # found by the import's workers: joins only, read as needed
+            p.words = rollups.batch_words_sql(p.views["post_words"], p.views["mentions"], p.temp("posts"))
+        else:  # regular expressions: run once
             words = rollups.mention_words_sql(f"SELECT m.post_key, m.target_id, p.created_at, p.text "
                                               f"FROM {p.views['mentions']} m JOIN {p.temp('posts')} p USING (post_key)")
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS {words}")
+            engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('words')} AS {words}")
+            p.words = f"SELECT * FROM {p.temp('words')}"
         scores = p.views.get("target_scores", rollups.NO_SCORES)
         engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('facts')} AS "
                        f"{rollups.facts_sql(p.views['mentions'], scores, p.temp('posts'))}")
         # The word counts and the summary's candidates, for the common batch whose posts are all new
         # (_rollup_statements): ~30 ms of a 1,000-post batch's work no longer done with the lock held.
-        words = f"SELECT * FROM {p.temp('words')}"
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('word_counts')} AS {rollups.counts_sql(words)}")
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('word_counts')} AS {rollups.counts_sql(p.words)}")
         engine.execute(f"CREATE OR REPLACE TEMP TABLE {p.temp('word_totals')} AS "
                        f"{rollups.totals_sql(p.temp('word_counts'))}")
         for table, sql in rollups.candidates_sql(p.temp("facts")).items():
@@ -730,7 +731,7 @@ class Store:
         if "posts" in p.views:
             facts = f"SELECT * FROM {p.temp('facts')}{semi}"
             if new_keys:  # some posts were stored already: the counts and candidates of those inserted
-                counted = rollups.append_sql(f"SELECT * FROM {p.temp('words')}{semi}")
+                counted = rollups.append_sql(f"SELECT * FROM ({p.words}){semi}")
                 candidates = rollups.candidates_sql(f"({facts})")
             else:  # made in _prepare
                 counted = rollups.append_counts_sql(p.temp("word_counts"), p.temp("word_totals"))
