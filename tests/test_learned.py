@@ -138,3 +138,45 @@ def test_with_rules_moves_towards_the_rule_side() -> None:
     assert combined[0, FAVOR] > probs[0, FAVOR] > combined[0, AGAINST]
     assert combined[1, AGAINST] > probs[1, AGAINST] > combined[1, FAVOR]
     assert np.allclose(with_rules(probs, [0.0, 0.0]), probs, atol=1e-6)
+
+
+def test_sentiment_offsets_shift_the_decision_and_the_version(model: LearnedModel, tmp_path: Path) -> None:
+    """The manifest's sentiment offsets are added to the calibrated log-probabilities (fewer negative
+    calls with a negative offset for negative), and stamped into the version."""
+    manifest = json.loads((learned.WEIGHTS_DIR / learned.MANIFEST_FILE).read_text())
+    for name in (learned.MODEL_FILE, learned.TOKENIZER_FILE):
+        (tmp_path / name).symlink_to(learned.WEIGHTS_DIR / name)
+    texts = ["meh, not sure about this", "this is awful, I hate it", "I love this, wonderful"]
+    shifted = {}
+    for offsets in ([0.0, 0.0, 0.0], [-2.0, 0.0, 0.0]):
+        (tmp_path / learned.MANIFEST_FILE).write_text(json.dumps({**manifest, "sentiment_offsets": offsets}))
+        other = LearnedModel(tmp_path, threads=1)
+        shifted[offsets[0]] = (other.sentiment(texts), other.version)
+    (plain, plain_version), (less_negative, shifted_version) = shifted[0.0], shifted[-2.0]
+    raw = model.encode(texts).sentiment_logits / model.temperature("sentiment")
+    expected = np.exp(raw - raw.max(axis=1, keepdims=True))
+    assert np.allclose(plain, expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
+    assert (less_negative[:, NEGATIVE] < plain[:, NEGATIVE]).all()
+    assert np.allclose(less_negative[:, NEGATIVE] / less_negative[:, NEUTRAL],
+                       np.exp(-2.0) * plain[:, NEGATIVE] / plain[:, NEUTRAL], rtol=1e-4)
+    assert plain_version != shifted_version and shifted_version.startswith(manifest["recipe_version"] + "-")
+    assert model.version != plain_version or not manifest.get("sentiment_offsets")
+
+
+def test_fit_offsets_balances_recall_and_prefers_the_smallest_shift() -> None:
+    from monitor.training import metrics
+
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 3, 3000)
+    logits = rng.normal(0, 1, (3000, 3))
+    logits[np.arange(3000), gold] += 1.5
+    logits[:, NEGATIVE] += 0.8  # a head that leans to negative, as ours did
+    log_probs = np.log(metrics.softmax(logits))
+    before = metrics.avg_recall(gold, log_probs.argmax(axis=1))
+    offsets = metrics.fit_offsets(log_probs, gold)
+    after = metrics.avg_recall(gold, (log_probs + np.array(offsets)).argmax(axis=1))
+    assert offsets[1] == 0.0 and -1.0 <= offsets[0] < -0.4
+    assert after > before + 0.02
+    assert metrics.cross_validated_offsets(log_probs, gold) > before + 0.01
+    unbiased = np.log(metrics.softmax(logits - np.array([0.8, 0.0, 0.0])))
+    assert metrics.fit_offsets(unbiased, gold) == (0.0, 0.0, 0.0)  # nothing to balance: no shift

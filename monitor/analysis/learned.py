@@ -104,9 +104,14 @@ class LearnedModel:
 
     @cached_property
     def version(self) -> str:
-        """Recipe version and a hash of the graph, so stored scores say exactly which weights made them."""
+        """Recipe version and a hash of the graph, so stored scores say exactly which weights made them;
+        with sentiment offsets, a hash of them too (they change labels, not weights)."""
         digest = hashlib.sha256((self.weights_dir / MODEL_FILE).read_bytes()).hexdigest()[:10]
-        return f"{self.manifest.get('recipe_version', 'v0')}-{digest}"
+        version = f"{self.manifest.get('recipe_version', 'v0')}-{digest}"
+        offsets = self.manifest.get("sentiment_offsets")
+        if offsets:
+            version += "-o" + hashlib.sha256(json.dumps(offsets).encode()).hexdigest()[:6]
+        return version
 
     @property
     def max_len(self) -> int:
@@ -163,10 +168,13 @@ class LearnedModel:
         return EncoderOutput(pooled, sentiment, stance)
 
     def sentiment(self, texts: Sequence[str]) -> np.ndarray:
-        """N x 3 probabilities, columns negative / neutral / positive."""
+        """N x 3 probabilities, columns negative / neutral / positive: the head's logits over its
+        temperature, plus the manifest's ``sentiment_offsets`` (per class, fitted on dev data to
+        balance the classes' recall: the head, trained with class weights, leans to negative)."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
-        return softmax(self.encode(texts).sentiment_logits, self.temperature("sentiment"))
+        logits = self.encode(texts).sentiment_logits / self.temperature("sentiment")
+        return softmax(logits + np.asarray(self.manifest.get("sentiment_offsets") or [0.0, 0.0, 0.0]))
 
     def stance(self, texts: Sequence[str], targets: Sequence[str]) -> np.ndarray:
         """N x 3 probabilities, columns against / none / favor, of each text towards the target named beside it.

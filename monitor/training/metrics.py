@@ -66,3 +66,43 @@ def fit_temperature(logits: np.ndarray, gold: Sequence[int]) -> float:
     best = min(grid, key=nll)
     fine = np.linspace(max(0.3, best - 0.1), best + 0.1, 21)
     return round(float(min(fine, key=nll)), 3)
+
+
+# Sentiment decision offsets: added to the negative and positive log-probabilities (neutral stays at 0)
+# to balance the classes' recall, which AvgRec averages. The head is trained with class-weighted loss
+# on data where negatives are rare, and leans to them: on SemEval-2017 val it recalled 85% of the
+# negatives but 58% of the neutrals. Grid of OFFSET_STEP over [-1, 1]; of the offsets within
+# OFFSET_TOLERANCE of the best AvgRec, the smallest shift (a plateau's edge, not its noisiest peak).
+OFFSET_STEP = 0.05
+OFFSET_TOLERANCE = 0.005
+
+
+def with_offsets(log_probs: np.ndarray, offsets: Sequence[float]) -> np.ndarray:
+    """Probabilities from log-probabilities shifted by per-class offsets."""
+    return softmax(log_probs + np.asarray(offsets, dtype=np.float64))
+
+
+def fit_offsets(log_probs: np.ndarray, gold: Sequence[int]) -> tuple[float, float, float]:
+    """Offsets (negative, 0, positive) for calibrated log-probabilities that maximise AvgRec."""
+    g = np.asarray(gold)
+    grid = np.round(np.arange(-1.0, 1.0 + 1e-9, OFFSET_STEP), 2)
+    scored = [(avg_recall(g, (log_probs + np.array([neg, 0.0, pos])).argmax(axis=1)), neg, pos)
+              for neg in grid for pos in grid]
+    best = max(score for score, _, _ in scored)
+    _, neg, pos = min((abs(neg) + abs(pos), neg, pos) for score, neg, pos in scored
+                      if score >= best - OFFSET_TOLERANCE)
+    return float(neg), 0.0, float(pos)
+
+
+def cross_validated_offsets(log_probs: np.ndarray, gold: Sequence[int], folds: int = 5,
+                            seed: int = 13) -> float:
+    """AvgRec of fit_offsets measured honestly: fitted on 4/5 of the rows, applied to the rest."""
+    g = np.asarray(gold)
+    order = np.random.default_rng(seed).permutation(len(g))
+    pred = np.zeros(len(g), dtype=int)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        offsets = np.array(fit_offsets(log_probs[train], g[train]))
+        pred[test] = (log_probs[test] + offsets).argmax(axis=1)
+    return avg_recall(g, pred)

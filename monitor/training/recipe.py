@@ -86,6 +86,7 @@ def build_and_ship(eval_dir: Path, out: Path, work: Path, smoke: bool = False) -
     report = evaluate(out, eval_dir, holdout)
     report["int8_vs_fp32"] = _fp32_check(fp32, out, work, eval_dir)
     manifest["temperature"] = report.pop("temperature")
+    manifest["sentiment_offsets"] = report.pop("sentiment_offsets")
     manifest["dev"] = report
     write_manifest(out, manifest)
     return manifest
