@@ -38,8 +38,8 @@ POST_WORDS = "post_words"  # not stored: the words the writer counts into its ro
 class AnalysedBatch:
     """A batch's analysis as the store takes it: which items to keep, and their analysis rows
     (Arrow tables ``mentions``, ``post_sentiment``, ``target_scores``; ``post_words`` when asked) for
-    the kept ones. Workers
-    send tables rather than ``Analysis`` objects: pickling those cost more than scoring them."""
+    the kept ones. Workers send tables rather than ``Analysis`` objects: pickling those cost more
+    than scoring them."""
 
     keep: list[bool]
     tables: dict[str, pa.Table]
@@ -90,7 +90,10 @@ def words_table(items: Sequence[tuple[str, str, str | None]], keep: Sequence[boo
     for (key, text, _lang), kept, analysis in zip(items, keep, analyses, strict=True):
         if not kept or not analysis.targets:
             continue
-        hashtags, terms = found.get(text) or found.setdefault(text, post_words(text))
+        words = found.get(text)
+        if words is None:
+            words = found[text] = post_words(text)
+        hashtags, terms = words
         columns["post_key"].append(key)
         columns["hashtags"].append(hashtags)
         columns["terms"].append(terms)

@@ -174,7 +174,8 @@ class LearnedModel:
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
         logits = self.encode(texts).sentiment_logits / self.temperature("sentiment")
-        return softmax(logits + np.asarray(self.manifest.get("sentiment_offsets") or [0.0, 0.0, 0.0]))
+        offsets = self.manifest.get("sentiment_offsets") or [0.0, 0.0, 0.0]
+        return softmax(logits + np.asarray(offsets, dtype=np.float64))
 
     def stance(self, texts: Sequence[str], targets: Sequence[str]) -> np.ndarray:
         """N x 3 probabilities, columns against / none / favor, of each text towards the target named beside it.
