@@ -26,7 +26,10 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[str, Any]:
+def compute(store: Store, data_dir: Path, now: datetime | None = None,
+            sentiment_stamp: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The status as a dict (``--json``). ``sentiment_stamp``: the (scorer, version) the configured
+    analyzer writes, to tell which stored scores an earlier one made."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     pid = running_pid(data_dir)
     daemon_status = read_status(data_dir)
@@ -67,6 +70,12 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None) -> dict[s
     result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in figures["voices"]]
     result["alerts"] = figures["alerts"]
     result["lake"] = figures["lake"]
+    result["sentiment_analyzer"] = None if sentiment_stamp is None else \
+        {"scorer": sentiment_stamp[0], "version": sentiment_stamp[1]}
+    result["sentiment_scorers"] = [
+        {"scorer": scorer, "version": version, "posts": posts,
+         "current": None if sentiment_stamp is None else (scorer, version) == tuple(sentiment_stamp)}
+        for scorer, version, posts in figures["scorers"]]
     return result
 
 
@@ -102,7 +111,10 @@ def _read_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, An
     return {"runs": runs, "last_errors": last_errors, "stored": stored, "gaps": gaps, "events": events,
             "spikes": _target_events(con, "spike", day_ago),
             "voices": _target_events(con, "voice", day_ago, then_by="$.created_at"),
-            "alerts": alert_status(con, now), "lake": _lake(con)}
+            "alerts": alert_status(con, now), "lake": _lake(con),
+            # Which analyzer (and version) scored the stored posts: figures mixing two move at the switch.
+            "scorers": con.execute("SELECT scorer, scorer_version, count(*) FROM post_sentiment WHERE scored "
+                                   "GROUP BY ALL ORDER BY count(*) DESC, scorer, scorer_version").fetchall()}
 
 
 def _lake(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -139,6 +151,25 @@ def _print_post_counts(data: dict[str, Any], console: Console) -> None:
     console.print(line + ".", markup=False)
 
 
+def _posts(n: int) -> str:
+    return f"{n:,} post" + ("" if n == 1 else "s")
+
+
+def _print_stale_scores(data: dict[str, Any], console: Console) -> None:
+    """Posts scored by another analyzer or version than the configured one (after an upgrade of the
+    tool or a change of analyzer): summaries mix both until they are scored again."""
+    stale = [s for s in data.get("sentiment_scorers", []) if s["current"] is False]
+    if not stale:
+        return
+    analyzer = data["sentiment_analyzer"]
+    current = sum(s["posts"] for s in data["sentiment_scorers"] if s["current"])
+    listed = "; ".join(f"{_posts(s['posts'])} by {s['scorer']} {s['version']}" for s in stale)
+    console.print(Text(f"Stored scores by another analyzer or version than the configured one "
+                       f"({analyzer['scorer']} {analyzer['version']}: {_posts(current)}): {listed}. `monitor rescore` "
+                       "scores them again with it; until then, figures over both move where one gave way to the "
+                       "other."))
+
+
 def render(data: dict[str, Any], console: Console) -> None:
     daemon = data["daemon"]
     state = Text(f"running (pid {daemon['pid']})", style="green") if daemon["running"] else Text("not running",
@@ -157,6 +188,7 @@ def render(data: dict[str, Any], console: Console) -> None:
                          if lake["views_outdated"] else "") + "; details: `monitor lake status --lake PATH`",
                       markup=False)
     _print_post_counts(data, console)
+    _print_stale_scores(data, console)
     now = datetime.fromisoformat(data["generated_at"]).astimezone(UTC).replace(tzinfo=None)
     table = Table(title="Sources", title_justify="left")
     for col in ("source", "last run", "result", "new (24h)", "next run"):

@@ -78,6 +78,29 @@ def test_status_json(cli, tmp_path: Path) -> None:
     assert "Daemon: not running" in out
 
 
+def test_status_tells_which_stored_scores_an_earlier_analyzer_made(cli, data_dir: Path, tmp_path: Path) -> None:
+    """After an upgrade (a new model or lexicon version) the stored scores mix two versions until a
+    rescore: status names the older ones and what to run; after `monitor rescore`, nothing."""
+    from monitor.analysis.sentiment import SCORER_VERSION
+
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Altman is great"), post(2, "Elon Musk, again")])))
+    data = json.loads(cli("status", "--json").stdout)
+    assert data["sentiment_analyzer"] == {"scorer": "vader", "version": SCORER_VERSION}
+    assert data["sentiment_scorers"] == [{"scorer": "vader", "version": SCORER_VERSION, "posts": 2, "current": True}]
+    assert "rescore" not in cli("status").output
+    with Store(data_dir).write_connection() as con:  # as an earlier version of the tool left one
+        con.execute("UPDATE post_sentiment SET scorer_version = '0.9' WHERE post_key = (SELECT min(post_key) "
+                    "FROM post_sentiment)")
+    data = json.loads(cli("status", "--json").stdout)
+    assert {(s["version"], s["posts"], s["current"]) for s in data["sentiment_scorers"]} == {
+        (SCORER_VERSION, 1, True), ("0.9", 1, False)}
+    out = " ".join(cli("status").output.split())
+    assert f"(vader {SCORER_VERSION}: 1 post): 1 post by vader 0.9." in out and "`monitor rescore`" in out
+    cli("rescore")
+    assert [s["current"] for s in json.loads(cli("status", "--json").stdout)["sentiment_scorers"]] == [True]
+    assert "rescore" not in cli("status").output
+
+
 def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], kind: str, caplog,
                   now: datetime | None = None) -> tuple[Store, list[tuple[str, str]]]:
     """Import ``records``, let the daemon look for events of ``kind`` (spike, voice) twice at ``now``

@@ -17,7 +17,6 @@ Post text is only ever tokenised: never interpreted as markup or control sequenc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,10 +31,9 @@ from typing import Any
 
 import numpy as np
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-MODEL_FILE = "model.onnx"
+from monitor.analysis.stamps import MANIFEST_FILE, MODEL_FILE, WEIGHTS_DIR, learned_version
+
 TOKENIZER_FILE = "tokenizer.json"
-MANIFEST_FILE = "manifest.json"
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 STANCE_LABELS = ("against", "none", "favor")
@@ -104,14 +102,8 @@ class LearnedModel:
 
     @cached_property
     def version(self) -> str:
-        """Recipe version and a hash of the graph, so stored scores say exactly which weights made them;
-        with sentiment offsets, a hash of them too (they change labels, not weights)."""
-        digest = hashlib.sha256((self.weights_dir / MODEL_FILE).read_bytes()).hexdigest()[:10]
-        version = f"{self.manifest.get('recipe_version', 'v0')}-{digest}"
-        offsets = self.manifest.get("sentiment_offsets")
-        if offsets:
-            version += "-o" + hashlib.sha256(json.dumps(offsets).encode()).hexdigest()[:6]
-        return version
+        """Which weights (and sentiment offsets) made a score: see ``stamps.learned_version``."""
+        return learned_version(self.weights_dir, self.manifest)
 
     @property
     def max_len(self) -> int:

@@ -1,0 +1,42 @@
+"""The (scorer, version) an analyzer stamps on the sentiment rows it writes, found without loading it:
+``monitor status`` compares them with the stored rows' at every call, and must not pay for numpy,
+the model session or the matcher (~0.1 s of start-up) to do so."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Config
+
+LEARNED = "learned"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+
+
+def learned_version(weights_dir: Path, manifest: dict[str, Any] | None = None) -> str:
+    """Recipe version and a hash of the graph, so stored scores say exactly which weights made them;
+    with sentiment offsets, a hash of them too (they change labels, not weights)."""
+    if manifest is None:
+        manifest = json.loads((weights_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    digest = hashlib.sha256((weights_dir / MODEL_FILE).read_bytes()).hexdigest()[:10]
+    version = f"{manifest.get('recipe_version', 'v0')}-{digest}"
+    offsets = manifest.get("sentiment_offsets")
+    if offsets:
+        version += "-o" + hashlib.sha256(json.dumps(offsets).encode()).hexdigest()[:6]
+    return version
+
+
+def sentiment_stamp(config: Config, analyzer: str | None = None) -> tuple[str, str]:
+    """(scorer, version) of the analyzer ``analyzer`` (default: the config's) on sentiment rows."""
+    wanted = analyzer or config.analysis.analyzer
+    if wanted == LEARNED:
+        return LEARNED, learned_version(WEIGHTS_DIR)
+    if wanted == "vader":
+        from monitor.analysis.sentiment import SCORER_NAME, SCORER_VERSION
+
+        return SCORER_NAME, SCORER_VERSION
+    raise ValueError(f"unknown analyzer '{wanted}'")
