@@ -149,17 +149,24 @@ def _batch(texts: list[str], numbers: range, with_words: bool) -> WriteBatch:
 
 
 def test_the_writer_counts_the_same_words_from_post_words(tmp_path: Path) -> None:
-    """A store written with the words found beforehand (as an import writes) and one left to find
-    them in SQL hold the same word rollups, also for a batch whose posts are partly stored already."""
+    """A store written with the words found beforehand (as an import writes), one that had them
+    through the spool (the file was locked) and one left to find them in SQL hold the same word
+    rollups, also for a batch whose posts are partly stored already."""
     texts = [*AWKWARD, *_random_texts(300), *_real_texts()]
     counts = []
-    for with_words in (True, False):
-        store = Store(tmp_path / str(with_words))
-        store.write(_batch(texts, range(0, 400), with_words))
-        store.write(_batch(texts, range(300, 700), with_words))  # 100 posts stored already
+    for with_words, spooled in ((True, False), (True, True), (False, False)):
+        store = Store(tmp_path / f"{with_words}-{spooled}")
+        for numbers in (range(0, 400), range(300, 700)):  # the second: 100 posts stored already
+            batch = _batch(texts, numbers, with_words)
+            if spooled:
+                assert "post_words" in store.load_spooled(store.spool(batch)).tables
+            else:
+                store.write(batch)
+        if spooled:
+            assert store.drain_spool() == 2
         with store.read() as con:
             counts.append(con.execute("SELECT day, target_id, kind, word, sum(posts) FROM rollup_words "
                                       "GROUP BY ALL HAVING sum(posts) <> 0 ORDER BY ALL").fetchall())
             assert con.execute("SELECT count(*) FROM posts").fetchone() == (700,)
-    assert counts[0] == counts[1]
+    assert counts[0] == counts[1] == counts[2]
     assert len(counts[0]) > 1000
