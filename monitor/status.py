@@ -151,6 +151,15 @@ def _print_post_counts(data: dict[str, Any], console: Console) -> None:
     console.print(line + ".", markup=False)
 
 
+def _print_lake(lake: dict[str, Any] | None, console: Console) -> None:
+    if lake:
+        console.print(f"Lake attached: {lake['posts']:,} posts (as of its last refresh), newest dated "
+                      f"{(lake['newest_post'] or '—')[:16].replace('T', ' ')} UTC"
+                      + ("; its views are an earlier version's: run `monitor lake attach --lake PATH` again"
+                         if lake["views_outdated"] else "") + "; details: `monitor lake status --lake PATH`",
+                      markup=False)
+
+
 def _posts(n: int) -> str:
     return f"{n:,} post" + ("" if n == 1 else "s")
 
@@ -180,13 +189,7 @@ def render(data: dict[str, Any], console: Console) -> None:
     if "error" in data:
         console.print(Text(data["error"], style="yellow"))
         return
-    if data.get("lake"):
-        lake = data["lake"]
-        console.print(f"Lake attached: {lake['posts']:,} posts (as of its last refresh), newest dated "
-                      f"{(lake['newest_post'] or '—')[:16].replace('T', ' ')} UTC"
-                      + ("; its views are an earlier version's: run `monitor lake attach --lake PATH` again"
-                         if lake["views_outdated"] else "") + "; details: `monitor lake status --lake PATH`",
-                      markup=False)
+    _print_lake(data.get("lake"), console)
     _print_post_counts(data, console)
     _print_stale_scores(data, console)
     now = datetime.fromisoformat(data["generated_at"]).astimezone(UTC).replace(tzinfo=None)
