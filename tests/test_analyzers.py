@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from monitor.analysis.analyzers import make_analyzer
@@ -47,6 +48,30 @@ def test_batches_give_what_one_by_one_gives(config: Config) -> None:
             for a in together] == \
            [(a.compound, a.label, [(t.target_id, t.sentiment, t.stance.label, t.stance.score) for t in a.targets])
             for a in alone]
+
+
+def test_a_long_post_is_read_to_its_end(config: Config) -> None:
+    """The model reads 62 word pieces: a longer post is scored in windows of whole sentences, its
+    sentiment the length-weighted mean of theirs (its bitter end counts); a short one whole."""
+    from monitor.analysis.sentiment import sentence_spans
+
+    learned = make_analyzer(config, name="learned")
+    model = learned.model
+    praise = "What a wonderful, thoughtful and generous keynote from Satya Nadella today. "
+    text = praise * 4 + "But the rest was a disaster: lies, broken promises, layoffs and contempt for users."
+    assert model.word_pieces([text])[0] > model.max_len - 2 >= model.word_pieces([TEXTS[0]])[0]
+    spans = sentence_spans(text)
+    from monitor.analysis.learned_analyzer import sentence_windows
+
+    windows = sentence_windows(text, spans, model.word_pieces([text[s:e] for s, e in spans]), model.max_len - 2)
+    assert len(windows) >= 2 and windows[-1].startswith("But the rest")
+    assert all(model.word_pieces([w])[0] <= model.max_len - 2 for w in windows)
+    lengths = np.array([len(w) for w in windows], dtype=float)
+    expected = (model.sentiment(windows).astype(float) * lengths[:, None]).sum(axis=0) / lengths.sum()
+    got = learned._sentiment([text, TEXTS[0]])
+    assert np.allclose(got[0], expected, atol=1e-6)
+    assert np.allclose(got[1], model.sentiment([TEXTS[0]])[0], atol=1e-6)  # fits: read whole, as before
+    assert got[0][0] > model.sentiment([text])[0][0]  # more negative than the first 62 pieces alone
 
 
 def test_stance_threshold_and_cues(config: Config) -> None:

@@ -119,6 +119,22 @@ class LearnedModel:
         return tokenizer
 
     @cached_property
+    def _counting_tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.weights_dir / TOKENIZER_FILE))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    def word_pieces(self, texts: Sequence[str]) -> list[int]:
+        """How many word pieces of each text the model would read, untruncated (special tokens not
+        counted): those past ``max_len - 2`` it does not see."""
+        encodings = self._counting_tokenizer.encode_batch([normalize_text(t or "") for t in texts],
+                                                          add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    @cached_property
     def _session(self) -> Any:
         import onnxruntime as ort
 

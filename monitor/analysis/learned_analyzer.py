@@ -2,8 +2,9 @@
 the shipped model (``learned.LearnedModel``), computed in batches.
 
 - Sentiment per post: the sentiment head's calibrated probabilities; the label is the most
-  probable class, the compound ``p(positive) - p(negative)``. A post naming several targets, or a
-  long one, gets per-target sentiment from the sentences that name each target.
+  probable class, the compound ``p(positive) - p(negative)``. A post longer than the model reads
+  (62 word pieces) is scored in windows of whole sentences, averaged by length. A post naming
+  several targets, or a long one, gets per-target sentiment from the sentences that name each target.
 - Stance per (post, target): the stance head on the pair (target name, post), its favor/against
   log-odds shifted by the zero-shot rules' score (``learned.with_rules``). The label is the most
   probable class; favor or against also need ``analysis.stance_threshold`` probability (default 0:
@@ -43,6 +44,24 @@ def target_text(name: str) -> str:
     """The target as the model reads it: its display name without a parenthesis ("Stargate (AI
     infrastructure)" -> "Stargate")."""
     return _PARENTHESIS.sub("", name).strip() or name
+
+
+def sentence_windows(text: str, spans: list[tuple[int, int]], pieces: list[int], size: int) -> list[str]:
+    """The sentences ``spans`` of ``text`` (``pieces``: the word pieces of each) packed in order into
+    windows of up to ``size`` pieces (a longer sentence is a window of its own, truncated)."""
+    windows: list[str] = []
+    start: int | None = None
+    end, used = 0, 0
+    for (s, e), n in zip(spans, pieces, strict=True):
+        if start is not None and used + n > size:
+            windows.append(text[start:end])
+            start = None
+        if start is None:
+            start, used = s, 0
+        end, used = e, used + n
+    if start is not None:
+        windows.append(text[start:end])
+    return [w for w in windows if w.strip()] or [text]
 
 
 class LearnedAnalyzer(Analyzer):
@@ -85,7 +104,7 @@ class LearnedAnalyzer(Analyzer):
             for target_id, part in self._target_sentences(text, mentions, result).items():
                 directed[(i, target_id)] = len(texts)
                 texts.append(part)
-        sentiment = self.model.sentiment(texts)
+        sentiment = self._sentiment(texts)
         pairs = [(i, m) for i in scored for m in started[i][1]]
         stances = self._stances([items[i][0] for i, _ in pairs], [m.target_id for _, m in pairs])
         post_row = {i: row for row, i in enumerate(scored)}
@@ -98,6 +117,30 @@ class LearnedAnalyzer(Analyzer):
                 mention.target_id, mention.alias, self._compound(sentiment_row),
                 SENTIMENT_LABELS[int(np.argmax(sentiment_row))], stance))
         return [result for result, _ in started]
+
+    def _sentiment(self, texts: list[str]) -> np.ndarray:
+        """Sentiment probabilities of texts of any length. The model reads ``max_len`` tokens: a
+        longer text (a comment, an article's summary) is scored in windows of whole sentences that
+        fit, and its probabilities are their mean weighted by length, so its end counts as much as
+        its start. Texts that fit (every tweet, nearly) are scored whole, as before."""
+        size = self.model.max_len - 2  # [CLS] and [SEP]
+        windows: list[str] = []
+        owners: list[tuple[int, int]] = []  # (text, length) of each window
+        for i, (text, pieces) in enumerate(zip(texts, self.model.word_pieces(texts), strict=True)):
+            parts = [text]
+            if pieces > size:
+                spans = sentence_spans(text)
+                parts = sentence_windows(text, spans, self.model.word_pieces([text[s:e] for s, e in spans]), size)
+            for part in parts:
+                windows.append(part)
+                owners.append((i, len(part)))
+        probs = self.model.sentiment(windows)
+        out = np.zeros((len(texts), probs.shape[1] if len(probs) else 3), dtype=np.float64)
+        weights = np.zeros(len(texts))
+        for (i, length), row in zip(owners, probs, strict=True):
+            out[i] += length * row.astype(np.float64)
+            weights[i] += length
+        return (out / np.maximum(weights, 1)[:, None]).astype(np.float32)
 
     def _stances(self, texts: list[str], target_ids: list[str]) -> list[StanceResult]:
         """Stance of each (text, target): one pass of the model over the pairs; a target's model
