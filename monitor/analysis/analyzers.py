@@ -23,4 +23,3 @@ def make_analyzer(config: Config, models_dir: Path | None = None, name: str | No
     if wanted == "learned":
         return LearnedAnalyzer(config, models_dir, model=LearnedModel(threads=threads) if threads else None)
     raise ValueError(f"unknown analyzer '{wanted}' (known: {', '.join(ANALYZER_NAMES)})")
-

@@ -135,7 +135,7 @@ class LearnedAnalyzer(Analyzer):
                 windows.append(part)
                 owners.append((i, len(part)))
         probs = self.model.sentiment(windows)
-        out = np.zeros((len(texts), probs.shape[1] if len(probs) else 3), dtype=np.float64)
+        out = np.zeros((len(texts), len(SENTIMENT_LABELS)), dtype=np.float64)
         weights = np.zeros(len(texts))
         for (i, length), row in zip(owners, probs, strict=True):
             out[i] += length * row.astype(np.float64)
