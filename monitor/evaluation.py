@@ -555,9 +555,7 @@ def evaluate_sentiment(dataset: Dataset, config: Config, baselines: bool = True,
     if stock:
         systems["stock-vader"] = sentiment_metrics(labels, [vader_sentiment(c) for c in base])
     report.groups["all"] = systems
-    thresholds = analyzer.thresholds
-    report.notes.append(f"our labels use the configured thresholds (positive >= {thresholds.positive}, "
-                        f"negative <= {thresholds.negative})")
+    report.notes.append(f"our labels: {analyzer.label_rule}")
     return report
 
 

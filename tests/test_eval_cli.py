@@ -95,6 +95,10 @@ def test_eval_sentiment_and_thresholds(run, tmp_path: Path) -> None:  # type: ig
     assert result.exit_code == 0 and "AvgRec" in result.output and "stock-vader" in result.output
     data = json.loads(run("eval", str(path), "--json", "--sentiment-thresholds", "0.3,-0.1").output)
     assert data["groups"]["all"]["ours"]["avg_recall"] == 1.0
+    assert data["notes"] == ["our labels: the configured thresholds on the compound (positive >= 0.3, "
+                             "negative <= -0.1)"]
+    learned = json.loads(run("eval", str(path), "--json", "--analyzer", "learned").output)
+    assert learned["scorers"]["ours"].startswith("learned ") and "most probable class" in learned["notes"][0]
     assert run("eval", str(path), "--sentiment-thresholds", "oops").exit_code == 2
 
 

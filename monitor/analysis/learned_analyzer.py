@@ -82,6 +82,12 @@ class LearnedAnalyzer(Analyzer):
     def zero_shot_stance_version(self) -> str:
         return self.model.version
 
+    @property
+    def label_rule(self) -> str:
+        return ("the model's most probable class (calibrated, with the sentiment offsets of its manifest; a "
+                "post longer than the model reads is averaged over windows of its sentences); the compound "
+                "is p(positive) - p(negative)")
+
     def stance_version(self, target_id: str) -> str:
         trained = self.trained.get(target_id)
         return trained.version if trained is not None else super().stance_version(target_id)

@@ -58,6 +58,12 @@ class Analyzer:
         self.models = load_stance_models(models_dir) if models_dir else {}
 
     @property
+    def label_rule(self) -> str:
+        """How a post's sentiment label is decided, for evaluation reports."""
+        return (f"the configured thresholds on the compound (positive >= {self.thresholds.positive}, "
+                f"negative <= {self.thresholds.negative})")
+
+    @property
     def rules_version(self) -> str:
         return self.matcher.rules_version
 
