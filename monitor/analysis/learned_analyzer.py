@@ -33,6 +33,7 @@ from monitor.analysis.learned import (
 from monitor.analysis.matching import Mention
 from monitor.analysis.pipeline import Analysis, Analyzer, TargetResult, _targets_in
 from monitor.analysis.sentiment import Scored, prepare, sentence_spans
+from monitor.analysis.stamps import LEARNED
 from monitor.analysis.stance import StanceResult
 from monitor.analysis.trained_stance import load_all
 from monitor.config import Config
@@ -65,7 +66,7 @@ def sentence_windows(text: str, spans: list[tuple[int, int]], pieces: list[int],
 
 
 class LearnedAnalyzer(Analyzer):
-    name = "learned"
+    name = LEARNED
 
     def __init__(self, config: Config, models_dir: Path | None = None, model: LearnedModel | None = None):
         super().__init__(config, models_dir)
@@ -130,23 +131,20 @@ class LearnedAnalyzer(Analyzer):
         fit, and its probabilities are their mean weighted by length, so its end counts as much as
         its start. Texts that fit (every tweet, nearly) are scored whole, as before."""
         size = self.model.max_len - 2  # [CLS] and [SEP]
-        windows: list[str] = []
-        owners: list[tuple[int, int]] = []  # (text, length) of each window
-        for i, (text, pieces) in enumerate(zip(texts, self.model.word_pieces(texts), strict=True)):
-            parts = [text]
-            if pieces > size:
-                spans = sentence_spans(text)
-                parts = sentence_windows(text, spans, self.model.word_pieces([text[s:e] for s, e in spans]), size)
-            for part in parts:
-                windows.append(part)
-                owners.append((i, len(part)))
-        probs = self.model.sentiment(windows)
-        out = np.zeros((len(texts), len(SENTIMENT_LABELS)), dtype=np.float64)
-        weights = np.zeros(len(texts))
-        for (i, length), row in zip(owners, probs, strict=True):
-            out[i] += length * row.astype(np.float64)
-            weights[i] += length
-        return (out / np.maximum(weights, 1)[:, None]).astype(np.float32)
+        long = [i for i, pieces in enumerate(self.model.word_pieces(texts)) if pieces > size]
+        spans = {i: sentence_spans(texts[i]) for i in long}
+        # The sentences of every long text counted in one call, then handed out in order.
+        counts = iter(self.model.word_pieces([texts[i][s:e] for i in long for s, e in spans[i]]))
+        parts = [[text] for text in texts]
+        for i in long:
+            parts[i] = sentence_windows(texts[i], spans[i], [next(counts) for _ in spans[i]], size)
+        windows = [window for part in parts for window in part]
+        owner = np.repeat(np.arange(len(texts)), [len(part) for part in parts])
+        lengths = np.array([len(window) for window in windows], dtype=np.float64)
+        weighted = np.zeros((len(texts), len(SENTIMENT_LABELS)), dtype=np.float64)
+        np.add.at(weighted, owner, self.model.sentiment(windows).astype(np.float64) * lengths[:, None])
+        total = np.bincount(owner, weights=lengths, minlength=len(texts))
+        return (weighted / np.maximum(total, 1)[:, None]).astype(np.float32)
 
     def _stances(self, texts: list[str], target_ids: list[str]) -> list[StanceResult]:
         """Stance of each (text, target): one pass of the model over the pairs; a target's model

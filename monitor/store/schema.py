@@ -473,7 +473,6 @@ MIGRATIONS.append(("author keys", "ALTER TABLE mention_facts ADD COLUMN IF NOT E
                    "WHERE author_key IS NULL AND author_handle IS NOT NULL;"))
 
 
-
 def _summary_candidates(con: duckdb.DuckDBPyConnection) -> None:
     """The summary's candidates for a window over every stored post (store/rollups.py): posts per
     author and the first groups of each notable list, filled here from the mention facts."""
