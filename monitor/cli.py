@@ -745,10 +745,11 @@ class QueryResult:
 @click.option("--format", "fmt", type=click.Choice(["table", "line", "csv", "json"]), default="table",
               show_default=True, help="table; line: one 'column = value' per line, for wide rows; csv and json: the "
                                       "data unchanged (one statement).")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--param", "params", multiple=True, help="A value for a ? placeholder (repeatable, in order).")
 @click.option("--limit", default=1000, show_default=True, help="Rows shown in table and line format (0 = all).")
 @pass_app
-def sql(app: AppContext, query: str, fmt: str, params: tuple[str, ...], limit: int) -> None:
+def sql(app: AppContext, query: str, fmt: str, as_json: bool, params: tuple[str, ...], limit: int) -> None:
     """Run read-only SQL against the database. Several statements (separated by ;) run in order and
     each result is shown, in table and line format; csv and json take one statement.
 
@@ -759,6 +760,7 @@ def sql(app: AppContext, query: str, fmt: str, params: tuple[str, ...], limit: i
       monitor sql "SELECT platform, count(*) FROM posts GROUP BY 1" --format csv
       monitor sql "SELECT * FROM posts LIMIT 3" --format line
     """
+    fmt = "json" if as_json else fmt
     with app.store.read() as con:
         results = _run_statements(con, query, list(params), several_ok=fmt in ("table", "line"))
     if fmt == "json":

@@ -32,6 +32,9 @@ def test_csv_keeps_the_data(cli, stored: None) -> None:
 def test_json_keeps_the_data_and_the_zone(cli, stored: None) -> None:
     data = json.loads(cli("sql", "SELECT text, created_at FROM posts WHERE post_id = '1'", "--format", "json").output)
     assert data == [{"text": CR_TEXT, "created_at": "2025-01-11T12:00:00Z"}]
+    # --json, as the other commands spell it, is the same output
+    assert cli("sql", "SELECT text, created_at FROM posts WHERE post_id = '1'", "--json").output == json.dumps(
+        data, indent=2) + "\n"
 
 
 def test_line_format_shows_wide_rows_whole_and_safely(cli, stored: None) -> None:

@@ -10,7 +10,7 @@ from monitor.ingest.collect import run_collector
 from monitor.ingest.pool import AnalysisPool
 from monitor.sources.api import detect_format, load_sources
 from monitor.sources.base import ArchiveInput, RecordError
-from monitor.sources.news import read_feed
+from monitor.sources.news import read_feed, summary_text
 from monitor.store import Store
 from tests.conftest import FIXTURES
 from tests.replay import ReplayServer, Reply
@@ -97,3 +97,14 @@ def test_google_news_search_query_per_target(config, data_dir: Path) -> None:
     queries = [r.param("q") for r in server.requests]
     assert "Elon Musk" in queries and "Stargate Project" in queries
     assert all(r.param("hl") == "en-US" and r.param("ceid") == "US:en" for r in server.requests)
+
+
+def test_feed_boilerplate_is_not_the_story() -> None:
+    # The Guardian ends each description with a "Continue reading..." link and links other stories
+    # under "Related:": neither is the item's text (their words and mentions would count for it).
+    posts = posts_of("guardian_rss2.xml")
+    assert not [p for p in posts if "Continue reading" in p.text or "Related:" in p.text]
+    assert "Fact check" not in posts[0].text
+    assert posts[0].text.endswith("the deep discord at the heart of the country’s politics.")
+    assert summary_text("<p>I want to read more</p><p>Related: other</p><p>Keep it.</p>"
+                        "<a href='u'>Read more »</a>") == "I want to read more\n\nKeep it."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -29,6 +30,14 @@ log = logging.getLogger(__name__)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
+
+# Feed boilerplate, not the story's words: a closing "Continue reading..." link on a line of its own,
+# and "Related:" lines, which carry another story's headline (its mentions and words would count
+# for this item, as Google News' related headlines would).
+_READ_ON = re.compile(r"\n\s*(?:continue reading|read more|read the full (?:story|article)|keep reading)"
+                      r"\s*(?:\.{3}|…|»|→)?\s*$", re.IGNORECASE)
+_RELATED = re.compile(r"^[ \t]*related:.*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 @dataclass
@@ -115,7 +124,7 @@ def post_from_item(item: FeedItem, provenance: Provenance) -> Post:
         raise FieldError("guid", "item has neither a guid/id nor a link")
     # Google News descriptions (items with <source>) list related headlines from other outlets;
     # they would put other stories' mentions on this one, so only the headline counts there.
-    summary = html_to_text(item.summary) if item.summary and not item.source else ""
+    summary = summary_text(item.summary) if item.summary and not item.source else ""
     text = item.title if not summary or summary.startswith(item.title) else f"{item.title}\n\n{summary}"
     publisher = item.source or item.feed_title
     return Post(
@@ -129,6 +138,12 @@ def post_from_item(item: FeedItem, provenance: Provenance) -> Post:
         provenance=provenance,
         raw=item.as_raw(),
     )
+
+
+def summary_text(html: str) -> str:
+    """A feed item's description as plain text, without the feed's boilerplate lines."""
+    text = _READ_ON.sub("", html_to_text(html))
+    return _BLANK_LINES.sub("\n\n", _RELATED.sub("", text)).strip()
 
 
 def _looks_like_feed(sample: str, name: str) -> bool:
