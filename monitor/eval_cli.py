@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,13 +273,15 @@ def stance_group() -> None:
     """Stance models learned from your labels, one per target.
 
     \b
-    Without a model, stance comes from zero-shot rules (what is said about the target, cue
-    regexes in the config, hashtags, negation, quotes...). With labelled posts for a target
-    you can train a model that learns your targets' vocabulary:
+    Without a model, stance is zero-shot: the learned analyzer's stance head for the pair
+    (target, post), shifted by the rules (what is said about the target, cue regexes in the
+    config, hashtags, negation, quotes...); with the VADER analyzer the rules alone. With labelled
+    posts for a target you can train a model that learns your targets' vocabulary:
       monitor label --target musk                 # label stored posts in the terminal
       monitor stance train --target musk data/labels/musk.csv
       monitor rescore                             # re-score stored posts with it
-    `score`, `import`, the daemon and `rescore` use the current model from then on.
+    `score`, `import`, the daemon and `rescore` use the current model from then on;
+    `monitor stance list` shows which scorer each target gets.
     """
 
 
@@ -552,43 +555,93 @@ def _print_weak_labels(console: Console, labelled: list[Any]) -> None:
 
 
 @stance_group.command("list")
-def stance_list() -> None:
-    """Show which targets have a trained stance model, and which one is current."""
-    from monitor.analysis.stance_model import StanceModelError, current_model_path, load_model
-
+@click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
+              help="Whose stance scorers to show (default: the configured analyzer's).")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+def stance_list(analyzer: str | None, as_json: bool) -> None:
+    """Which stance scorer each target gets: its model trained with `monitor stance train` (or
+    `bootstrap`), or the analyzer's zero-shot scorer."""
     app = _app()
-    config: Config = app.config
-    table = Table(title="stance scorers", title_justify="left")
-    for col in ("target", "scorer", "version", "trained", "examples", "file"):
-        table.add_column(col)
-    for target in config.targets:
-        path = current_model_path(_models_dir(app), target.id)
-        if path is None:
-            table.add_row(target.id, "stance-rules", "(zero-shot)", "", "", "")
-            continue
+    name = analyzer or app.config.analysis.analyzer
+    rows = [_stance_scorer(_models_dir(app), name, target.id) for target in app.config.targets]
+    if as_json:
+        click.echo(json.dumps({"analyzer": name, "targets": rows}, indent=2))
+        return
+    table = Table(title=f"stance scorers of the {name} analyzer", title_justify="left")
+    for col in ("target", "scorer", "version", "trained", "examples"):
+        table.add_column(col, no_wrap=col != "examples")
+    for row in rows:
+        examples = ", ".join(f"{k} {v}" for k, v in sorted(row["examples"].items()))
+        scorer = row["scorer"] + (" (zero-shot)" if row["file"] is None else "")
+        table.add_row(row["target"], scorer, row["version"], (row["trained"] or "")[:10], examples)
+    app.console.print(table)
+    for row in rows:
+        if row["file"]:
+            app.console.print(Text(f"{row['target']}: {row['file']}", style="dim"))
+        if row["note"]:
+            app.console.print(Text(f"{row['target']}: {row['note']}"))
+
+
+def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str, Any]:
+    """What scores a target's stance with ``analyzer``, as the analyzers choose it: for the learned
+    one its trained head, else an n-gram model, else its zero-shot head; for VADER an n-gram model,
+    else the rules."""
+    from monitor.analysis import trained_stance
+    from monitor.analysis.stamps import WEIGHTS_DIR, learned_version
+    from monitor.analysis.stance import RuleStance
+    from monitor.analysis.stance_model import current_model_path, load_model
+
+    row: dict[str, Any] = {"target": target_id, "note": None}
+    if analyzer == "learned":
+        base = learned_version(WEIGHTS_DIR)
+        path = trained_stance.current_path(models_dir, target_id)
+        if path is not None:
+            try:
+                head = trained_stance.load(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                row["note"] = f"model {path.name} unreadable ({safe(exc, one_line=True)}); not used"
+            else:
+                if head.head.base_version == base:
+                    return row | _trained_row(head.name, head.version, head.head.meta, path)
+                row["note"] = (f"model {path.name} was trained on learned model {head.head.base_version}, not "
+                               f"{base}: not used; train it again (monitor stance train)")
+    path = current_model_path(models_dir, target_id)
+    if path is not None:
         try:
             model = load_model(path)
-        except StanceModelError as exc:
-            table.add_row(target.id, "stance-rules", Text(f"model unreadable: {safe(exc, one_line=True)}"), "", "", "")
-            continue
-        examples = ", ".join(f"{k} {v}" for k, v in sorted(model.meta.get("examples", {}).items()))
-        table.add_row(target.id, model.name, model.version, str(model.meta.get("trained_at", "")), examples,
-                      Text(path.name))
-    app.console.print(table)
+        except Exception as exc:  # any unreadable file is reported, not raised
+            row["note"] = f"model {path.name} unreadable ({safe(exc, one_line=True)}); not used"
+        else:
+            return row | _trained_row(model.name, model.version, model.meta, path)
+    # No trained model: the analyzer's own zero-shot scorer.
+    if analyzer == "learned":
+        return row | {"scorer": "learned", "version": base, "trained": None, "examples": {}, "file": None}
+    return row | {"scorer": RuleStance.name, "version": RuleStance.version, "trained": None, "examples": {},
+                  "file": None}
+
+
+def _trained_row(scorer: str, version: str, meta: dict[str, Any], path: Path) -> dict[str, Any]:
+    trained = meta.get("trained_at") or datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"scorer": scorer, "version": version, "trained": str(trained),
+            "examples": dict(meta.get("examples", {})), "file": path.name}
 
 
 @stance_group.command("reset")
 @click.option("--target", "target_id", required=True, metavar="ID")
 def stance_reset(target_id: str) -> None:
-    """Go back to the zero-shot rules for a target (its model files are kept)."""
+    """Go back to the zero-shot scorer for a target, with either analyzer (its model files are kept)."""
+    from monitor.analysis import trained_stance
     from monitor.analysis.stance_model import CURRENT, target_dir
 
     app = _app()
     _configured(app.config, target_id)
-    pointer = target_dir(_models_dir(app), target_id) / CURRENT
-    if pointer.exists():
+    pointers = [target_dir(_models_dir(app), target_id) / CURRENT,
+                _models_dir(app) / trained_stance.FOLDER / target_id / CURRENT]
+    reset = [pointer for pointer in pointers if pointer.exists()]
+    for pointer in reset:
         pointer.unlink()
-        app.console.print(f"'{target_id}' now uses the zero-shot rules. Run `monitor rescore` to re-score.")
+    if reset:
+        app.console.print(f"'{target_id}' now uses the zero-shot scorer. Run `monitor rescore` to re-score.")
     else:
         app.console.print(f"'{target_id}' has no current model; nothing to do.")
 

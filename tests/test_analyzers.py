@@ -136,6 +136,20 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == "stance-learned-head" and target.stance.label == "favor"
     assert analyzer.stance_version("altman").startswith("lh-") and analyzer.stance_version("musk") == analyzer.version
+    # One version everywhere: printed at training, in the file's name, on the scores, in `stance list`.
+    assert f"learned model {target.stance.version}:" in result.output
+    assert (data_dir / "models" / "stance-learned" / "altman" / "current").read_text().strip().endswith(
+        f"-{target.stance.version}.json")
+    listed = {row["target"]: row for row in json.loads(cli("stance", "list", "--json", config=CONFIG_PATH).output)[
+        "targets"]}
+    assert listed["altman"]["scorer"] == "stance-learned-head" and listed["altman"]["version"] == target.stance.version
+    assert listed["altman"]["examples"] == {"favor": 6, "against": 6}
+    assert listed["musk"] == {"target": "musk", "note": None, "scorer": "learned", "version": analyzer.version,
+                              "trained": None, "examples": {}, "file": None}
+    # reset goes back to the learned model's zero-shot head (it used to miss the learned analyzer's models)
+    assert "zero-shot scorer" in cli("stance", "reset", "--target", "altman", config=CONFIG_PATH).output
+    assert not (data_dir / "models" / "stance-learned" / "altman" / "current").exists()
+    assert make_analyzer(config, data_dir / "models", "learned").stance_version("altman") == analyzer.version
 
 
 def test_summary_names_the_zero_shot_analyzer_and_no_trained_model(cli, tmp_path: Path) -> None:

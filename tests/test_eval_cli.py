@@ -141,7 +141,7 @@ def test_stance_train_list_reset(run, tmp_path: Path) -> None:  # type: ignore[n
     listing = run("stance", "list").output
     assert "stance-linear" in listing and "stance-rules" in listing
     assert "favor 24" in listing
-    assert "zero-shot rules" in run("stance", "reset", "--target", "altman").output
+    assert "zero-shot scorer" in run("stance", "reset", "--target", "altman").output
     assert "stance-linear" not in run("stance", "list").output
 
 

@@ -129,6 +129,25 @@ def test_learned_head_trains_saves_and_loads(model: LearnedModel, tmp_path: Path
         train_head(["a"] * 10, ["favor"] * 10, "x", "X", model=model)
 
 
+def test_a_trained_stance_keeps_its_version_through_its_file(model: LearnedModel, tmp_path: Path) -> None:
+    # The file leaves out a feature's zero weights and rounds floats: the version (in the file's
+    # name, printed at training) must still be the one the model carries once loaded, on its scores.
+    from monitor.analysis import trained_stance
+    from monitor.analysis.learned_head import train_head
+    from monitor.analysis.stance_model import train_model
+
+    texts = [f"Stargate is {w}" for w in ("brilliant", "amazing", "superb", "the future", "wonderful", "a scam",
+                                          "vaporware", "a grift", "a disaster", "a fraud")]
+    labels = ["favor"] * 5 + ["against"] * 5
+    ngram = train_model(texts, labels, "stargate")
+    ngram.views["words"].weights[next(iter(ngram.views["words"].weights))] = [0.0]
+    bundle = trained_stance.TrainedLearnedStance(train_head(texts, labels, "stargate", "Stargate", model=model), ngram)
+    path = trained_stance.save(bundle, tmp_path)
+    assert path.name.endswith(f"-{bundle.version}.json")
+    assert trained_stance.load(path).version == bundle.version
+    assert trained_stance.load_all(tmp_path, model.version)["stargate"].version == bundle.version
+
+
 def test_with_rules_moves_towards_the_rule_side() -> None:
     from monitor.analysis.learned import with_rules
 

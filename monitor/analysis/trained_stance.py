@@ -44,8 +44,11 @@ class TrainedLearnedStance:
 
     @cached_property
     def version(self) -> str:
-        """A hash of the whole model (computed once: it is stamped on every score)."""
-        payload = json.dumps(self.to_json(), sort_keys=True).encode()
+        """A hash of the whole model as its file keeps it (computed once: it is stamped on every
+        score). The file rounds the floats, so the hash is of the model read back from that form:
+        the version printed at training and in the file's name is the one its scores carry."""
+        saved = TrainedLearnedStance.from_json(self.to_json()).to_json()
+        payload = json.dumps(saved, sort_keys=True).encode()
         return "lh-" + hashlib.sha256(payload).hexdigest()[:10]
 
     def probabilities(self, texts: Sequence[str], features: np.ndarray) -> np.ndarray:
@@ -92,6 +95,16 @@ def save(model: TrainedLearnedStance, models_dir: Path) -> Path:
     return save_current(Path(models_dir) / FOLDER / model.target_id, model.version, model.to_json())
 
 
+def current_path(models_dir: Path, target_id: str) -> Path | None:
+    """The file of the target's current model (None without one)."""
+    return current_file(Path(models_dir) / FOLDER / target_id)
+
+
+def load(path: Path) -> TrainedLearnedStance:
+    """A saved model (ValueError, OSError or KeyError when the file is not one)."""
+    return TrainedLearnedStance.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
 def load_all(models_dir: Path, base_version: str) -> dict[str, TrainedLearnedStance]:
     """The current model of each target trained on this learned model version (others are skipped
     with a warning: a head only fits the features it was trained on)."""
@@ -102,7 +115,7 @@ def load_all(models_dir: Path, base_version: str) -> dict[str, TrainedLearnedSta
         if path is None:
             continue
         try:
-            model = TrainedLearnedStance.from_json(json.loads(path.read_text(encoding="utf-8")))
+            model = load(path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("stance model %s skipped: %s", path, exc)
             continue
