@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import errno
 import io
 import json
@@ -924,8 +925,9 @@ def status(app: AppContext, as_json: bool) -> None:
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Re-analyse every post, not only those with old versions.")
 @click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None, help=ANALYZER_OPTION_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print what was rescored as JSON.")
 @pass_app
-def rescore(app: AppContext, everything: bool, analyzer: str | None) -> None:
+def rescore(app: AppContext, everything: bool, analyzer: str | None, as_json: bool) -> None:
     """Recompute target matches, sentiment and stance from the stored posts (no re-collecting).
 
     Run it after changing targets or aliases in the config, training a stance model or choosing
@@ -946,6 +948,9 @@ def rescore(app: AppContext, everything: bool, analyzer: str | None) -> None:
     finally:
         pool.close()
     app.tidy_store()
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        return
     app.err.print(f"rescored {report.rescored} of {report.candidates} candidate posts; mentions "
                   f"{report.mentions_before} -> {report.mentions_after}", markup=False)
 

@@ -104,7 +104,8 @@ def test_stored_scores_say_which_analyzer_and_rescore_switches(cli, tmp_path: Pa
     assert result.exit_code == 0 and "rescored 3 of 3" in result.output, result.output
     with Store(data_dir).read() as con:
         assert {r[0] for r in con.execute(scorers).fetchall()} == {"vader", "stance-rules"}
-    assert "rescored 0 of 0" in cli("rescore", "--analyzer", "vader", config=learned_config).output
+    assert json.loads(cli("rescore", "--analyzer", "vader", "--json", config=learned_config).output) == {
+        "candidates": 0, "rescored": 0, "mentions_before": 6, "mentions_after": 6}
     assert "rescored 3 of 3" in cli("rescore", config=learned_config).output  # back to the configured one
 
 
