@@ -848,8 +848,10 @@ def _say_rows(app: AppContext, result: QueryResult, shown: list[tuple[Any, ...]]
 
 
 @main.command()
-@click.option("--output", "-o", required=True, metavar="FILE",
-              help="File to write ('-' for standard output). Its ending (.csv, .parquet, .jsonl) chooses the format.")
+@click.argument("file", required=False, metavar="[FILE]")
+@click.option("--output", "-o", default=None, metavar="FILE",
+              help="File to write ('-' for standard output), the same as FILE. Its ending (.csv, .parquet, .jsonl) "
+                   "chooses the format.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
               help="Format, when the file name does not say it (default for '-': csv).")
 @click.option("--flat", is_flag=True, help="One row per (post, target) with the target's alias, sentiment and stance "
@@ -862,11 +864,24 @@ def _say_rows(app: AppContext, result: QueryResult, shown: list[tuple[Any, ...]]
 @click.option("--until", default=None, help="Up to (not including): the same forms as --since. Default: no end.")
 @click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable: any of them).")
 @pass_app
-def export(app: AppContext, output: str, fmt: str | None, flat: bool, targets: tuple[str, ...], since: str,
-           until: str | None, platforms: tuple[str, ...]) -> None:
-    """Export posts with their mentions and scores: one row per post (mentions as a list; JSON text
-    in CSV), or with --flat one row per (post, target). Times are UTC, ISO 8601 with Z."""
+def export(app: AppContext, file: str | None, output: str | None, fmt: str | None, flat: bool,
+           targets: tuple[str, ...], since: str, until: str | None, platforms: tuple[str, ...]) -> None:
+    """Export posts with their mentions and scores to FILE: one row per post (mentions as a list;
+    JSON text in CSV), or with --flat one row per (post, target). Times are UTC, ISO 8601 with Z.
+
+    \b
+    Examples:
+      monitor export posts.parquet
+      monitor export --flat --target musk --since 30d musk.csv
+      monitor export - --format jsonl | jq .text
+    """
     from monitor.export import ExportFilter, export_posts, format_for
+
+    if file and output and file != output:
+        raise click.UsageError(f"two files to write: {file} and --output {output}; give one")
+    output = file or output
+    if not output:
+        raise click.UsageError("say where to write: monitor export FILE (or -o FILE; '-' for standard output)")
 
     try:
         fmt = format_for(output, fmt)

@@ -35,6 +35,11 @@ def test_the_format_follows_the_file_name(cli, stored: None, tmp_path: Path) -> 
     unknown = cli("export", "-o", str(tmp_path / "posts.txt"))
     assert unknown.exit_code == 2 and "--format" in unknown.output
     assert cli("export", "-o", str(tmp_path / "posts.txt"), "--format", "csv").exit_code == 0
+    # the file may also be named as an argument, as in `monitor import FILE`; never twice, never not at all
+    assert cli("export", str(tmp_path / "again.csv")).exit_code == 0
+    assert (tmp_path / "again.csv").read_bytes() == out.read_bytes()
+    assert "give one" in cli("export", str(tmp_path / "a.csv"), "-o", str(tmp_path / "b.csv")).output
+    assert "monitor export FILE" in cli("export").output
 
 
 def _export(cli, path: Path, *args: str) -> Path:
