@@ -117,7 +117,9 @@ def test_a_file_with_no_good_record_fails(config, data_dir: Path, tmp_path: Path
     store = Store(data_dir)
     header, bad = Importer(config, store).import_paths([header_only, broken], fmt="auto")
     assert header.failed and header.skipped == "no posts in this file (read as csv)"
-    assert bad.failed and bad.skipped.startswith("no post could be read (2 bad records): missing")
+    # the first bad record is named whole: file, line, field and reason
+    assert bad.failed and bad.skipped.startswith(
+        f"no post could be read (2 bad records); the first: {broken}:1: field 'created_at': missing")
     assert stored(store, "SELECT status FROM imports ORDER BY path") == [("failed",), ("failed",)]
 
 

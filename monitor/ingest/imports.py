@@ -291,7 +291,7 @@ def _read_outcome(reader: Reader, report: ImportReport) -> tuple[str, str | None
         return "complete", None
     if report.errors:
         first = report.error_samples[0] if report.error_samples else None
-        why = f": {first.reason}" if first is not None else ""
+        why = f"; the first: {first}" if first is not None else ""
         reason = f"no post could be read ({report.errors} bad records){why}"
     elif NOTHING_TO_IMPORT in reader.description.lower():
         return "complete", None
