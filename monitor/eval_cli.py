@@ -589,7 +589,7 @@ def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str,
     from monitor.analysis import trained_stance
     from monitor.analysis.stamps import WEIGHTS_DIR, learned_version
     from monitor.analysis.stance import RuleStance
-    from monitor.analysis.stance_model import current_model_path, load_model
+    from monitor.analysis.stance_model import StanceModelError, current_model_path, load_model
 
     row: dict[str, Any] = {"target": target_id, "note": None}
     if analyzer == "learned":
@@ -609,7 +609,7 @@ def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str,
     if path is not None:
         try:
             model = load_model(path)
-        except Exception as exc:  # any unreadable file is reported, not raised
+        except (StanceModelError, OSError, ValueError) as exc:
             row["note"] = f"model {path.name} unreadable ({safe(exc, one_line=True)}); not used"
         else:
             return row | _trained_row(model.name, model.version, model.meta, path)
