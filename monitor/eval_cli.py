@@ -587,7 +587,7 @@ def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str,
     one its trained head, else an n-gram model, else its zero-shot head; for VADER an n-gram model,
     else the rules."""
     from monitor.analysis import trained_stance
-    from monitor.analysis.stamps import WEIGHTS_DIR, learned_version
+    from monitor.analysis.stamps import WEIGHTS_DIR, learned_version, zero_shot_stance_version
     from monitor.analysis.stance import RuleStance
     from monitor.analysis.stance_model import StanceModelError, current_model_path, load_model
 
@@ -615,7 +615,8 @@ def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str,
             return row | _trained_row(model.name, model.version, model.meta, path)
     # No trained model: the analyzer's own zero-shot scorer.
     if analyzer == "learned":
-        return row | {"scorer": "learned", "version": base, "trained": None, "examples": {}, "file": None}
+        return row | {"scorer": "learned", "version": zero_shot_stance_version(base), "trained": None,
+                      "examples": {}, "file": None}
     return row | {"scorer": RuleStance.name, "version": RuleStance.version, "trained": None, "examples": {},
                   "file": None}
 

@@ -74,6 +74,29 @@ def test_a_long_post_is_read_to_its_end(config: Config) -> None:
     assert got[0][0] > model.sentiment([text])[0][0]  # more negative than the first 62 pieces alone
 
 
+def test_a_long_posts_zero_shot_stance_reads_the_target_and_not_the_rules(config: Config) -> None:
+    """A post longer than long_text_chars: the zero-shot head reads the sentences that name the
+    target, without the rules' shift (tuned on tweets, they read every sentence of a comment as
+    said about the target); a short post keeps both."""
+    from monitor.analysis.learned import softmax, with_rules
+
+    learned = make_analyzer(config, name="learned")
+    other = "The weather was lovely and everyone in the room seemed delighted with the catering. " * 3
+    about = "Elon Musk keeps breaking his promises about self-driving cars."
+    text = other + about
+    assert len(text) > learned.long_text_chars and learned._rule_scores([text], ["musk"]) == [0.0]
+    [musk] = learned.analyse(text, "en").targets
+    head = softmax(learned.model.encode([about], ["Elon Musk"]).stance_logits, learned.model.temperature("stance"))[0]
+    assert musk.stance.score == round(float(head[2] - head[0]), 4)
+    short = "Elon Musk keeps breaking his promises, what a wonderful guy"
+    rule = learned._rule_scores([short], ["musk"])[0]
+    assert rule != 0.0
+    [musk] = learned.analyse(short, "en").targets
+    head = with_rules(softmax(learned.model.encode([short], ["Elon Musk"]).stance_logits,
+                              learned.model.temperature("stance")), [rule])[0]
+    assert musk.stance.score == round(float(head[2] - head[0]), 4)
+
+
 def test_stance_threshold_and_cues(config: Config) -> None:
     strict = config.model_copy(deep=True)
     strict.analysis.stance_threshold = 1.0  # nothing is that sure: every stance is none
@@ -136,7 +159,8 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     analyzer = make_analyzer(config, data_dir / "models", "learned")
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == "stance-learned-head" and target.stance.label == "favor"
-    assert analyzer.stance_version("altman").startswith("lh-") and analyzer.stance_version("musk") == analyzer.version
+    assert analyzer.stance_version("altman").startswith("lh-")
+    assert analyzer.stance_version("musk") == analyzer.zero_shot_stance_version
     # One version everywhere: printed at training, in the file's name, on the scores, in `stance list`.
     assert f"learned model {target.stance.version}:" in result.output
     assert (data_dir / "models" / "stance-learned" / "altman" / "current").read_text().strip().endswith(
@@ -145,12 +169,14 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
         "targets"]}
     assert listed["altman"]["scorer"] == "stance-learned-head" and listed["altman"]["version"] == target.stance.version
     assert listed["altman"]["examples"] == {"favor": 6, "against": 6}
-    assert listed["musk"] == {"target": "musk", "note": None, "scorer": "learned", "version": analyzer.version,
+    assert listed["musk"] == {"target": "musk", "note": None, "scorer": "learned",
+                              "version": analyzer.zero_shot_stance_version,
                               "trained": None, "examples": {}, "file": None}
     # reset goes back to the learned model's zero-shot head (it used to miss the learned analyzer's models)
     assert "zero-shot scorer" in cli("stance", "reset", "--target", "altman", config=CONFIG_PATH).output
     assert not (data_dir / "models" / "stance-learned" / "altman" / "current").exists()
-    assert make_analyzer(config, data_dir / "models", "learned").stance_version("altman") == analyzer.version
+    assert make_analyzer(config, data_dir / "models", "learned").stance_version("altman") == \
+        analyzer.zero_shot_stance_version
 
 
 def test_summary_names_the_zero_shot_analyzer_and_no_trained_model(cli, tmp_path: Path) -> None:

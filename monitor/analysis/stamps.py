@@ -15,6 +15,10 @@ LEARNED = "learned"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
+# How the learned analyzer reads a zero-shot stance from its model, part of the stance version. z2: a
+# long post's stance reads the sentences that name the target, without the rules' shift (z1: the
+# post's first 62 word pieces, shifted).
+ZERO_SHOT_READING = "z2"
 
 
 def learned_version(weights_dir: Path, manifest: dict[str, Any] | None = None) -> str:
@@ -28,6 +32,11 @@ def learned_version(weights_dir: Path, manifest: dict[str, Any] | None = None) -
     if offsets:
         version += "-o" + hashlib.sha256(json.dumps(offsets).encode()).hexdigest()[:6]
     return version
+
+
+def zero_shot_stance_version(model_version: str) -> str:
+    """The version on the learned analyzer's zero-shot stance scores."""
+    return f"{model_version}-{ZERO_SHOT_READING}"
 
 
 def sentiment_stamp(config: Config, analyzer: str | None = None) -> tuple[str, str]:
