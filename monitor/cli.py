@@ -927,10 +927,11 @@ def _check_platforms(con: Any, platforms: tuple[str, ...]) -> None:
 def status(app: AppContext, as_json: bool) -> None:
     """Is the daemon running; per source the last run, its result, the next run and the last error;
     posts per hour; spool and database size; hours with gaps in coverage."""
-    from monitor.analysis.stamps import sentiment_stamp
+    from monitor.analysis.stamps import sentiment_stamp, zero_shot_stance_stamp
     from monitor.status import compute, render
 
-    data = compute(app.store, app.data_dir, sentiment_stamp=sentiment_stamp(app.config))
+    data = compute(app.store, app.data_dir, sentiment_stamp=sentiment_stamp(app.config),
+                   stance_stamp=zero_shot_stance_stamp(app.config))
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     else:

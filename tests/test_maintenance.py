@@ -101,6 +101,29 @@ def test_status_tells_which_stored_scores_an_earlier_analyzer_made(cli, data_dir
     assert "rescore" not in cli("status").output
 
 
+def test_status_tells_which_stored_zero_shot_stance_an_earlier_reading_made(cli, data_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    """The zero-shot stance can change version with the sentiment's unchanged (a new reading of the
+    model, new rules): status names the older scores; `monitor rescore` brings them up to date."""
+    from monitor.analysis.stance import RULES_NAME, RULES_VERSION
+
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", [post(1, "Altman is great"), post(2, "Elon Musk, again")])))
+    data = json.loads(cli("status", "--json").stdout)
+    assert data["zero_shot_stance"] == {"scorer": RULES_NAME, "version": RULES_VERSION}
+    assert data["zero_shot_stance_scorers"] == [
+        {"scorer": RULES_NAME, "version": RULES_VERSION, "scores": 2, "current": True}]
+    with Store(data_dir).write_connection() as con:  # as an earlier version of the tool left one
+        con.execute("UPDATE target_scores SET stance_scorer_version = 'z0' WHERE post_key = (SELECT min(post_key) "
+                    "FROM target_scores)")
+    data = json.loads(cli("status", "--json").stdout)
+    assert {(s["version"], s["current"]) for s in data["zero_shot_stance_scorers"]} == {
+        (RULES_VERSION, True), ("z0", False)}
+    out = " ".join(cli("status").output.split())
+    assert "zero-shot stance of an earlier version" in out and "1 by z0" in out and "`monitor rescore`" in out
+    assert json.loads(cli("rescore", "--json").stdout)["rescored"] == 1
+    assert "rescore" not in cli("status").output
+
+
 def watched_twice(config, data_dir: Path, tmp_path: Path, records: list[dict], kind: str, caplog,
                   now: datetime | None = None) -> tuple[Store, list[tuple[str, str]]]:
     """Import ``records``, let the daemon look for events of ``kind`` (spike, voice) twice at ``now``

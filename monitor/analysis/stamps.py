@@ -39,6 +39,19 @@ def zero_shot_stance_version(model_version: str) -> str:
     return f"{model_version}-{ZERO_SHOT_READING}"
 
 
+def zero_shot_stance_stamp(config: Config, analyzer: str | None = None) -> tuple[str, str]:
+    """(scorer, version) on the stance rows the analyzer ``analyzer`` (default: the config's) writes
+    for a target without a trained model."""
+    wanted = analyzer or config.analysis.analyzer
+    if wanted == LEARNED:
+        return LEARNED, zero_shot_stance_version(learned_version(WEIGHTS_DIR))
+    if wanted == "vader":
+        from monitor.analysis.stance import RULES_NAME, RULES_VERSION
+
+        return RULES_NAME, RULES_VERSION
+    raise ValueError(f"unknown analyzer '{wanted}'")
+
+
 def sentiment_stamp(config: Config, analyzer: str | None = None) -> tuple[str, str]:
     """(scorer, version) of the analyzer ``analyzer`` (default: the config's) on sentiment rows."""
     wanted = analyzer or config.analysis.analyzer
