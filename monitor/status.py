@@ -193,10 +193,9 @@ def _print_stale_scores(data: dict[str, Any], console: Console) -> None:
     old_stance = [s for s in data.get("zero_shot_stance_scorers", []) if s["current"] is False]
     if old_stance:
         zero_shot = data["zero_shot_stance"]
-        listed = "; ".join(f"{s['scores']:,} by {s['version']}" for s in old_stance)
-        console.print(Text(f"Stored zero-shot stance of an earlier version than {zero_shot['scorer']} "
-                           f"{zero_shot['version']}'s: {listed} (post, target) scores. `monitor rescore` scores them "
-                           "again."))
+        listed = "; ".join(f"{s['scores']:,} (post, target) scores by {s['version']}" for s in old_stance)
+        console.print(Text(f"Stored zero-shot stance of an earlier version: {listed} (now {zero_shot['scorer']} "
+                           f"{zero_shot['version']}). `monitor rescore` scores them again."))
 
 
 def render(data: dict[str, Any], console: Console) -> None:

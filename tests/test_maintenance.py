@@ -119,7 +119,7 @@ def test_status_tells_which_stored_zero_shot_stance_an_earlier_reading_made(cli,
     assert {(s["version"], s["current"]) for s in data["zero_shot_stance_scorers"]} == {
         (RULES_VERSION, True), ("z0", False)}
     out = " ".join(cli("status").output.split())
-    assert "zero-shot stance of an earlier version" in out and "1 by z0" in out and "`monitor rescore`" in out
+    assert "zero-shot stance of an earlier version: 1 (post, target) scores by z0" in out and "`monitor rescore`" in out
     assert json.loads(cli("rescore", "--json").stdout)["rescored"] == 1
     assert "rescore" not in cli("status").output
 
