@@ -179,7 +179,8 @@ def test_sentiment_offsets_shift_the_decision_and_the_version(model: LearnedMode
     assert np.allclose(less_negative[:, NEGATIVE] / less_negative[:, NEUTRAL],
                        np.exp(-2.0) * plain[:, NEGATIVE] / plain[:, NEUTRAL], rtol=1e-4)
     assert plain_version != shifted_version and shifted_version.startswith(manifest["recipe_version"] + "-")
-    assert model.version != plain_version or not manifest.get("sentiment_offsets")
+    assert (model.version != plain_version) == any(manifest.get("sentiment_offsets") or [])
+    assert "-o" not in plain_version  # offsets of 0 change nothing and do not mark the version
 
 
 def test_fit_offsets_balances_recall_and_prefers_the_smallest_shift() -> None:

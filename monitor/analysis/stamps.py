@@ -29,7 +29,7 @@ def learned_version(weights_dir: Path, manifest: dict[str, Any] | None = None) -
     digest = hashlib.sha256((weights_dir / MODEL_FILE).read_bytes()).hexdigest()[:10]
     version = f"{manifest.get('recipe_version', 'v0')}-{digest}"
     offsets = manifest.get("sentiment_offsets")
-    if offsets:
+    if offsets and any(offsets):  # offsets of 0 change nothing: no mark
         version += "-o" + hashlib.sha256(json.dumps(offsets).encode()).hexdigest()[:6]
     return version
 
