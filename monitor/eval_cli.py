@@ -563,7 +563,7 @@ def stance_list(analyzer: str | None, as_json: bool) -> None:
     `bootstrap`), or the analyzer's zero-shot scorer."""
     app = _app()
     name = analyzer or app.config.analysis.analyzer
-    rows = [_stance_scorer(_models_dir(app), name, target.id) for target in app.config.targets]
+    rows = [_stance_scorer(app.config, _models_dir(app), name, target.id) for target in app.config.targets]
     if as_json:
         click.echo(json.dumps({"analyzer": name, "targets": rows}, indent=2))
         return
@@ -582,13 +582,12 @@ def stance_list(analyzer: str | None, as_json: bool) -> None:
             app.console.print(Text(f"{row['target']}: {row['note']}"))
 
 
-def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str, Any]:
+def _stance_scorer(config: Config, models_dir: Path, analyzer: str, target_id: str) -> dict[str, Any]:
     """What scores a target's stance with ``analyzer``, as the analyzers choose it: for the learned
     one its trained head, else an n-gram model, else its zero-shot head; for VADER an n-gram model,
     else the rules."""
     from monitor.analysis import trained_stance
-    from monitor.analysis.stamps import WEIGHTS_DIR, learned_version, zero_shot_stance_version
-    from monitor.analysis.stance import RuleStance
+    from monitor.analysis.stamps import WEIGHTS_DIR, learned_version, zero_shot_stance_stamp
     from monitor.analysis.stance_model import StanceModelError, current_model_path, load_model
 
     row: dict[str, Any] = {"target": target_id, "note": None}
@@ -613,12 +612,8 @@ def _stance_scorer(models_dir: Path, analyzer: str, target_id: str) -> dict[str,
             row["note"] = f"model {path.name} unreadable ({safe(exc, one_line=True)}); not used"
         else:
             return row | _trained_row(model.name, model.version, model.meta, path)
-    # No trained model: the analyzer's own zero-shot scorer.
-    if analyzer == "learned":
-        return row | {"scorer": "learned", "version": zero_shot_stance_version(base), "trained": None,
-                      "examples": {}, "file": None}
-    return row | {"scorer": RuleStance.name, "version": RuleStance.version, "trained": None, "examples": {},
-                  "file": None}
+    scorer, version = zero_shot_stance_stamp(config, analyzer)  # no trained model: the analyzer's own
+    return row | {"scorer": scorer, "version": version, "trained": None, "examples": {}, "file": None}
 
 
 def _trained_row(scorer: str, version: str, meta: dict[str, Any], path: Path) -> dict[str, Any]:
