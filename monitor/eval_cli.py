@@ -97,6 +97,8 @@ def _model_options(func: Any) -> Any:
         click.option("--dry-run", is_flag=True, help="Train and measure, but do not save or switch to the model."),
         click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
                      help="The analyzer the model is for (default: the config's analysis.analyzer)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the model's scorer, version, file and --eval figures as JSON (progress to stderr)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -301,7 +303,7 @@ def stance_group() -> None:
                    "default 0.3, chosen on P-Stance Trump validation data).")
 def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None, label_map: str | None,
                  target_prefix: bool, all_rows: bool, c_value: float, char_c: float, eval_file: Path | None,
-                 dry_run: bool, analyzer: str | None, head_weight: float | None) -> None:
+                 dry_run: bool, analyzer: str | None, as_json: bool, head_weight: float | None) -> None:
     """Train a stance model for one target from labelled FILE.
 
     \b
@@ -328,14 +330,13 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     config: Config = app.config
     _configured(config, target_id)
     rows = _training_rows(_read(file, fmt, labels_path, label_map, target_prefix), file, config, target_id, all_rows)
-    console: Console = app.console
+    console: Console = app.err if as_json else app.console
     counts = Counter(e.label for e in rows)
     console.print(Text(f"training '{target_id}' on {len(rows):,} labelled texts "
                        f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})..."))
     trained = _fit_stance_model(console, config, rows, target_id, file.name, analyzer, head_weight, c_value, char_c)
-    if eval_file is not None:
-        _print_held_out_score(console, trained, _read(eval_file, "auto", None, label_map, target_prefix), eval_file)
-    _save_stance_model(console, app, trained, target_id, dry_run)
+    held = None if eval_file is None else (_read(eval_file, "auto", None, label_map, target_prefix), eval_file)
+    _finish_training(app, console, trained, target_id, held, dry_run, as_json, counts)
 
 
 def _fit_stance_model(console: Console, config: Config, rows: list[Example], target_id: str, source: str,
@@ -358,12 +359,24 @@ def _fit_stance_model(console: Console, config: Config, rows: list[Example], tar
     return model
 
 
-def _save_stance_model(console: Console, app: Any, trained: Any, target_id: str, dry_run: bool) -> None:
+def _finish_training(app: Any, console: Console, trained: Any, target_id: str, held: tuple[Dataset, Path] | None,
+                     dry_run: bool, as_json: bool, examples: Counter[str | None]) -> None:
+    """Measure a new model on the --eval file, save it (unless a dry run), and with --json say so."""
+    figures = None if held is None else _print_held_out_score(console, trained, *held)
+    path = _save_stance_model(console, app, trained, target_id, dry_run)
+    if as_json:
+        click.echo(json.dumps({"target": target_id, "scorer": trained.name, "version": trained.version,
+                               "file": None if path is None else str(path),
+                               "examples": {str(k): v for k, v in sorted(examples.items(), key=str)},
+                               "eval": figures}, indent=2))
+
+
+def _save_stance_model(console: Console, app: Any, trained: Any, target_id: str, dry_run: bool) -> Path | None:
     from monitor.analysis.stance_model import LinearStanceModel, save_model
 
     if dry_run:
         console.print("dry run: model not saved")
-        return
+        return None
     if isinstance(trained, LinearStanceModel):
         path = save_model(trained, _models_dir(app))
     else:
@@ -372,6 +385,7 @@ def _save_stance_model(console: Console, app: Any, trained: Any, target_id: str,
         path = trained_stance.save(trained, _models_dir(app))
     console.print(Text(f"saved {path} (now current for '{target_id}'). "
                        "Run `monitor rescore` to re-score stored posts."))
+    return path
 
 
 def _train_learned_head(console: Console, rows: list[Example], config: Config, target_id: str,
@@ -421,7 +435,7 @@ def _print_trained_model(console: Console, model: LinearStanceModel, source: str
                            + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())))
 
 
-def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file: Path) -> None:
+def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file: Path) -> dict[str, Any]:
     """The new model measured on the --eval file (binary when its gold labels have no 'none')."""
     gold = [e for e in held.examples if e.label is not None]
     if held.task != "stance" or not gold:
@@ -441,6 +455,7 @@ def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file
     console.print(Text(f"on {eval_file.name} ({m['n']:,} rows): F_avg {m['f_avg']:.3f} "
                        f"(F1 favor {m['f1_favor']:.3f}, F1 against {m['f1_against']:.3f}), "
                        f"accuracy {m['accuracy']:.3f}", style="bold"))
+    return m
 
 
 @stance_group.command("bootstrap")
@@ -460,7 +475,7 @@ def _print_held_out_score(console: Console, model: Any, held: Dataset, eval_file
 @_model_options
 def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: tuple[str, ...],
                      from_file: Path | None, max_posts: int, self_training: bool, eval_file: Path | None,
-                     dry_run: bool, analyzer: str | None) -> None:
+                     dry_run: bool, analyzer: str | None, as_json: bool) -> None:
     """Learn a target's stance from its own posts, without labelling any (weak supervision).
 
     \b
@@ -482,7 +497,7 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
     app = _app()
     config: Config = app.config
     _configured(config, target_id)
-    console: Console = app.console
+    console: Console = app.err if as_json else app.console
     texts = _bootstrap_texts(app, target_id, from_file, max_posts)
     base = make_analyzer(config, None, analyzer)  # zero-shot: no trained model of the target
     favor, against = base.rule_stance.cues(target_id)
@@ -500,9 +515,8 @@ def stance_bootstrap(target_id: str, favor_cues: tuple[str, ...], against_cues: 
             f"too few posts with cues of each side (favor {sides['favor']}, against {sides['against']}); add "
             "cues the target's supporters and critics use, e.g. --favor '#SupportX\\b' --against '#StopX\\b'")
     trained = _fit_stance_model(console, config, rows, target_id, "bootstrap", analyzer)
-    if eval_file is not None:
-        _print_held_out_score(console, trained, _read(eval_file, "auto", None, None, False), eval_file)
-    _save_stance_model(console, app, trained, target_id, dry_run)
+    held = None if eval_file is None else (_read(eval_file, "auto", None, None, False), eval_file)
+    _finish_training(app, console, trained, target_id, held, dry_run, as_json, sides)
 
 
 def _bootstrap_texts(app: Any, target_id: str, from_file: Path | None, max_posts: int) -> list[str]:

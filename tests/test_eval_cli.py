@@ -23,6 +23,7 @@ class App:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
         self.console = Console(width=140, force_terminal=False, color_system=None)
+        self.err = Console(width=140, force_terminal=False, color_system=None, stderr=True)
 
     @cached_property
     def config(self) -> Config:
@@ -132,6 +133,11 @@ def test_stance_train_list_reset(run, tmp_path: Path) -> None:  # type: ignore[n
     assert "F_avg 1.000" in dry.output and "not saved" in dry.output
     assert "5-fold cross-validation" in dry.output and "combined" in dry.output
     assert not (tmp_path / "data" / "models").exists()
+    as_json = run("stance", "train", "--target", "altman", str(labels), "--eval", str(labels), "--dry-run", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)  # progress went to stderr: stdout is the JSON alone
+    assert report["target"] == "altman" and report["file"] is None and report["eval"]["f_avg"] == 1.0
+    assert report["scorer"] == "stance-linear" and report["version"] and report["examples"]["favor"] == 24
     result = run("stance", "train", "--target", "altman", str(labels))
     assert result.exit_code == 0, result.output
     folder = tmp_path / "data" / "models" / "stance" / "altman"
