@@ -692,8 +692,26 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    warnings = _summary_warnings(app, data, outdated_lake)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render(data, app.console, warnings)
+
+
+def _summary_warnings(app: AppContext, data: dict[str, Any], outdated_lake: bool) -> list[str]:
+    """What the summary's reader should know first: stance from an earlier analyzer or version, a lake
+    attached by an earlier version, batches waiting in the spool (also added to ``data``)."""
+    from monitor.analysis.stamps import zero_shot_stance_stamp
+    from monitor.summary import earlier_stance_warning
+
     batches, size = app.store.spool_size()
     warnings = []
+    current = zero_shot_stance_stamp(app.config)
+    data["zero_shot_stance"] = {"scorer": current[0], "version": current[1]}
+    earlier = earlier_stance_warning(data["targets"], current)
+    if earlier:
+        warnings.append(earlier)
     if outdated_lake:
         warnings.append("The lake's views in the database are from an earlier version: run `monitor lake attach "
                         "--lake PATH` again (then its summary files make this faster).")
@@ -701,10 +719,7 @@ def summary(app: AppContext, since: str, until: str | None, targets: tuple[str, 
         warnings.append(f"{batches} batches ({size / 1e6:.1f} MB) are waiting in the spool because the database "
                         "was locked; they are applied when the lock is free.")
     data["spool"] = {"batches": batches, "bytes": size}
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        render(data, app.console, warnings)
+    return warnings
 
 
 def schema_relations() -> tuple[list[str], list[str]]:

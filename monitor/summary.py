@@ -1197,6 +1197,22 @@ def _words_table(targets: list[dict[str, Any]], words: dict[str, dict[str, list[
     return table
 
 
+def earlier_stance_warning(targets: list[dict[str, Any]], current: tuple[str, str]) -> str | None:
+    """A warning when zero-shot stance in these figures was scored by another analyzer or version than
+    ``current`` (scorer, version), the configured one: after an upgrade, until `monitor rescore`."""
+    earlier: dict[str, int] = {}
+    for t in targets:
+        for s in t["stance_scorers"]:
+            if s["scorer"] in ZERO_SHOT_STANCE_SCORERS and (s["scorer"], s["version"]) != tuple(current):
+                key = f"{s['scorer']} {s['version']}"
+                earlier[key] = earlier.get(key, 0) + s["posts"]
+    if not earlier:
+        return None
+    listed = ", ".join(f"{k} ({v:,} scores)" for k, v in sorted(earlier.items()))
+    return (f"Some or all stance here was scored by another analyzer or version than the configured one ({current[0]} "
+            f"{current[1]}): {listed}. `monitor rescore` scores the stored posts again.")
+
+
 def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> None:
     # What the stance figures rest on: a zero-shot analyzer (the learned model, or VADER's rules), or a
     # model trained on the user's labels.

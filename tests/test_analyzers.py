@@ -129,7 +129,15 @@ def test_stored_scores_say_which_analyzer_and_rescore_switches(cli, tmp_path: Pa
         assert {r[0] for r in con.execute(scorers).fetchall()} == {"vader", "stance-rules"}
     assert json.loads(cli("rescore", "--analyzer", "vader", "--json", config=learned_config).output) == {
         "candidates": 0, "rescored": 0, "mentions_before": 6, "mentions_after": 6}
+    # the summary says its stance came from another analyzer than the configured one, until a rescore
+    summary = " ".join(cli("summary", config=learned_config).output.split())
+    assert "stance here was scored by another analyzer or version than the configured one (learned" in summary
+    assert "stance-rules" in summary and "`monitor rescore`" in summary
     assert "rescored 3 of 3" in cli("rescore", config=learned_config).output  # back to the configured one
+    assert "another analyzer or version" not in cli("summary", config=learned_config).output
+    current = json.loads(cli("summary", "--json", config=learned_config).output)["zero_shot_stance"]
+    analyzer = make_analyzer(load_config(learned_config))
+    assert current == {"scorer": "learned", "version": analyzer.stance_version("musk")}
 
 
 @pytest.mark.parametrize("name", ["learned", "vader"])
