@@ -1197,18 +1197,24 @@ def _words_table(targets: list[dict[str, Any]], words: dict[str, dict[str, list[
     return table
 
 
+def _zero_shot_scores(targets: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Stance scores per (scorer, version) of the zero-shot analyzers, over every target."""
+    counts: dict[tuple[str, str], int] = {}
+    for t in targets:
+        for s in t["stance_scorers"]:
+            if s["scorer"] in ZERO_SHOT_STANCE_SCORERS:
+                key = (s["scorer"], s["version"])
+                counts[key] = counts.get(key, 0) + s["posts"]
+    return counts
+
+
 def earlier_stance_warning(targets: list[dict[str, Any]], current: tuple[str, str]) -> str | None:
     """A warning when zero-shot stance in these figures was scored by another analyzer or version than
     ``current`` (scorer, version), the configured one: after an upgrade, until `monitor rescore`."""
-    earlier: dict[str, int] = {}
-    for t in targets:
-        for s in t["stance_scorers"]:
-            if s["scorer"] in ZERO_SHOT_STANCE_SCORERS and (s["scorer"], s["version"]) != tuple(current):
-                key = f"{s['scorer']} {s['version']}"
-                earlier[key] = earlier.get(key, 0) + s["posts"]
+    earlier = {key: n for key, n in _zero_shot_scores(targets).items() if key != tuple(current)}
     if not earlier:
         return None
-    listed = ", ".join(f"{k} ({v:,} scores)" for k, v in sorted(earlier.items()))
+    listed = ", ".join(f"{scorer} {version} ({n:,} scores)" for (scorer, version), n in sorted(earlier.items()))
     return (f"Some or all stance here was scored by another analyzer or version than the configured one ({current[0]} "
             f"{current[1]}): {listed}. `monitor rescore` scores the stored posts again.")
 
@@ -1216,14 +1222,9 @@ def earlier_stance_warning(targets: list[dict[str, Any]], current: tuple[str, st
 def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> None:
     # What the stance figures rest on: a zero-shot analyzer (the learned model, or VADER's rules), or a
     # model trained on the user's labels.
-    zero_shot: dict[str, int] = {}
-    for t in targets:
-        for s in t["stance_scorers"]:
-            if s["scorer"] in ZERO_SHOT_STANCE_SCORERS:
-                key = f"{s['scorer']} {s['version']}"
-                zero_shot[key] = zero_shot.get(key, 0) + s["posts"]
+    zero_shot = _zero_shot_scores(targets)
     if zero_shot:
-        used = ", ".join(f"{k} ({v:,} scores)" for k, v in sorted(zero_shot.items()))
+        used = ", ".join(f"{scorer} {version} ({n:,} scores)" for (scorer, version), n in sorted(zero_shot.items()))
         console.print(literal(f"Stance by the zero-shot analyzer: {used}", style="dim"))
     reporting = sum(s["posts"] for t in targets for s in t["stance_scorers"] if s["scorer"] == REPORTING_STANCE_SCORER)
     if reporting:
