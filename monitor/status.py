@@ -72,19 +72,20 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None,
     result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in figures["voices"]]
     result["alerts"] = figures["alerts"]
     result["lake"] = figures["lake"]
-    result["sentiment_analyzer"] = None if sentiment_stamp is None else \
-        {"scorer": sentiment_stamp[0], "version": sentiment_stamp[1]}
-    result["sentiment_scorers"] = [
-        {"scorer": scorer, "version": version, "posts": posts,
-         "current": None if sentiment_stamp is None else (scorer, version) == tuple(sentiment_stamp)}
-        for scorer, version, posts in figures["scorers"]]
-    result["zero_shot_stance"] = None if stance_stamp is None else \
-        {"scorer": stance_stamp[0], "version": stance_stamp[1]}
-    result["zero_shot_stance_scorers"] = [
-        {"scorer": scorer, "version": version, "scores": scores,
-         "current": None if stance_stamp is None else (scorer, version) == tuple(stance_stamp)}
-        for scorer, version, scores in figures["stance_scorers"]]
+    result["sentiment_analyzer"], result["sentiment_scorers"] = _versions(sentiment_stamp, figures["scorers"], "posts")
+    result["zero_shot_stance"], result["zero_shot_stance_scorers"] = _versions(stance_stamp, figures["stance_scorers"],
+                                                                               "scores")
     return result
+
+
+def _versions(stamp: tuple[str, str] | None, rows: list[tuple[str, str, int]],
+              counted: str) -> tuple[dict[str, str] | None, list[dict[str, Any]]]:
+    """The configured (scorer, version) and the stored ones, each with its count and whether it is
+    the configured one (None when no stamp is given)."""
+    configured = None if stamp is None else {"scorer": stamp[0], "version": stamp[1]}
+    return configured, [{"scorer": scorer, "version": version, counted: n,
+                         "current": None if stamp is None else (scorer, version) == tuple(stamp)}
+                        for scorer, version, n in rows]
 
 
 def _read_figures(con: duckdb.DuckDBPyConnection, now: datetime, zero_shot_scorer: str | None) -> dict[str, Any]:

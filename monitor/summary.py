@@ -1208,15 +1208,18 @@ def _zero_shot_scores(targets: list[dict[str, Any]]) -> dict[tuple[str, str], in
     return counts
 
 
+def _listed(counts: dict[tuple[str, str], int]) -> str:
+    return ", ".join(f"{scorer} {version} ({n:,} scores)" for (scorer, version), n in sorted(counts.items()))
+
+
 def earlier_stance_warning(targets: list[dict[str, Any]], current: tuple[str, str]) -> str | None:
     """A warning when zero-shot stance in these figures was scored by another analyzer or version than
     ``current`` (scorer, version), the configured one: after an upgrade, until `monitor rescore`."""
     earlier = {key: n for key, n in _zero_shot_scores(targets).items() if key != tuple(current)}
     if not earlier:
         return None
-    listed = ", ".join(f"{scorer} {version} ({n:,} scores)" for (scorer, version), n in sorted(earlier.items()))
     return (f"Some or all stance here was scored by another analyzer or version than the configured one ({current[0]} "
-            f"{current[1]}): {listed}. `monitor rescore` scores the stored posts again.")
+            f"{current[1]}): {_listed(earlier)}. `monitor rescore` scores the stored posts again.")
 
 
 def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> None:
@@ -1224,8 +1227,7 @@ def _print_trained_scorers(targets: list[dict[str, Any]], console: Console) -> N
     # model trained on the user's labels.
     zero_shot = _zero_shot_scores(targets)
     if zero_shot:
-        used = ", ".join(f"{scorer} {version} ({n:,} scores)" for (scorer, version), n in sorted(zero_shot.items()))
-        console.print(literal(f"Stance by the zero-shot analyzer: {used}", style="dim"))
+        console.print(literal(f"Stance by the zero-shot analyzer: {_listed(zero_shot)}", style="dim"))
     reporting = sum(s["posts"] for t in targets for s in t["stance_scorers"] if s["scorer"] == REPORTING_STANCE_SCORER)
     if reporting:
         console.print(literal(f"Stance none for {reporting:,} news items: they report, they take no side "

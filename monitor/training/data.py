@@ -48,18 +48,24 @@ def sentiment_split(eval_dir: Path, split: str) -> list[Example]:
     return [Example(normalize_text(_unescape_semeval(t)), int(y)) for t, y in zip(texts, labels, strict=True)]
 
 
-def semeval2016(eval_dir: Path) -> list[Example]:
-    """SemEval-2016 Task 6 A, train + trial (the official training set), five targets, with NONE."""
-    out: list[Example] = []
+def semeval2016_rows(eval_dir: Path) -> list[list[str]]:
+    """The rows of SemEval-2016 Task 6 A train + trial (ID, Target, Tweet, Stance, Opinion towards,
+    Sentiment), the tweet without the task's collection tag (#SemST, on every tweet: no signal)."""
+    rows: list[list[str]] = []
     folder = eval_dir / "semeval2016_task6"
     for name in ("trainingdata-all-annotations.txt", "trialdata-all-annotations.txt"):
         raw = (folder / name).read_bytes().decode("utf-8", errors="replace")  # one file has stray latin-1 bytes
         for row in list(csv.reader(raw.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]:
-            if len(row) < 4 or row[3] not in STANCE_CODES:
-                continue
-            text = row[2].replace("#SemST", " ")  # the task's collection tag, on every tweet: no signal
-            out.append(Example(normalize_text(text), STANCE_CODES[row[3]], row[1]))
-    return out
+            if len(row) >= 3:
+                row[2] = row[2].replace("#SemST", " ")
+            rows.append(row)
+    return rows
+
+
+def semeval2016(eval_dir: Path) -> list[Example]:
+    """SemEval-2016 Task 6 A, train + trial (the official training set), five targets, with NONE."""
+    return [Example(normalize_text(row[2]), STANCE_CODES[row[3]], row[1])
+            for row in semeval2016_rows(eval_dir) if len(row) >= 4 and row[3] in STANCE_CODES]
 
 
 def pstance(eval_dir: Path, target: str, split: str) -> list[Example]:

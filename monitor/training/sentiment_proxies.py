@@ -8,26 +8,19 @@ positive, below -0.5 negative, else neutral). AvgRec and accuracy, as the runtim
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from monitor.analysis.learned import WEIGHTS_DIR, LearnedModel
-from monitor.training import metrics
+from monitor.training import data, metrics
 
 SEMEVAL16_SENTIMENT = {"negative": 0, "neither": 1, "positive": 2}
 
 
 def semeval2016_sentiment(eval_dir: Path) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    for name in ("trainingdata-all-annotations.txt", "trialdata-all-annotations.txt"):
-        raw = (eval_dir / "semeval2016_task6" / name).read_bytes().decode("utf-8", errors="replace")
-        for row in list(csv.reader(raw.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]:
-            label = SEMEVAL16_SENTIMENT.get(row[5].strip().lower()) if len(row) > 5 else None
-            if label is not None:
-                texts.append(row[2].replace("#SemST", " "))
-                labels.append(label)
-    return texts, labels
+    rows = [row for row in data.semeval2016_rows(eval_dir)
+            if len(row) > 5 and row[5].strip().lower() in SEMEVAL16_SENTIMENT]
+    return [row[2] for row in rows], [SEMEVAL16_SENTIMENT[row[5].strip().lower()] for row in rows]
 
 
 def vader_tweets(eval_dir: Path) -> tuple[list[str], list[int]]:
