@@ -149,7 +149,8 @@ def test_make_analyzer_by_name(config: Config, name: str) -> None:
         make_analyzer(config, name="nosuch")
 
 
-def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir: Path) -> None:
+def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     favor = ["Sam Altman is a visionary leader", "Grateful for Sam Altman, he gets it right",
              "Altman keeps delivering, impressive work", "Sam Altman deserves all the credit",
              "So glad Altman is running OpenAI", "Altman made the right call again"]
@@ -159,9 +160,12 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     labels = tmp_path / "altman.csv"
     labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in favor)
                       + "".join(f'"{t}",against\n' for t in against), encoding="utf-8")
+    # Without torch (as in the core install) the learned part is a head over the shipped model's features.
+    monkeypatch.setattr("monitor.eval_cli._torch_installed", lambda: False)
     result = cli("stance", "train", "--target", "altman", str(labels), config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
     assert "learned model lh-" in result.output and "head weight 0.3" in result.output
+    assert "torch is not installed" in result.output and "'.[stance]'" in result.output
     assert (data_dir / "models" / "stance-learned" / "altman" / "current").is_file()
     config = load_config(CONFIG_PATH)
     analyzer = make_analyzer(config, data_dir / "models", "learned")

@@ -157,11 +157,28 @@ class LearnedAnalyzer(Analyzer):
 
     def _stances(self, texts: list[str], target_ids: list[str], read: list[str] | None = None) -> list[StanceResult]:
         """Stance of each (text, target): one pass of the model over the pairs; a target's model
-        trained on the user's labels reads the same pass's features of the whole text, the
-        zero-shot head ``read`` (default: the whole text too)."""
+        trained on the user's labels reads the same pass's features of the whole text (a head) or
+        runs its own encoder (and the pass skips its pairs), the zero-shot head ``read`` (default:
+        the whole text too)."""
+        read = read or texts
+        own = {t for t in set(target_ids) if t in self.trained and not self.trained[t].needs_features}
+        results: list[StanceResult | None] = [None] * len(texts)
+        for target_id in own:
+            rows = [k for k, t in enumerate(target_ids) if t == target_id]
+            for k, result in zip(rows, self.trained[target_id].results([texts[k] for k in rows], None), strict=True):
+                results[k] = result
+        shared = [k for k, t in enumerate(target_ids) if t not in own]
+        for k, result in zip(shared, self._shared_pass([texts[k] for k in shared], [target_ids[k] for k in shared],
+                                                       [read[k] for k in shared]), strict=True):
+            results[k] = result
+        done = [r for r in results if r is not None]
+        assert len(done) == len(texts), "every pair is scored by its own encoder or the shared pass"
+        return done
+
+    def _shared_pass(self, texts: list[str], target_ids: list[str], read: list[str]) -> list[StanceResult]:
+        """The shipped model's one pass over the pairs: zero-shot stance, or a trained head over its features."""
         if not texts:
             return []
-        read = read or texts
         inputs = [text if t in self.trained else part for text, part, t in zip(texts, read, target_ids, strict=True)]
         out = self.model.encode(inputs, [self.target_names.get(t, t) for t in target_ids])
         # The zero-shot rules know who a clause is about, the model how things are said: the rule

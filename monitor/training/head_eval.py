@@ -1,8 +1,9 @@
 """The trained-stance check: a per-target head (``monitor.analysis.learned_head``) over the shipped model, trained on
 P-Stance train (raw) and measured on P-Stance VAL, alone and blended with the n-gram model of
-``monitor.analysis.stance_model`` trained on the same file. F_avg with the binary decision (P-Stance has no none).
+``monitor.analysis.stance_model`` trained on the same file; with --fine-tune the target's own fine-tuned encoder
+(``target_encoder``) the same way. F_avg with the binary decision (P-Stance has no none).
 
-    python -m monitor.training.head_eval ../shared/eval [--targets trump,biden,bernie] [--weights DIR]
+    python -m monitor.training.head_eval ../shared/eval [--targets trump,biden,bernie] [--weights DIR] [--fine-tune]
 
 Note: the shipped model was fine-tuned on P-Stance Biden and Bernie train (not Trump), so the Biden and Bernie
 figures measure a head over features that already saw those labels.
@@ -44,7 +45,25 @@ def binary_f_avg(gold: list[int], probs: np.ndarray) -> float:
     return round(metrics.f_avg(gold, pred), 4)
 
 
-def evaluate_target(model: LearnedModel, eval_dir: Path, key: str) -> dict[str, Any]:
+def _fine_tuned(train: list[data.Example], val: list[data.Example], key: str, name: str, gold: list[int],
+                ngram: np.ndarray) -> dict[str, Any]:
+    """The target's own fine-tuned encoder (as `monitor stance train` builds it, int8 as saved), alone
+    and blended with the n-gram model."""
+    import tempfile
+
+    from monitor.training.target_encoder import fine_tune
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="head-eval-encoder-") as work:
+        encoder = fine_tune([e.text for e in train], [LABEL_NAMES[e.label] for e in train], key, name,
+                            Path(work) / "encoder")
+        probs = encoder.probabilities([e.text for e in val])
+    out: dict[str, Any] = {f"blend_{w}": binary_f_avg(gold, blend(probs, ngram, w)) for w in BLENDS}
+    out["seconds"] = round(time.monotonic() - started, 1)
+    return out
+
+
+def evaluate_target(model: LearnedModel, eval_dir: Path, key: str, fine_tune: bool = False) -> dict[str, Any]:
     name = data.PSTANCE_NAMES[key]
     train, val = data.pstance(eval_dir, key, "train"), data.pstance(eval_dir, key, "val")
     started = time.monotonic()
@@ -57,6 +76,8 @@ def evaluate_target(model: LearnedModel, eval_dir: Path, key: str) -> dict[str, 
     ngram = ngram_probabilities(train, val, key)
     gold = [e.label for e in val]
     out: dict[str, Any] = {f"blend_{w}": binary_f_avg(gold, blend(head_probs, ngram, w)) for w in BLENDS}
+    if fine_tune:
+        out["encoder"] = _fine_tuned(train, val, key, name, gold, ngram)
     out["zero_shot_default_model"] = binary_f_avg(gold, model.stance([e.text for e in val], [name] * len(val)))
     out["seconds"] = {"features": round(embed_seconds, 1), "fit": round(fit_seconds, 1)}
     return out
@@ -67,12 +88,14 @@ def main() -> None:
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--targets", default="trump,biden,bernie")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="also the target's own fine-tuned encoder (monitor.training.target_encoder; minutes each)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     model = LearnedModel(args.weights)
     report = {}
     for key in args.targets.split(","):
-        report[key] = evaluate_target(model, args.eval_dir, key)
+        report[key] = evaluate_target(model, args.eval_dir, key, args.fine_tune)
         log.info("%s: %s", key, report[key])
     print(json.dumps(report, indent=2))
 

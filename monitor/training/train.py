@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,8 +106,9 @@ def class_weights(examples: Sequence[Example]) -> torch.Tensor:
 
 
 def train(sentiment: list[Example], stance: list[Example], recipe: Recipe,
-          base_dir: Path | None = None) -> TwoHeadModel:
-    """Fine-tune from the base model; deterministic for a given recipe and data on one machine."""
+          base_dir: Path | None = None, on_step: Callable[[int, int], None] | None = None) -> TwoHeadModel:
+    """Fine-tune from the base model; deterministic for a given recipe and data on one machine.
+    ``on_step(step, steps)`` after each batch (a progress bar)."""
     base_dir = base_dir or base_model_dir()
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
@@ -130,6 +131,8 @@ def train(sentiment: list[Example], stance: list[Example], recipe: Recipe,
     started, running = time.monotonic(), 0.0
     for step, batch in enumerate(batches, 1):
         running += _train_step(model, tokenizer, batch, losses, optimizer, schedule)
+        if on_step is not None:
+            on_step(step, len(batches))
         if step % 25 == 0 or step == len(batches):
             since = 25 if step % 25 == 0 else step % 25
             log.info("step %d/%d loss %.4f (%.0f s)", step, len(batches), running / since, time.monotonic() - started)
