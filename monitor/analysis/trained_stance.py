@@ -44,7 +44,7 @@ class TrainedLearnedStance:
 
     def __post_init__(self) -> None:
         if (self.head is None) == (self.encoder is None):
-            raise ValueError("a trained learned stance model has a head or an encoder, not both")
+            raise ValueError("a trained learned stance model has exactly one of a head and an encoder")
 
     @property
     def name(self) -> str:
