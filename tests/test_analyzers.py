@@ -161,11 +161,11 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in favor)
                       + "".join(f'"{t}",against\n' for t in against), encoding="utf-8")
     # Without torch (as in the core install) the learned part is a head over the shipped model's features.
-    monkeypatch.setattr("monitor.eval_cli._torch_installed", lambda: False)
+    monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: ["torch"])
     result = cli("stance", "train", "--target", "altman", str(labels), config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
     assert "learned model lh-" in result.output and "head weight 0.3" in result.output
-    assert "torch is not installed" in result.output and "'.[stance]'" in result.output
+    assert "torch not installed" in result.output and "'.[stance]'" in result.output
     assert (data_dir / "models" / "stance-learned" / "altman" / "current").is_file()
     config = load_config(CONFIG_PATH)
     analyzer = make_analyzer(config, data_dir / "models", "learned")

