@@ -6,7 +6,7 @@ same data mix, scaled down: LOTO_SCALE of each sample; documented in README.md) 
 Also scores each unseen target with the sentiment head's signal mixed in (log p_stance + alpha * log p_sentiment,
 negative->against, neutral->none, positive->favor), the zero-shot blend the runtime can use.
 
-    python -m monitor.training.loto ../shared/eval [--scale 0.05] [--out loto.json]
+    python -m monitor.training.loto ../shared/eval [--scale 0.05] [--epochs 2] [--out loto.json]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from monitor.training import data, metrics
-from monitor.training.recipe import training_sets
+from monitor.training.recipe import EPOCHS, training_sets
 from monitor.training.train import Recipe, TwoHeadModel, base_model_dir, make_tokenizer, tensors, train
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,11 @@ def blended(stance_logits: np.ndarray, sentiment_logits: np.ndarray, alpha: floa
     return np.log(metrics.softmax(stance_logits)) + alpha * np.log(metrics.softmax(sentiment_logits))
 
 
-def run(eval_dir: Path, scale: float, targets: tuple[str, ...] = data.SEMEVAL16_TARGETS) -> dict[str, Any]:
-    recipe = Recipe()
+def run(eval_dir: Path, scale: float, targets: tuple[str, ...] = data.SEMEVAL16_TARGETS,
+        epochs: int = EPOCHS) -> dict[str, Any]:
+    recipe = Recipe(epochs=epochs)
     everything = data.semeval2016(eval_dir)
-    report: dict[str, Any] = {"scale": scale, "per_target": {}}
+    report: dict[str, Any] = {"scale": scale, "epochs": epochs, "per_target": {}}
     pooled_gold: list[int] = []
     pooled: dict[float, list[int]] = {a: [] for a in ALPHAS}
     for target in targets:
@@ -81,9 +82,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=LOTO_SCALE)
     parser.add_argument("--targets", default=",".join(data.SEMEVAL16_TARGETS), help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=Path("/tmp/monitor-training/loto.json"))
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="as the shipped recipe (l2 and earlier: 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    report = run(args.eval_dir, args.scale, tuple(args.targets.split(",")))
+    report = run(args.eval_dir, args.scale, tuple(args.targets.split(",")), args.epochs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
