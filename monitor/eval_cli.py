@@ -103,7 +103,8 @@ def _model_options(func: Any) -> Any:
                      help="Learned analyzer: fine-tune the target's own encoder on the examples (the most accurate: "
                           "P-Stance Trump val F_avg 0.808 -> 0.822 with labels; needs torch, from pip install "
                           "'.[stance]'; ~7 minutes for 6,000 texts on 2 cores), or train a head over the shipped "
-                          "model's features (a minute). Default: fine-tune when torch is installed."),
+                          "model's features (a minute). Default: fine-tune when torch is installed and there are "
+                          "5,000 examples or more (with fewer, a head does as well)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -324,8 +325,9 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     target; the weights of the combination come from 5-fold cross-validation on FILE (printed).
     With the learned analyzer (the default), a learned part for the pair (target, post) is trained
     too and the two are averaged (--head-weight): the target's own fine-tuned encoder when torch is
-    installed (pip install '.[stance]'; scorer 'stance-learned-encoder', 23 MB), else a head over
-    the shipped model's features (scorer 'stance-learned-head'); saved under
+    installed (pip install '.[stance]') and FILE has 5,000+ examples (scorer
+    'stance-learned-encoder', 23 MB), else a head over the shipped model's features (scorer
+    'stance-learned-head'); saved under
     DATA_DIR/models/stance-learned/ID/. With --analyzer vader, the n-gram model alone, under
     DATA_DIR/models/stance/ID/ (scorer 'stance-linear'). Each save becomes current; earlier models
     stay. A few thousand texts: a minute or two on 2 cores, ~7 minutes with fine-tuning.
@@ -411,8 +413,8 @@ def _missing_for_fine_tuning() -> list[str]:
 def _train_learned_part(console: Console, rows: list[Example], config: Config, target_id: str,
                         ngram: LinearStanceModel, head_weight: float | None, fine_tune: bool | None) -> Any:
     """The learned analyzer's model for the target: its own fine-tuned encoder (``fine_tune`` None:
-    when the stance extra is installed) or a head over the shipped model's features, averaged with
-    the n-gram model trained on the same rows."""
+    see ``_should_fine_tune``) or a head over the shipped model's features, averaged with the n-gram
+    model trained on the same rows."""
     from monitor.analysis.learned_analyzer import target_text
     from monitor.analysis.learned_head import DEFAULT_HEAD_WEIGHT, train_head
     from monitor.analysis.trained_stance import TrainedLearnedStance
@@ -420,15 +422,7 @@ def _train_learned_part(console: Console, rows: list[Example], config: Config, t
     head_weight = DEFAULT_HEAD_WEIGHT if head_weight is None else head_weight
     name = target_text(config.target(target_id).name)
     texts, labels = [e.text for e in rows], [e.label or "" for e in rows]
-    missing = _missing_for_fine_tuning()
-    if fine_tune and missing:
-        raise click.ClickException(f"fine-tuning needs {', '.join(missing)}: pip install '.[stance]', or "
-                                   "--no-fine-tune for a head over the shipped model's features")
-    if fine_tune is None and missing:
-        console.print(Text(f"  {', '.join(missing)} not installed: training a head over the shipped model's features "
-                           "(pip install '.[stance]' to fine-tune the target's own encoder: more accurate)",
-                           style="dim"))
-    if fine_tune is False or missing:
+    if not _should_fine_tune(console, fine_tune, len(rows)):
         console.print(Text(f"  learned head: features of {len(rows):,} ('{name}', post) pairs...", style="dim"))
         try:
             head = train_head(texts, labels, target_id, name)
@@ -444,6 +438,30 @@ def _train_learned_part(console: Console, rows: list[Example], config: Config, t
                        f"{bundle.meta['recipe']['epochs']} epochs), averaged with the n-gram model "
                        f"(encoder weight {head_weight:g})"))
     return bundle
+
+
+def _should_fine_tune(console: Console, asked: bool | None, examples: int) -> bool:
+    """--fine-tune (an error if the stance extra is missing), --no-fine-tune, or by default: when
+    the extra is installed and there are enough examples (below MIN_EXAMPLES a head does as well)."""
+    from monitor.analysis.target_encoder import MIN_EXAMPLES
+
+    missing = _missing_for_fine_tuning()
+    if asked and missing:
+        raise click.ClickException(f"fine-tuning needs {', '.join(missing)}: pip install '.[stance]', or "
+                                   "--no-fine-tune for a head over the shipped model's features")
+    if asked is not None:
+        return asked
+    if missing:
+        console.print(Text(f"  {', '.join(missing)} not installed: training a head over the shipped model's features "
+                           "(pip install '.[stance]' to fine-tune the target's own encoder: more accurate from "
+                           f"{MIN_EXAMPLES:,} examples)", style="dim"))
+        return False
+    if examples < MIN_EXAMPLES:
+        console.print(Text(f"  {examples:,} examples: training a head over the shipped model's features (fine-tuning "
+                           f"the target's own encoder does better from about {MIN_EXAMPLES:,}; --fine-tune to "
+                           "do it anyway)", style="dim"))
+        return False
+    return True
 
 
 def _fine_tuned_encoder(console: Console, texts: list[str], labels: list[str], target_id: str, name: str) -> Any:

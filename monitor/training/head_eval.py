@@ -4,6 +4,7 @@ P-Stance train (raw) and measured on P-Stance VAL, alone and blended with the n-
 (``target_encoder``) the same way. F_avg with the binary decision (P-Stance has no none).
 
     python -m monitor.training.head_eval ../shared/eval [--targets trump,biden,bernie] [--weights DIR] [--fine-tune]
+        [--sample N]
 
 Note: the shipped model was fine-tuned on P-Stance Biden and Bernie train (not Trump), so the Biden and Bernie
 figures measure a head over features that already saw those labels.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -63,9 +65,13 @@ def _fine_tuned(train: list[data.Example], val: list[data.Example], key: str, na
     return out
 
 
-def evaluate_target(model: LearnedModel, eval_dir: Path, key: str, fine_tune: bool = False) -> dict[str, Any]:
+def evaluate_target(model: LearnedModel, eval_dir: Path, key: str, fine_tune: bool = False,
+                    sample: int | None = None) -> dict[str, Any]:
+    """``sample``: train on that many train examples (a sample seeded by its size) instead of all."""
     name = data.PSTANCE_NAMES[key]
     train, val = data.pstance(eval_dir, key, "train"), data.pstance(eval_dir, key, "val")
+    if sample is not None and sample < len(train):
+        train = random.Random(sample).sample(train, sample)
     started = time.monotonic()
     features = model.embed([e.text for e in train], [name] * len(train))
     embed_seconds = time.monotonic() - started
@@ -88,6 +94,8 @@ def main() -> None:
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--targets", default="trump,biden,bernie")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--sample", type=int, default=None,
+                        help="train on a seeded sample of this many train examples (how many labels a method needs)")
     parser.add_argument("--fine-tune", action="store_true",
                         help="also the target's own fine-tuned encoder (monitor.training.target_encoder; minutes each)")
     args = parser.parse_args()
@@ -95,7 +103,7 @@ def main() -> None:
     model = LearnedModel(args.weights)
     report = {}
     for key in args.targets.split(","):
-        report[key] = evaluate_target(model, args.eval_dir, key, args.fine_tune)
+        report[key] = evaluate_target(model, args.eval_dir, key, args.fine_tune, args.sample)
         log.info("%s: %s", key, report[key])
     print(json.dumps(report, indent=2))
 
