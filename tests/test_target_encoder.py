@@ -130,3 +130,22 @@ def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, da
     analyzer = make_analyzer(load_config(CONFIG_PATH), data_dir / "models", "learned")
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == ENCODER_NAME and target.stance.version == report["version"]
+
+
+def test_a_target_with_its_own_encoder_is_not_read_by_the_shared_pass(tmp_path: Path) -> None:
+    """Its pairs go through its encoder only: scoring costs what it did without a trained model."""
+    models_dir = tmp_path / "models"
+    trained_stance.save(_stand_in_model(tmp_path), models_dir)
+    analyzer = make_analyzer(load_config(CONFIG_PATH), models_dir, "learned")
+    pairs: list[list[str] | None] = []
+    shared_encode = analyzer.model.encode
+
+    def counting(texts, targets=None):  # type: ignore[no-untyped-def]
+        pairs.append(None if targets is None else list(targets))
+        return shared_encode(texts, targets)
+
+    analyzer.model.encode = counting  # type: ignore[method-assign]
+    [result] = analyzer.analyse_many([("Sam Altman and Elon Musk argue about Stargate", "en")])
+    assert {t.target_id for t in result.targets} == {"altman", "musk", "stargate"}
+    stance_passes = [targets for targets in pairs if targets is not None]
+    assert len(stance_passes) == 1 and sorted(stance_passes[0]) == ["Elon Musk", "Stargate"]  # no "Sam Altman"
