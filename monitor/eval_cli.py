@@ -327,10 +327,10 @@ def stance_train(target_id: str, file: Path, fmt: str, labels_path: Path | None,
     too and the two are averaged (--head-weight): the target's own fine-tuned encoder when torch is
     installed (pip install '.[stance]') and FILE has 5,000+ examples (scorer
     'stance-learned-encoder', 23 MB), else a head over the shipped model's features (scorer
-    'stance-learned-head'); saved under
-    DATA_DIR/models/stance-learned/ID/. With --analyzer vader, the n-gram model alone, under
-    DATA_DIR/models/stance/ID/ (scorer 'stance-linear'). Each save becomes current; earlier models
-    stay. A few thousand texts: a minute or two on 2 cores, ~7 minutes with fine-tuning.
+    'stance-learned-head'); saved under DATA_DIR/models/stance-learned/ID/. With --analyzer vader,
+    the n-gram model alone, under DATA_DIR/models/stance/ID/ (scorer 'stance-linear'). Each save
+    becomes current; earlier models stay. A few thousand texts: a minute or two on 2 cores, ~7
+    minutes with fine-tuning.
 
     \b
     Example:
