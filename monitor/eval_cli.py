@@ -354,8 +354,8 @@ def _fit_stance_model(console: Console, config: Config, rows: list[Example], tar
                       analyzer: str | None, head_weight: float | None = None, c_value: float | None = None,
                       char_c: float | None = None, fine_tune: bool | None = None) -> Any:
     """The n-gram model on ``rows`` (its regularisation: the model's defaults unless given), and with the
-    learned analyzer a fine-tuned encoder or a head averaged with it (``fine_tune`` None: an encoder when
-    torch is installed)."""
+    learned analyzer a fine-tuned encoder or a head averaged with it (``fine_tune`` None: as
+    ``_should_fine_tune`` decides)."""
     from monitor.analysis.stance_model import CHARS_C, WORDS_C, StanceModelError, train_model
 
     try:

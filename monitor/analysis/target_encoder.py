@@ -14,7 +14,6 @@ says which weights made it, and a folder that no longer matches is refused when 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from monitor.analysis.learned import LearnedModel
-from monitor.analysis.stamps import MODEL_FILE
+from monitor.analysis.stamps import MODEL_FILE, file_sha256
 
 FORMAT = "target-encoder-1"
 FOLDER_PREFIX = "encoder-"
@@ -39,11 +38,7 @@ MIN_EXAMPLES = 5000
 
 def weights_hash(folder: Path) -> str:
     """sha256 of the folder's model file."""
-    digest = hashlib.sha256()
-    with (Path(folder) / MODEL_FILE).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(Path(folder) / MODEL_FILE)
 
 
 @dataclass
