@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,70 @@ def unrelated_pairs(examples: list[Example], targets: list[str], n: int, seed: i
             continue
         out.append(Example(e.text, 1, t))
     return out
+
+
+# A name in a tweet: a run of capitalised words, not at a sentence start, none of them a common
+# capitalised word (days, months, pronouns, "Happy", "Watch", ...).
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z'&-]*[A-Za-z]|[A-Z]{2,}")
+_NOT_NAMES = frozenset("""
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
+September October November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Christmas Halloween
+Thanksgiving Easter Birthday Merry Morning Evening Time Year Day Night Week Weekend Today Tonight Tomorrow Yesterday
+I I'm I'll I've I'd Im The A An My We You He She It It's This That These Those Me Him Them They Us Our Your His Her
+Their There Here Now Then Also Still Even Only Some Any Every Like Well All No Not Yes And But So If What When Who Why
+How Is Are Do Did Does Can Could Will Would Have Has Had Was Were Be Been Being Its In On At To For Of With From By As
+Up Out Off Over Into About After Before Just Don't Can't Won't Didn't Isn't Aren't Gonna Wanna Gotta Let's Who's
+What's That's There's Here's He's She's We're They're You're RT Happy Good New Lol LOL Oh OMG Thanks Thank Please
+Let Get Got Go Going Watch Watching Check Live Game Show Love Best Great St Mr Ms Mrs Dr Hey Hi Wow Yeah Ok OK Okay
+Via Video Photo Pic News Breaking Update Free Big First Last Next One Two Three
+""".split())
+
+
+def mentioned_name(text: str) -> str | None:
+    """The longest run (one to three words) of capitalised words in ``text`` that looks like a name
+    ("Rick Perry", "ESPN", "De Gea"), or None. A sentence's first word counts only as part of a longer
+    run ("Charlie Sheen seems", not "Watching the game"); punctuation after a word ends a run. Pairs a
+    tweet with what it talks about (recipe l4; it trained on exactly this, quirks included: punctuation
+    before a word does not end a run, so "Gil Gerard (Buck Rogers)" gives "Gil Gerard Buck")."""
+    words = text.split()
+    runs: list[list[str]] = []
+    run: list[str] = []
+    starts_sentence = False
+    for i, word in enumerate(words):
+        core = word.strip("\"'()[],.!?:;")
+        if core not in _NOT_NAMES and _NAME_WORD.fullmatch(core) and not word.startswith(("@", "#", "http")):
+            if not run:
+                starts_sentence = i == 0 or words[i - 1].endswith((".", "!", "?", ":"))
+            run.append(core)
+            if word == core or word.endswith("'s"):
+                continue
+        if run and not (starts_sentence and len(run) == 1):  # a sentence's first word alone is not a name
+            runs.append(run)
+        run = []
+    if run and not (starts_sentence and len(run) == 1):
+        runs.append(run)
+    names = [r for r in runs if len(r) <= 3 and (len(r) > 1 or len(r[0]) >= 4)]
+    return " ".join(max(names, key=len)).removesuffix("'s") if names else None
+
+
+def mention_pairs(eval_dir: Path, n: int, seed: int, exclude_words: tuple[str, ...] = ("trump",)) -> list[Example]:
+    """Tweets of the SemEval-2017 4A train set paired with a name they mention, labelled by the tweet's
+    sentiment (negative -> against, neutral -> none, positive -> favor): weak labels that teach the stance
+    head that a post naming a company or a person often takes no side, and reads a side from how it is
+    said, not from who is named. Neutral alone (every pair none) taught "a name that is not a political
+    target -> none": 94% of the domain check set's social pairs came out none. Tweets containing any of
+    ``exclude_words`` (and names made of them) are left out: no Trump label, and leave-one-target-out
+    keeps its target unseen."""
+    out: list[Example] = []
+    for example in sentiment_split(eval_dir, "train"):
+        lowered = example.text.lower()
+        if any(word in lowered for word in exclude_words):
+            continue
+        name = mentioned_name(example.text)
+        if name is not None:
+            out.append(Example(example.text, example.label, name))  # sentiment order = stance order
+    random.Random(seed).shuffle(out)
+    return out[:n]
 
 
 def split_holdout(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

@@ -1,0 +1,46 @@
+"""The recipe's weak (name, tweet) pairs: which name a tweet is paired with, and what they leave out."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.training import data
+from tests.conftest import EVAL_DIR
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Charlie Sheen seems pretty confident for his show", "Charlie Sheen"),  # a sentence's first word joins a run
+    ("Watching the game tonight with everyone", None),  # ... but is not a name alone
+    ("Real Madrid will sign De Gea tomorrow with help of FIFA!", "Real Madrid"),
+    ("Going to Olive Garden's tonight", "Olive Garden"),
+    ("so excited for Friday and the weekend", None),  # common capitalised words are not names
+    ("@user thinks #Apple is done, says ESPN.", "ESPN"),  # handles and hashtags are not names
+    ("Kasich. Rubio and Jeb Bush met. Cruz left", "Jeb Bush"),  # the longest run wins
+])
+def test_mentioned_name(text: str, name: str | None) -> None:
+    assert data.mentioned_name(text) == name
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "semeval2017_task4a_tweeteval").exists(), reason="../shared/eval is not available")
+def test_mention_pairs_take_the_tweets_sentiment_and_leave_out_trump() -> None:
+    pairs = data.mention_pairs(EVAL_DIR, 3000, seed=13)
+    assert len(pairs) == 3000 and {e.label for e in pairs} == {0, 1, 2}
+    assert not any("trump" in e.text.lower() for e in pairs)
+    sentiment = {e.text: e.label for e in data.sentiment_split(EVAL_DIR, "train")}
+    assert all(sentiment[e.text] == e.label and e.target for e in pairs)
+    assert data.mention_pairs(EVAL_DIR, 3000, seed=13) == pairs  # seeded
+    without = data.mention_pairs(EVAL_DIR, 100_000, seed=13, exclude_words=("trump", "hillary", "clinton"))
+    assert not any("clinton" in e.text.lower() for e in without)
+    assert any("clinton" in e.text.lower() for e in data.mention_pairs(EVAL_DIR, 100_000, seed=13))
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "semeval2016_task6").exists(), reason="../shared/eval is not available")
+def test_the_recipe_leaves_out_trump_and_the_left_out_target() -> None:
+    from monitor.training.recipe import training_sets
+
+    _, stance, _ = training_sets(EVAL_DIR, seed=13, scale=0.1, exclude_target="Hillary Clinton")
+    assert not any(e.target in (data.TRUMP, "Hillary Clinton") for e in stance)
+    weak = [e for e in stance if e.target not in data.SEMEVAL16_TARGETS and e.target not in
+            ("Joe Biden", "Bernie Sanders", "Ted Cruz")]
+    assert len(weak) > 500  # the mention pairs are in
+    assert not any(word in e.text.lower() for e in weak for word in ("trump", "hillary", "clinton"))
