@@ -178,7 +178,8 @@ class LearnedModel:
     def sentiment(self, texts: Sequence[str]) -> np.ndarray:
         """N x 3 probabilities, columns negative / neutral / positive: the head's logits over its
         temperature, plus the manifest's ``sentiment_offsets`` (per class, fitted on dev data to
-        balance the classes' recall where a head leans to one class; l2 leaned to negative, l3's are 0, l4's [-0.1, 0, 0])."""
+        balance the classes' recall where a head leans to one class; l2 leaned to negative, l3's
+        are 0, l4's [-0.1, 0, 0])."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
         logits = self.encode(texts).sentiment_logits / self.temperature("sentiment")
