@@ -86,3 +86,12 @@ def test_no_import_cycles_between_files() -> None:
         if start not in state:
             visit(start, [start])
     assert cycles == []
+
+
+def test_ruff_is_clean() -> None:
+    """The style rules of pyproject.toml ([tool.ruff]) hold over the whole repository, in CI too."""
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install '.[test]')")
+    result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
