@@ -23,15 +23,16 @@ def test_mentioned_name(text: str, name: str | None) -> None:
 
 @pytest.mark.skipif(not (EVAL_DIR / "semeval2017_task4a_tweeteval").exists(), reason="../shared/eval is not available")
 def test_mention_pairs_take_the_tweets_sentiment_and_leave_out_trump() -> None:
-    pairs = data.mention_pairs(EVAL_DIR, 3000, seed=13)
+    tweets = data.sentiment_split(EVAL_DIR, "train")
+    pairs = data.mention_pairs(tweets, 3000, seed=13)
     assert len(pairs) == 3000 and {e.label for e in pairs} == {0, 1, 2}
     assert not any("trump" in e.text.lower() for e in pairs)
-    sentiment = {e.text: e.label for e in data.sentiment_split(EVAL_DIR, "train")}
+    sentiment = {e.text: e.label for e in tweets}
     assert all(sentiment[e.text] == e.label and e.target for e in pairs)
-    assert data.mention_pairs(EVAL_DIR, 3000, seed=13) == pairs  # seeded
-    without = data.mention_pairs(EVAL_DIR, 100_000, seed=13, exclude_words=("trump", "hillary", "clinton"))
+    assert data.mention_pairs(tweets, 3000, seed=13) == pairs  # seeded
+    without = data.mention_pairs(tweets, 100_000, seed=13, exclude_words=("trump", "hillary", "clinton"))
     assert not any("clinton" in e.text.lower() for e in without)
-    assert any("clinton" in e.text.lower() for e in data.mention_pairs(EVAL_DIR, 100_000, seed=13))
+    assert any("clinton" in e.text.lower() for e in data.mention_pairs(tweets, 100_000, seed=13))
 
 
 @pytest.mark.skipif(not (EVAL_DIR / "semeval2016_task6").exists(), reason="../shared/eval is not available")

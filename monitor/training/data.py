@@ -110,8 +110,8 @@ def unrelated_pairs(examples: list[Example], targets: list[str], n: int, seed: i
     return out
 
 
-# A name in a tweet: a run of capitalised words, not at a sentence start, none of them a common
-# capitalised word (days, months, pronouns, "Happy", "Watch", ...).
+# A name in a tweet: a run of capitalised words, none of them a common capitalised word (days, months,
+# pronouns, "Happy", "Watch", ...).
 _NAME_WORD = re.compile(r"[A-Z][A-Za-z'&-]*[A-Za-z]|[A-Z]{2,}")
 _NOT_NAMES = frozenset("""
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
@@ -154,22 +154,22 @@ def mentioned_name(text: str) -> str | None:
     return " ".join(max(names, key=len)).removesuffix("'s") if names else None
 
 
-def mention_pairs(eval_dir: Path, n: int, seed: int, exclude_words: tuple[str, ...] = ("trump",)) -> list[Example]:
-    """Tweets of the SemEval-2017 4A train set paired with a name they mention, labelled by the tweet's
-    sentiment (negative -> against, neutral -> none, positive -> favor): weak labels that teach the stance
-    head that a post naming a company or a person often takes no side, and reads a side from how it is
-    said, not from who is named. Neutral alone (every pair none) taught "a name that is not a political
-    target -> none": 94% of the domain check set's social pairs came out none. Tweets containing any of
-    ``exclude_words`` (and names made of them) are left out: no Trump label, and leave-one-target-out
-    keeps its target unseen."""
+def mention_pairs(tweets: list[Example], n: int, seed: int,
+                  exclude_words: tuple[str, ...] = ("trump",)) -> list[Example]:
+    """Sentiment-labelled ``tweets`` (the SemEval-2017 4A train set, in file order) paired with a name they
+    mention, labelled by their sentiment (negative -> against, neutral -> none, positive -> favor): weak labels
+    that teach the stance head that a post naming a company or a person often takes no side, and reads a side
+    from how it is said, not from who is named. Neutral alone (every pair none) taught "a name that is not a
+    political target -> none": 94% of the domain check set's social pairs came out none. Tweets containing any
+    of ``exclude_words`` are left out: no Trump label, and leave-one-target-out keeps its target unseen."""
     out: list[Example] = []
-    for example in sentiment_split(eval_dir, "train"):
-        lowered = example.text.lower()
+    for tweet in tweets:
+        lowered = tweet.text.lower()
         if any(word in lowered for word in exclude_words):
             continue
-        name = mentioned_name(example.text)
+        name = mentioned_name(tweet.text)
         if name is not None:
-            out.append(Example(example.text, example.label, name))  # sentiment order = stance order
+            out.append(Example(tweet.text, tweet.label, name))  # sentiment order = stance order
     random.Random(seed).shuffle(out)
     return out[:n]
 

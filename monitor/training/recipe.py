@@ -42,7 +42,8 @@ def training_sets(eval_dir: Path, seed: int, scale: float = 1.0, exclude_target:
     """(sentiment, stance, stance hold-out) for the recipe. scale < 1 shrinks the samples of every set but
     SemEval-2016 A (the leave-one-target-out runs); smoke shrinks that too."""
     rng = random.Random(seed)
-    sentiment = data.sentiment_split(eval_dir, "train")
+    tweets = data.sentiment_split(eval_dir, "train")
+    sentiment = tweets[:]
     rng.shuffle(sentiment)
     sentiment = sentiment[: int(SENTIMENT_N * scale)]
     semeval_train, holdout = data.split_holdout(data.semeval2016(eval_dir), HOLDOUT_FRACTION, seed)
@@ -60,7 +61,7 @@ def training_sets(eval_dir: Path, seed: int, scale: float = 1.0, exclude_target:
         stance = [e for e in stance if e.target != exclude_target]
     targets = sorted({e.target for e in stance if e.target})
     stance += data.unrelated_pairs(stance, targets, int(UNRELATED_N * scale), seed)
-    stance += data.mention_pairs(eval_dir, int(MENTION_N * scale), seed, _excluded_words(exclude_target))
+    stance += data.mention_pairs(tweets, int(MENTION_N * scale), seed, _excluded_words(exclude_target))
     if smoke:
         rng.shuffle(stance)
         stance = stance[: max(200, int(len(stance) * scale))]
