@@ -21,6 +21,20 @@ def test_mentioned_name(text: str, name: str | None) -> None:
     assert data.mentioned_name(text) == name
 
 
+def test_mention_pairs_label_by_sentiment_and_skip_excluded_words() -> None:
+    tweets = [data.Example("Just watched the Red Sox win again, amazing", 2),
+              data.Example("Big rally for Donald Trump in Ohio", 1),
+              data.Example("nothing to see here", 1),
+              data.Example("so tired of Comcast Cable and its outages", 0),
+              data.Example("Apple opens a store in Leeds today", 1)]
+    pairs = data.mention_pairs(tweets, 10, seed=1)
+    # "Apple" starts its sentence alone: the name is "Leeds"; the Trump tweet is left out.
+    assert sorted((e.target, e.label) for e in pairs) == [("Comcast Cable", 0), ("Leeds", 1), ("Red Sox", 2)]
+    fewer = data.mention_pairs(tweets, 10, seed=1, exclude_words=("trump", "leeds"))
+    assert sorted(e.target for e in fewer) == ["Comcast Cable", "Red Sox"]
+    assert len(data.mention_pairs(tweets, 2, seed=1)) == 2
+
+
 @pytest.mark.skipif(not (EVAL_DIR / "semeval2017_task4a_tweeteval").exists(), reason="../shared/eval is not available")
 def test_mention_pairs_take_the_tweets_sentiment_and_leave_out_trump() -> None:
     tweets = data.sentiment_split(EVAL_DIR, "train")
