@@ -137,7 +137,7 @@ def mentioned_name(text: str) -> str | None:
     runs: list[list[str]] = []
     run: list[str] = []
     starts_sentence = False
-    for i, word in enumerate(words):
+    for i, word in enumerate([*words, ""]):  # the empty word ends the last run
         core = word.strip("\"'()[],.!?:;")
         if core not in _NOT_NAMES and _NAME_WORD.fullmatch(core) and not word.startswith(("@", "#", "http")):
             if not run:
@@ -148,8 +148,6 @@ def mentioned_name(text: str) -> str | None:
         if run and not (starts_sentence and len(run) == 1):  # a sentence's first word alone is not a name
             runs.append(run)
         run = []
-    if run and not (starts_sentence and len(run) == 1):
-        runs.append(run)
     names = [r for r in runs if len(r) <= 3 and (len(r) > 1 or len(r[0]) >= 4)]
     return " ".join(max(names, key=len)).removesuffix("'s") if names else None
 
