@@ -104,6 +104,11 @@ KEY_RELOAD_WRITES = 50
 # again uncapped (Store._capped, Store._merge_written). Migrations and maintenance run uncapped.
 WRITE_MEMORY_LIMIT = "128MB"
 MERGE_MEMORY_LIMIT = "32MB"
+# DuckDB threads for a batch write's steps (_prepare, _apply; Store._capped). A batch is a few
+# thousand rows: spread over both cores, its ~20 statements cost 15-20 us more CPU a post, in time
+# the import's analysis workers need (bench/import_throughput.py, 100k tweets: 7,230 -> 7,680 posts/s).
+# Merges, checkpoints, migrations and maintenance keep DuckDB's default (one thread a core).
+WRITE_THREADS = 1
 WRITE_TEMP_DIR = "duckdb_tmp"
 
 
@@ -479,16 +484,19 @@ class Store:
 
     @staticmethod
     def _capped(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
-        """A step of a batch write (_prepare, _apply) with the instance's memory capped at
-        WRITE_MEMORY_LIMIT. A step that needs more runs again uncapped: a failed step leaves
-        nothing behind (_prepare releases what it made, _apply rolls back). Setting the cap fails
-        the same way when what the instance holds cannot be spilled below it."""
+        """A step of a batch write (_prepare, _apply) on WRITE_THREADS threads, with the instance's
+        memory capped at WRITE_MEMORY_LIMIT. A step that needs more runs again uncapped: a failed
+        step leaves nothing behind (_prepare releases what it made, _apply rolls back). Setting the
+        cap fails the same way when what the instance holds cannot be spilled below it."""
+        con.execute(f"SET threads = {WRITE_THREADS}")
         try:
             return Store._limited(con, WRITE_MEMORY_LIMIT, step)
         except duckdb.OutOfMemoryException as exc:
             log.info("a write needed more than %s of DuckDB memory, done again uncapped: %s",
                      WRITE_MEMORY_LIMIT, exc)
             return step()
+        finally:
+            con.execute("RESET threads")
 
     @staticmethod
     def _uncap(con: duckdb.DuckDBPyConnection) -> None:
