@@ -211,3 +211,29 @@ def test_the_c_alias_scan_finds_what_the_alias_regex_finds(config) -> None:  # t
         found += len(expected)
     assert found > 3000
     assert matching._name_trie(["elon  musk"]) is None  # odd spacing: the regex runs
+
+
+def test_the_c_word_scan_finds_post_words_on_ascii_texts() -> None:
+    """``_text_scan.ascii_post_words`` (the import's workers, on ASCII texts) against ``words.post_words``:
+    the same hashtags and terms, in the same order, on tricky, random and real texts."""
+    if not _built("text_scan"):
+        pytest.skip("the .pyx scans are not built here")
+    import random
+
+    from monitor import words
+    from monitor.analysis._text_scan import ascii_post_words
+
+    rng = random.Random(16)
+    pool = [*"aZ_9#@ :/.hHtTpPsSwW-!'\t\n\x0b\r\x0c", "http://", "https://", "HTTPS://", "www.", "WWW.", "#", "@"]
+    texts = [t for t in TRICKY_TEXTS if t.isascii()] + [
+        "RT @ElonMusk: #Stargate is VAPORWARE!!! https://t.co/xyz www.Example.com/Foo bar", "http://x.yhttps://z #a#b@c@d",
+        "xhttps://foo abchttp://bar wwwx www.", "@@handle ##tag #-no @_under_ #9lives #12 #__ #a_1 https:// x http:"]
+    texts += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    texts += [json.loads(line)["text"] for line in (TESTS / "domain_check" / "posts.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    checked = 0
+    for text in texts:
+        if text.isascii():
+            assert ascii_post_words(text.lower()) == words.post_words(text), repr(text)
+            checked += 1
+    assert checked > 20_000

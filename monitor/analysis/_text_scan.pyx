@@ -172,3 +172,86 @@ def name_spans(str text, object trie, object pattern):
         else:
             i += 1
     return spans
+
+
+# --- the words of a post (monitor/words.py post_words), for ASCII texts -------------------------
+
+cdef inline bint _ascii_letter(Py_UCS4 ch) noexcept:
+    return (97 <= ch <= 122) or (65 <= ch <= 90)
+
+
+cdef inline bint _ascii_word(Py_UCS4 ch) noexcept:
+    return _ascii_letter(ch) or (48 <= ch <= 57) or ch == 95
+
+
+cdef inline bint _re2_space(Py_UCS4 ch) noexcept:
+    # RE2's \s: the five ASCII spaces (\v is not one)
+    return ch == 32 or ch == 9 or ch == 10 or ch == 12 or ch == 13
+
+
+cdef Py_ssize_t _link_or_handle_end(str text, int kind, void* data, Py_ssize_t n, Py_ssize_t p):
+    """The end of the link or @handle/#hashtag (words.LINKS_AND_HANDLES_REGEX) that starts at p, or p."""
+    cdef Py_UCS4 ch = PyUnicode_READ(kind, data, p)
+    cdef Py_ssize_t q = -1
+    if ch == 104:  # 'h'
+        if text.startswith("https://", p):
+            q = p + 8
+        elif text.startswith("http://", p):
+            q = p + 7
+    elif ch == 119 and text.startswith("www.", p):
+        q = p + 4
+    if 0 <= q < n and not _re2_space(PyUnicode_READ(kind, data, q)):  # \S+: one character at least
+        while q < n and not _re2_space(PyUnicode_READ(kind, data, q)):
+            q += 1
+        return q
+    if (ch == 64 or ch == 35) and p + 1 < n and _ascii_word(PyUnicode_READ(kind, data, p + 1)):
+        q = p + 1
+        while q < n and _ascii_word(PyUnicode_READ(kind, data, q)):
+            q += 1
+        return q
+    return p
+
+
+def ascii_post_words(str lowered):
+    """``words.post_words`` of an ASCII text, given it lowercased: (hashtags, terms), each distinct,
+    in order of first use. Hashtags: '#' and a run of word characters holding a letter; terms: runs
+    of 3+ letters outside links, @handles and hashtags."""
+    cdef int kind = PyUnicode_KIND(lowered)
+    cdef void* data = PyUnicode_DATA(lowered)
+    cdef Py_ssize_t n = len(lowered)
+    cdef Py_ssize_t i = 0, j, start = -1
+    cdef bint letter
+    cdef list hashtags = [], terms = []
+    cdef set seen_tags = set(), seen_terms = set()
+    cdef str word
+    while i < n:  # hashtags, over the whole text
+        if PyUnicode_READ(kind, data, i) == 35:
+            j = i + 1
+            letter = False
+            while j < n and _ascii_word(PyUnicode_READ(kind, data, j)):
+                letter = letter or _ascii_letter(PyUnicode_READ(kind, data, j))
+                j += 1
+            if letter:
+                word = lowered[i + 1:j]
+                if word not in seen_tags:
+                    seen_tags.add(word)
+                    hashtags.append(word)
+                i = j
+                continue
+        i += 1
+    i = 0
+    while i <= n:  # terms, with links and handles skipped (a run of letters ends at one)
+        j = _link_or_handle_end(lowered, kind, data, n, i) if i < n else i
+        if i < n and j == i and _ascii_letter(PyUnicode_READ(kind, data, i)):
+            if start < 0:
+                start = i
+            i += 1
+            continue
+        if start >= 0 and i - start >= 3:
+            word = lowered[start:i]
+            if word not in seen_terms:
+                seen_terms.add(word)
+                terms.append(word)
+        start = -1
+        i = j if j > i else i + 1
+    return hashtags, terms
