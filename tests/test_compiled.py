@@ -220,14 +220,16 @@ def test_the_c_word_scan_finds_post_words_on_ascii_texts() -> None:
         pytest.skip("the .pyx scans are not built here")
     import random
 
-    from monitor import words
     from monitor.analysis._text_scan import ascii_post_words
+
+    from monitor import words
 
     rng = random.Random(16)
     pool = [*"aZ_9#@ :/.hHtTpPsSwW-!'\t\n\x0b\r\x0c", "http://", "https://", "HTTPS://", "www.", "WWW.", "#", "@"]
     texts = [t for t in TRICKY_TEXTS if t.isascii()] + [
-        "RT @ElonMusk: #Stargate is VAPORWARE!!! https://t.co/xyz www.Example.com/Foo bar", "http://x.yhttps://z #a#b@c@d",
-        "xhttps://foo abchttp://bar wwwx www.", "@@handle ##tag #-no @_under_ #9lives #12 #__ #a_1 https:// x http:"]
+        "RT @ElonMusk: #Stargate is VAPORWARE!!! https://t.co/xyz www.Example.com/Foo bar",
+        "http://x.yhttps://z #a#b@c@d", "xhttps://foo abchttp://bar wwwx www.",
+        "@@handle ##tag #-no @_under_ #9lives #12 #__ #a_1 https:// x http:"]
     texts += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
     texts += [json.loads(line)["text"] for line in (TESTS / "domain_check" / "posts.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]

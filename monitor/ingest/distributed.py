@@ -12,7 +12,6 @@ path) or ``local:N`` (a LocalCluster of N worker processes, one thread each, on 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -24,14 +23,11 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.ingest.imports import check_encoding, choose_reader, fingerprint
-from monitor.ingest.lake_input import count_newlines, is_zstd, split_ranges
+from monitor.ingest.lake_input import count_newlines, line_offsets, split_ranges, splittable
 from monitor.ingest.lake_task import LakeTask, TaskResult, run_task
 from monitor.sources.base import ArchiveInput, expand_inputs
 from monitor.store.lake import Lake, refresh_rollup
 
-# Readers that read a JSON Lines file line by line (``iter_json_records``): their files can be split.
-LINE_READERS = frozenset({"jsonl", "reddit_dump", "reddit_listing", "bluesky", "bluesky_jetstream", "hackernews",
-                          "mastodon", "x_twarc"})
 SPLIT_BYTES = 64 << 20  # a task's share of a big file (compressed bytes for .zst)
 
 
@@ -76,7 +72,7 @@ def _plan_input(source: ArchiveInput, fmt: str, split_bytes: int, encoding: str)
     if reader is None:
         return PlanEntry(source.name, refused=refusal)
     whole = LakeTask(str(source.path), source.member, reader.name, fingerprint(source))
-    if not _splittable(source, reader.name, encoding):
+    if not splittable(source, reader.name, encoding):
         return PlanEntry(source.name, [whole])
     ranges = split_ranges(str(source.path), split_bytes)
     if len(ranges) == 1:
@@ -85,39 +81,13 @@ def _plan_input(source: ArchiveInput, fmt: str, split_bytes: int, encoding: str)
                                    for i, (s, e) in enumerate(ranges)])
 
 
-def _splittable(source: ArchiveInput, reader: str, encoding: str) -> bool:
-    """A plain or .zst JSON Lines file (its first line a whole JSON value) in a byte encoding."""
-    if source.member is not None or reader not in LINE_READERS:
-        return False
-    if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
-        return False
-    name = source.path.name.lower()
-    if not is_zstd(name) and name.endswith((".gz", ".zip", ".bz2", ".xz")):
-        return False
-    first = source.sample().split(b"\n", 1)[0]
-    try:
-        json.loads(first.decode(encoding, errors="replace"))
-    except ValueError:
-        return False  # a pretty-printed document: read whole
-    return True
-
-
-def _line_offsets(counts: list[int]) -> list[int]:
-    """Each range's line offset from the newline counts of the ranges before it (see RangeInput)."""
-    offsets, before = [], 0
-    for index, count in enumerate(counts):
-        offsets.append(before + 1 if index else 0)
-        before += count
-    return offsets
-
-
 def with_line_offsets(tasks: list[LakeTask], counts: list[int]) -> list[LakeTask]:
     """The tasks with their line offsets, from the newline counts of the ranged ones (in order)."""
     ranged = [t for t in tasks if t.ranged]
     offsets: dict[tuple[str, int], int] = {}
     for path in dict.fromkeys(t.path for t in ranged):
         mine = [(t, c) for t, c in zip(ranged, counts, strict=True) if t.path == path]
-        for (task, _), offset in zip(mine, _line_offsets([c for _, c in mine]), strict=True):
+        for (task, _), offset in zip(mine, line_offsets([c for _, c in mine]), strict=True):
             offsets[(path, task.index)] = offset
     return [replace(t, line_offset=offsets[(t.path, t.index)]) if t.ranged else t for t in tasks]
 

@@ -2,6 +2,8 @@
 
 Reading the next batch overlaps with scoring the previous one, and each batch is one short write
 transaction, so a 10 GB archive streams through in constant memory and never holds the lock long.
+A big JSON Lines file (plain, or .zst in several frames) is read by the workers themselves, a byte
+range each (``ranges``): this process only writes what they send back.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,8 @@ from typing import Any
 from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
 from monitor.ingest.pool import AnalysisPool, relax_gc
-from monitor.ingest.write import Origin, PendingPosts, analyse_posts, write_posts
+from monitor.ingest.ranges import RangeBatch, RangeRows, ranges_of, read_range, with_line_filter
+from monitor.ingest.write import Origin, PendingPosts, Written, analyse_posts, write_posts, write_rows
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import (
@@ -139,15 +144,6 @@ def _batches(items: Iterable[Post | RecordError | SkippedLines], on_error: Calla
         yield batch
 
 
-def with_line_filter(reader: Reader, prefilter: Prefilter | None, options: dict[str, Any]) -> dict[str, Any]:
-    """The read options, with ``line_filter`` where the prefilter applies: a reader that takes one
-    (one JSON record a line), reading UTF-8 (the prefilter looks for UTF-8 bytes)."""
-    encoding = (options.get("encoding") or "utf-8").lower().replace("_", "-")
-    if prefilter is None or not reader.takes_prefilter or encoding not in ("utf-8", "utf8"):
-        return options
-    return {**options, "line_filter": prefilter}
-
-
 def choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
     """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
     sample = source.sample()
@@ -223,8 +219,12 @@ class Importer:
         errors = _ErrorLog(report, meta)
         status, message = "complete", None
         try:
-            prefilter = self.prefilter if use_prefilter else None
-            self._read_and_store(reader, source, with_line_filter(reader, prefilter, options), errors)
+            ranges = ranges_of(source, reader, options.get("encoding") or "utf-8", self.pool.workers)
+            if ranges is not None:
+                self._read_ranges_and_store(reader, source, ranges, options, use_prefilter, errors)
+            else:
+                prefilter = self.prefilter if use_prefilter else None
+                self._read_and_store(reader, source, with_line_filter(reader, prefilter, options), errors)
             status, message = _read_outcome(reader, report)
         except KeyboardInterrupt:
             status, message = "partial", "interrupted"
@@ -253,22 +253,66 @@ class Importer:
         for batch in _batches(reader.read(source, **options), errors.add):
             analysing = analyse_posts(self.pool, batch.posts)
             if pending is not None:
-                self._save(*pending, errors)
+                self._save_pending(*pending, errors)
             pending = analysing, batch.skipped
         if pending is not None:
-            self._save(*pending, errors)
+            self._save_pending(*pending, errors)
 
-    def _save(self, pending: PendingPosts, skipped: int, errors: _ErrorLog) -> None:
+    def _read_ranges_and_store(self, reader: Reader, source: ArchiveInput, ranges: list[tuple[int, int]],
+                               options: dict[str, Any], use_prefilter: bool, errors: _ErrorLog) -> None:
+        """The input's byte ranges read and analysed in the worker processes (``ranges.read_range``),
+        a few ahead; their rows stored in the file's order, BATCH_SIZE posts or more a batch."""
+        now = utcnow_naive()
+        prefilter = use_prefilter and self.prefilter is not None
+        queued = deque((str(source.path), start, end, reader.name, options, prefilter, errors.import_id, now)
+                       for start, end in ranges)
+        in_flight: deque[Future[RangeRows]] = deque()
+        batch = RangeBatch()
+        newlines = 0
+        for index in range(len(ranges)):
+            while queued and len(in_flight) <= self.pool.workers:  # each worker busy, and one range ahead
+                in_flight.append(self.pool.run(read_range, *queued.popleft()))
+            rows = in_flight.popleft().result()
+            # A range numbers its lines from 1 (see lake_input.RangeInput): the file's line numbers follow.
+            rows.shift_lines(newlines + 1 if index else 0)
+            newlines += rows.newlines
+            if not batch.takes(rows):  # a post also in an earlier range of the batch: the store keeps the first
+                self._save_ranges(batch, errors)
+                batch = RangeBatch()
+            batch.add(rows)
+            if batch.kept >= BATCH_SIZE:
+                self._save_ranges(batch, errors)
+                batch = RangeBatch()
+        if batch.ranges:
+            self._save_ranges(batch, errors)
+
+    def _save_ranges(self, batch: RangeBatch, errors: _ErrorLog) -> None:
+        for rows in batch.ranges:
+            for error in rows.errors:
+                errors.add(error)
+            errors.report.errors += rows.error_count - len(rows.errors)
+        self._save(batch.records, batch.skipped, errors, lambda bookkeeping: write_rows(
+            self.store, batch.tables(), Written(records=batch.records, kept=batch.kept), bookkeeping))
+
+    def _save_pending(self, pending: PendingPosts, skipped: int, errors: _ErrorLog) -> None:
+        origin = Origin(import_id=errors.meta["import_id"])
+        self._save(len(pending.posts), skipped, errors, lambda bookkeeping: write_posts(
+            self.store, pending, origin, lambda batch, _kept: bookkeeping(batch)))
+
+    def _save(self, records: int, skipped: int, errors: _ErrorLog,
+              write: Callable[[Callable[[WriteBatch], None]], Written]) -> None:
+        """Store a batch of ``records`` posts read (``write``, given the bookkeeping rows to add) and
+        count it in the report."""
         report = errors.report
 
-        def bookkeeping(batch: WriteBatch, _kept: list[Post]) -> None:
+        def bookkeeping(batch: WriteBatch) -> None:
             errors.flush_into(batch)
             # The import's row rides with its posts: the store adds what they turn out to be (new
             # or seen) when the batch is applied, also after a wait in the spool.
-            errors.update_meta(records=report.records + len(pending.posts) + skipped)
+            errors.update_meta(records=report.records + records + skipped)
             batch.add_rows("imports", [errors.meta])
 
-        written = write_posts(self.store, pending, Origin(import_id=errors.meta["import_id"]), bookkeeping)
+        written = write(bookkeeping)
         report.records += written.records + skipped
         report.unmatched += written.unmatched + skipped
         report.posts_new += written.posts_new

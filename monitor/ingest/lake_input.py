@@ -12,12 +12,16 @@ task each: their streams cannot be entered in the middle.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from monitor.sources.base import ArchiveInput
 
+# Readers that read a JSON Lines file line by line (``iter_json_records``): their files can be split.
+LINE_READERS = frozenset({"jsonl", "reddit_dump", "reddit_listing", "bluesky", "bluesky_jetstream", "hackernews",
+                          "mastodon", "x_twarc"})
 ZSTD_MAGIC = 0xFD2FB528
 CHUNK = 1 << 20
 
@@ -54,7 +58,10 @@ def _frame_end(fh: IO[bytes], pos: int) -> int:
     at = pos + 4 + header
     while True:
         fh.seek(at)
-        block = int.from_bytes(fh.read(3), "little")
+        header_bytes = fh.read(3)
+        if len(header_bytes) < 3:  # the file ends inside the frame (cut short): the frame is the rest of it
+            return fh.seek(0, 2)
+        block = int.from_bytes(header_bytes, "little")
         block_type, block_size = (block >> 1) & 3, block >> 3
         at += 3 + (1 if block_type == 1 else block_size)  # an RLE block stores one byte
         if block & 1:  # the last block of the frame
@@ -172,3 +179,29 @@ class RangeInput(ArchiveInput):
 
     def open(self) -> IO[bytes]:
         return io.BufferedReader(_ChunksRaw(owned_chunks(str(self.path), self.start, self.end)), CHUNK)
+
+
+def splittable(source: ArchiveInput, reader: str, encoding: str) -> bool:
+    """A plain or .zst JSON Lines file (its first line a whole JSON value) in a byte encoding."""
+    if source.member is not None or reader not in LINE_READERS:
+        return False
+    if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
+        return False
+    name = source.path.name.lower()
+    if not is_zstd(name) and name.endswith((".gz", ".zip", ".bz2", ".xz")):
+        return False
+    first = source.sample().split(b"\n", 1)[0]
+    try:
+        json.loads(first.decode(encoding, errors="replace"))
+    except ValueError:
+        return False  # a pretty-printed document: read whole
+    return True
+
+
+def line_offsets(counts: list[int]) -> list[int]:
+    """Each range's line offset from the newline counts of the ranges before it (see RangeInput)."""
+    offsets, before = [], 0
+    for index, count in enumerate(counts):
+        offsets.append(before + 1 if index else 0)
+        before += count
+    return offsets

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analyzer
 from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
-from monitor.ingest.imports import BATCH_SIZE, with_line_filter  # posts analysed at a time: as a local import
+from monitor.ingest.imports import BATCH_SIZE  # posts analysed at a time: as a local import
 from monitor.ingest.lake_input import RangeInput
 from monitor.ingest.pool import analyse_batch, relax_gc
+from monitor.ingest.ranges import shift_lines, with_line_filter
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
@@ -141,7 +141,7 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
 
 def _with_prefilter(config: Config, reader: Reader, options: dict[str, Any]) -> dict[str, Any]:
     """The read options with the config's prefilter where it applies, as a local import reads them
-    (``imports.with_line_filter``); ``prefilter=False`` parses every line. One prefilter per config
+    (``ranges.with_line_filter``); ``prefilter=False`` parses every line. One prefilter per config
     and worker process."""
     options = dict(options)
     if not options.pop("prefilter", True):
@@ -168,7 +168,7 @@ def _analysed_chunks(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem]
         result.records += len(posts)
         result.kept += len(kept)
         if kept:
-            collected["posts"].append(_shift_lines(posts_table(kept, import_id=import_id), task.line_offset))
+            collected["posts"].append(shift_lines(posts_table(kept, import_id=import_id), task.line_offset))
             for name, table in analysed.tables.items():
                 collected[name].append(table)
             pending += len(kept)
@@ -205,11 +205,3 @@ def _batches(items: Iterable[ReadItem], result: TaskResult, line_offset: int, si
             batch = []
     if batch:
         yield batch
-
-
-def _shift_lines(posts: pa.Table, line_offset: int) -> pa.Table:
-    """Line numbers of a range's posts counted from the file's start, not the range's."""
-    if not line_offset:
-        return posts
-    index = posts.schema.get_field_index("source_line")
-    return posts.set_column(index, "source_line", pc.add(posts["source_line"], line_offset))

@@ -9,10 +9,11 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +24,8 @@ from monitor.analysis.pipeline import Analyzer
 from monitor.config import Config
 from monitor.ingest.rows import TABLE_SCHEMAS
 from monitor.store.rows import utcnow_naive
+
+T = TypeVar("T")
 
 __all__ = ["AnalysedBatch", "AnalysisPool", "analyse_batch", "relax_gc", "sigterm_as_interrupt"]
 
@@ -91,6 +94,10 @@ class AnalysisPool:
                                   for name in parts[0].tables})
 
         return wait
+
+    def run(self, task: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``task(*args)`` in a worker process, whose analyzer ``batch.worker_state`` gives."""
+        return self._ensure_pool().submit(task, *args)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:

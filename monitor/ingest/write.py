@@ -60,13 +60,21 @@ def write_posts(store: Store, pending: PendingPosts, origin: Origin,
     collector's cursor and sightings, an import's bad records)."""
     analysed = pending.result()
     kept = [post for post, keep in zip(pending.posts, analysed.keep, strict=True) if keep]
+    tables = {"posts": posts_table(kept, import_id=origin.import_id, run_id=origin.run_id),
+              **analysed.tables} if kept else {}
+    return write_rows(store, tables, Written(records=len(pending.posts), kept=len(kept)),
+                      None if bookkeeping is None else lambda batch: bookkeeping(batch, kept))
+
+
+def write_rows(store: Store, tables: dict[str, pa.Table], written: Written,
+               bookkeeping: Callable[[WriteBatch], None] | None = None) -> Written:
+    """Store rows made beforehand (``posts`` and their analysis tables) with the origin's bookkeeping
+    rows, in one batch; ``written`` says what was read, and gets what the write did."""
     batch = WriteBatch()
-    if kept:
-        batch.add("posts", posts_table(kept, import_id=origin.import_id, run_id=origin.run_id))
-        add_analysis(batch, analysed)
+    for table, data in tables.items():
+        batch.add(table, data)
     if bookkeeping is not None:
-        bookkeeping(batch, kept)
-    written = Written(records=len(pending.posts), kept=len(kept))
+        bookkeeping(batch)
     if batch:
         result = store.write(batch)
         written.posts_new, written.posts_seen, written.spooled = result.posts_new, result.posts_seen, result.spooled
