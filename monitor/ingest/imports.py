@@ -276,10 +276,10 @@ class Importer:
             # A range numbers its lines from 1 (see lake_input.RangeInput): the file's line numbers follow.
             rows.shift_lines(newlines + 1 if index else 0)
             newlines += rows.newlines
-            if not batch.takes(rows):  # a post also in an earlier range of the batch: the store keeps the first
+            if not batch.add(rows):  # a post also in an earlier range of the batch: write that first
                 self._save_ranges(batch, errors)
                 batch = RangeBatch()
-            batch.add(rows)
+                batch.add(rows)
             if batch.kept >= BATCH_SIZE:
                 self._save_ranges(batch, errors)
                 batch = RangeBatch()

@@ -63,14 +63,15 @@ class RangeBatch:
     ranges: list[RangeRows] = field(default_factory=list)
     post_keys: set[str] = field(default_factory=set)
 
-    def takes(self, rows: RangeRows) -> bool:
-        """Whether the rows can join the batch: none of their posts is in it already (a batch holds
-        each post once; the first one read is stored)."""
-        return self.post_keys.isdisjoint(rows.keys())
-
-    def add(self, rows: RangeRows) -> None:
+    def add(self, rows: RangeRows) -> bool:
+        """Add a range's rows, unless one of its posts is in the batch already (a batch holds each
+        post once: the store keeps the first one read, and counts the other as seen)."""
+        keys = rows.keys()
+        if not self.post_keys.isdisjoint(keys):
+            return False
         self.ranges.append(rows)
-        self.post_keys |= rows.keys()
+        self.post_keys |= keys
+        return True
 
     @property
     def records(self) -> int:
