@@ -86,8 +86,13 @@ class RangeBatch:
         return sum(r.skipped for r in self.ranges)
 
     def tables(self) -> dict[str, pa.Table]:
-        names = dict.fromkeys(name for r in self.ranges for name in r.tables)
-        return {name: pa.concat_tables([r.tables[name] for r in self.ranges if name in r.tables]) for name in names}
+        return concat_rows([r.tables for r in self.ranges])
+
+
+def concat_rows(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Tables of rows made in parts, each table as one (its parts in order)."""
+    names = dict.fromkeys(name for part in parts for name in part)
+    return {name: pa.concat_tables([part[name] for part in parts if name in part]) for name in names}
 
 
 def ranges_of(source: ArchiveInput, reader: Reader, encoding: str, workers: int) -> list[tuple[int, int]] | None:
@@ -122,8 +127,8 @@ def read_range(path: str, start: int, end: int, reader_name: str, options: dict[
     line_filter = _PREFILTERS.get(id(analyzer.config)) if prefilter else None
     rows = RangeRows({})
     parts: list[dict[str, pa.Table]] = []
-    posts: dict[str, Post] = {}  # the first post of each key
-    seen: set[str] = set()
+    posts: list[Post] = []
+    seen: set[str] = set()  # a post read twice: the first one counts
     for item in reader.read(RangeInput(Path(path), None, start, end), **with_line_filter(reader, line_filter, options)):
         if isinstance(item, SkippedLines):
             rows.skipped += item.count
@@ -133,14 +138,13 @@ def read_range(path: str, start: int, end: int, reader_name: str, options: dict[
                 rows.errors.append(item)
         elif item.key not in seen:
             seen.add(item.key)
-            posts[item.key] = item
+            posts.append(item)
             if len(posts) >= ANALYSED_AT_ONCE:
-                parts.append(_analysed_rows(list(posts.values()), rows, import_id, now))
-                posts.clear()
+                parts.append(_analysed_rows(posts, rows, import_id, now))
+                posts = []
     if posts:
-        parts.append(_analysed_rows(list(posts.values()), rows, import_id, now))
-    names = dict.fromkeys(name for part in parts for name in part)
-    rows.tables = {name: pa.concat_tables([p[name] for p in parts if name in p]) for name in names}
+        parts.append(_analysed_rows(posts, rows, import_id, now))
+    rows.tables = concat_rows(parts)
     rows.newlines = count_newlines(path, start, end)
     return rows
 
