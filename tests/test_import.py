@@ -34,6 +34,15 @@ def test_unmatched_posts_are_counted_not_stored(config, data_dir: Path, tmp_path
     assert (report.posts_new, report.unmatched) == (1, 1)
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_record(config, data_dir: Path, tmp_path: Path) -> None:
+    """Windows tools start UTF-8 files with a BOM: the first line is still a record, read as JSON."""
+    records = [post(1, "Elon Musk again"), post(2, "Satya Nadella too")]
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in records).encode())
+    report = Importer(config, Store(data_dir)).import_paths([path])[0]
+    assert (report.format, report.errors, report.posts_new) == ("jsonl", 0, 2)
+
+
 def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:
     good = [json.dumps(post(i, f"Nadella on Microsoft capex {i}")) for i in range(6)]
     lines = [good[0], good[1], "{not json", json.dumps({"id": "x1", "created_at": "2025-01-01"}), good[2],

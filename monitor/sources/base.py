@@ -233,6 +233,8 @@ def iter_lines(source: ArchiveInput, encoding: str = "utf-8", keep_blank: bool =
                 except UnicodeDecodeError as exc:
                     yield _undecodable(source, lineno, raw_line, exc, encoding)
                     continue
+                if lineno == 1 and text.startswith("\ufeff"):  # a byte order mark (Windows tools write one)
+                    text = text[1:]
                 if keep_blank or text.strip():
                     yield lineno, text
     except Exception as exc:
