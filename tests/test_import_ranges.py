@@ -13,7 +13,7 @@ import zstandard
 from monitor.config import Config
 from monitor.ingest import ranges
 from monitor.ingest.imports import Importer
-from monitor.ingest.lake_input import zstd_frame_offsets
+from monitor.ingest.lake_input import first_frame_within, zstd_frame_offsets
 from monitor.ingest.pool import AnalysisPool
 from monitor.store import Store
 from tests.conftest import post, stored
@@ -139,3 +139,18 @@ def test_frame_offsets_of_a_cut_file_end_at_its_end(tmp_path: Path, cut: float) 
     path = tmp_path / "cut.zst"
     path.write_bytes(data[: int(len(data) * cut)])
     assert zstd_frame_offsets(str(path)) == [0, path.stat().st_size]
+
+
+def test_only_a_zst_whose_first_frame_ends_early_is_walked(tmp_path: Path) -> None:
+    """A single-frame .zst (zstd -T0, Pushshift) is not split; finding that out reads its first
+    blocks only, not a block header every 128 KiB of the whole file."""
+    data = os.urandom(1 << 20)
+    single, framed, other = tmp_path / "one.zst", tmp_path / "many.zst", tmp_path / "not.zst"
+    single.write_bytes(zstandard.ZstdCompressor().compress(data))
+    framed.write_bytes(b"".join(zstandard.ZstdCompressor().compress(data[i:i + (256 << 10)])
+                                for i in range(0, len(data), 256 << 10)))
+    other.write_bytes(b"plain text, not zstd\n")
+    assert not first_frame_within(str(single), 300 << 10)  # stops after ~300 KiB of its 1 MiB frame
+    assert first_frame_within(str(single), 2 << 20) is False  # the one frame is the whole file
+    assert first_frame_within(str(framed), 300 << 10)
+    assert not first_frame_within(str(other), 300 << 10)

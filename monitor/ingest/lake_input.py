@@ -44,7 +44,20 @@ def zstd_frame_offsets(path: str) -> list[int]:
     return offsets
 
 
-def _frame_end(fh: IO[bytes], pos: int) -> int:
+def first_frame_within(path: str, limit: int) -> bool:
+    """Whether a .zst file's first frame ends within ``limit`` compressed bytes (a file of several
+    frames, as pzstd writes them), found without walking the rest: in a single-frame file (zstd -T0,
+    the Pushshift dumps) ``zstd_frame_offsets`` reads a block header every 128 KiB of it, a long
+    walk on a slow disk for a file that cannot be split anyway."""
+    try:
+        with open(path, "rb") as fh:
+            return 0 < _frame_end(fh, 0, limit) < fh.seek(0, 2)
+    except (ValueError, IndexError):  # not zstd after all: read whole, where its errors are reported
+        return False
+
+
+def _frame_end(fh: IO[bytes], pos: int, limit: int | None = None) -> int:
+    """Where the frame at ``pos`` ends; -1 once it runs past ``limit`` bytes (when one is given)."""
     fh.seek(pos)
     magic = int.from_bytes(fh.read(4), "little")
     if magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame: its size follows the magic
@@ -64,6 +77,8 @@ def _frame_end(fh: IO[bytes], pos: int) -> int:
         block = int.from_bytes(header_bytes, "little")
         block_type, block_size = (block >> 1) & 3, block >> 3
         at += 3 + (1 if block_type == 1 else block_size)  # an RLE block stores one byte
+        if limit is not None and at - pos > limit:
+            return -1
         if block & 1:  # the last block of the frame
             break
     return at + (4 if descriptor & 4 else 0)  # the content checksum

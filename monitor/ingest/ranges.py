@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 
 from monitor.analysis.batch import analyse_batch, worker_state
 from monitor.analysis.prefilter import Prefilter
-from monitor.ingest.lake_input import RangeInput, count_newlines, split_ranges, splittable
+from monitor.ingest.lake_input import (
+    RangeInput,
+    count_newlines,
+    first_frame_within,
+    is_zstd,
+    split_ranges,
+    splittable,
+)
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
@@ -28,6 +35,8 @@ from monitor.store.rows import posts_table
 # A range's share of a file: ~3,500 tweets, about one write batch. Smaller ranges cost a write
 # transaction each; bigger ones hold more posts in each worker at a time.
 RANGE_BYTES = 1 << 20
+# A .zst whose first frame is longer is read whole (one frame, most likely: it cannot be split).
+FIRST_FRAME_LIMIT = 16 << 20
 # Posts a worker holds before it analyses them and keeps only their rows (pydantic posts are big).
 ANALYSED_AT_ONCE = 1000
 MAX_ERRORS_SENT = 1000  # bad records a range sends back (its count is exact): the import stores that many
@@ -100,6 +109,8 @@ def ranges_of(source: ArchiveInput, reader: Reader, encoding: str, workers: int)
     worker, a reader that is not line by line, a compressed stream that cannot be entered in the
     middle, or an input too small to be worth it."""
     if workers < 2 or not splittable(source, reader.name, encoding):
+        return None
+    if is_zstd(source.path.name) and not first_frame_within(str(source.path), FIRST_FRAME_LIMIT):
         return None
     ranges = split_ranges(str(source.path), RANGE_BYTES)
     return ranges if len(ranges) > 2 else None
