@@ -43,6 +43,19 @@ def test_a_byte_order_mark_is_not_part_of_the_first_record(config, data_dir: Pat
     assert (report.format, report.errors, report.posts_new) == ("jsonl", 0, 2)
 
 
+def test_json_lines_in_another_encoding_with_encoding(config, data_dir: Path, tmp_path: Path) -> None:
+    """The bad-record message says to pass --encoding: for JSON Lines it has to work, too."""
+    path = tmp_path / "cp1252.jsonl"
+    path.write_bytes("".join(json.dumps(post(i, f"Nadella’s café, part {i}"), ensure_ascii=False) + "\n"
+                             for i in range(3)).encode("cp1252"))
+    store = Store(data_dir)
+    refused = Importer(config, store).import_paths([path])[0]
+    assert refused.errors == 3 and "--encoding" in refused.skipped
+    report = Importer(config, store).import_paths([path], encoding="cp1252")[0]
+    assert (report.errors, report.posts_new) == (0, 3)
+    assert stored(store, "SELECT DISTINCT left(text, 14) FROM posts") == [("Nadella’s café",)]
+
+
 def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:
     good = [json.dumps(post(i, f"Nadella on Microsoft capex {i}")) for i in range(6)]
     lines = [good[0], good[1], "{not json", json.dumps({"id": "x1", "created_at": "2025-01-01"}), good[2],

@@ -154,3 +154,15 @@ def test_only_a_zst_whose_first_frame_ends_early_is_walked(tmp_path: Path) -> No
     assert first_frame_within(str(single), 2 << 20) is False  # the one frame is the whole file
     assert first_frame_within(str(framed), 300 << 10)
     assert not first_frame_within(str(other), 300 << 10)
+
+
+def test_ranges_read_another_encoding(config: Config, tmp_path: Path, monkeypatch) -> None:
+    archive = tmp_path / "cp1252.jsonl"
+    archive.write_bytes("".join(json.dumps(post(i, f"{TEXTS[i % len(TEXTS)]}, café n° {i}"), ensure_ascii=False)
+                                + "\n" for i in range(1500)).encode("cp1252"))
+    monkeypatch.setattr(ranges, "RANGE_BYTES", 16 << 10)
+    ranged_report, ranged = _imported(config, tmp_path / "ranged", archive, workers=2, encoding="cp1252")
+    whole_report, whole = _imported(config, tmp_path / "whole", archive, workers=1, encoding="cp1252")
+    assert ranged == whole
+    assert ranged_report.errors == whole_report.errors == 0
+    assert ranged_report.posts_new == whole_report.posts_new > 900

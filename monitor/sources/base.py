@@ -404,16 +404,17 @@ def _iter_wide_lines(source: ArchiveInput, encoding: str, keep_blank: bool) -> I
         yield _stream_ended(source, lineno + 1, exc)
 
 
-def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = None) -> Iterator[
-    tuple[int, Any] | RecordError | SkippedLines
-]:
+def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = None, encoding: str | None = None
+                      ) -> Iterator[tuple[int, Any] | RecordError | SkippedLines]:
     """JSON values with their line numbers, from JSON Lines or from a single JSON document
-    (a pretty-printed API response). A whole-document file counts as line 1. With ``line_filter``
-    (JSON Lines whose first line is a whole JSON value), only the lines it picks are parsed."""
+    (a pretty-printed API response), in ``encoding`` (default UTF-8). A whole-document file counts
+    as line 1. With ``line_filter`` (JSON Lines whose first line is a whole JSON value, in UTF-8:
+    the filter looks for UTF-8 bytes), only the lines it picks are parsed."""
+    encoding = encoding or "utf-8"
     if line_filter is not None and _first_line_is_json(source):
         yield from _json_lines(source, iter_candidate_lines(source, line_filter))
         return
-    lines = iter_lines(source)
+    lines = iter_lines(source, encoding)
     first: tuple[int, str] | RecordError | None = next(lines, None)
     if first is None:
         return
@@ -427,7 +428,7 @@ def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = Non
     except json.JSONDecodeError:
         # Not JSON Lines: maybe one pretty-printed document.
         if text.lstrip()[:1] in ("{", "["):
-            doc = _whole_document(source)
+            doc = _whole_document(source, encoding)
             if doc is not None:
                 yield doc
                 return
@@ -465,11 +466,11 @@ def _json_lines(source: ArchiveInput, lines: Iterator[tuple[int, str] | RecordEr
             yield RecordError(source.name, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); line skipped")
 
 
-def _whole_document(source: ArchiveInput) -> tuple[int, Any] | RecordError | None:
+def _whole_document(source: ArchiveInput, encoding: str) -> tuple[int, Any] | RecordError | None:
     try:
         with source.open() as fh:
             data = fh.read()
-        return 1, json.loads(data)
+        return 1, json.loads(data.decode(encoding).lstrip("\ufeff"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     except Exception as exc:

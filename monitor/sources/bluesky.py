@@ -224,18 +224,19 @@ def _looks_jetstream(sample: str, name: str) -> bool:
 
 @register_reader(VIEWS, description="Bluesky AppView pages: searchPosts, getPosts, getQuotes, feeds, threads",
                  sniff=_looks_post_views, priority=40)
-def read_post_views(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+def read_post_views(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     name = source.name
 
     def mapper(view: Any, lineno: int) -> Iterator[Post]:
         yield post_from_post_view(view, Provenance(source=VIEWS, file=name, line=lineno))
 
-    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _post_views), mapper)
+    records = iter_json_records(source, encoding=encoding)
+    yield from records_with_errors(source, explode_records(source, records, _post_views), mapper)
 
 
 @register_reader(JETSTREAM, description="Bluesky Jetstream events JSONL (post creates only)", sniff=_looks_jetstream,
                  priority=30)
-def read_jetstream(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+def read_jetstream(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     name = source.name
 
     def mapper(event: Any, lineno: int) -> Iterator[Post]:
@@ -243,7 +244,7 @@ def read_jetstream(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordErro
         if post is not None:
             yield post
 
-    yield from records_with_errors(source, iter_json_records(source), mapper)
+    yield from records_with_errors(source, iter_json_records(source, encoding=encoding), mapper)
 
 
 # --- live collector: Jetstream ------------------------------------------------------------------

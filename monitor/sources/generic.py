@@ -111,7 +111,7 @@ def read_jsonl(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None
         # Provenance as a dict: validated together with the post, in one pydantic call.
         yield transform_generic(record, {"source": "jsonl", "file": name, "line": lineno}, mapping, platform)
 
-    yield from records_with_errors(source, iter_json_records(source), mapper)
+    yield from records_with_errors(source, iter_json_records(source, encoding=encoding), mapper)
 
 
 @register_reader("csv", description="Generic CSV with a header row: platform, id, text, created_at, author",

@@ -105,13 +105,14 @@ def _looks_hackernews(sample: str, name: str) -> bool:
 
 @register_reader(READER, description="Hacker News Algolia search responses (pages or hits)",
                  sniff=_looks_hackernews, priority=40)
-def read_hackernews(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+def read_hackernews(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     name = source.name
 
     def mapper(hit: Any, lineno: int) -> Iterator[Post]:
         yield post_from_hit(hit, Provenance(source=READER, file=name, line=lineno))
 
-    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _hits), mapper)
+    records = iter_json_records(source, encoding=encoding)
+    yield from records_with_errors(source, explode_records(source, records, _hits), mapper)
 
 
 # --- live collector ---------------------------------------------------------------------------

@@ -159,13 +159,14 @@ def _looks_mastodon(sample: str, name: str) -> bool:
 
 @register_reader(READER, description="Mastodon statuses: timeline arrays, /api/v2/search results, JSONL",
                  sniff=_looks_mastodon, priority=45)
-def read_mastodon(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+def read_mastodon(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     name = source.name
 
     def mapper(status: Any, lineno: int) -> Iterator[Post]:
         yield post_from_status(status, Provenance(source=READER, file=name, line=lineno))
 
-    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _statuses), mapper)
+    records = iter_json_records(source, encoding=encoding)
+    yield from records_with_errors(source, explode_records(source, records, _statuses), mapper)
 
 
 # --- live collector ---------------------------------------------------------------------------

@@ -153,7 +153,8 @@ def _collected(thing: dict[str, Any]) -> dict[str, Any]:
 # --- readers ----------------------------------------------------------------------------------
 
 
-def _read(source: ArchiveInput, reader: str, line_filter: LineFilter | None = None) -> Iterator[
+def _read(source: ArchiveInput, reader: str, line_filter: LineFilter | None = None,
+          encoding: str | None = None) -> Iterator[
     Post | RecordError | SkippedLines
 ]:
     name = source.name
@@ -163,7 +164,7 @@ def _read(source: ArchiveInput, reader: str, line_filter: LineFilter | None = No
         provenance = Provenance(source=reader, file=name, line=lineno, **_collected(thing))
         yield post_from_thing(thing, provenance, kind)
 
-    records = iter_json_records(source, line_filter)
+    records = iter_json_records(source, line_filter, encoding)
     yield from records_with_errors(source, explode_records(source, records, _things), mapper)
 
 
@@ -185,16 +186,15 @@ def _looks_dump(sample: str, name: str) -> bool:
 # join letters): the prefilter's literal needles hold (monitor/analysis/prefilter.py).
 @register_reader(DUMP, description="Reddit NDJSON dumps (Pushshift / Arctic Shift; .zst streamed)",
                  sniff=_looks_dump, priority=45, takes_prefilter=True)
-def read_dump(source: ArchiveInput, line_filter: LineFilter | None = None, **_: Any) -> Iterator[
-    Post | RecordError | SkippedLines
-]:
-    yield from _read(source, DUMP, line_filter)
+def read_dump(source: ArchiveInput, line_filter: LineFilter | None = None, encoding: str | None = None,
+              **_: Any) -> Iterator[Post | RecordError | SkippedLines]:
+    yield from _read(source, DUMP, line_filter, encoding)
 
 
 @register_reader(LISTING, description="Reddit API Listing responses (one per line or one document)",
                  sniff=_looks_listing, priority=40)
-def read_listing(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
-    yield from _read(source, LISTING)
+def read_listing(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
+    yield from _read(source, LISTING, encoding=encoding)
 
 
 # --- live collector ---------------------------------------------------------------------------

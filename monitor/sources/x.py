@@ -174,14 +174,15 @@ def _looks_twarc(sample: str, name: str) -> bool:
 
 @register_reader(TWARC, description="X API v2 JSONL (twarc2 pages or flattened tweets)", sniff=_looks_twarc,
                  priority=40)
-def read_twarc(source: ArchiveInput, **_: Any) -> Iterator[Post | RecordError]:
+def read_twarc(source: ArchiveInput, encoding: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     name = source.name
 
     def mapper(item: tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]], lineno: int) -> Iterator[Post]:
         tweet, users, page = item
         yield post_from_tweet(tweet, _twarc_provenance(page, name, lineno), users)
 
-    yield from records_with_errors(source, explode_records(source, iter_json_records(source), _tweets_in), mapper)
+    records = iter_json_records(source, encoding=encoding)
+    yield from records_with_errors(source, explode_records(source, records, _tweets_in), mapper)
 
 
 # --- account archive --------------------------------------------------------------------------
