@@ -8,6 +8,7 @@ import random
 import string
 from pathlib import Path
 
+import pytest
 import zstandard
 
 from monitor.ingest.imports import Importer
@@ -133,6 +134,33 @@ def test_failure_mid_import_keeps_stored_batches(config, data_dir: Path, tmp_pat
     assert report.skipped and "disk on fire" in report.skipped
     assert stored(store) == [(20,)]
     assert stored(store, "SELECT status FROM imports") == [("failed",)]
+
+
+def test_an_interrupt_inside_a_duckdb_query_stops_the_import_as_interrupted(config, data_dir: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """Ctrl-C (or SIGTERM) mid-query reaches us from DuckDB as RuntimeError("Query interrupted"): the
+    import is recorded as stopped ("partial", "interrupted"), not failed, and the batches before it stay."""
+    import monitor.ingest.imports as importer_module
+    from monitor.store.db import Store as StoreClass
+
+    monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Benioff {i}") for i in range(35)])
+    store = Store(data_dir)
+    calls = {"n": 0}
+    original = StoreClass._apply
+
+    def interrupted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "posts" in args[1].tables:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("Query interrupted")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StoreClass, "_apply", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Importer(config, store).import_paths([archive])
+    assert stored(store) == [(20,)]
+    assert stored(store, "SELECT status, message FROM imports") == [("partial", "interrupted")]
 
 
 def test_repeated_texts_are_analysed_once_and_stored_for_each_post(config, data_dir: Path, tmp_path: Path,

@@ -109,6 +109,7 @@ MERGE_MEMORY_LIMIT = "32MB"
 # the import's analysis workers need (bench/import_throughput.py, 100k tweets: 7,230 -> 7,680 posts/s).
 # Merges, checkpoints, migrations and maintenance keep DuckDB's default (one thread a core).
 WRITE_THREADS = 1
+DUCKDB_INTERRUPTED = "Query interrupted"  # the RuntimeError DuckDB raises for a KeyboardInterrupt mid-query
 WRITE_TEMP_DIR = "duckdb_tmp"
 
 
@@ -417,7 +418,17 @@ class Store:
     # --- writing -------------------------------------------------------------------------
 
     def write(self, batch: WriteBatch, spool_on_lock: bool = True) -> ApplyResult:
-        """Apply a batch in one short transaction; spool it if the file stays locked."""
+        """Apply a batch in one short transaction; spool it if the file stays locked. Ctrl-C (or a
+        SIGTERM an import turns into one) raises KeyboardInterrupt, also mid-query: DuckDB reports
+        that as RuntimeError("Query interrupted"), which callers would take for a failure."""
+        try:
+            return self._write(batch, spool_on_lock)
+        except RuntimeError as exc:
+            if str(exc) != DUCKDB_INTERRUPTED:
+                raise
+            raise KeyboardInterrupt(DUCKDB_INTERRUPTED) from exc
+
+    def _write(self, batch: WriteBatch, spool_on_lock: bool) -> ApplyResult:
         if not batch:
             return ApplyResult()
         with self._write_lock:
