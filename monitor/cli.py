@@ -1010,7 +1010,7 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
        "sentiment": {"compound": float, "label": "positive|neutral|negative"},
        "stance": {TARGET_ID: {"label": "favor|against|none", "score": float}},
        "mentions": [{"target": TARGET_ID, "alias": "..."}]}
-    A line that is not valid JSON gives {"id": null, "line": N, "error": "..."}.
+    A line that cannot be scored (not JSON, or no "text") gives {"id": its id or null, "line": N, "error": "..."}.
     Optional input fields: "lang" (posts in other languages than the configured ones get no scores).
 
     \b
@@ -1040,7 +1040,7 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
         if error is not None:
             _flush_scores(scorer, batch, lang, targets)
             batch = []
-            sys.stdout.write(json.dumps({"id": None, "line": lineno, "error": error}) + "\n")
+            sys.stdout.write(json.dumps({"id": record.get("id"), "line": lineno, "error": error}) + "\n")
             continue
         batch.append((lineno, record))
         if len(batch) >= SCORE_BATCH:
@@ -1050,13 +1050,16 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
 
 
 def _score_input(line: str) -> tuple[dict[str, Any], str | None]:
+    """The line's record, or what is wrong with it (and what there is of it, for its id)."""
+    expected = 'expected one JSON object a line, {"id": ..., "text": "..."} (plain texts: --text)'
     try:
         record = json.loads(line)
-        text = record["text"]
-        if not isinstance(text, str):
-            raise TypeError("'text' must be a string")
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        return {}, f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    except json.JSONDecodeError as exc:
+        return {}, f"not valid JSON ({exc.msg} at column {exc.colno}); {expected}"
+    if not isinstance(record, dict):
+        return {}, f"a JSON {type(record).__name__}, not an object; {expected}"
+    if not isinstance(record.get("text"), str):
+        return record, "missing field 'text'" if record.get("text") is None else "'text' must be a string"
     return record, None
 
 

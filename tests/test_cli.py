@@ -93,6 +93,17 @@ def test_export(cli, tmp_path: Path, fmt: str) -> None:
     assert "altman" in str(rows[0][1]) and "musk" in str(rows[0][1])
 
 
+def test_score_says_what_is_wrong_with_a_line(cli) -> None:
+    """Bad lines: the id when there is one (scripts join on it), and what the line should be."""
+    lines = ["hello Sam Altman", "[1, 2]", json.dumps({"id": 7}), json.dumps({"id": 8, "text": 5}),
+             json.dumps({"id": 9, "text": "Stargate is fine"})]
+    out = [json.loads(line) for line in cli("score", "-", input="\n".join(lines)).output.splitlines()]
+    assert [(o.get("id"), o.get("line")) for o in out] == [(None, 1), (None, 2), (7, 3), (8, 4), (9, None)]
+    assert "not valid JSON" in out[0]["error"] and "--text" in out[0]["error"]
+    assert "not an object" in out[1]["error"]
+    assert out[2]["error"] == "missing field 'text'" and out[3]["error"] == "'text' must be a string"
+
+
 def test_score_jsonl(cli) -> None:
     lines = "\n".join([
         json.dumps({"id": 1, "text": "Sam Altman is doing a great job!"}),
