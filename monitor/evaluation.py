@@ -62,6 +62,7 @@ class Example:
     label: str | None = None  # favor|against|none or positive|neutral|negative
     rating: float | None = None
     target: str | None = None  # the dataset's target name, if it has one
+    line: int | None = None  # where the row starts in its file, for messages
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class Dataset:
     examples: list[Example]
     task: str  # stance | sentiment | rating
     name: str
+    unlabelled: list[int] = field(default_factory=list)  # lines of rows without a label or rating: not scored
 
     @property
     def labels(self) -> set[str]:
@@ -111,7 +113,8 @@ def read_dataset(path: Path, fmt: str = "auto", labels_path: Path | None = None,
     task = _task_of(examples, path)
     if task != "rating":
         examples = [_normalise_label(e, task, path) for e in examples]
-    return Dataset(examples, task, path.name)
+    unlabelled = [e.line or 0 for e in examples if e.label is None and e.rating is None]
+    return Dataset([e for e in examples if e.label is not None or e.rating is not None], task, path.name, unlabelled)
 
 
 def read_texts(path: Path, fmt: str = "auto") -> list[str]:
@@ -167,7 +170,7 @@ def split_target_prefix(example: Example) -> Example:
     """
     head, sep, rest = example.text.partition(". ")
     if sep and 0 < len(head.split()) <= 5:
-        return Example(rest, example.label, example.rating, example.target or head.strip())
+        return Example(rest, example.label, example.rating, example.target or head.strip(), example.line)
     return example
 
 
@@ -185,17 +188,17 @@ def _read_semeval2016(path: Path) -> list[dict[str, Any]]:
     for row in reader:
         lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
         out.append({"text": lowered.get("tweet", ""), "label": lowered.get("stance"),
-                    "target": lowered.get("target")})
+                    "target": lowered.get("target"), "line": reader.line_num})
     return out
 
 
 def _read_ratings_tsv(path: Path) -> list[dict[str, Any]]:
     out = []
-    for line in _read_text(path).splitlines():
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
         parts = line.split("\t")
         if len(parts) < 3 or not _is_number(parts[1]):
             continue
-        out.append({"text": "\t".join(parts[2:]), "rating": parts[1]})
+        out.append({"text": "\t".join(parts[2:]), "rating": parts[1], "line": lineno})
     return out
 
 
@@ -206,7 +209,8 @@ def _read_lines(path: Path, labels_path: Path) -> list[dict[str, Any]]:
         texts = texts[:-1]
     if len(texts) != len(labels):
         raise EvalDataError(f"{path} has {len(texts)} lines but {labels_path} has {len(labels)}; they must align")
-    return [{"text": t, "label": lab.strip()} for t, lab in zip(texts, labels, strict=True)]
+    pairs = zip(texts, labels, strict=True)
+    return [{"text": t, "label": lab.strip(), "line": n} for n, (t, lab) in enumerate(pairs, start=1)]
 
 
 def _mapping_beside(labels_path: Path) -> dict[str, str]:
@@ -232,7 +236,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise EvalDataError(f"{path}:{lineno}: not JSON: {exc}") from exc
         if not isinstance(record, dict):
             raise EvalDataError(f"{path}:{lineno}: each line must be a JSON object")
-        out.append(_pick_columns({str(k).lower(): v for k, v in record.items()}, path))
+        out.append({**_pick_columns({str(k).lower(): v for k, v in record.items()}, path), "line": lineno})
     return out
 
 
@@ -240,7 +244,11 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     text = _read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    return [_pick_columns({(k or "").strip().lower(): v for k, v in row.items()}, path) for row in reader]
+    rows, start = [], 2  # a row's first line: the one after the previous row's last (the header is line 1)
+    for row in reader:
+        rows.append({**_pick_columns({(k or "").strip().lower(): v for k, v in row.items()}, path), "line": start})
+        start = reader.line_num + 1
+    return rows
 
 
 def _pick_columns(row: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -270,10 +278,10 @@ def _to_examples(rows: Iterable[dict[str, Any]], label_map: dict[str, str], path
         value: float | None = None
         if rating is not None and str(rating).strip() != "":
             if not _is_number(str(rating)):
-                raise EvalDataError(f"{path}: rating '{rating}' is not a number")
+                raise EvalDataError(f"{path}:{row.get('line')}: field 'rating': '{rating}' is not a number")
             value = float(rating)
         target = row.get("target")
-        out.append(Example(text, label, value, str(target).strip() if target else None))
+        out.append(Example(text, label, value, str(target).strip() if target else None, row.get("line")))
     if not out:
         raise EvalDataError(f"{path}: no labelled rows found")
     return out
@@ -307,7 +315,8 @@ def _normalise_label(example: Example, task: str, path: Path) -> Example:
     table = _STANCE_SYNONYMS if task == "stance" else _SENTIMENT_SYNONYMS
     label = table.get(example.label)
     if label is None:
-        raise EvalDataError(f"{path}: label '{example.label}' is not a {task} label; use --label-map")
+        raise EvalDataError(f"{path}:{example.line}: field 'label': '{example.label}' is not a {task} label; "
+                            "use --label-map")
     example.label = label
     return example
 
@@ -437,8 +446,14 @@ def evaluate(dataset: Dataset, config: Config, models_dir: Path | None = None, t
              progress: Callable[[int], None] | None = None) -> Report:
     """Score ``dataset`` with our analyser and the baselines; see the module docstring for figures."""
     if dataset.task == "stance":
-        return evaluate_stance(dataset, config, models_dir, target_id, binary, baselines, progress)
-    return evaluate_sentiment(dataset, config, baselines, progress)
+        report = evaluate_stance(dataset, config, models_dir, target_id, binary, baselines, progress)
+    else:
+        report = evaluate_sentiment(dataset, config, baselines, progress)
+    if dataset.unlabelled:
+        lines = ", ".join(map(str, dataset.unlabelled[:10])) + (", ..." if len(dataset.unlabelled) > 10 else "")
+        count = len(dataset.unlabelled)
+        report.notes.append(f"{count} row{'s' if count > 1 else ''} without a label not scored (line {lines})")
+    return report
 
 
 def evaluate_stance(dataset: Dataset, config: Config, models_dir: Path | None = None, target_id: str | None = None,

@@ -129,6 +129,31 @@ def test_reader_errors(tmp_path: Path) -> None:
         parse_label_map("0:against")
 
 
+def test_reader_errors_name_the_line_and_field(tmp_path: Path) -> None:
+    """A bad value names its line (a quoted text may run over several) and field; a row without a
+    label is left out and counted, not scored as if it had one."""
+    path = tmp_path / "mine.csv"
+    path.write_text('text,label,target\n"two\nlines",favor,Acme\nok,,Acme\nfine,against,Acme\nodd,maybe,Acme\n')
+    with pytest.raises(EvalDataError, match=r"mine.csv:6: field 'label': 'maybe' is not a stance label"):
+        read_dataset(path)
+    path.write_text('text,label,target\n"two\nlines",favor,Acme\nok,,Acme\nfine,against,Acme\n')
+    dataset = read_dataset(path)
+    assert [(e.text, e.line) for e in dataset.examples] == [("two\nlines", 2), ("fine", 5)]
+    assert dataset.unlabelled == [4]
+    ratings = tmp_path / "r.jsonl"
+    ratings.write_text(json.dumps({"text": "a", "rating": 1}) + "\n" + json.dumps({"text": "b", "rating": "x"}) + "\n")
+    with pytest.raises(EvalDataError, match=r"r.jsonl:2: field 'rating': 'x' is not a number"):
+        read_dataset(ratings)
+
+
+def test_unlabelled_rows_are_noted_in_the_report(tmp_path: Path, config: Config) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label,target\nAcme is brilliant,favor,Acme Corp\nAcme again,,Acme Corp\n"
+                    "Acme is a scam,against,Acme Corp\n")
+    report = evaluate(read_dataset(path), config)
+    assert report.n == 2 and "1 row without a label not scored (line 3)" in report.notes
+
+
 # --- targets -----------------------------------------------------------------------------------
 
 
