@@ -244,11 +244,17 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     text = _read_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    rows, start = [], 2  # a row's first line: the one after the previous row's last (the header is line 1)
+    rows = []
     for row in reader:
-        rows.append({**_pick_columns({(k or "").strip().lower(): v for k, v in row.items()}, path), "line": start})
-        start = reader.line_num + 1
+        rows.append({**_pick_columns({(k or "").strip().lower(): v for k, v in row.items()}, path),
+                     "line": _first_line(reader.line_num, row)})
     return rows
+
+
+def _first_line(last_line: int, row: dict[Any, Any]) -> int:
+    """The first line of a CSV row that ends on ``last_line``: a quoted value may span lines."""
+    values = [x for v in row.values() for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
+    return last_line - sum(value.count("\n") for value in values)
 
 
 def _pick_columns(row: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -133,8 +133,8 @@ def test_reader_errors_name_the_line_and_field(tmp_path: Path) -> None:
     """A bad value names its line (a quoted text may run over several) and field; a row without a
     label is left out and counted, not scored as if it had one."""
     path = tmp_path / "mine.csv"
-    path.write_text('text,label,target\n"two\nlines",favor,Acme\nok,,Acme\nfine,against,Acme\nodd,maybe,Acme\n')
-    with pytest.raises(EvalDataError, match=r"mine.csv:6: field 'label': 'maybe' is not a stance label"):
+    path.write_text('text,label,target\n"two\nlines",favor,Acme\nok,,Acme\nfine,against,Acme\n\nodd,maybe,Acme\n')
+    with pytest.raises(EvalDataError, match=r"mine.csv:7: field 'label': 'maybe' is not a stance label"):
         read_dataset(path)
     path.write_text('text,label,target\n"two\nlines",favor,Acme\nok,,Acme\nfine,against,Acme\n')
     dataset = read_dataset(path)
