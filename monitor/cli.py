@@ -369,13 +369,12 @@ def print_import_reports(app: AppContext, reports: list[Any]) -> None:
 
 
 def _mapping(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        if "=" not in item:
-            _fail(f"--map expects FIELD=COLUMN, got '{item}'")
-        key, column = item.split("=", 1)
-        out[key.strip()] = column.strip()
-    return out
+    from monitor.sources.base import parse_field_map
+
+    try:
+        return parse_field_map(values)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _format_names() -> list[str]:
@@ -436,8 +435,10 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
         app.err.print(Text.assemble(literal(folder), (": no files to import in this folder", "red")))
     readable = [p for p in paths if p not in empty]
     if lake_url or cluster:
+        from monitor.lake_cli import read_options
+
         _import_to_lake(app, readable, lake_url, cluster, fmt, force, analyzer, as_json, bool(empty),
-                        {"mapping": _mapping(maps), "platform": platform, "encoding": encoding})
+                        read_options(maps, platform, encoding))
         return
     reports = run_imports(app, readable, fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
                           encoding=encoding, prefilter=not no_prefilter) if readable else []

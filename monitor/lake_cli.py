@@ -95,18 +95,24 @@ def lake_group() -> None:
 @click.option("--format", "fmt", default="auto", show_default=True, help="Archive format; 'auto' detects it.")
 @click.option("--split-mib", default=64.0, show_default=True,
               help="Split JSON Lines files (and multi-frame .zst) into tasks of about this many MiB.")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Generic JSONL/CSV: read FIELD (id, text, created_at, author, platform, url, lang...) from COLUMN.")
+@click.option("--platform", default="generic", show_default=True,
+              help="Generic formats: platform when no column gives it.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the files.")
 @click.option("--force", is_flag=True, help="Run tasks an earlier run finished (their parts are replaced).")
 @click.option("--analyzer", type=click.Choice(["learned", "vader"]), default=None,
               help="Analyzer (default: the config's analysis.analyzer).")
 @click.option("--attach/--no-attach", default=True, show_default=True,
               help="Then store the lake's views in the database (as `monitor lake attach`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the tasks' results as JSON.")
-def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str | None, fmt: str, split_mib: float, force: bool,
-                analyzer: str | None, attach: bool, as_json: bool) -> None:
+def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str | None, fmt: str, split_mib: float,
+                maps: tuple[str, ...], platform: str, encoding: str, force: bool, analyzer: str | None, attach: bool,
+                as_json: bool) -> None:
     """Import archives on a Dask cluster into a Parquet lake (each task writes its own parts)."""
     app = _app()
     done = run_lake_import(app, paths, lake_url, cluster or app.config.distributed.scheduler, fmt, force, analyzer,
-                           split_mib)
+                           split_mib, read_options(maps, platform, encoding))
     if attach and done.results:
         attach_after_import(app, lake_url)
     if as_json:
@@ -115,6 +121,19 @@ def lake_import(paths: tuple[Path, ...], lake_url: str, cluster: str | None, fmt
         print_lake_import(app, done)
     if any(e.refused for e in done.entries) or any(r.error for r in done.results):
         raise SystemExit(1)
+
+
+def read_options(maps: tuple[str, ...], platform: str, encoding: str) -> dict[str, Any]:
+    """The readers' options from ``--map``, ``--platform`` and ``--encoding`` (as `monitor import` takes
+    them), refused with a usage error before anything runs."""
+    from monitor.ingest.imports import check_encoding
+    from monitor.sources.base import parse_field_map
+
+    try:
+        check_encoding(encoding)
+        return {"mapping": parse_field_map(maps), "platform": platform, "encoding": encoding}
+    except ValueError as exc:  # a malformed --map, or an unknown encoding (ImportOptionError)
+        raise click.UsageError(str(exc)) from exc
 
 
 def attach_after_import(app: Any, lake_url: str) -> None:

@@ -157,6 +157,34 @@ def test_lake_commands_import_attach_status_compact(client, local, tmp_path: Pat
         len(lake_rows_of(lake)))
 
 
+def test_lake_import_takes_the_read_options_of_import(client, tmp_path: Path) -> None:
+    """`monitor lake import` reads other encodings and column names, as `monitor import` does (the
+    bad-record message tells users to pass --encoding)."""
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    archive = tmp_path / "cp1252.jsonl"
+    records = [{"tid": str(i), "body": f"Satya Nadella’s café {i}", "when": "2025-01-02", "user": "u"}
+               for i in range(50)]
+    archive.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("cp1252"))
+    config_path = config_file(tmp_path / "monitor.toml", lambda data: data.setdefault("analysis", {}).update(
+        analyzer="vader"))
+    args = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "lake", "import", str(archive),
+            "--lake", str(tmp_path / "lake"), "--cluster", client.scheduler.address, "--format", "jsonl", "--json",
+            "--encoding", "cp1252", "--platform", "x", "--map", "id=tid", "--map", "text=body", "--map",
+            "created_at=when", "--map", "author=user"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [(r["records"], r["kept"], r["errors"]) for r in json.loads(result.output)] == [(50, 50, 0)]
+    with duckdb.connect() as con:
+        attach(con, Lake(str(tmp_path / "lake")), local=False)
+        assert con.execute("SELECT DISTINCT platform, left(text, 20) FROM lake_posts").fetchall() == [
+            ("x", "Satya Nadella’s café")]
+    bad = CliRunner().invoke(main, [*args[:-8], "--map", "text"])
+    assert bad.exit_code == 2 and "FIELD=COLUMN" in bad.output
+
+
 def lake_rows_of(path: Path) -> list[tuple]:
     with duckdb.connect() as con:
         attach(con, Lake(str(path)), local=False)

@@ -588,6 +588,17 @@ def explode_records(
 
 
 
+def parse_field_map(items: Iterable[str]) -> dict[str, str]:
+    """``--map FIELD=COLUMN`` options as {field: column}; ValueError names a malformed one."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--map expects FIELD=COLUMN (e.g. --map text=body), got '{item}'")
+        field, column = item.split("=", 1)
+        out[field.strip()] = column.strip()
+    return out
+
+
 def opt_str(value: Any) -> str | None:
     """None for missing or empty values, else the value as a string."""
     return None if value is None or value == "" else str(value)
