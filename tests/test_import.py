@@ -57,6 +57,21 @@ def test_json_lines_in_another_encoding_with_encoding(config, data_dir: Path, tm
     assert stored(store, "SELECT DISTINCT left(text, 14) FROM posts") == [("Nadella’s café",)]
 
 
+def test_csv_with_semicolons_or_tabs_is_read(config, data_dir: Path, tmp_path: Path) -> None:
+    """Spreadsheets in many locales save CSV with ';' (the decimal comma takes ','): the header says which."""
+    store = Store(data_dir)
+    semi = tmp_path / "semi.csv"
+    semi.write_text('platform;id;text;created_at;author\nx;1;"Elon Musk; right, again";2025-01-02;a\n'
+                    "x;2;Sam Altman is wrong;2025-01-02;b\n", encoding="utf-8")
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text("platform\tid\ttext\tcreated_at\tauthor\nx\t3\tSatya Nadella, as usual\t2025-01-02\tc\n",
+                    encoding="utf-8")
+    reports = Importer(config, store).import_paths([semi, tabs])
+    assert [(r.format, r.errors, r.posts_new) for r in reports] == [("csv", 0, 2), ("csv", 0, 1)]
+    assert stored(store, "SELECT text FROM posts ORDER BY post_key") == [
+        ("Elon Musk; right, again",), ("Sam Altman is wrong",), ("Satya Nadella, as usual",)]
+
+
 def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:
     good = [json.dumps(post(i, f"Nadella on Microsoft capex {i}")) for i in range(6)]
     lines = [good[0], good[1], "{not json", json.dumps({"id": "x1", "created_at": "2025-01-01"}), good[2],

@@ -89,6 +89,16 @@ def missing_columns(header: list[str], mapping: Mapping[str, str] | None) -> str
             f"--map {missing[0]}=COLUMN ...); its columns are: {shown}")
 
 
+def _header_delimiter(header: str, default: str) -> str:
+    """The delimiter a header line uses, where it has none of ``default``: spreadsheets in many
+    locales write ';' (the decimal comma takes ','), some '|'."""
+    if default in header:
+        return default
+    counts = {sep: header.count(sep) for sep in (";", "\t", "|", ",")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else default
+
+
 def _looks_generic_jsonl(sample: str, name: str) -> bool:
     first = sample.lstrip().split("\n", 1)[0]
     return first.startswith("{") and '"text"' in first and '"id"' in first
@@ -144,6 +154,8 @@ def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, 
             yield RecordError(name, start_line, f"not valid CSV: {exc}")
             continue
         if header is None:
+            if delimiter is None and (sniffed := _header_delimiter(joined, sep)) != sep:
+                sep, row = sniffed, next(csv.reader(io.StringIO(joined), delimiter=sniffed))
             header = [h.strip().lstrip("\ufeff") for h in row]
             missing = missing_columns(header, mapping)
             if missing:  # every row would fail the same way: say it once, for the file
