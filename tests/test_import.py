@@ -72,6 +72,28 @@ def test_csv_with_semicolons_or_tabs_is_read(config, data_dir: Path, tmp_path: P
         ("Elon Musk; right, again",), ("Sam Altman is wrong",), ("Satya Nadella, as usual",)]
 
 
+def test_a_folder_is_checked_for_imported_files_in_one_query(config, data_dir: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """A folder of daily files: which were read before is asked once, not once a file."""
+    import monitor.ingest.imports as importer_module
+
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    for day in range(3):
+        write_jsonl(folder / f"day{day}.jsonl", [post(10 * day + i, f"Elon Musk, day {day}") for i in range(3)])
+    store = Store(data_dir)
+    first = Importer(config, store).import_paths([folder])
+    assert [r.posts_new for r in first] == [3, 3, 3]
+
+    def one_by_one(*args: object) -> bool:
+        raise AssertionError("asked file by file")
+
+    monkeypatch.setattr(importer_module, "already_imported", one_by_one)
+    again = Importer(config, store).import_paths([folder])
+    assert [bool(r.skipped and "already imported" in r.skipped) for r in again] == [True, True, True]
+    assert stored(store, "SELECT count(*), sum(records) FROM imports") == [(3, 9)]
+
+
 def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:
     good = [json.dumps(post(i, f"Nadella on Microsoft capex {i}")) for i in range(6)]
     lines = [good[0], good[1], "{not json", json.dumps({"id": "x1", "created_at": "2025-01-01"}), good[2],

@@ -44,6 +44,20 @@ def inbox_seen(store: Store, digest: str) -> bool:
     return any(row["content_hash"] == digest for row in spooled_rows(store, "inbox_files"))
 
 
+IMPORTED_SQL = ("SELECT fingerprint, rules_version, path, options FROM imports WHERE status = 'complete' "
+                "AND records > 0")
+
+
+def imported_inputs(store: Store) -> set[tuple[str, str, str, str]] | None:
+    """(fingerprint, rules version, path, options) of every input ``already_imported`` would say was
+    read: one query for a folder of many files. None when it cannot tell now (no database yet, locked)."""
+    try:
+        with store.read(timeout=1.0) as con:
+            return {tuple(row) for row in con.execute(IMPORTED_SQL).fetchall()}  # type: ignore[misc]
+    except (StoreLocked, StoreError):
+        return None
+
+
 def already_imported(store: Store, fingerprint: str, rules_version: str, path: str, options: str) -> bool:
     """Was this file (same content, same matching rules) read to its end before, with the same reader
     options (format, field map, platform, encoding), and did that read give at least one post? A failed
@@ -52,8 +66,7 @@ def already_imported(store: Store, fingerprint: str, rules_version: str, path: s
     try:
         with store.read(timeout=1.0) as con:
             return con.execute(
-                "SELECT 1 FROM imports WHERE fingerprint = ? AND rules_version = ? AND status = 'complete'"
-                " AND path = ? AND options = ? AND records > 0 LIMIT 1",
-                [fingerprint, rules_version, path, options]).fetchone() is not None
+                f"SELECT 1 FROM ({IMPORTED_SQL}) WHERE fingerprint = ? AND rules_version = ? AND path = ? "
+                "AND options = ? LIMIT 1", [fingerprint, rules_version, path, options]).fetchone() is not None
     except (StoreLocked, StoreError):
         return False  # cannot tell now (no database yet, or locked): read it; stored posts are not duplicated
