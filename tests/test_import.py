@@ -92,6 +92,8 @@ def test_a_folder_is_checked_for_imported_files_in_one_query(config, data_dir: P
     again = Importer(config, store).import_paths([folder])
     assert [bool(r.skipped and "already imported" in r.skipped) for r in again] == [True, True, True]
     assert stored(store, "SELECT count(*), sum(records) FROM imports") == [(3, 9)]
+    twice = Importer(config, Store(tmp_path / "other")).import_paths([folder / "day0.jsonl", folder / "day0.jsonl"])
+    assert twice[0].posts_new == 3 and twice[1].skipped and "already imported" in twice[1].skipped
 
 
 def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tmp_path: Path) -> None:

@@ -220,7 +220,8 @@ class Importer:
         fp = fingerprint(source)
         rules = self.config.rules_version  # the matcher's rule set: a rule change re-reads the file
         read_options = options_fingerprint(reader.name, options)
-        if not force and self._was_imported((fp, rules, source.name, read_options)):
+        key = (fp, rules, source.name, read_options)
+        if not force and self._was_imported(key):
             report.skipped = "already imported (unchanged file, same options); use --force to read it again"
             return report
         # The import's row goes with its first batch (and each one after it), the end row after the last.
@@ -259,6 +260,8 @@ class Importer:
             errors.flush_into(end_batch)
             self.store.write(end_batch)
             report.seconds = time.perf_counter() - started
+        if self._imported is not None and status == "complete" and report.records:
+            self._imported.add(key)  # the same file named twice in one call is read once, as before
         return report
 
     def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],

@@ -50,7 +50,9 @@ IMPORTED_SQL = ("SELECT fingerprint, rules_version, path, options FROM imports W
 
 def imported_inputs(store: Store) -> set[tuple[str, str, str, str]] | None:
     """(fingerprint, rules version, path, options) of every input ``already_imported`` would say was
-    read: one query for a folder of many files. None when it cannot tell now (no database yet, locked)."""
+    read: one query for a folder of many files. None when it cannot tell now (locked)."""
+    if not store.path.exists():
+        return set()
     try:
         with store.read(timeout=1.0) as con:
             return {tuple(row) for row in con.execute(IMPORTED_SQL).fetchall()}  # type: ignore[misc]
