@@ -434,14 +434,12 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     for folder in empty:
         app.err.print(Text.assemble(literal(folder), (": no files to import in this folder", "red")))
     readable = [p for p in paths if p not in empty]
+    options = {"mapping": _mapping(maps), "platform": platform, "encoding": encoding}
     if lake_url or cluster:
-        from monitor.lake_cli import read_options
-
-        _import_to_lake(app, readable, lake_url, cluster, fmt, force, analyzer, as_json, bool(empty),
-                        read_options(maps, platform, encoding))
+        _import_to_lake(app, readable, lake_url, cluster, fmt, force, analyzer, as_json, bool(empty), options)
         return
-    reports = run_imports(app, readable, fmt, force, analyzer, mapping=_mapping(maps), platform=platform,
-                          encoding=encoding, prefilter=not no_prefilter) if readable else []
+    reports = run_imports(app, readable, fmt, force, analyzer, prefilter=not no_prefilter,
+                          **options) if readable else []
     if reports:
         app.tidy_store()
     if as_json:

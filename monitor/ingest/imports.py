@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
 from monitor.ingest.pool import AnalysisPool, relax_gc
 from monitor.ingest.ranges import RangeBatch, RangeRows, ranges_of, read_range, with_line_filter
-from monitor.ingest.write import Origin, PendingPosts, Written, analyse_posts, write_posts, write_rows
+from monitor.ingest.write import Origin, PendingPosts, Written, analyse_posts, analysed_rows, write_rows
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import (
@@ -309,17 +311,14 @@ class Importer:
             for error in rows.errors:
                 errors.add(error)
             errors.report.errors += rows.error_count - len(rows.errors)
-        self._save(batch.records, batch.skipped, errors, lambda bookkeeping: write_rows(
-            self.store, batch.tables(), Written(records=batch.records, kept=batch.kept), bookkeeping))
+        self._save(batch.tables(), Written(records=batch.records, kept=batch.kept), batch.skipped, errors)
 
     def _save_pending(self, pending: PendingPosts, skipped: int, errors: _ErrorLog) -> None:
-        origin = Origin(import_id=errors.meta["import_id"])
-        self._save(len(pending.posts), skipped, errors, lambda bookkeeping: write_posts(
-            self.store, pending, origin, lambda batch, _kept: bookkeeping(batch)))
+        tables, _kept, written = analysed_rows(pending, Origin(import_id=errors.import_id))
+        self._save(tables, written, skipped, errors)
 
-    def _save(self, records: int, skipped: int, errors: _ErrorLog,
-              write: Callable[[Callable[[WriteBatch], None]], Written]) -> None:
-        """Store a batch of ``records`` posts read (``write``, given the bookkeeping rows to add) and
+    def _save(self, tables: dict[str, pa.Table], written: Written, skipped: int, errors: _ErrorLog) -> None:
+        """Store a batch's rows (``written`` says what was read) with the import's bookkeeping, and
         count it in the report."""
         report = errors.report
 
@@ -327,10 +326,10 @@ class Importer:
             errors.flush_into(batch)
             # The import's row rides with its posts: the store adds what they turn out to be (new
             # or seen) when the batch is applied, also after a wait in the spool.
-            errors.update_meta(records=report.records + records + skipped)
+            errors.update_meta(records=report.records + written.records + skipped)
             batch.add_rows("imports", [errors.meta])
 
-        written = write(bookkeeping)
+        write_rows(self.store, tables, written, bookkeeping)
         report.records += written.records + skipped
         report.unmatched += written.unmatched + skipped
         report.posts_new += written.posts_new
@@ -339,7 +338,6 @@ class Importer:
         report.spooled = report.spooled or written.spooled
         if self.progress:
             self.progress(report.path, written.records + skipped)
-
 
 
 def _read_outcome(reader: Reader, report: ImportReport) -> tuple[str, str | None]:

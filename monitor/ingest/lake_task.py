@@ -20,14 +20,13 @@ import pyarrow as pa
 
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.pipeline import Analyzer
-from monitor.analysis.prefilter import Prefilter
 from monitor.config import Config
 from monitor.ingest.imports import BATCH_SIZE  # posts analysed at a time: as a local import
 from monitor.ingest.lake_input import RangeInput
 from monitor.ingest.pool import analyse_batch, relax_gc
-from monitor.ingest.ranges import shift_lines, with_line_filter
+from monitor.ingest.ranges import shift_lines, worker_read_options
 from monitor.models import Post
-from monitor.sources.api import Reader, load_sources
+from monitor.sources.api import load_sources
 from monitor.sources.base import ArchiveInput, RecordError, SkippedLines
 from monitor.store.lake import Lake, read_manifest, write_manifest, write_parts
 from monitor.store.rows import dedupe_posts, posts_table, utcnow_naive
@@ -87,7 +86,6 @@ class TaskResult:
 
 
 _ANALYZERS: dict[tuple[str, str | None, str | None], Analyzer] = {}
-_PREFILTERS: dict[str, Prefilter | None] = {}
 
 
 def worker_analyzer(config: Config, models_dir: str | None, name: str | None) -> Analyzer:
@@ -126,7 +124,7 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
         result.skipped = True
         return result
     reader = load_sources().reader(task.reader)
-    items = reader.read(task.input, **_with_prefilter(config, reader, options))
+    items = reader.read(task.input, **worker_read_options(config, reader, options))
     written: list[str] = []
     for chunk, tables in enumerate(_analysed_chunks(task, scorer, items, result, import_id_of(part), chunk_posts)):
         if delay:
@@ -137,19 +135,6 @@ def run_task(task: LakeTask, config: Config, lake_url: str, analyzer: str | None
                                 "analyzer": f"{scorer.name}:{scorer.version}", "options": read_options,
                                 "finished_at": utcnow_naive().isoformat(), "parts": sorted(written)})
     return result
-
-
-def _with_prefilter(config: Config, reader: Reader, options: dict[str, Any]) -> dict[str, Any]:
-    """The read options with the config's prefilter where it applies, as a local import reads them
-    (``ranges.with_line_filter``); ``prefilter=False`` parses every line. One prefilter per config
-    and worker process."""
-    options = dict(options)
-    if not options.pop("prefilter", True):
-        return options
-    key = hashlib.sha256(pickle.dumps(config)).hexdigest()
-    if key not in _PREFILTERS:
-        _PREFILTERS[key] = Prefilter.from_config(config)
-    return with_line_filter(reader, _PREFILTERS[key], options)
 
 
 def _analysed_chunks(task: LakeTask, scorer: Analyzer, items: Iterable[ReadItem], result: TaskResult,

@@ -9,6 +9,8 @@ ran at ~0.6x bare VADER on two cores (issue #16, bench/import_throughput.py).
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ import pyarrow.compute as pc
 
 from monitor.analysis.batch import analyse_batch, worker_state
 from monitor.analysis.prefilter import Prefilter
+from monitor.config import Config
 from monitor.ingest.lake_input import (
     RangeInput,
     count_newlines,
@@ -125,7 +128,19 @@ def with_line_filter(reader: Reader, prefilter: Prefilter | None, options: dict[
     return {**options, "line_filter": prefilter}
 
 
-_PREFILTERS: dict[int, Prefilter | None] = {}  # in a worker: the prefilter of its analyzer's config
+_PREFILTERS: dict[str, Prefilter | None] = {}  # in a worker process: one prefilter a config
+
+
+def worker_read_options(config: Config, reader: Reader, options: dict[str, Any]) -> dict[str, Any]:
+    """In a worker process (a local import's or a lake task's): the read options with the config's
+    prefilter where it applies (``with_line_filter``); ``prefilter=False`` parses every line."""
+    options = dict(options)
+    if not options.pop("prefilter", True):
+        return options
+    key = hashlib.sha256(pickle.dumps(config)).hexdigest()
+    if key not in _PREFILTERS:
+        _PREFILTERS[key] = Prefilter.from_config(config)
+    return with_line_filter(reader, _PREFILTERS[key], options)
 
 
 def read_range(path: str, start: int, end: int, reader_name: str, options: dict[str, Any], prefilter: bool,
@@ -133,14 +148,12 @@ def read_range(path: str, start: int, end: int, reader_name: str, options: dict[
     """In a worker process: read, analyse and turn into rows the lines of [start, end) of a file."""
     analyzer, _ = worker_state()
     reader = load_sources().reader(reader_name)
-    if prefilter and id(analyzer.config) not in _PREFILTERS:
-        _PREFILTERS[id(analyzer.config)] = Prefilter.from_config(analyzer.config)
-    line_filter = _PREFILTERS.get(id(analyzer.config)) if prefilter else None
+    read_options = worker_read_options(analyzer.config, reader, {**options, "prefilter": prefilter})
     rows = RangeRows({})
     parts: list[dict[str, pa.Table]] = []
     posts: list[Post] = []
     seen: set[str] = set()  # a post read twice: the first one counts
-    for item in reader.read(RangeInput(Path(path), None, start, end), **with_line_filter(reader, line_filter, options)):
+    for item in reader.read(RangeInput(Path(path), None, start, end), **read_options):
         if isinstance(item, SkippedLines):
             rows.skipped += item.count
         elif isinstance(item, RecordError):

@@ -58,12 +58,18 @@ def write_posts(store: Store, pending: PendingPosts, origin: Origin,
     """Store the kept posts with their analysis and the origin's bookkeeping rows, in one batch.
     ``bookkeeping(batch, kept_posts)`` adds the rows the origin records beside the posts (a
     collector's cursor and sightings, an import's bad records)."""
+    tables, kept, written = analysed_rows(pending, origin)
+    return write_rows(store, tables, written, None if bookkeeping is None else lambda batch: bookkeeping(batch, kept))
+
+
+def analysed_rows(pending: PendingPosts, origin: Origin) -> tuple[dict[str, pa.Table], list[Post], Written]:
+    """Once their analysis is done: the rows of the posts to keep (``posts`` and their analysis
+    tables), those posts, and what was read."""
     analysed = pending.result()
     kept = [post for post, keep in zip(pending.posts, analysed.keep, strict=True) if keep]
     tables = {"posts": posts_table(kept, import_id=origin.import_id, run_id=origin.run_id),
               **analysed.tables} if kept else {}
-    return write_rows(store, tables, Written(records=len(pending.posts), kept=len(kept)),
-                      None if bookkeeping is None else lambda batch: bookkeeping(batch, kept))
+    return tables, kept, Written(records=len(pending.posts), kept=len(kept))
 
 
 def write_rows(store: Store, tables: dict[str, pa.Table], written: Written,
