@@ -331,7 +331,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     config_text = (ROOT / "config" / "monitor.toml").read_text(encoding="utf-8")
     config_text = config_text.replace("workers = 0 ", f"workers = {args.workers} ") + EXTRA_TARGETS
-    config_text = config_text.replace('path = "data/sample"', f'path = "{work / "none"}"')
+    config_text = config_text.replace('path = "package:sample"', f'path = "{work / "none"}"')
     config_path = work / "bench.toml"
     config_path.write_text(config_text, encoding="utf-8")
     archive, texts, base = build_archive(work, config_path, args)

@@ -23,6 +23,8 @@ DEFAULT_DATA_DIR = Path("data")
 # The config shipped in the package: the one used when no other is found, and what `monitor init` writes.
 # config/monitor.toml in the repository is the same file (tests/test_first_hour.py checks it).
 PACKAGED_CONFIG = Path(__file__).with_name("default_config.toml")
+PACKAGE_DIR = Path(__file__).parent
+PACKAGE_PREFIX = "package:"  # an archive path inside the installed package (Config.resolve)
 CONFIG_ENV = "MONITOR_CONFIG"
 APP_DIR_NAME = "discourse-monitor"
 # The contact the packaged config ships with: a placeholder the user should replace with their own
@@ -248,7 +250,11 @@ class Config(Strict):
         return "rules-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def resolve(self, path: str) -> Path:
-        """Paths in the config are relative to the directory the tool runs in, like the defaults."""
+        """Paths in the config are relative to the directory the tool runs in, like the defaults;
+        ``package:NAME`` is NAME in the installed package (the default config's ``package:sample``, so
+        its sample is found wherever the tool runs)."""
+        if path.startswith(PACKAGE_PREFIX):
+            return PACKAGE_DIR / path.removeprefix(PACKAGE_PREFIX)
         return Path(os.path.expanduser(path))
 
     def check_archive_formats(self, formats: Collection[str]) -> None:

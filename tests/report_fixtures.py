@@ -77,7 +77,7 @@ def _report_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data_dir = base / "data"
         data_dir.mkdir()
         archive = write_jsonl(base / "posts.jsonl", _records())
-        import_into(data_dir, archive, ROOT / "data" / "sample" / "hackernews_search_by_date_nodejs_2017.json")
+        import_into(data_dir, archive, ROOT / "monitor" / "sample" / "hackernews_search_by_date_nodejs_2017.json")
         add_gap(Store(data_dir))
         _built["data"] = data_dir
     return _built["data"]

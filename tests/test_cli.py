@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import EVAL_DIR, ROOT, config_file, post, write_jsonl
+from tests.conftest import EVAL_DIR, config_file, post, write_jsonl
 
 HOSTILE = ("Musk says [bold red]they[/bold red] DON'T have the money \x1b[31mRED\x1b[0m "
            "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 [link=https://x]y[/link]")
@@ -163,11 +163,12 @@ def offline_config(tmp_path: Path) -> Path:
 
 
 def test_quick_start_main_job_offline(tmp_path: Path) -> None:
-    """`monitor run --once && monitor summary` from the project folder, with a fresh data dir and
-    every live source unreachable: one line per source, and the archives still imported."""
+    """`monitor run --once && monitor summary` with a fresh data dir and every live source
+    unreachable: one line per source, and the archives still imported. Run from a folder that is not
+    the project's: the config's sample (``package:sample``) is the one shipped in the package."""
     env = {"MONITOR_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     config = str(offline_config(tmp_path))
-    run = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr  # every live source failed, but the archives were imported
     assert "every live source failed" in run.stderr
@@ -178,15 +179,14 @@ def test_quick_start_main_job_offline(tmp_path: Path) -> None:
     imported = {Path(r["path"]).name: r for r in cycle["imports"]}
     assert imported["guardian_us_2018-01-31.rss.xml"]["records"] == 55
     assert sum(r["posts_new"] for r in cycle["imports"]) > 10
-    summary = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "summary", "--json"], cwd=ROOT,
+    summary = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "summary", "--json"], cwd=tmp_path,
                              env=env,
                              capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0, summary.stderr
     data = json.loads(summary.stdout)
     assert any(t["target_id"] == "trump" for t in data["targets"])
-    again = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"], cwd=ROOT,
-                           env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run([sys.executable, "-m", "monitor", "--config", config, "run", "--once", "--json"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert sum(r["posts_new"] for r in json.loads(again.stdout)["imports"]) == 0
 
 

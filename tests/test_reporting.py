@@ -9,7 +9,7 @@ from monitor.ingest.imports import Importer
 from monitor.store import Store
 from tests.conftest import ROOT, stored
 
-GUARDIAN = ROOT / "data" / "sample" / "guardian_us_2018-01-31.rss.xml"
+GUARDIAN = ROOT / "monitor" / "sample" / "guardian_us_2018-01-31.rss.xml"
 STANCES = ("SELECT s.stance, s.stance_scorer, count(*) FROM target_scores s JOIN posts p USING (post_key) "
            "WHERE p.platform = 'news' GROUP BY ALL ORDER BY ALL")
 
