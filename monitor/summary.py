@@ -205,7 +205,12 @@ def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filte
         # The whole history: the trend spans first to last post, not up to now.
         first, last = con.execute(lake.time_range_sql(con)).fetchone() or (None, None)
         end = end if end is not None else (now if start is not None else (last or now))
+        if start is None and first is not None and until is not None and end <= first:
+            raise ValueError(f"nothing is stored before --until ({end:%Y-%m-%d %H:%M}): the first post is of "
+                             f"{first:%Y-%m-%d %H:%M}")
         start = start if start is not None else min(first or end, end)
+    if until is None and end < start:
+        raise ValueError(f"--since ({start:%Y-%m-%d %H:%M}) is in the future (now {end:%Y-%m-%d %H:%M} UTC)")
     if end < start or (until is not None and end == start):
         raise ValueError(f"the window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M}): "
                          "--until must be later than --since")

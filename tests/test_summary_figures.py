@@ -290,7 +290,12 @@ def test_summary_command_refuses_what_would_silently_show_nothing(db, cli) -> No
                            (["--target", "nosuch"], "configured: stargate"),
                            (["--author", "nobody"], "no posts by author @nobody"),
                            (["--since", "2016-02-01", "--until", "2016-01-01"], "--until must be later"),
-                           (["--until", "someday"], "not understood")):
+                           (["--until", "someday"], "not understood"),
+                           # the whole history up to a time before its first post: not "ends before it starts"
+                           (["--until", "2015-06-01"], "nothing is stored before --until (2015-06-01 00:00): "
+                                                       "the first post is of 2016-01-01 00:00"),
+                           # no --until given: not "--until must be later"
+                           (["--since", "2099-01-01"], "--since (2099-01-01 00:00) is in the future")):
         result = cli("summary", *args)
         assert result.exit_code == 2, (args, result.output)
         assert expected in " ".join(result.output.split()), (args, result.output)
