@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from monitor import __version__
+from monitor import __version__, json_text
 from monitor.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -992,7 +992,7 @@ SCORE_BATCH = 256  # lines scored together (the learned model runs a batch at a 
 
 
 @main.command()
-@click.argument("source", default="-", type=click.File("r", encoding="utf-8"))
+@click.argument("source", default="-", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
 @click.option("--text", "texts", multiple=True, help="Score this text instead of reading JSONL (repeatable).")
 @click.option("--target", "targets", multiple=True,
               help="Score stance toward this target even where no alias appears (repeatable).")
@@ -1051,8 +1051,12 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
 def _score_input(line: str) -> tuple[dict[str, Any], str | None]:
     """The line's record, or what is wrong with it (and what there is of it, for its id)."""
     expected = 'expected one JSON object a line, {"id": ..., "text": "..."} (plain texts: --text)'
+    bad_byte = next((i for i, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)  # surrogateescape
+    if bad_byte is not None:
+        return {}, (f"not valid UTF-8 (byte 0x{ord(line[bad_byte]) - 0xDC00:02x} at column {bad_byte + 1}); "
+                    "the input must be UTF-8")
     try:
-        record = json.loads(line)
+        record = json_text.loads(line)  # a lone surrogate escape ("\\ud83d") becomes U+FFFD
     except json.JSONDecodeError as exc:
         return {}, f"not valid JSON ({exc.msg} at column {exc.colno}); {expected}"
     if not isinstance(record, dict):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor import __version__
+from monitor import __version__, json_text
 
 if TYPE_CHECKING:
     import httpx
@@ -48,7 +48,7 @@ class Response:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.content)
+            return json_text.loads(self.content)  # a lone surrogate escape becomes U+FFFD
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             snippet = self.content[:80].decode("utf-8", "replace").replace("\n", " ")
             kind = "an HTML page" if snippet.lstrip().lower().startswith(("<!doctype", "<html")) else "not JSON"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor import __version__
+from monitor import __version__, json_text
 
 # The names zero-shot stance scorers stamp on their scores (analysis writes them; the read side
 # tells zero-shot figures from those of a model trained on the user's labels by them): the VADER
@@ -74,6 +74,19 @@ class Post(BaseModel):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    @field_validator("text")
+    @classmethod
+    def _encodable(cls, value: str) -> str:
+        """A lone surrogate (an emoji cut in half, from a reader that did not go through ``json_text``)
+        becomes U+FFFD: the tokenizer, Arrow and DuckDB refuse text that UTF-8 cannot encode."""
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return json_text.repaired(value)
+        return value
 
     @field_validator("lang")
     @classmethod

@@ -59,8 +59,9 @@ def normalize_text(text: str) -> str:
     text = _URL.sub(" ", text)
     text = _MENTION.sub("@user", text)
     text = _SYMBOL_RUN.sub(_spell_symbol, text)
-    # Control and format characters (terminal escapes, zero-width joiners, bidi marks) carry nothing for the model.
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    # Control and format characters (terminal escapes, zero-width joiners, bidi marks) carry nothing for the model;
+    # a lone surrogate (half an emoji) is not even text the tokenizer takes.
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from monitor import json_text
 from monitor.models import Post
 
 SNIFF_BYTES = 64 * 1024
@@ -424,7 +425,7 @@ def iter_json_records(source: ArchiveInput, line_filter: LineFilter | None = Non
         return
     lineno, text = first
     try:
-        value = json.loads(text)
+        value = json_text.loads(text)
     except json.JSONDecodeError:
         # Not JSON Lines: maybe one pretty-printed document.
         if text.lstrip()[:1] in ("{", "["):
@@ -461,7 +462,7 @@ def _json_lines(source: ArchiveInput, lines: Iterator[tuple[int, str] | RecordEr
             continue
         lineno, text = item
         try:
-            yield lineno, json.loads(text)
+            yield lineno, json_text.loads(text)
         except json.JSONDecodeError as exc:
             yield RecordError(source.name, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); line skipped")
 
@@ -470,7 +471,7 @@ def _whole_document(source: ArchiveInput, encoding: str) -> tuple[int, Any] | Re
     try:
         with source.open() as fh:
             data = fh.read()
-        return 1, json.loads(data.decode(encoding).lstrip("\ufeff"))
+        return 1, json_text.loads(data.decode(encoding).lstrip("\ufeff"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     except Exception as exc:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field
 
+from monitor import json_text
 from monitor.config import SourceSettings
 from monitor.http import FetchError, RateLimited, Response, user_agent, wait_from_headers
 from monitor.models import Author, Engagement, Post, Provenance
@@ -425,7 +426,7 @@ class _JetstreamRun:
     def apply(self, message: str | bytes) -> bool:
         """Add one message to the batch; True when the stream has caught up and the run should end."""
         try:
-            event = json.loads(message)
+            event = json_text.loads(message)
             time_us = int(event["time_us"])
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("%s: skipped a message that is not a Jetstream event (%s)", JETSTREAM, exc)

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import Field
 
+from monitor import json_text
 from monitor.config import Config, SourceSettings
 from monitor.http import FetchError, RateLimited, Response, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
@@ -256,7 +257,7 @@ def _read_ytd(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
     while pos < len(text) and text[pos] != "]":
         line = _line_at(text, pos)
         try:
-            value, pos = decoder.raw_decode(text, pos)
+            value, pos = json_text.raw_decode(decoder, text, pos)
         except json.JSONDecodeError as exc:
             yield RecordError(source.name, exc.lineno, f"not valid JSON ({exc.msg}); rest of the file skipped")
             return
