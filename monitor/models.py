@@ -22,6 +22,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+INT64_MAX = 2**63 - 1
+
+
 class Author(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -35,6 +38,13 @@ class Engagement(BaseModel):
     reposts: int | None = None
     replies: int | None = None
     quotes: int | None = None
+
+    @field_validator("likes", "reposts", "replies", "quotes")
+    @classmethod
+    def _storable(cls, value: int | None) -> int | None:
+        """A count beyond what the store's BIGINT holds (1e300 in a hand-made file) is no count: None,
+        rather than a batch the store refuses."""
+        return value if value is None or -INT64_MAX <= value <= INT64_MAX else None
 
     @property
     def total(self) -> int:

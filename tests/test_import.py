@@ -116,6 +116,27 @@ def test_bad_lines_are_reported_and_the_rest_imported(config, data_dir: Path, tm
     assert [r[0] for r in rows] == [3, 4, 6, 8]
 
 
+def test_values_the_store_cannot_hold_cost_their_line_or_their_field_not_the_file(config, data_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    """A count beyond BIGINT once failed the whole file ('failed after 0 records: OverflowError'); an epoch
+    beyond year 9999 was an 'unexpected record shape'; a nested id was stored as its repr."""
+    lines = [post(1, "Elon Musk one", likes=99999999999999999999), post(2, "Elon Musk two", likes=1.5e300),
+             post(3, "Elon Musk three", likes="1e999", reposts=-3), post(4, "Elon Musk four", created_at=1e20),
+             post(5, "Elon Musk five", created_at="-99999999999"), {**post(6, "Elon Musk six"), "id": ["a"]},
+             {**post(7, "x"), "text": {"nested": "Elon Musk"}}, post(8, "Elon Musk eight", likes=7)]
+    path = write_jsonl(tmp_path / "big.jsonl", lines)
+    store = Store(data_dir)
+    report = Importer(config, store).import_paths([path])[0]
+    assert not report.failed and report.posts_new == 4 and report.errors == 4
+    reasons = {e.line: (e.field, e.reason) for e in report.error_samples}
+    assert reasons[4][0] == "created_at" and "out of range" in reasons[4][1]
+    assert reasons[5][0] == "created_at" and "out of range" in reasons[5][1]
+    assert reasons[6] == ("id", "expected a string or a number, got a JSON array")
+    assert reasons[7] == ("text", "expected a string or a number, got a JSON object")
+    counts = stored(store, "SELECT post_key, likes, reposts FROM posts ORDER BY post_key")
+    assert counts == [("x:1", None, None), ("x:2", None, None), ("x:3", None, -3), ("x:8", 7, None)]
+
+
 def test_truncated_zst_keeps_what_was_read(config, data_dir: Path, tmp_path: Path) -> None:
     rng = random.Random(7)  # incompressible text, so half the file holds whole blocks of lines
     records = [post(i, f"Altman and Musk argue, round {i} " + "".join(rng.choices(string.ascii_letters, k=300)))

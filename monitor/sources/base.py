@@ -497,7 +497,10 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
             number /= 1e6
         elif number > 1e11:  # milliseconds
             number /= 1e3
-        return datetime.fromtimestamp(number, UTC)
+        try:
+            return datetime.fromtimestamp(number, UTC)
+        except (ValueError, OverflowError, OSError) as exc:  # beyond year 9999, or nan/inf
+            raise FieldError(field, f"epoch time {str(value)[:30]} is out of range ({exc})") from exc
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -536,7 +539,7 @@ def to_int(value: Any) -> int | None:
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf", "1e999"
         return None
 
 

@@ -52,6 +52,10 @@ def transform_generic(
             column = (mapping or {}).get(name, name)
             hint = "" if column != name else f" (map another column with --map {name}=COLUMN)"
             raise FieldError(column, f"missing{hint}")
+    for name in ("id", "text"):  # a nested value's repr would be stored as the key or the text
+        if isinstance(values[name], (Mapping, list)):
+            kind = "object" if isinstance(values[name], Mapping) else "array"
+            raise FieldError((mapping or {}).get(name, name), f"expected a string or a number, got a JSON {kind}")
     author = values.get("author")
     if isinstance(author, Mapping):
         author_fields = {"id": opt_str(author.get("id")), "name": opt_str(author.get("name")),
