@@ -137,6 +137,23 @@ def test_values_the_store_cannot_hold_cost_their_line_or_their_field_not_the_fil
     assert counts == [("x:1", None, None), ("x:2", None, None), ("x:3", None, -3), ("x:8", 7, None)]
 
 
+def test_a_damaged_zip_in_a_folder_is_reported_and_the_rest_imported(config, data_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """It raised BadZipFile out of the folder's listing: a traceback, and no file of the folder read."""
+    import zipfile
+
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "archive.zip", "w") as zf:
+        zf.writestr("posts.jsonl", json.dumps(post(1, "Elon Musk in a zip")) + "\n")
+    whole = (folder / "archive.zip").read_bytes()
+    (folder / "archive.zip").write_bytes(whole[: len(whole) // 2])  # a download cut short
+    write_jsonl(folder / "z_posts.jsonl", [post(2, "Sam Altman after the zip")])
+    reports = {Path(r.path).name: r for r in Importer(config, Store(data_dir)).import_paths([folder])}
+    assert reports["archive.zip"].failed and "not a valid zip file" in reports["archive.zip"].skipped
+    assert reports["z_posts.jsonl"].posts_new == 1
+
+
 def test_truncated_zst_keeps_what_was_read(config, data_dir: Path, tmp_path: Path) -> None:
     rng = random.Random(7)  # incompressible text, so half the file holds whole blocks of lines
     records = [post(i, f"Altman and Musk argue, round {i} " + "".join(rng.choices(string.ascii_letters, k=300)))

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -148,6 +149,8 @@ def _batches(items: Iterable[Post | RecordError | SkippedLines], on_error: Calla
 
 def choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader | None, str]:
     """The reader for an input, or None and why it is refused (empty, not text, not recognised)."""
+    if source.member is None and source.path.suffix.lower() == ".zip" and not zipfile.is_zipfile(source.path):
+        return None, "not a valid zip file (damaged, or cut short by a download?)"
     sample = source.sample()
     if not sample and source.member is None and source.path.stat().st_size > 0:
         return None, "nothing could be read from it (corrupt or truncated compressed data?)"

@@ -189,8 +189,12 @@ def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
             yield from expand_inputs(child)
         return
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+        except (zipfile.BadZipFile, OSError):  # damaged or cut short: the importer reports it, the rest goes on
+            yield ArchiveInput(path)
+            return
         for member in sorted(names):
             if Path(member).name.startswith(".") or Path(member).name.lower().startswith("readme"):
                 continue
