@@ -429,6 +429,10 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     """
     if fmt != "auto" and fmt not in _format_names():
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
+    if Path("-") in paths and not Path("-").exists():
+        # An input is read more than once (its format sniffed, then read; big files by ranges).
+        _fail("'-': standard input cannot be imported; save it to a file and import that (.gz, .zst and .zip are "
+              "read as they are, no need to decompress)")
     _check_encoding(encoding)
     empty = _folders_without_files(paths)
     for folder in empty:

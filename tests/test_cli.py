@@ -368,3 +368,10 @@ def test_status_warns_while_the_contact_is_the_placeholder(cli, tmp_path: Path) 
     assert "placeholder" in cli("status").output  # the bundled config's contact
     mine = config_file(tmp_path / "mine.toml", lambda data: data.update(contact="desk@example.org"))
     assert "placeholder" not in cli("status", config=mine).output
+
+
+def test_import_of_standard_input_says_what_to_do(cli) -> None:
+    """`monitor import -` said "- does not exist"."""
+    result = cli("import", "-", input='{"id": "1", "text": "Elon Musk", "created_at": "2025-01-01"}\n')
+    assert result.exit_code == 1
+    assert "standard input cannot be imported; save it to a file" in result.output
