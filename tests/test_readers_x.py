@@ -239,6 +239,32 @@ def test_archive_broken_entry_keeps_the_ones_before(tmp_path: Path) -> None:
     assert "not valid JSON" in errors[0].reason
 
 
+def test_archive_read_in_small_chunks_gives_every_entry_on_its_line(tmp_path: Path, monkeypatch) -> None:
+    """The file is read a chunk at a time (it was read whole, and each entry's line counted from the
+    start: a 150 MB tweets.js took hours). Chunks of 7 to 1000 bytes cut entries, UTF-8 characters
+    and escapes; a BOM and CRLF line ends too. Same posts, same lines, as read whole."""
+    from monitor.sources import x
+
+    text = (ARCHIVE / "tweets.js").read_text(encoding="utf-8")
+    path = tmp_path / "tweets.js"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    whole, whole_errors = read(path, "x_archive")
+    expected = [(p.id, p.text, p.provenance.line) for p in whole]
+    assert whole_errors == [] and len(expected) == 150 and expected[0][2] == 2
+    starts = [n for n, line in enumerate(text.splitlines(), 1) if line == "  {"]
+    assert [line for _, _, line in expected] == starts
+    for chunk in (7, 64, 1000):
+        monkeypatch.setattr(x, "YTD_CHUNK", chunk)
+        posts, errors = read(path, "x_archive")
+        assert errors == [] and [(p.id, p.text, p.provenance.line) for p in posts] == expected, chunk
+    broken = text[: text.index('"tweet"', text.index('"tweet"') + 1)] + '"tweet" : { "id" : oops } } ]'
+    path.write_text(broken, encoding="utf-8")
+    monkeypatch.setattr(x, "YTD_CHUNK", 64)
+    posts, errors = read(path, "x_archive")
+    assert len(posts) == 1 and len(errors) == 1 and "not valid JSON" in errors[0].reason
+    assert errors[0].line == broken.count("\n", 0, broken.index("oops")) + 1
+
+
 def test_archive_entry_without_text_is_a_field_error(tmp_path: Path) -> None:
     entries = [{"tweet": t} for t in archive_entries()[:3]]
     del entries[1]["tweet"]["full_text"]

@@ -16,12 +16,13 @@ the same ``post_from_tweet`` as the twarc reader.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field
 
@@ -233,51 +234,114 @@ def post_from_archive_tweet(tweet: dict[str, Any], provenance: Provenance,
     )
 
 
+YTD_CHUNK = 1 << 20  # bytes read at a time from an archive file
+YTD_ELEMENT_LIMIT = 64 << 20  # an element still not whole after this many characters: a broken file
+
+
 def _read_ytd(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
     """(line, entry) for each element of a ``window.YTD.<name>.partN = [...]`` file.
 
-    Archives are per account, so the file is read whole; elements are decoded one at a time to
-    report each with the line it starts on."""
+    The file is read a chunk at a time and its elements decoded one by one, each with the line it
+    starts on (a heavy account's tweets.js is hundreds of MB: read whole, and with each element's
+    line counted from the start, 150 MB took hours)."""
     try:
-        with source.open() as fh:
-            text = fh.read().decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        fh = source.open()
+    except (OSError, EOFError, ValueError) as exc:
         yield RecordError(source.name, None, f"could not read archive file: {exc}")
         return
-    prefix = _YTD_PREFIX.match(text)
-    if prefix is None:
-        yield RecordError(source.name, 1, "not an X archive file (no 'window.YTD.<name>.partN =' prefix)")
-        return
-    decoder = json.JSONDecoder()
-    pos = _skip_ws(text, prefix.end())
-    if text[pos:pos + 1] != "[":
-        yield RecordError(source.name, _line_at(text, pos), "expected '[' after the archive prefix")
-        return
-    pos = _skip_ws(text, pos + 1)
-    while pos < len(text) and text[pos] != "]":
-        line = _line_at(text, pos)
+    with fh:
+        window = _TextWindow(fh)
         try:
-            value, pos = json_text.raw_decode(decoder, text, pos)
+            yield from _ytd_elements(source.name, window)
+        except UnicodeDecodeError as exc:
+            yield RecordError(source.name, window.line_at(window.counted_pos),
+                              f"not valid UTF-8 ({exc.reason}); rest of the file skipped")
+        except (OSError, EOFError) as exc:
+            yield RecordError(source.name, None, f"could not read archive file: {exc}")
+
+
+def _ytd_elements(name: str, window: _TextWindow) -> Iterator[tuple[int, Any] | RecordError]:
+    window.fill(256)
+    prefix = _YTD_PREFIX.match(window.text)
+    if prefix is None:
+        yield RecordError(name, 1, "not an X archive file (no 'window.YTD.<name>.partN =' prefix)")
+        return
+    pos = window.skip_ws(prefix.end())
+    if window.text[pos:pos + 1] != "[":
+        yield RecordError(name, window.line_at(pos), "expected '[' after the archive prefix")
+        return
+    pos = window.skip_ws(pos + 1)
+    decoder = json.JSONDecoder()
+    while pos < len(window.text) and window.text[pos] != "]":
+        line = window.line_at(pos)
+        try:
+            value, pos = window.decode(decoder, pos)
         except json.JSONDecodeError as exc:
-            yield RecordError(source.name, exc.lineno, f"not valid JSON ({exc.msg}); rest of the file skipped")
+            yield RecordError(name, window.line_at(exc.pos), f"not valid JSON ({exc.msg}); rest of the file skipped")
             return
         yield line, value
-        pos = _skip_ws(text, pos)
-        if text[pos:pos + 1] == ",":
-            pos = _skip_ws(text, pos + 1)
-        elif text[pos:pos + 1] != "]":
-            yield RecordError(source.name, _line_at(text, pos), "expected ',' or ']'; rest of the file skipped")
+        pos = window.skip_ws(pos)
+        if window.text[pos:pos + 1] == ",":
+            pos = window.skip_ws(pos + 1)
+        elif window.text[pos:pos + 1] != "]":
+            yield RecordError(name, window.line_at(pos), "expected ',' or ']'; rest of the file skipped")
             return
+        pos = window.compact(pos)
 
 
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+class _TextWindow:
+    """The decoded text of a file, read a chunk at a time, without the part already parsed; and the
+    line of any position in it, counted once (``line_at`` is asked of positions in order)."""
 
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.text = ""
+        self.eof = False
+        self.counted_pos, self.counted_line = 0, 1  # the line text[counted_pos] is on
 
-def _line_at(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
+    def more(self, size: int = YTD_CHUNK) -> bool:
+        """Read more of the file; False at its end."""
+        if self.eof:
+            return False
+        raw = self.fh.read(size)
+        self.eof = not raw
+        self.text += self.decoder.decode(raw, final=self.eof)
+        return not self.eof
+
+    def fill(self, size: int) -> None:
+        while len(self.text) < size and self.more():
+            pass
+
+    def skip_ws(self, pos: int) -> int:
+        while True:
+            while pos < len(self.text) and self.text[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(self.text) or not self.more():
+                return pos
+
+    def line_at(self, pos: int) -> int:
+        self.counted_line += self.text.count("\n", self.counted_pos, pos)
+        self.counted_pos = pos
+        return self.counted_line
+
+    def decode(self, decoder: json.JSONDecoder, pos: int) -> tuple[Any, int]:
+        """The JSON value at pos and where it ends, reading more while it is cut short."""
+        while True:
+            try:
+                return json_text.raw_decode(decoder, self.text, pos)
+            except json.JSONDecodeError:
+                if self.eof or len(self.text) - pos > YTD_ELEMENT_LIMIT:
+                    raise
+                self.more(max(YTD_CHUNK, len(self.text) - pos))  # doubles what an element may span
+
+    def compact(self, pos: int) -> int:
+        """Drop the text before pos once it is long; returns pos in the text kept."""
+        if pos < YTD_CHUNK:
+            return pos
+        self.line_at(pos)
+        self.text, self.counted_pos = self.text[pos:], 0
+        return 0
 
 
 def _archive_account(source: ArchiveInput) -> dict[str, Any] | None:
