@@ -54,6 +54,27 @@ def test_csv_quoted_field_keeps_blank_lines(tmp_path: Path) -> None:
     assert posts[0].text == "para one\n\npara two"
 
 
+def test_csv_stray_quote_costs_its_row_not_the_rest_of_the_file(tmp_path: Path, monkeypatch) -> None:
+    """A '"' that opens a field never closed swallowed every line after it into one field (the rest of
+    the file lost: 'unterminated quoted field at end of file'), and joining the lines at each one
+    made it quadratic (10 MB did not finish in two minutes). Now the row is skipped once the open
+    field passes CSV_ROW_LIMIT, or at the end of the file, and reading goes on at its next line."""
+    from monitor.sources import generic
+
+    monkeypatch.setattr(generic, "CSV_ROW_LIMIT", 200)
+    rows = [f"x,{i},post {i} about Musk,2025-01-10,alice" for i in range(3, 60)]
+    path = tmp_path / "posts.csv"
+    path.write_text("platform,id,text,created_at,author\n"
+                    'x,1,"a real\nmultiline field",2025-01-10,bob\n'
+                    'x,2,"a stray quote,2025-01-10,alice\n' + "\n".join(rows) + "\n"
+                    'x,99,"open at the end,2025-01-10,carol\nx,100,the last row,2025-01-10,dan\n', encoding="utf-8")
+    posts, errors = split(list(read_csv(ArchiveInput(path))))
+    assert [p.id for p in posts] == ["1", *[str(i) for i in range(3, 60)], "100"]
+    assert posts[0].text == "a real\nmultiline field" and posts[1].provenance.line == 5
+    assert [(e.line, "stray" in e.reason) for e in errors] == [(4, True), (62, True)]
+    assert "still open after 200 characters" in errors[0].reason and "end of file" in errors[1].reason
+
+
 def test_jsonl_missing_text_is_reported_with_line_and_field(tmp_path: Path) -> None:
     rows = [record(1), record(2), record(3)]
     del rows[1]["text"]
