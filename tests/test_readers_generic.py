@@ -171,3 +171,27 @@ def test_generic_jsonl_with_author_id_is_not_taken_for_tweets(tmp_path: Path) ->
     assert reader is not None and reader.name == "jsonl"
     [post] = list(reader.read(ArchiveInput(path)))
     assert isinstance(post, Post) and post.author.id == "42" and post.platform == "x"
+
+
+def test_a_json_array_of_posts_is_read_element_by_element(tmp_path: Path, monkeypatch) -> None:
+    """`[{...}, {...}]`, as pandas and many scrapers export posts: it was "format not recognised", and
+    with --format jsonl one record, the whole list ('expected a JSON object, got list')."""
+    from monitor.sources import base
+
+    rows = [record(i) for i in range(1, 6)]
+    rows[2]["created_at"] = "not a time"
+    path = tmp_path / "export.json"
+    path.write_text("\ufeff" + json.dumps(rows, indent=2), encoding="utf-8")
+    lines = [n for n, line in enumerate(json.dumps(rows, indent=2).splitlines(), 1) if line == "  {"]
+    source = ArchiveInput(path)
+    reader = detect_format(source)
+    assert reader is not None and reader.name == "json"
+    for chunk in (5, 1 << 20):  # a chunk of a few bytes cuts every element
+        monkeypatch.setattr(base, "TEXT_CHUNK", chunk)
+        posts, errors = split(list(reader.read(source)))
+        assert [(p.id, p.text, p.provenance.line) for p in posts] == [
+            (str(i), f"post {i}", lines[i - 1]) for i in (1, 2, 4, 5)]
+        assert [(e.line, e.field) for e in errors] == [(lines[2], "created_at")]
+    (tmp_path / "statuses.json").write_text(json.dumps([{"id": "1", "content": "<p>hi</p>"}]), encoding="utf-8")
+    other = detect_format(ArchiveInput(tmp_path / "statuses.json"))
+    assert other is None or other.name != "json"  # a Mastodon timeline is not a generic export

@@ -243,7 +243,7 @@ def test_archive_read_in_small_chunks_gives_every_entry_on_its_line(tmp_path: Pa
     """The file is read a chunk at a time (it was read whole, and each entry's line counted from the
     start: a 150 MB tweets.js took hours). Chunks of 7 to 1000 bytes cut entries, UTF-8 characters
     and escapes; a BOM and CRLF line ends too. Same posts, same lines, as read whole."""
-    from monitor.sources import x
+    from monitor.sources import base
 
     text = (ARCHIVE / "tweets.js").read_text(encoding="utf-8")
     path = tmp_path / "tweets.js"
@@ -254,12 +254,12 @@ def test_archive_read_in_small_chunks_gives_every_entry_on_its_line(tmp_path: Pa
     starts = [n for n, line in enumerate(text.splitlines(), 1) if line == "  {"]
     assert [line for _, _, line in expected] == starts
     for chunk in (7, 64, 1000):
-        monkeypatch.setattr(x, "YTD_CHUNK", chunk)
+        monkeypatch.setattr(base, "TEXT_CHUNK", chunk)
         posts, errors = read(path, "x_archive")
         assert errors == [] and [(p.id, p.text, p.provenance.line) for p in posts] == expected, chunk
     broken = text[: text.index('"tweet"', text.index('"tweet"') + 1)] + '"tweet" : { "id" : oops } } ]'
     path.write_text(broken, encoding="utf-8")
-    monkeypatch.setattr(x, "YTD_CHUNK", 64)
+    monkeypatch.setattr(base, "TEXT_CHUNK", 64)
     posts, errors = read(path, "x_archive")
     assert len(posts) == 1 and len(errors) == 1 and "not valid JSON" in errors[0].reason
     assert errors[0].line == broken.count("\n", 0, broken.index("oops")) + 1

@@ -8,6 +8,7 @@ archive is reported and skipped while the rest is imported.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -480,6 +481,120 @@ def _whole_document(source: ArchiveInput, encoding: str) -> tuple[int, Any] | Re
         return None
     except Exception as exc:
         return RecordError(source.name, 1, f"could not read file: {exc}")
+
+
+# --- JSON arrays, read a chunk at a time ------------------------------------------------------
+
+TEXT_CHUNK = 1 << 20  # bytes read at a time
+JSON_ITEM_LIMIT = 64 << 20  # an element still not whole after this many characters: a broken file
+
+
+def iter_json_array(source: ArchiveInput, encoding: str = "utf-8",
+                    start: Callable[[TextWindow], int | RecordError] | None = None, where: str = "at the start"
+                    ) -> Iterator[tuple[int, Any] | RecordError]:
+    """(line, element) for each element of a file that is one JSON array (after what ``start`` skips:
+    it returns where the array starts, or a RecordError), read a chunk at a time: memory stays
+    small on any file size."""
+    try:
+        fh = source.open()
+    except (OSError, EOFError, ValueError) as exc:
+        yield RecordError(source.name, None, f"could not read file: {exc}")
+        return
+    with fh:
+        window = TextWindow(fh, "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding)
+        try:
+            pos = start(window) if start is not None else 0
+            if isinstance(pos, RecordError):
+                yield RecordError(source.name, pos.line, pos.reason)
+                return
+            yield from json_array_items(source.name, window, pos, where)
+        except UnicodeDecodeError as exc:
+            yield RecordError(source.name, window.line_at(window.counted_pos),
+                              f"not valid {encoding} ({exc.reason}); rest of the file skipped")
+        except (OSError, EOFError) as exc:
+            yield RecordError(source.name, None, f"could not read file: {exc}")
+
+
+def json_array_items(name: str, window: TextWindow, pos: int, where: str = "at the start"
+                     ) -> Iterator[tuple[int, Any] | RecordError]:
+    """(line, element) for each element of the JSON array at ``pos`` of the window's text (after
+    whitespace), decoded one at a time; a broken element ends the array with a RecordError."""
+    pos = window.skip_ws(pos)
+    if window.text[pos:pos + 1] != "[":
+        yield RecordError(name, window.line_at(pos), f"expected '[' {where}")
+        return
+    pos = window.skip_ws(pos + 1)
+    decoder = json.JSONDecoder()
+    while pos < len(window.text) and window.text[pos] != "]":
+        line = window.line_at(pos)
+        try:
+            value, pos = window.decode(decoder, pos)
+        except json.JSONDecodeError as exc:
+            yield RecordError(name, window.line_at(exc.pos), f"not valid JSON ({exc.msg}); rest of the file skipped")
+            return
+        yield line, value
+        pos = window.skip_ws(pos)
+        if window.text[pos:pos + 1] == ",":
+            pos = window.skip_ws(pos + 1)
+        elif window.text[pos:pos + 1] != "]":
+            yield RecordError(name, window.line_at(pos), "expected ',' or ']'; rest of the file skipped")
+            return
+        pos = window.compact(pos)
+
+
+class TextWindow:
+    """The decoded text of a file, read a chunk at a time, without the part already parsed; and the
+    line of any position in it, counted once (``line_at`` is asked of positions in order)."""
+
+    def __init__(self, fh: IO[bytes], encoding: str = "utf-8-sig") -> None:
+        self.fh = fh
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.text = ""
+        self.eof = False
+        self.counted_pos, self.counted_line = 0, 1  # the line text[counted_pos] is on
+
+    def more(self, size: int | None = None) -> bool:
+        """Read more of the file (TEXT_CHUNK bytes, or ``size``); False at its end."""
+        if self.eof:
+            return False
+        raw = self.fh.read(size or TEXT_CHUNK)
+        self.eof = not raw
+        self.text += self.decoder.decode(raw, final=self.eof)
+        return not self.eof
+
+    def fill(self, size: int) -> None:
+        while len(self.text) < size and self.more():
+            pass
+
+    def skip_ws(self, pos: int) -> int:
+        while True:
+            while pos < len(self.text) and self.text[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(self.text) or not self.more():
+                return pos
+
+    def line_at(self, pos: int) -> int:
+        self.counted_line += self.text.count("\n", self.counted_pos, pos)
+        self.counted_pos = pos
+        return self.counted_line
+
+    def decode(self, decoder: json.JSONDecoder, pos: int) -> tuple[Any, int]:
+        """The JSON value at pos and where it ends, reading more while it is cut short."""
+        while True:
+            try:
+                return json_text.raw_decode(decoder, self.text, pos)
+            except json.JSONDecodeError:
+                if self.eof or len(self.text) - pos > JSON_ITEM_LIMIT:
+                    raise
+                self.more(max(TEXT_CHUNK, len(self.text) - pos))  # doubles what an element may span
+
+    def compact(self, pos: int) -> int:
+        """Drop the text before pos once it is long; returns pos in the text kept."""
+        if pos < TEXT_CHUNK:
+            return pos
+        self.line_at(pos)
+        self.text, self.counted_pos = self.text[pos:], 0
+        return 0
 
 
 # --- small helpers shared by the mapping functions ---------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    iter_json_array,
     iter_json_records,
     iter_lines,
     opt_str,
@@ -126,6 +128,28 @@ def read_jsonl(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None
         yield transform_generic(record, {"source": "jsonl", "file": name, "line": lineno}, mapping, platform)
 
     yield from records_with_errors(source, iter_json_records(source, encoding=encoding), mapper)
+
+
+def _looks_generic_json_array(sample: str, name: str) -> bool:
+    """A JSON array whose first element is a post object (id and text): an export of posts as one
+    JSON document. Top-level arrays of other shapes (a Mastodon timeline) are not this."""
+    text = sample.lstrip()
+    if not text.startswith("["):
+        return False
+    first, _ = json.JSONDecoder().raw_decode(text, len(text) - len(text[1:].lstrip()))
+    return isinstance(first, dict) and "text" in first and "id" in first
+
+
+@register_reader("json", description="Generic JSON array of post objects (the fields of jsonl), read a chunk at a time",
+                 sniff=_looks_generic_json_array, priority=91)
+def read_json_array(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, platform: str = "generic",
+                    encoding: str = "utf-8", **_: Any) -> Iterator[Post | RecordError]:
+    name = source.name
+
+    def mapper(record: Any, lineno: int) -> Iterator[Post]:
+        yield transform_generic(record, {"source": "json", "file": name, "line": lineno}, mapping, platform)
+
+    yield from records_with_errors(source, iter_json_array(source, encoding), mapper)
 
 
 @register_reader("csv", description="Generic CSV with a header row: platform, id, text, created_at, author",

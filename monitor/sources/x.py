@@ -16,17 +16,14 @@ the same ``post_from_tweet`` as the twarc reader.
 
 from __future__ import annotations
 
-import codecs
-import json
 import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from pydantic import Field
 
-from monitor import json_text
 from monitor.config import Config, SourceSettings
 from monitor.http import FetchError, RateLimited, Response, quota_exhausted
 from monitor.models import Author, Engagement, Post, Provenance
@@ -35,7 +32,9 @@ from monitor.sources.base import (
     ArchiveInput,
     FieldError,
     RecordError,
+    TextWindow,
     explode_records,
+    iter_json_array,
     iter_json_records,
     opt_str,
     parse_time,
@@ -234,114 +233,19 @@ def post_from_archive_tweet(tweet: dict[str, Any], provenance: Provenance,
     )
 
 
-YTD_CHUNK = 1 << 20  # bytes read at a time from an archive file
-YTD_ELEMENT_LIMIT = 64 << 20  # an element still not whole after this many characters: a broken file
-
-
 def _read_ytd(source: ArchiveInput) -> Iterator[tuple[int, Any] | RecordError]:
-    """(line, entry) for each element of a ``window.YTD.<name>.partN = [...]`` file.
-
-    The file is read a chunk at a time and its elements decoded one by one, each with the line it
-    starts on (a heavy account's tweets.js is hundreds of MB: read whole, and with each element's
-    line counted from the start, 150 MB took hours)."""
-    try:
-        fh = source.open()
-    except (OSError, EOFError, ValueError) as exc:
-        yield RecordError(source.name, None, f"could not read archive file: {exc}")
-        return
-    with fh:
-        window = _TextWindow(fh)
-        try:
-            yield from _ytd_elements(source.name, window)
-        except UnicodeDecodeError as exc:
-            yield RecordError(source.name, window.line_at(window.counted_pos),
-                              f"not valid UTF-8 ({exc.reason}); rest of the file skipped")
-        except (OSError, EOFError) as exc:
-            yield RecordError(source.name, None, f"could not read archive file: {exc}")
+    """(line, entry) for each element of a ``window.YTD.<name>.partN = [...]`` file, read a chunk at a
+    time (a heavy account's tweets.js is hundreds of MB: read whole, and with each element's line
+    counted from the start, 150 MB took hours)."""
+    return iter_json_array(source, start=_after_ytd_prefix, where="after the archive prefix")
 
 
-def _ytd_elements(name: str, window: _TextWindow) -> Iterator[tuple[int, Any] | RecordError]:
+def _after_ytd_prefix(window: TextWindow) -> int | RecordError:
     window.fill(256)
     prefix = _YTD_PREFIX.match(window.text)
     if prefix is None:
-        yield RecordError(name, 1, "not an X archive file (no 'window.YTD.<name>.partN =' prefix)")
-        return
-    pos = window.skip_ws(prefix.end())
-    if window.text[pos:pos + 1] != "[":
-        yield RecordError(name, window.line_at(pos), "expected '[' after the archive prefix")
-        return
-    pos = window.skip_ws(pos + 1)
-    decoder = json.JSONDecoder()
-    while pos < len(window.text) and window.text[pos] != "]":
-        line = window.line_at(pos)
-        try:
-            value, pos = window.decode(decoder, pos)
-        except json.JSONDecodeError as exc:
-            yield RecordError(name, window.line_at(exc.pos), f"not valid JSON ({exc.msg}); rest of the file skipped")
-            return
-        yield line, value
-        pos = window.skip_ws(pos)
-        if window.text[pos:pos + 1] == ",":
-            pos = window.skip_ws(pos + 1)
-        elif window.text[pos:pos + 1] != "]":
-            yield RecordError(name, window.line_at(pos), "expected ',' or ']'; rest of the file skipped")
-            return
-        pos = window.compact(pos)
-
-
-class _TextWindow:
-    """The decoded text of a file, read a chunk at a time, without the part already parsed; and the
-    line of any position in it, counted once (``line_at`` is asked of positions in order)."""
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
-        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        self.text = ""
-        self.eof = False
-        self.counted_pos, self.counted_line = 0, 1  # the line text[counted_pos] is on
-
-    def more(self, size: int = YTD_CHUNK) -> bool:
-        """Read more of the file; False at its end."""
-        if self.eof:
-            return False
-        raw = self.fh.read(size)
-        self.eof = not raw
-        self.text += self.decoder.decode(raw, final=self.eof)
-        return not self.eof
-
-    def fill(self, size: int) -> None:
-        while len(self.text) < size and self.more():
-            pass
-
-    def skip_ws(self, pos: int) -> int:
-        while True:
-            while pos < len(self.text) and self.text[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(self.text) or not self.more():
-                return pos
-
-    def line_at(self, pos: int) -> int:
-        self.counted_line += self.text.count("\n", self.counted_pos, pos)
-        self.counted_pos = pos
-        return self.counted_line
-
-    def decode(self, decoder: json.JSONDecoder, pos: int) -> tuple[Any, int]:
-        """The JSON value at pos and where it ends, reading more while it is cut short."""
-        while True:
-            try:
-                return json_text.raw_decode(decoder, self.text, pos)
-            except json.JSONDecodeError:
-                if self.eof or len(self.text) - pos > YTD_ELEMENT_LIMIT:
-                    raise
-                self.more(max(YTD_CHUNK, len(self.text) - pos))  # doubles what an element may span
-
-    def compact(self, pos: int) -> int:
-        """Drop the text before pos once it is long; returns pos in the text kept."""
-        if pos < YTD_CHUNK:
-            return pos
-        self.line_at(pos)
-        self.text, self.counted_pos = self.text[pos:], 0
-        return 0
+        return RecordError("", 1, "not an X archive file (no 'window.YTD.<name>.partN =' prefix)")
+    return prefix.end()
 
 
 def _archive_account(source: ArchiveInput) -> dict[str, Any] | None:
