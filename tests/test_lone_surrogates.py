@@ -34,6 +34,21 @@ def test_only_lone_surrogates_are_replaced() -> None:
         json.dumps(json_text.loads(text), ensure_ascii=False).encode("utf-8")  # encodable
 
 
+def test_the_quick_check_finds_every_lone_surrogate() -> None:
+    """``loads`` walks a value only when the raw text holds a lone surrogate's escape: on random texts
+    of pairs, lone halves, backslashes and "u" it gives what always walking gives."""
+    import random
+
+    rng = random.Random(11)
+    pieces = ["a", "\\", "u", "d83d", "\ud83d", "\ude00", "\U0001F600", "\u00e9", "\udbff", "\udc00", '"']
+    for _ in range(3000):
+        value = {"t": "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))}
+        for text in (json.dumps(value), json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")):
+            if isinstance(text, bytes) and any("\ud800" <= c <= "\udfff" for c in value["t"]):
+                continue  # raw surrogates are not UTF-8: only their escapes reach json.loads
+            assert json_text.loads(text) == json_text.repaired(json.loads(text)), text
+
+
 def test_an_import_keeps_every_post_of_a_file_with_a_cut_emoji(cli, data_dir: Path, tmp_path: Path) -> None:
     lines = [r'{"id": "1", "text": "Elon Musk is great \ud83d", "created_at": "2025-01-22T10:00:00Z", '
              r'"author": "a\udc00"}',
