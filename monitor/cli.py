@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -993,6 +994,7 @@ def rescore(app: AppContext, everything: bool, analyzer: str | None, as_json: bo
 
 
 SCORE_BATCH = 256  # lines scored together (the learned model runs a batch at a time)
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as errors="surrogateescape" reads it
 
 
 @main.command()
@@ -1055,9 +1057,9 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
 def _score_input(line: str) -> tuple[dict[str, Any], str | None]:
     """The line's record, or what is wrong with it (and what there is of it, for its id)."""
     expected = 'expected one JSON object a line, {"id": ..., "text": "..."} (plain texts: --text)'
-    bad_byte = next((i for i, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)  # surrogateescape
+    bad_byte = None if line.isascii() else _UNDECODED_BYTE.search(line)  # read with errors="surrogateescape"
     if bad_byte is not None:
-        return {}, (f"not valid UTF-8 (byte 0x{ord(line[bad_byte]) - 0xDC00:02x} at column {bad_byte + 1}); "
+        return {}, (f"not valid UTF-8 (byte 0x{ord(bad_byte.group()) - 0xDC00:02x} at column {bad_byte.start() + 1}); "
                     "the input must be UTF-8")
     try:
         record = json_text.loads(line)  # a lone surrogate escape ("\\ud83d") becomes U+FFFD

@@ -195,3 +195,14 @@ def test_a_json_array_of_posts_is_read_element_by_element(tmp_path: Path, monkey
     (tmp_path / "statuses.json").write_text(json.dumps([{"id": "1", "content": "<p>hi</p>"}]), encoding="utf-8")
     other = detect_format(ArchiveInput(tmp_path / "statuses.json"))
     assert other is None or other.name != "json"  # a Mastodon timeline is not a generic export
+
+
+def test_a_json_array_cut_into_chunks_inside_numbers_and_literals(tmp_path: Path, monkeypatch) -> None:
+    """A number or literal at the very end of what was read may go on in the next chunk."""
+    from monitor.sources import base
+
+    values = [12345, 678, {"a": [1, 2]}, 99999, True, None, "a string", -0.5e3]
+    (tmp_path / "n.json").write_text(json.dumps(values), encoding="utf-8")
+    for chunk in (1, 2, 3, 5):
+        monkeypatch.setattr(base, "TEXT_CHUNK", chunk)
+        assert [v for _, v in base.iter_json_array(ArchiveInput(tmp_path / "n.json"))] == values, chunk

@@ -582,11 +582,13 @@ class TextWindow:
         """The JSON value at pos and where it ends, reading more while it is cut short."""
         while True:
             try:
-                return json_text.raw_decode(decoder, self.text, pos)
+                value, end = json_text.raw_decode(decoder, self.text, pos)
+                if end < len(self.text) or self.eof:  # a number at the very end may go on in the next chunk
+                    return value, end
             except json.JSONDecodeError:
                 if self.eof or len(self.text) - pos > JSON_ITEM_LIMIT:
                     raise
-                self.more(max(TEXT_CHUNK, len(self.text) - pos))  # doubles what an element may span
+            self.more(max(TEXT_CHUNK, len(self.text) - pos))  # doubles what an element may span
 
     def compact(self, pos: int) -> int:
         """Drop the text before pos once it is long; returns pos in the text kept."""
