@@ -163,3 +163,24 @@ def test_report_in_chromium(browser, report_file: tuple[Path, dict[str, Any]], t
     assert page.locator("#analyzers tr").count() >= 4  # a header and a row per figure kind and scorer
     assert screenshot(page, tmp_path, "report.png").stat().st_size > 20_000
     page.close()
+
+
+@pytest.mark.parametrize("cap, again", [("64MB", False), ("8MB", True)])
+def test_the_report_runs_with_duckdb_capped(report_db: Path, config, tmp_path: Path, cap: str, again: bool,
+                                            monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """`monitor report` caps DuckDB's memory (REPORT_MEMORY_LIMIT; 10M posts took 7.1 GB uncapped),
+    with a folder to spill to; under a cap too small for what cannot spill it computes again
+    uncapped. The same report either way."""
+    import logging
+
+    from monitor.report import commands
+
+    uncapped = _run_report(report_db, config, "--out", str(tmp_path / "a.html"))
+    monkeypatch.setattr(commands, "REPORT_MEMORY_LIMIT", cap)
+    with caplog.at_level(logging.INFO, logger="monitor.report.commands"):
+        capped = _run_report(report_db, config, "--out", str(tmp_path / "b.html"))
+    assert capped["mentions"] == uncapped["mentions"] > 100
+    pages = [re.sub(r"generated \S+ UTC", "", (tmp_path / name).read_text(encoding="utf-8"))
+             for name in ("a.html", "b.html")]
+    assert pages[0] == pages[1]
+    assert ("computed again uncapped" in caplog.text) is again
