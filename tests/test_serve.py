@@ -152,3 +152,22 @@ def test_a_slow_query_is_stopped(report_db: Path) -> None:
     with pytest.raises(duckdb.InterruptException):
         dashboard.read(lambda con: con.execute("SELECT count(*) FROM range(100000000000) a").fetchall())
     assert time.monotonic() - started < 5
+
+
+def test_a_query_that_needs_too_much_memory_is_stopped(report_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each request's DuckDB is capped (a whole-history report over 10M posts took 7.1 GB); over the cap
+    the request says to narrow the filters."""
+    from monitor.report import serve
+
+    monkeypatch.setattr(serve, "DASHBOARD_MEMORY_LIMIT", "16MB")
+    with pytest.raises(duckdb.OutOfMemoryException):
+        serve.Dashboard(store=Store(report_db)).read(
+            lambda con: con.execute("SELECT list(i) FROM range(10000000) t(i)").fetchall())
+    base, server = _start(Store(report_db))
+    try:
+        monkeypatch.setattr(serve, "DASHBOARD_MEMORY_LIMIT", "1MB")
+        answer = httpx.get(base + "/api/report")
+        assert answer.status_code == 503 and "narrow the filters" in answer.json()["error"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -154,6 +154,9 @@ setInterval(load, REFRESH_SECONDS * 1000);
 """
 
 
+DASHBOARD_MEMORY_LIMIT = "1GB"  # DuckDB's memory for one request's queries
+
+
 @dataclass
 class Dashboard:
     """What the request handlers share: the store, the settings and the page shell (built once)."""
@@ -188,6 +191,9 @@ class Dashboard:
             started = time.monotonic()
             try:
                 with self.store.read(timeout=OPEN_SECONDS) as con:
+                    # A query that needs more stops with an error, as one that runs too long does
+                    # (uncapped, a whole-history report over 10M posts took 7.1 GB).
+                    con.execute(f"SET memory_limit = '{DASHBOARD_MEMORY_LIMIT}'")
                     timer = threading.Timer(self.query_seconds, con.interrupt)
                     timer.start()
                     try:
@@ -327,6 +333,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
         except duckdb.InterruptException:
             self._json(HTTPStatus.SERVICE_UNAVAILABLE,
                        {"error": f"the query took longer than {self.dashboard.query_seconds:g} s: narrow the filters"})
+        except duckdb.OutOfMemoryException:
+            self._json(HTTPStatus.SERVICE_UNAVAILABLE,
+                       {"error": f"the query needed more than {DASHBOARD_MEMORY_LIMIT} of memory: narrow the filters"})
         except (StoreError, duckdb.Error) as exc:  # locked by the writer for longer than OPEN_SECONDS, or none yet
             self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)})
 
