@@ -121,13 +121,19 @@ def _looks_csv(sample: str, name: str) -> bool:
                  sniff=_looks_generic_jsonl, priority=90)
 def read_jsonl(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, platform: str = "generic",
                encoding: str = "utf-8", **_: Any) -> Iterator[Post | RecordError]:
+    yield from _generic_posts(source, "jsonl", iter_json_records(source, encoding=encoding), mapping, platform)
+
+
+def _generic_posts(source: ArchiveInput, reader: str, records: Iterator[Any], mapping: Mapping[str, str] | None,
+                   platform: str) -> Iterator[Post | RecordError]:
+    """The posts of generic JSON records ((line, record) pairs and errors), stamped with ``reader``."""
     name = source.name
 
     def mapper(record: Any, lineno: int) -> Iterator[Post]:
         # Provenance as a dict: validated together with the post, in one pydantic call.
-        yield transform_generic(record, {"source": "jsonl", "file": name, "line": lineno}, mapping, platform)
+        yield transform_generic(record, {"source": reader, "file": name, "line": lineno}, mapping, platform)
 
-    yield from records_with_errors(source, iter_json_records(source, encoding=encoding), mapper)
+    yield from records_with_errors(source, records, mapper)
 
 
 def _looks_generic_json_array(sample: str, name: str) -> bool:
@@ -144,12 +150,7 @@ def _looks_generic_json_array(sample: str, name: str) -> bool:
                  sniff=_looks_generic_json_array, priority=91)
 def read_json_array(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, platform: str = "generic",
                     encoding: str = "utf-8", **_: Any) -> Iterator[Post | RecordError]:
-    name = source.name
-
-    def mapper(record: Any, lineno: int) -> Iterator[Post]:
-        yield transform_generic(record, {"source": "json", "file": name, "line": lineno}, mapping, platform)
-
-    yield from records_with_errors(source, iter_json_array(source, encoding), mapper)
+    yield from _generic_posts(source, "json", iter_json_array(source, encoding), mapping, platform)
 
 
 @register_reader("csv", description="Generic CSV with a header row: platform, id, text, created_at, author",
