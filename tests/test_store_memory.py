@@ -68,3 +68,30 @@ def test_writes_and_merges_that_need_more_than_the_cap_are_done_again_uncapped(
     store.write(batch_of(range(300, 310)))  # the writer goes on after the invalidated attach
     assert rows(store, "SELECT count(*) FROM posts") == [(310,)]
     store.close()
+
+
+@pytest.mark.parametrize("cap", ["300KB", "256MB"])
+def test_maintenance_over_whole_tables_is_capped_or_done_again_uncapped(
+        cap: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Folding the rollups' deltas (maintenance, and after every one-shot command) and rebuilding the
+    summary's candidates (after a rescore) ran uncapped: after a rescore of 1M posts 1.4 and 0.8 GB.
+    Capped, or done again uncapped under a cap too small: the same rollups either way."""
+    from monitor.store import rollups
+
+    monkeypatch.setattr(db, "MAINTENANCE_MEMORY_LIMIT", cap)
+    store = Store(data_dir)
+    for b in range(3):
+        store.write(batch_of(range(b * 50, b * 50 + 50), p7="Altman said no"))
+    before = rows(store, "SELECT target_id, kind, word, sum(posts) FROM rollup_words GROUP BY ALL ORDER BY ALL")
+    with caplog.at_level(logging.INFO, logger="monitor.store.db"):
+        store.checkpoint()
+        with store.write_connection() as con:
+            con.execute("UPDATE rollup_notable_state SET removed = 5")  # posts deleted, as a rescore leaves them
+        assert store.refresh_summary_candidates()
+    assert rows(store, "SELECT target_id, kind, word, sum(posts) FROM rollup_words GROUP BY ALL ORDER BY ALL") == before
+    with store.read() as con:
+        assert rollups.notable_complete_rows(con) == rollups.NOTABLE_KEPT
+    again = "needed more than 300KB of DuckDB memory, done again uncapped"
+    assert (f"folding the rollups {again}" in caplog.text) is (cap == "300KB")
+    assert (f"rebuilding the summary's candidates {again}" in caplog.text) is (cap == "300KB")
+    store.close()

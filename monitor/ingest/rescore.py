@@ -4,17 +4,20 @@ the current ones are re-analysed (or all of them, with ``everything``)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from monitor.ingest.pool import AnalysisPool
 from monitor.ingest.rows import AnalyzerInfo
 from monitor.ingest.write import write_rescored
 from monitor.store import Store
 
-CHUNK = 5000
+CHUNK = 50_000  # posts a write: each write scans the analysis tables once (5,000: 1M posts took 375 s, now 153 s)
 
 
 @dataclass
@@ -25,42 +28,46 @@ class RescoreReport:
     mentions_after: int = 0
 
 
-def stale_keys_query(everything: bool) -> str:
+def stale_posts_query(everything: bool) -> str:
+    """The posts to score again: all, or those whose stored analysis has another version."""
     if everything:
-        return "SELECT post_key FROM posts ORDER BY post_key"
+        return "SELECT post_key, text, lang FROM posts"
     return """
-        SELECT p.post_key FROM posts p
+        SELECT p.post_key, p.text, p.lang FROM posts p
         LEFT JOIN post_sentiment s USING (post_key)
         WHERE s.post_key IS NULL OR s.scorer_version <> $sentiment_version
            OR s.rules_version IS DISTINCT FROM $rules
            OR EXISTS (SELECT 1 FROM target_scores t LEFT JOIN current_stance c USING (target_id)
                       WHERE t.post_key = p.post_key AND t.stance_scorer_version IS DISTINCT FROM c.version)
-        ORDER BY p.post_key
     """
 
 
 def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
             progress: Callable[[int, int], None] | None = None) -> RescoreReport:
+    """The stale posts are copied once to a Parquet file beside the database, then read from it a
+    chunk at a time and written back: the database is not held open between chunks (the writer
+    needs it), and it is scanned once. (Each chunk used to look its keys up in the whole posts
+    table: 1M posts took 324 s, 10M would have taken days; and every stale key was held in memory.)"""
     analyzer = pool.local
     info = AnalyzerInfo.of(analyzer)
     current = {t.id: analyzer.stance_version(t.id) for t in analyzer.config.targets}
     report = RescoreReport()
-    with store.read() as con:
-        con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))
-        params = {} if everything else {"sentiment_version": info.sentiment_version, "rules": info.rules_version}
-        keys = [r[0] for r in con.execute(stale_keys_query(everything), params).fetchall()]
-        report.mentions_before = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
-    report.candidates = len(keys)
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
+    with tempfile.TemporaryDirectory(prefix="rescore-", dir=store.data_dir) as folder:
+        stale = Path(folder) / "stale.parquet"
         with store.read() as con:
-            con.register("wanted", pa.table({"post_key": chunk}))
-            rows = con.execute("SELECT post_key, text, lang FROM posts SEMI JOIN wanted USING (post_key) "
-                               "ORDER BY post_key").fetchall()
-        write_rescored(store, [r[0] for r in rows], pool.analyse(rows, keep_all=True))
-        report.rescored += len(rows)
-        if progress:
-            progress(report.rescored, len(keys))
+            con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))
+            params = {} if everything else {"sentiment_version": info.sentiment_version, "rules": info.rules_version}
+            escaped = str(stale).replace("'", "''")
+            con.execute(f"COPY ({stale_posts_query(everything)}) TO '{escaped}' (FORMAT parquet)", params)
+            report.mentions_before = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        parquet = pq.ParquetFile(stale)
+        report.candidates = parquet.metadata.num_rows
+        for batch in parquet.iter_batches(batch_size=CHUNK, columns=["post_key", "text", "lang"]):
+            rows = list(zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True))
+            write_rescored(store, [r[0] for r in rows], pool.analyse(rows, keep_all=True))
+            report.rescored += len(rows)
+            if progress:
+                progress(report.rescored, report.candidates)
     if report.rescored:
         store.refresh_summary_candidates()  # each rescored post left them and came back
     with store.read() as con:

@@ -104,6 +104,9 @@ KEY_RELOAD_WRITES = 50
 # again uncapped (Store._capped, Store._merge_written). Migrations and maintenance run uncapped.
 WRITE_MEMORY_LIMIT = "128MB"
 MERGE_MEMORY_LIMIT = "32MB"
+# The maintenance steps over whole tables (folding the rollups' deltas, rebuilding the summary's
+# candidates) under this cap, done again uncapped if what cannot spill does not fit.
+MAINTENANCE_MEMORY_LIMIT = "256MB"
 # DuckDB threads for a batch write's steps (_prepare, _apply; Store._capped). A batch is a few
 # thousand rows: spread over both cores, its ~20 statements cost 15-20 us more CPU a post, in time
 # the import's analysis workers need (bench/import_throughput.py, 100k tweets: 7,230 -> 7,680 posts/s).
@@ -394,9 +397,10 @@ class Store:
             # Posts stored without a key hash (by hand, say) get one: the writer reads their keys
             # at every batch until then. Skipped fast when there are none (column statistics).
             con.execute(f"UPDATE posts SET key_hash = {KEY_HASH} WHERE key_hash IS NULL")
-            con.execute("BEGIN")
-            rollups.compact(con)  # the deltas the writes appended, one row per word and day
-            con.execute("COMMIT")
+            # The deltas the writes appended, one row per word and day (capped: after a rescore of 1M
+            # posts it took 1.4 GB, 0.4 GB capped).
+            self._cap_or_again(con, MAINTENANCE_MEMORY_LIMIT, self._in_transaction(con, lambda: rollups.compact(con)),
+                               "folding the rollups")
             wal = self.wal_bytes()
             if not wal and not self._merge_due:
                 return False
@@ -496,18 +500,38 @@ class Store:
     @staticmethod
     def _capped(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
         """A step of a batch write (_prepare, _apply) on WRITE_THREADS threads, with the instance's
-        memory capped at WRITE_MEMORY_LIMIT. A step that needs more runs again uncapped: a failed
-        step leaves nothing behind (_prepare releases what it made, _apply rolls back). Setting the
-        cap fails the same way when what the instance holds cannot be spilled below it."""
+        memory capped at WRITE_MEMORY_LIMIT (``_cap_or_again``)."""
         con.execute(f"SET threads = {WRITE_THREADS}")
         try:
-            return Store._limited(con, WRITE_MEMORY_LIMIT, step)
-        except duckdb.OutOfMemoryException as exc:
-            log.info("a write needed more than %s of DuckDB memory, done again uncapped: %s",
-                     WRITE_MEMORY_LIMIT, exc)
-            return step()
+            return Store._cap_or_again(con, WRITE_MEMORY_LIMIT, step, "a write")
         finally:
             con.execute("RESET threads")
+
+    @staticmethod
+    def _cap_or_again(con: duckdb.DuckDBPyConnection, cap: str, step: Callable[[], T], what: str) -> T:
+        """``step`` with the instance's memory capped at ``cap``; a step that needs more runs again
+        uncapped: a failed step leaves nothing behind (_prepare releases what it made, _apply and
+        ``_in_transaction`` roll back). Setting the cap fails the same way when what the instance
+        holds cannot be spilled below it."""
+        try:
+            return Store._limited(con, cap, step)
+        except duckdb.OutOfMemoryException as exc:
+            log.info("%s needed more than %s of DuckDB memory, done again uncapped: %s", what, cap, exc)
+            return step()
+
+    @staticmethod
+    def _in_transaction(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> Callable[[], T]:
+        """``step`` run in one transaction, rolled back if it fails (so a capped run can be redone)."""
+        def run() -> T:
+            con.execute("BEGIN")
+            try:
+                result = step()
+                con.execute("COMMIT")
+                return result
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return run
 
     @staticmethod
     def _uncap(con: duckdb.DuckDBPyConnection) -> None:
@@ -522,11 +546,10 @@ class Store:
     def refresh_summary_candidates(self) -> bool:
         """Rebuild the summary's notable candidates from the stored facts if deletions left them
         short (store/rollups.py refresh_notable): after a rescore. Returns whether it did."""
-        with self.write_connection() as con:  # (a failure's transaction is rolled back by _persist)
-            con.execute("BEGIN")
-            done = rollups.refresh_notable(con)
-            con.execute("COMMIT")
-        return done
+        with self.write_connection() as con:  # capped: after a rescore of 1M posts it took 0.8 GB, 0.3 GB capped
+            return self._cap_or_again(con, MAINTENANCE_MEMORY_LIMIT,
+                                      self._in_transaction(con, lambda: rollups.refresh_notable(con)),
+                                      "rebuilding the summary's candidates")
 
     def sync_targets(self, targets: pa.Table) -> bool:
         """Store the configured targets (``rows.targets_table``) where the stored ones differ, so a
