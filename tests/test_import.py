@@ -240,6 +240,34 @@ def test_an_interrupt_inside_a_duckdb_query_stops_the_import_as_interrupted(conf
     assert stored(store, "SELECT status, message FROM imports") == [("partial", "interrupted")]
 
 
+def test_an_interrupt_after_a_batch_is_stored_counts_its_records(config, data_dir: Path, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Ctrl-C after a batch's transaction committed but before the write returned: the batch is stored,
+    and the import's row counted its records (it said 20 records beside 30 stored posts)."""
+    import monitor.ingest.imports as importer_module
+    from monitor.store.db import Store as StoreClass
+
+    monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
+    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Benioff {i}") for i in range(35)])
+    store = Store(data_dir)
+    calls = {"n": 0}
+    original = StoreClass._apply
+
+    def interrupted_after(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = original(self, *args, **kwargs)
+        if "posts" in args[1].tables:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(StoreClass, "_apply", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        Importer(config, store).import_paths([archive])
+    assert stored(store) == [(30,)]
+    assert stored(store, "SELECT status, records, posts_new FROM imports") == [("partial", 30, 30)]
+
+
 def test_repeated_texts_are_analysed_once_and_stored_for_each_post(config, data_dir: Path, tmp_path: Path,
                                                                      monkeypatch) -> None:
     from monitor.analysis.pipeline import Analyzer

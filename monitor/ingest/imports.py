@@ -259,7 +259,8 @@ class Importer:
             # Bad lines alone leave the status "complete" (they were reported, and the file was read to
             # its end), unless not one record was good. The row's posts_new/posts_seen are summed by
             # the store from the batches as they are applied (rows.COUNTED_ROWS).
-            errors.update_meta(finished_at=utcnow_naive(), status=status, message=message)
+            counted = self._stored_records(meta["import_id"], report) if status == "partial" else {}
+            errors.update_meta(finished_at=utcnow_naive(), status=status, message=message, **counted)
             end_batch = WriteBatch()
             end_batch.add_rows("imports", [meta])
             errors.flush_into(end_batch)
@@ -268,6 +269,20 @@ class Importer:
         if self._imported is not None and status == "complete" and report.records:
             self._imported.add(key)  # the same file named twice in one call is read once, as before
         return report
+
+    def _stored_records(self, import_id: int, report: ImportReport) -> dict[str, int]:
+        """After an interrupt, the records the stored import row counted: a batch whose transaction
+        committed just before the interrupt is stored, but the report never heard back from its write."""
+        import duckdb
+
+        from monitor.store import StoreError
+
+        try:
+            with self.store.read(timeout=1.0) as con:
+                row = con.execute("SELECT records FROM imports WHERE import_id = ?", [import_id]).fetchone()
+        except (StoreError, duckdb.Error):
+            return {}
+        return {"records": max(int(row[0] or 0), report.records)} if row else {}
 
     def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],
                         errors: _ErrorLog) -> None:
