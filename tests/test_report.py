@@ -184,3 +184,18 @@ def test_the_report_runs_with_duckdb_capped(report_db: Path, config, tmp_path: P
              for name in ("a.html", "b.html")]
     assert pages[0] == pages[1]
     assert ("computed again uncapped" in caplog.text) is again
+
+
+def test_a_post_whose_mentions_tie_on_stance_is_listed_the_same_every_time(report_db: Path) -> None:
+    """A listed post takes its mentions' most frequent stance; mode() broke a tie at random, so the same
+    report listed "Sam Altman is a grift, vaporware on Stargate" (against Altman, none toward Stargate)
+    as against, then as none. A tie now goes to the first stance by name."""
+    from monitor.report.data import WINDOW_TABLE, _load_window, _top_posts
+
+    listed = set()
+    with Store(report_db).read() as con:
+        _load_window(con, Filters())
+        for _ in range(40):
+            rows = _top_posts(con, WINDOW_TABLE, "post_key = ?", ["bluesky:d17-0"], "engagement", 1)
+            listed |= {(p.post_key, p.stance) for p in rows if p.post_key == "bluesky:d17-0"}
+    assert listed == {("bluesky:d17-0", "against")}

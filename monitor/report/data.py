@@ -319,9 +319,15 @@ def _top_posts(con: duckdb.DuckDBPyConnection, source: str, where: str, params: 
             SELECT post_key, max(created_at) AS created_at, avg(sentiment) AS sentiment,
                    max(engagement) AS engagement
             FROM {source} WHERE {where} GROUP BY post_key {having} ORDER BY {_POST_ORDERS[order]} LIMIT ?
+        ), stances AS (
+            SELECT post_key, stance, count(*) AS n, list(target_id) AS target_ids
+            FROM {source} WHERE {where} AND post_key IN (SELECT post_key FROM top) GROUP BY post_key, stance
         ), detail AS (
-            SELECT post_key, mode(stance) AS stance, list(DISTINCT target_id ORDER BY target_id) AS targets
-            FROM {source} WHERE {where} AND post_key IN (SELECT post_key FROM top) GROUP BY post_key
+            -- The most frequent stance of the post's mentions; a tie goes to the first by name (mode()
+            -- broke it at random: the same report listed a post as against, then as none).
+            SELECT post_key, first(stance ORDER BY stance IS NULL, n DESC, stance) AS stance,
+                   list_sort(list_distinct(flatten(list(target_ids)))) AS targets
+            FROM stances GROUP BY post_key
         )
         SELECT top.post_key, p.platform, top.created_at, p.author_handle, p.text, p.url, top.sentiment,
                detail.stance, top.engagement, detail.targets
