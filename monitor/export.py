@@ -19,6 +19,8 @@ from typing import BinaryIO
 
 import duckdb
 
+from monitor.store.schema import sql_string
+
 FORMATS = ("parquet", "csv", "jsonl")
 # File name endings that choose the format when --format is not given.
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -136,8 +138,8 @@ def export_posts(con: duckdb.DuckDBPyConnection, output: Path | BinaryIO, fmt: s
             parts.append(part)
         if fmt == "parquet":
             joined = output if isinstance(output, Path) else Path(tmp) / "export.parquet"
-            files = ", ".join(f"'{_quote(part)}'" for part in parts)
-            con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO '{_quote(joined)}' (FORMAT parquet)")
+            files = ", ".join(sql_string(part) for part in parts)
+            con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO {sql_string(joined)} (FORMAT parquet)")
             parts = [] if joined is output else [joined]
         if parts:
             _concatenate(parts, output)
@@ -176,7 +178,7 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, params: list[object], path
           header: bool = True) -> None:
     options = {"parquet": "FORMAT parquet", "csv": f"FORMAT csv, HEADER {str(header).lower()}",
                "jsonl": "FORMAT json"}[fmt]
-    con.execute(f"COPY ({query}) TO '{_quote(path)}' ({options})", params)
+    con.execute(f"COPY ({query}) TO {sql_string(path)} ({options})", params)
 
 
 def _utc_sql(column: str, fmt: str) -> str:
@@ -192,5 +194,3 @@ def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

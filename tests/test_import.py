@@ -213,10 +213,10 @@ def test_failure_mid_import_keeps_stored_batches(config, data_dir: Path, tmp_pat
     assert stored(store, "SELECT status FROM imports") == [("failed",)]
 
 
-def test_an_interrupt_inside_a_duckdb_query_stops_the_import_as_interrupted(config, data_dir: Path, tmp_path: Path,
-                                                                            monkeypatch) -> None:
-    """Ctrl-C (or SIGTERM) mid-query reaches us from DuckDB as RuntimeError("Query interrupted"): the
-    import is recorded as stopped ("partial", "interrupted"), not failed, and the batches before it stay."""
+def _import_interrupted_at_the_third_batch(config, data_dir: Path, tmp_path: Path, monkeypatch,
+                                           interrupt: BaseException, after_commit: bool) -> Store:
+    """Import 35 posts in batches of 10; the third batch's transaction raises ``interrupt`` before it
+    commits, or just after (``after_commit``)."""
     import monitor.ingest.imports as importer_module
     from monitor.store.db import Store as StoreClass
 
@@ -229,13 +229,26 @@ def test_an_interrupt_inside_a_duckdb_query_stops_the_import_as_interrupted(conf
     def interrupted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if "posts" in args[1].tables:
             calls["n"] += 1
-            if calls["n"] == 3:
-                raise RuntimeError("Query interrupted")
-        return original(self, *args, **kwargs)
+        third = "posts" in args[1].tables and calls["n"] == 3
+        if third and not after_commit:
+            raise interrupt
+        result = original(self, *args, **kwargs)
+        if third:
+            raise interrupt
+        return result
 
     monkeypatch.setattr(StoreClass, "_apply", interrupted)
     with pytest.raises(KeyboardInterrupt):
         Importer(config, store).import_paths([archive])
+    return store
+
+
+def test_an_interrupt_inside_a_duckdb_query_stops_the_import_as_interrupted(config, data_dir: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """Ctrl-C (or SIGTERM) mid-query reaches us from DuckDB as RuntimeError("Query interrupted"): the
+    import is recorded as stopped ("partial", "interrupted"), not failed, and the batches before it stay."""
+    store = _import_interrupted_at_the_third_batch(config, data_dir, tmp_path, monkeypatch,
+                                                   RuntimeError("Query interrupted"), after_commit=False)
     assert stored(store) == [(20,)]
     assert stored(store, "SELECT status, message FROM imports") == [("partial", "interrupted")]
 
@@ -244,26 +257,8 @@ def test_an_interrupt_after_a_batch_is_stored_counts_its_records(config, data_di
                                                                   monkeypatch) -> None:
     """Ctrl-C after a batch's transaction committed but before the write returned: the batch is stored,
     and the import's row counted its records (it said 20 records beside 30 stored posts)."""
-    import monitor.ingest.imports as importer_module
-    from monitor.store.db import Store as StoreClass
-
-    monkeypatch.setattr(importer_module, "BATCH_SIZE", 10)
-    archive = write_jsonl(tmp_path / "a.jsonl", [post(i, f"Benioff {i}") for i in range(35)])
-    store = Store(data_dir)
-    calls = {"n": 0}
-    original = StoreClass._apply
-
-    def interrupted_after(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        result = original(self, *args, **kwargs)
-        if "posts" in args[1].tables:
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(StoreClass, "_apply", interrupted_after)
-    with pytest.raises(KeyboardInterrupt):
-        Importer(config, store).import_paths([archive])
+    store = _import_interrupted_at_the_third_batch(config, data_dir, tmp_path, monkeypatch,
+                                                   KeyboardInterrupt(), after_commit=True)
     assert stored(store) == [(30,)]
     assert stored(store, "SELECT status, records, posts_new FROM imports") == [("partial", 30, 30)]
 

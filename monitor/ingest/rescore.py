@@ -16,6 +16,7 @@ from monitor.ingest.pool import AnalysisPool
 from monitor.ingest.rows import AnalyzerInfo
 from monitor.ingest.write import write_rescored
 from monitor.store import Store
+from monitor.store.schema import sql_string
 
 CHUNK = 50_000  # posts a write: each write scans the analysis tables once (5,000: 1M posts took 375 s, now 153 s)
 
@@ -57,8 +58,7 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
         with store.read() as con:
             con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))
             params = {} if everything else {"sentiment_version": info.sentiment_version, "rules": info.rules_version}
-            escaped = str(stale).replace("'", "''")
-            con.execute(f"COPY ({stale_posts_query(everything)}) TO '{escaped}' (FORMAT parquet)", params)
+            con.execute(f"COPY ({stale_posts_query(everything)}) TO {sql_string(stale)} (FORMAT parquet)", params)
             report.mentions_before = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
         parquet = pq.ParquetFile(stale)
         report.candidates = parquet.metadata.num_rows

@@ -18,6 +18,7 @@ import click
 from monitor.config import Config, ConfigError
 from monitor.report.data import Filters, parse_time, utcnow, visible
 from monitor.store import Store, StoreError
+from monitor.store.schema import sql_string
 
 
 class AppLike(Protocol):
@@ -42,7 +43,7 @@ def _compute_capped(store: Store, filters: Filters) -> Any:
     from monitor.report.data import compute
 
     with tempfile.TemporaryDirectory(prefix="monitor-report-") as spill, store.read() as con:
-        con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+        con.execute(f"SET temp_directory = {sql_string(spill)}")
         con.execute(f"SET memory_limit = '{REPORT_MEMORY_LIMIT}'")
         try:
             return compute(con, filters)

@@ -53,7 +53,7 @@ from monitor.store.rows import (
     WriteBatch,
     utcnow_naive,
 )
-from monitor.store.schema import key_hash, key_hash_sql, migrate
+from monitor.store.schema import key_hash, key_hash_sql, migrate, sql_string
 
 if TYPE_CHECKING:  # imported where used: pyarrow and numpy cost ~0.2 s at start, commands that read need neither
     import pyarrow as pa
@@ -180,10 +180,6 @@ class _Prepared:
         return name
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     rows = con.execute(sql).fetchall()  # fetched to the end: DuckDB refuses a relation query
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # while a result is unfinished
@@ -219,8 +215,7 @@ class Store:
         with self._write_lock:
             if not self.path.exists():
                 engine = self._engine()
-                escaped = str(self.path).replace("'", "''")
-                engine.execute(f"ATTACH '{escaped}' AS {ATTACH_AS} (STORAGE_VERSION '{STORAGE_VERSION}', "
+                engine.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (STORAGE_VERSION '{STORAGE_VERSION}', "
                                f"BLOCK_SIZE {BLOCK_SIZE})")
                 self._detach(engine)
             with self._connect(read_only=False, timeout=self.lock_timeout) as con:
@@ -237,7 +232,7 @@ class Store:
             con.execute("SET max_vacuum_tasks = 0")
             # Where a capped write spills (WRITE_MEMORY_LIMIT); DuckDB's default is .tmp in the
             # working directory. DuckDB creates it when it spills and deletes it when closed.
-            con.execute(f"SET temp_directory = {_sql_str(str(self.data_dir / WRITE_TEMP_DIR))}")
+            con.execute(f"SET temp_directory = {sql_string(self.data_dir / WRITE_TEMP_DIR)}")
             self._engine_con = con
         return self._engine_con
 
@@ -288,8 +283,7 @@ class Store:
             return
         with self._write_lock:
             engine = self._engine()
-            escaped = str(self.path).replace("'", "''")
-            attach = f"ATTACH '{escaped}' AS {ATTACH_AS} ({ATTACH_OPTIONS}); USE {ATTACH_AS}"
+            attach = f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} ({ATTACH_OPTIONS}); USE {ATTACH_AS}"
             try:
                 self._retry_open(lambda: engine.execute(attach), timeout)
             except StoreLocked:
@@ -645,7 +639,7 @@ class Store:
 
     def _apply(self, con: duckdb.DuckDBPyConnection, batch: WriteBatch, p: _Prepared) -> ApplyResult:
         result = ApplyResult()
-        batch_id = _sql_str(batch.batch_id)
+        batch_id = sql_string(batch.batch_id)
         if con.execute(f"BEGIN; SELECT 1 FROM applied_batches WHERE batch_id = {batch_id}").fetchall():
             con.execute("ROLLBACK")
             result.already_applied = True
@@ -666,7 +660,7 @@ class Store:
             statements += self._rollup_statements(con, p, new_keys)
             if rollups_in_step:
                 statements.append(rollups.SET_IN_STEP_SQL)
-            applied_at = _sql_str(utcnow_naive().isoformat())
+            applied_at = sql_string(utcnow_naive().isoformat())
             statements.append(f"INSERT INTO applied_batches VALUES ({batch_id}, {applied_at})")
             con.execute("; ".join(statements))  # one call: each costs a round trip through the client
             con.execute("COMMIT")

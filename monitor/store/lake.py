@@ -44,6 +44,7 @@ from monitor.store.db import Store
 from monitor.store.lake_read import DEDUP_ORDER, LAKE_AUTHORS, LAKE_FACTS, LAKE_NOTABLE, NOTABLE_PER_DAY, PART_COLUMN
 from monitor.store.rollups import AUTHOR_KEY_SQL, NOTABLE, facts_sql, notable_part_sql
 from monitor.store.rows import MENTIONS_SCHEMA, POSTS_SCHEMA, SENTIMENT_SCHEMA, TARGET_SCORES_SCHEMA
+from monitor.store.schema import sql_string
 
 PARTITION_COLUMNS = ("platform", "month")
 TABLES: dict[str, pa.Schema] = {
@@ -199,10 +200,6 @@ def _has_parts(lake: Lake, table: str) -> bool:
     return bool(fs.glob(f"{root}/{table}/*/*/part-*.parquet"))
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _empty_select(table: str) -> str:
     """A typed, empty relation with a table's lake columns (the views of a table with no part yet)."""
     schema = TABLES[table]
@@ -217,7 +214,7 @@ def parts_select(lake: Lake, table: str) -> str:
     if not _has_parts(lake, table):
         return _empty_select(table)
     hive = "hive_partitioning = true, hive_types = {'platform': VARCHAR, 'month': VARCHAR}"
-    return f"SELECT * FROM read_parquet({_sql_str(lake.glob(table))}, {hive})"
+    return f"SELECT * FROM read_parquet({sql_string(lake.glob(table))}, {hive})"
 
 
 def view_statements(lake: Lake, temporary: bool = True, local: bool = True) -> list[str]:
@@ -311,14 +308,14 @@ def rollup_select(lake: Lake) -> str:
                 "CAST(NULL AS VARCHAR) AS target_id, CAST(NULL AS VARCHAR) AS sentiment_scorer, "
                 "CAST(NULL AS VARCHAR) AS stance_scorer, 0::BIGINT AS scores, 0::DOUBLE AS sentiment_sum, "
                 "0::BIGINT AS positive, 0::BIGINT AS negative, 0::BIGINT AS favor, 0::BIGINT AS against WHERE false")
-    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + ROLLUP_FILE)})"
+    return f"SELECT * FROM read_parquet({sql_string(lake.root + '/' + ROLLUP_FILE)})"
 
 
 def facts_select(lake: Lake) -> str:
     fs, root = lake.fs_path
     if not fs.exists(f"{root}/{FACTS_FILE}"):
         return (f"SELECT * FROM ({facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')}) WHERE false")
-    select = f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})"
+    select = f"SELECT * FROM read_parquet({sql_string(lake.root + '/' + FACTS_FILE)})"
     with fs.open(f"{root}/{FACTS_FILE}", "rb") as file:
         if "author_key" not in pq.read_schema(file).names:  # refreshed before the facts had it
             select = select.replace("SELECT *", "SELECT *, " + AUTHOR_KEY_SQL.format(
@@ -363,7 +360,7 @@ def derived_select(lake: Lake, relative: str, empty_from: str) -> str:
     fs, root = lake.fs_path
     if not fs.exists(f"{root}/{relative}"):
         return f"SELECT * FROM ({empty_from}) WHERE false"
-    return f"SELECT * FROM read_parquet({_sql_str(lake.root + '/' + relative)})"
+    return f"SELECT * FROM read_parquet({sql_string(lake.root + '/' + relative)})"
 
 
 def parts_signature(lake: Lake) -> str:
@@ -389,7 +386,7 @@ def refresh_rollup(lake: Lake) -> int:
         facts = facts_sql('lake_mentions', 'lake_target_scores', 'lake_posts')
         _write_query(con, lake, FACTS_FILE, f"{facts} ORDER BY created_at", signature)
         # The candidates from the facts just written (DuckDB reads a local file; elsewhere, the joins again).
-        written = f"read_parquet({_sql_str(lake.root + '/' + FACTS_FILE)})" if lake.is_local else f"({facts})"
+        written = f"read_parquet({sql_string(lake.root + '/' + FACTS_FILE)})" if lake.is_local else f"({facts})"
         _write_query(con, lake, NOTABLE_FILE, f"{notable_sql(written)} ORDER BY list, scope, day", signature)
         _write_query(con, lake, AUTHORS_FILE, f"{authors_sql(written)} ORDER BY scope, posts DESC", signature)
         return _write_query(con, lake, ROLLUP_FILE, ROLLUP_SQL, signature)
@@ -413,10 +410,10 @@ def _write_query(con: duckdb.DuckDBPyConnection, lake: Lake, relative: str, sql:
     temp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
     # LZ4: every summary reads these files whole; over ten million facts, zstd's decoding made the
     # notable posts' scans 1.6x slower for a file 1.7x smaller.
-    con.execute(f"COPY ({sql}) TO {_sql_str(temp)} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE "
-                f"{ROW_GROUP_ROWS}, KV_METADATA {{parts_signature: {_sql_str(signature)}}})")
+    con.execute(f"COPY ({sql}) TO {sql_string(temp)} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE "
+                f"{ROW_GROUP_ROWS}, KV_METADATA {{parts_signature: {sql_string(signature)}}})")
     os.replace(temp, final)
-    return con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(final)})").fetchone()[0]  # type: ignore[index]
+    return con.execute(f"SELECT count(*) FROM read_parquet({sql_string(final)})").fetchone()[0]  # type: ignore[index]
 
 
 def rollup_is_current(lake: Lake) -> bool:

@@ -8,10 +8,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
 import monitor.store.rollups as rollups
+
+
+def sql_string(value: str | Path) -> str:
+    """A value as an SQL string literal, for the statements that take no parameters (ATTACH, COPY ...
+    TO, SET): quoted, its quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def key_hash_sql(key: str) -> str:
