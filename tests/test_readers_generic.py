@@ -75,6 +75,18 @@ def test_csv_stray_quote_costs_its_row_not_the_rest_of_the_file(tmp_path: Path, 
     assert "still open after 200 characters" in errors[0].reason and "end of file" in errors[1].reason
 
 
+def test_csv_long_post_is_read(tmp_path: Path) -> None:
+    """A 200,000-character blog post in one field was a bad record: the csv module refuses fields over
+    131,072 characters by default, below the reader's own CSV_ROW_LIMIT."""
+    long_text = "Musk said the backers do not have the money. " * 4500
+    path = tmp_path / "posts.csv"
+    path.write_text("platform,id,text,created_at,author\n"
+                    f'x,1,"{long_text}",2025-01-10,alice\nx,2,short,2025-01-11,bob\n', encoding="utf-8")
+    posts, errors = split(list(read_csv(ArchiveInput(path))))
+    assert errors == []
+    assert [p.id for p in posts] == ["1", "2"] and len(posts[0].text) > 131_072
+
+
 def test_jsonl_missing_text_is_reported_with_line_and_field(tmp_path: Path) -> None:
     rows = [record(1), record(2), record(3)]
     del rows[1]["text"]

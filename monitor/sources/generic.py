@@ -159,6 +159,8 @@ def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, 
              encoding: str = "utf-8", delimiter: str | None = None, **_: Any) -> Iterator[Post | RecordError]:
     """CSV rows may span lines (quoted newlines); line numbers are the row's first line."""
     name = source.name
+    if csv.field_size_limit() < CSV_ROW_LIMIT:
+        csv.field_size_limit(CSV_ROW_LIMIT)
     header: list[str] | None = None
     sep = delimiter or ("\t" if source.basename.lower().endswith((".tsv", ".tsv.gz")) else ",")
     for item in _csv_records(source, encoding):
@@ -192,9 +194,10 @@ def read_csv(source: ArchiveInput, *, mapping: Mapping[str, str] | None = None, 
             yield RecordError(name, start_line, str(exc))
 
 
-# A quoted field may span lines; one still open after this many characters is a stray quote (the csv
-# module refuses a field over 131,072 characters anyway): its row is skipped and reading goes on at
-# the line after it, instead of the rest of the file being swallowed into one field.
+# A quoted field may span lines; one still open after this many characters is a stray quote: its row is
+# skipped and reading goes on at the line after it, instead of the rest of the file being swallowed into
+# one field. A closed field up to this size is a post (a long blog post or comment): the csv module's own
+# limit (131,072 characters by default) is raised to it, so such a row is read, not reported as bad.
 CSV_ROW_LIMIT = 1 << 18
 
 
