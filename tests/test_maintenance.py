@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,23 @@ def test_rescore_after_adding_an_alias(config, data_dir: Path, tmp_path: Path) -
         scores = con.execute("SELECT count(*) FROM target_scores").fetchone()[0]
     assert versions == [(changed.rules_version,)] and scores == 2
     assert rescore(store, AnalysisPool(changed, workers=1)).candidates == 0
+
+
+def test_rescore_removes_the_copy_a_killed_rescore_left(config, data_dir: Path, tmp_path: Path) -> None:
+    """A rescore copies the stale posts' texts beside the database; one killed with SIGKILL left its
+    folder behind for good. The next rescore removes it, and leaves the folder of one still running."""
+    store = Store(data_dir)
+    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl", [post(1, "Elon Musk again")])])
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    killed = data_dir / f"rescore-{finished.pid}-k1ll3d"
+    running = data_dir / f"rescore-{os.getpid()}-runn1ng"
+    for folder in (killed, running):
+        folder.mkdir()
+        (folder / "stale.parquet").write_bytes(b"x" * 1000)
+    rescore(store, AnalysisPool(config, workers=1), everything=True)
+    assert not killed.exists() and running.exists()
+    assert sorted(p.name for p in data_dir.glob("rescore-*")) == [running.name]
 
 
 def test_inbox_imports_each_file_once_by_content(config, data_dir: Path, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ the current ones are re-analysed (or all of them, with ``everything``)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,29 @@ from monitor.store import Store
 from monitor.store.schema import sql_string
 
 CHUNK = 50_000  # posts a write: each write scans the analysis tables once (5,000: 1M posts took 375 s, now 153 s)
+
+
+COPY_PREFIX = "rescore-"  # + the pid of the rescore that made it
+
+
+def remove_abandoned_copies(data_dir: Path) -> None:
+    """The copies left by a rescore that was killed (SIGKILL, a power cut: nothing removed its folder),
+    as big as the posts' texts. A folder whose process is still running belongs to a rescore in
+    progress and stays."""
+    for folder in Path(data_dir).glob(f"{COPY_PREFIX}*"):
+        pid = folder.name.removeprefix(COPY_PREFIX).partition("-")[0]
+        if folder.is_dir() and not (pid.isdigit() and _running(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @dataclass
@@ -53,7 +78,8 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
     info = AnalyzerInfo.of(analyzer)
     current = {t.id: analyzer.stance_version(t.id) for t in analyzer.config.targets}
     report = RescoreReport()
-    with tempfile.TemporaryDirectory(prefix="rescore-", dir=store.data_dir) as folder:
+    remove_abandoned_copies(store.data_dir)
+    with tempfile.TemporaryDirectory(prefix=f"{COPY_PREFIX}{os.getpid()}-", dir=store.data_dir) as folder:
         stale = Path(folder) / "stale.parquet"
         with store.read() as con:
             con.register("current_stance", pa.table({"target_id": list(current), "version": list(current.values())}))
