@@ -292,6 +292,19 @@ def _contact(value: str) -> str:
     return value.strip()
 
 
+def _ask_contact() -> str:
+    """The contact, asked for until it is one. Input that ends first (a script, `< /dev/null`) used
+    to print a bare "Aborted!": it says what to pass instead."""
+    try:
+        return click.prompt(CONTACT_PROMPT, err=True, value_proc=_contact)
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the prompt
+        click.echo(err=True)  # end the prompt's line
+        raise click.UsageError("no contact given (standard input ended before one): pass it as "
+                               "--contact you@example.org or --contact https://your.site") from None
+
+
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--contact", help="Your e-mail or URL for the User-Agent (asked for when not given).")
@@ -305,7 +318,7 @@ def init(directory: Path, contact: str | None, force: bool) -> None:
     if path.exists() and not force:
         raise click.ClickException(f"{path} already exists; edit it, or pass --force to replace it")
     if contact is None:
-        contact = click.prompt(CONTACT_PROMPT, err=True, value_proc=_contact)  # asks again until it is one
+        contact = _ask_contact()
     else:
         try:
             _contact(contact)

@@ -171,6 +171,8 @@ def test_init_writes_the_contact_and_refuses_to_overwrite(outside: Path) -> None
     assert written.contact == "https://example.org/me" and not written.archives  # no sample archive to miss
     again = monitor("init", "site", "--contact", "me@example.org")
     assert again.exit_code == 1 and "already exists" in again.output
+    unasked = monitor("init", "other", input="")  # a script: no terminal to ask at
+    assert unasked.exit_code == 2 and "pass it as --contact you@example.org" in unasked.output
     bad = monitor("init", "other", "--contact", "bob")
     assert bad.exit_code == 2 and "neither an e-mail address nor an http(s) URL" in bad.output
     assert not (outside / "other").exists()
