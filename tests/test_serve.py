@@ -120,6 +120,13 @@ def test_dashboard_is_read_only_and_local(dashboard: str) -> None:
     assert httpx.post(dashboard + "/api/report").status_code == 405
     assert httpx.get(dashboard + "/nothing").status_code == 404
     assert httpx.get(dashboard + "/api/report", params={"since": "soon"}).status_code == 400
+    # Filters the CLI refuses are refused here too, not answered with an empty report.
+    backwards = httpx.get(dashboard + "/api/report", params={"since": "1d", "until": "7d"})
+    assert backwards.status_code == 400 and backwards.json()["error"] == "until must be later than since"
+    for path in ("/api/report", "/api/posts"):
+        unknown = httpx.get(dashboard + path, params={"target": "musk,nobody"})
+        assert unknown.status_code == 400 and unknown.json()["error"].startswith("unknown target nobody; the targets")
+        assert httpx.get(dashboard + path, params={"target": "musk"}).status_code == 200
     # Another host name (DNS rebinding: a page elsewhere whose name now points here) is refused.
     assert httpx.get(dashboard + "/api/health", headers={"Host": "evil.example"}).status_code == 403
     page = httpx.get(dashboard + "/")

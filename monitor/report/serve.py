@@ -218,12 +218,32 @@ def filters_from(query: dict[str, list[str]]) -> Filters:
         values = query.get(name)
         return values[0] if values else None
 
-    return Filters(since=parse_time(one("since")), until=parse_time(one("until")), targets=many("target"),
-                   platforms=many("platform"))
+    since, until = parse_time(one("since")), parse_time(one("until"))
+    if since is not None and until is not None and until <= since:  # as `monitor report` refuses it
+        raise ValueError("until must be later than since")
+    return Filters(since=since, until=until, targets=many("target"), platforms=many("platform"))
+
+
+def check_targets(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
+    """A target id that is not configured is refused, as `monitor report --target` refuses it: it
+    used to give an empty report, which reads as "nobody talks about it"."""
+    if filters.targets:
+        known = [row[0] for row in con.execute("SELECT target_id FROM targets ORDER BY 1").fetchall()]
+        unknown = [t for t in filters.targets if t not in known]
+        if unknown:
+            raise ValueError(f"unknown target {', '.join(unknown)}; the targets are {', '.join(known)}")
+
+
+def _checked(work: Callable[[duckdb.DuckDBPyConnection], Any], filters: Filters
+             ) -> Callable[[duckdb.DuckDBPyConnection], Any]:
+    def run(con: duckdb.DuckDBPyConnection) -> Any:
+        check_targets(con, filters)
+        return work(con)
+    return run
 
 
 def report_json(dashboard: Dashboard, filters: Filters) -> dict[str, Any]:
-    report: Report = dashboard.read(lambda con: compute(con, filters), key=("report", filters))
+    report: Report = dashboard.read(_checked(lambda con: compute(con, filters), filters), key=("report", filters))
     return {"window": window_text(report), "bucket": report.bucket, "mentions": report.mentions,
             "posts_total": report.posts_total, "charts": chart_payload(all_charts(report)),
             "tables_html": render_tables(report)}
@@ -250,7 +270,8 @@ def posts_json(dashboard: Dashboard, query: dict[str, list[str]]) -> dict[str, A
             until = min(end, filters.until) if filters.until else end
             filters = Filters(since, until, filters.targets, filters.platforms)
             title = f"Posts about {', '.join(filters.targets) or 'all targets'} from {start:%Y-%m-%d %H:%M} UTC"
-    rows = dashboard.read(lambda con: posts(con, filters, "engagement", DRILL_POSTS), key=("posts", filters))
+    rows = dashboard.read(_checked(lambda con: posts(con, filters, "engagement", DRILL_POSTS), filters),
+                          key=("posts", filters))
     return {"title": visible(title), "posts": [{
         "text": visible(p.text), "link": safe_link(p.url), "url_text": visible(p.url or "", 120),
         "meta": visible(f"{p.platform} · @{p.author or '?'} · {p.created_at[:16]} UTC · sentiment "
