@@ -925,6 +925,10 @@ def export(app: AppContext, file: str | None, output: str | None, fmt: str | Non
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--target") from exc
     where = ExportFilter(targets, platforms, _bound(since, "--since"), _bound(until, "--until"))
+    if where.start is not None and where.end is not None and where.end <= where.start:
+        raise click.BadParameter(f"the window ends ({where.end:%Y-%m-%d %H:%M}) before it starts "
+                                 f"({where.start:%Y-%m-%d %H:%M}): --until must be later than --since",
+                                 param_hint="--since/--until")  # it wrote an empty file, as if nothing were said
     with app.store.read() as con:
         _check_platforms(con, platforms)
         destination = sys.stdout.buffer if output == "-" else Path(output)

@@ -76,6 +76,9 @@ def test_since_and_until_take_dates(cli, stored: None, tmp_path: Path) -> None:
     assert {json.loads(line)["post_id"] for line in recent.read_text().splitlines()} == {"1", "2"}
     bad = cli("export", "-o", str(tmp_path / "x.csv"), "--until", "yesterday-ish")
     assert bad.exit_code == 2 and "--until" in bad.output
+    backwards = cli("export", "-o", str(tmp_path / "x.csv"), "--since", "2017-01-01", "--until", "2016-01-01")
+    assert backwards.exit_code == 2 and "--until must be later than --since" in backwards.output  # not an empty file
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_unknown_targets_and_platforms_are_refused(cli, stored: None, tmp_path: Path) -> None:
