@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.alerts_config import AlertsConfig
+from monitor.config import PACKAGED_CONFIG
 from monitor.store import StoreError
 from monitor.terminal import literal
 
@@ -59,7 +60,10 @@ def test_command(as_json: bool) -> None:
     app = _app()
     config = _alerts_config(app)
     if not config.sinks:
-        source = getattr(app.config, "path", None) or "the config"
+        source = getattr(app.config, "path", None)
+        if source is None or source == PACKAGED_CONFIG:  # not a file to edit: it is replaced at each upgrade
+            raise click.ClickException("no alert sinks configured, and no config of your own is in use: write one "
+                                       "with `monitor init`, then add [[alerts.sinks]] to it (README, Alerts)")
         raise click.ClickException(f"no alert sinks configured: add [[alerts.sinks]] to {source}")
     store = getattr(app, "store", None)
     # Recorded in alert_deliveries when there is a database; a test never creates one.

@@ -178,6 +178,16 @@ def test_init_writes_the_contact_and_refuses_to_overwrite(outside: Path) -> None
     assert not (outside / "other").exists()
 
 
+def test_alerts_without_a_config_of_ones_own_say_to_write_one(outside: Path) -> None:
+    """The package's default config is no file to edit (an upgrade replaces it): the message said to add
+    [[alerts.sinks]] to it, in site-packages."""
+    result = monitor("alerts", "test")
+    assert result.exit_code == 1 and "monitor init" in result.output and str(PACKAGED_CONFIG) not in result.output
+    monitor("init", "--contact", "me@example.org")
+    result = monitor("alerts", "test")
+    assert result.exit_code == 1 and "add [[alerts.sinks]] to config/monitor.toml" in result.output
+
+
 def test_the_packaged_config_is_the_repositorys() -> None:
     assert PACKAGED_CONFIG.read_bytes() == CONFIG_PATH.read_bytes()
     assert is_placeholder_contact(load_config(PACKAGED_CONFIG).contact)
