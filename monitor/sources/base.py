@@ -15,6 +15,7 @@ import json
 import queue
 import re
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -602,8 +603,22 @@ class TextWindow:
 # --- small helpers shared by the mapping functions ---------------------------------------------
 
 
+# A post dated further ahead of this machine's clock than this is a bad record (a wrong unit or zone,
+# a placeholder date): stored, it stretched every "since all" window and trend to its year.
+FUTURE_TOLERANCE_SECONDS = 86_400
+
+
 def parse_time(value: Any, field: str = "created_at") -> datetime:
-    """Epoch seconds (int, float or numeric string), ISO 8601, or RFC 822/Twitter style -> UTC."""
+    """Epoch seconds (int, float or numeric string), ISO 8601, or RFC 822/Twitter style -> UTC.
+    A time more than a day ahead of now is refused (FieldError)."""
+    parsed = _parse_time(value, field)
+    if parsed.timestamp() > time.time() + FUTURE_TOLERANCE_SECONDS:
+        raise FieldError(field, f"{parsed:%Y-%m-%d %H:%M} UTC is in the future (this machine's clock says "
+                                f"{datetime.now(UTC):%Y-%m-%d %H:%M}): a wrong time zone or unit?")
+    return parsed
+
+
+def _parse_time(value: Any, field: str) -> datetime:
     if value is None or value == "":
         raise FieldError(field, "missing")
     if isinstance(value, str) and value[:1].isdigit() and len(value) >= 10 and value[4:5] == "-":
