@@ -135,6 +135,9 @@ class ApplyResult:
     spooled: bool = False
     already_applied: bool = False
     posts_spooled: int = 0
+    # For a batch with the rows of several runs or imports (small files are written together): per
+    # COUNTED_ROWS table, each row's key -> (posts new, posts seen) of its own posts.
+    counted: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
 
 
 def _in_this_process(exc: Exception) -> bool:
@@ -656,6 +659,7 @@ class Store:
             # their analysis.
             stored &= p.post_keys
             new_keys = self._insert_posts(con, batch, p, stored, result)
+            result.counted = self._counts_by_origin(batch, stored)
             statements = self._table_statements(p, new_keys, result)
             statements += self._rollup_statements(con, p, new_keys)
             if rollups_in_step:
@@ -811,6 +815,24 @@ class Store:
         return statements
 
     @staticmethod
+    def _counts_by_origin(batch: WriteBatch, stored: set[str]) -> dict[str, dict[int, tuple[int, int]]]:
+        """Posts new and seen per run or import, for a batch that holds several (COUNTED_ROWS): its
+        posts carry the key of their run or import. A batch with one such row needs no split."""
+        posts = batch.tables.get("posts")
+        counts: dict[str, dict[int, tuple[int, int]]] = {}
+        for table, column in COUNTED_ROWS.items():
+            rows = batch.tables.get(table)
+            if posts is None or rows is None or rows.num_rows < 2 or column not in posts.column_names:
+                continue
+            per: dict[int, tuple[int, int]] = {}
+            for key, origin in zip(posts.column("post_key").to_pylist(), posts.column(column).to_pylist(),
+                                   strict=True):
+                new, seen = per.get(origin, (0, 0))
+                per[origin] = (new, seen + 1) if key in stored else (new + 1, seen)
+            counts[table] = per
+        return counts
+
+    @staticmethod
     def _counted_rows(p: _Prepared, table: str, name: str, result: ApplyResult, statements: list[str]) -> str:
         """A run or import row counts the posts of its batch (COUNTED_ROWS): its posts_new and
         posts_seen are the stored row's plus this batch's, not what the writer guessed (it cannot
@@ -820,12 +842,20 @@ class Store:
         counted = p.temp(f"counted_{table}")
         # The batch's own columns (a row may leave some out) but its counts.
         kept = "".join(f'b."{c}", ' for c in p.columns[table] if c not in ("posts_new", "posts_seen"))
+        added_new, added_seen, per_row = str(result.posts_new), str(result.posts_seen), ""
+        if table in result.counted:  # several rows: each its own posts' counts (integers only)
+            values = ", ".join(f"({int(k)}, {int(n)}, {int(m)})" for k, (n, m) in result.counted[table].items()
+                               if k is not None)
+            added_new, added_seen = "coalesce(c.batch_new, 0)", "coalesce(c.batch_seen, 0)"
+            per_row = (f" LEFT JOIN (VALUES {values}) c({key}, batch_new, batch_seen) USING ({key})" if values
+                       else f" LEFT JOIN (SELECT NULL::BIGINT AS {key}, 0 AS batch_new, 0 AS batch_seen) c "
+                            f"USING ({key})")
         statements.append(
             f"CREATE OR REPLACE TEMP TABLE {counted} AS SELECT {kept}"
-            f"coalesce(s.posts_new, 0) + {result.posts_new} AS posts_new, "
-            f"coalesce(s.posts_seen, 0) + {result.posts_seen} AS posts_seen "
+            f"coalesce(s.posts_new, 0) + {added_new} AS posts_new, "
+            f"coalesce(s.posts_seen, 0) + {added_seen} AS posts_seen "
             f"FROM {name} b LEFT JOIN (SELECT {key}, posts_new, posts_seen FROM {table} "
-            f"WHERE {key} IN (SELECT {key} FROM {name})) s USING ({key})")
+            f"WHERE {key} IN (SELECT {key} FROM {name})) s USING ({key}){per_row}")
         return counted
 
     def _known_keys(self, con: duckdb.DuckDBPyConnection) -> KnownKeys | None:
