@@ -23,7 +23,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +88,25 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Inbox files imported in one call: at most this many, or this many bytes (one big file alone).
+INBOX_CHUNK_FILES = 200
+INBOX_CHUNK_BYTES = 256 << 20
+
+
+def inbox_chunks(files: list[tuple[Path, str]]) -> Iterator[list[tuple[Path, str]]]:
+    chunk: list[tuple[Path, str]] = []
+    size = 0
+    for item in files:
+        item_size = item[0].stat().st_size
+        if chunk and (len(chunk) >= INBOX_CHUNK_FILES or size + item_size > INBOX_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk
+
+
 def settled_files(inbox: Path, min_age: float = 2.0) -> list[Path]:
     """Files in the inbox that are not hidden and have not changed for ``min_age`` seconds (a file
     still being copied in is left for the next scan)."""
@@ -148,25 +167,40 @@ class Daemon:
                                       "posts_new": sum(r.posts_new for r in reports)})
 
     def scan_inbox(self) -> None:
+        """Import the settled inbox files whose content is new, a chunk at a time (a stop waits for one
+        chunk at most), each chunk's small files written together and its files recorded in one write."""
         inbox = self.data_dir / INBOX_NAME
         inbox.mkdir(parents=True, exist_ok=True)
-        for path in settled_files(inbox):
+        for chunk in inbox_chunks(self._new_inbox_files(inbox)):
             if self.stopping.is_set():
                 return
-            digest = content_hash(path)
-            if inbox_seen(self.store, digest):
-                continue
-            importer = Importer(self.config, self.store, pool=self.pool())
-            reports = importer.import_paths([path])
-            batch = WriteBatch()
-            batch.add_rows("inbox_files", [{"content_hash": digest, "name": path.name, "size": path.stat().st_size,
-                                            "import_id": None, "imported_at": utcnow_naive()}])
-            self.store.write(batch)
-            new = sum(r.posts_new for r in reports)
-            errors = sum(r.errors for r in reports)
-            log.info("inbox: imported %s: %d new posts, %d bad records", path.name, new, errors)
-            self._record("inbox", {"last_run": utcnow_naive().isoformat(), "ok": True,
-                                   "summary": f"imported {path.name}: {new} new posts, {errors} bad records"})
+            self._import_inbox(chunk)
+
+    def _new_inbox_files(self, inbox: Path) -> list[tuple[Path, str]]:
+        """(path, content hash) of the settled files not imported yet; one path per content."""
+        found: dict[str, Path] = {}
+        for path in settled_files(inbox):
+            if self.stopping.is_set():
+                break
+            found.setdefault(content_hash(path), path)
+        seen = inbox_seen(self.store, list(found))
+        return [(path, digest) for digest, path in found.items() if digest not in seen]
+
+    def _import_inbox(self, chunk: list[tuple[Path, str]]) -> None:
+        importer = Importer(self.config, self.store, pool=self.pool())
+        each = importer.import_each([path for path, _ in chunk])
+        batch = WriteBatch()
+        batch.add_rows("inbox_files", [{"content_hash": digest, "name": path.name, "size": path.stat().st_size,
+                                        "import_id": None, "imported_at": utcnow_naive()} for path, digest in chunk])
+        self.store.write(batch)
+        for (path, _), reports in zip(chunk, each, strict=True):
+            new, errors = sum(r.posts_new for r in reports), sum(r.errors for r in reports)
+            summary = f"imported {path.name}: {new} new posts, {errors} bad records"
+            log.info("inbox: %s", summary)
+        if len(chunk) > 1:
+            new = sum(r.posts_new for reports in each for r in reports)
+            summary = f"imported {len(chunk)} files ({chunk[0][0].name} ... {chunk[-1][0].name}): {new} new posts"
+        self._record("inbox", {"last_run": utcnow_naive().isoformat(), "ok": True, "summary": summary})
 
     def import_archives(self) -> None:
         """The config's archives (an unchanged file is skipped quickly), each report logged."""

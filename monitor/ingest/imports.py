@@ -235,26 +235,33 @@ class Importer:
 
     def import_paths(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
                      **options: Any) -> list[ImportReport]:
+        return [r for reports in self.import_each(paths, fmt, force, **options) for r in reports]
+
+    def import_each(self, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
+                    **options: Any) -> list[list[ImportReport]]:
+        """Import the paths together (small files written a group at a time); the reports of each
+        path, in order: a folder or a .zip has one per file."""
         check_encoding(options.get("encoding") or "utf-8")
-        reports: list[ImportReport] = []
+        each: list[list[ImportReport]] = []
         relax_gc()
         # Which inputs were read before, asked once for all of them (a folder of daily files: one query
         # a file cost ~20 ms each).
         self._imported = None if force else imported_inputs(self.store)
         try:
             for path in paths:
+                reports: list[ImportReport] = []
+                each.append(reports)
                 if not path.exists():
                     reports.append(ImportReport(str(path), skipped=f"{path} does not exist", failed=True))
                     continue
-                before = len(reports)
                 for source in expand_inputs(path):
                     reports.append(self.import_input(source, fmt, force, **options))
-                if len(reports) == before:
+                if not reports:
                     reports.append(ImportReport(str(path), skipped=f"no files to import in {path}", failed=True))
         finally:
             self._imported = None
             self._write_group()  # also on Ctrl-C: the inputs read to their end are stored
-        return reports
+        return each
 
     def _was_imported(self, key: tuple[str, str, str, str]) -> bool:
         if self._imported is not None:

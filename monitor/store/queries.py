@@ -5,7 +5,7 @@ spool), and the bookkeeping look-ups of imports and the inbox."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from monitor.store.db import Store, StoreError, StoreLocked
@@ -33,15 +33,18 @@ def source_state(store: Store, source: str, query: str) -> dict[str, Any]:
     return dict(json.loads(found[0])) if found else {}
 
 
-def inbox_seen(store: Store, digest: str) -> bool:
-    """Was an inbox file with this content imported (stored, or still in the spool)?"""
+def inbox_seen(store: Store, digests: Sequence[str]) -> set[str]:
+    """Which of these contents (hashes) were imported from the inbox: stored, or still in the spool.
+    One read for them all (a read costs ~10-30 ms: a scan of 1,000 new files spent seconds on them)."""
+    wanted = set(digests)
+    found: set[str] = set()
     try:
         with store.read(timeout=2.0) as con:
-            if con.execute("SELECT 1 FROM inbox_files WHERE content_hash = ?", [digest]).fetchone():
-                return True
+            found = {d for (d,) in con.execute("SELECT content_hash FROM inbox_files WHERE content_hash IN "
+                                                 "(SELECT unnest(?::VARCHAR[]))", [sorted(wanted)]).fetchall()}
     except StoreError:
         pass
-    return any(row["content_hash"] == digest for row in spooled_rows(store, "inbox_files"))
+    return found | {row["content_hash"] for row in spooled_rows(store, "inbox_files") if row["content_hash"] in wanted}
 
 
 IMPORTED_SQL = ("SELECT fingerprint, rules_version, path, options FROM imports WHERE status = 'complete' "
