@@ -66,20 +66,52 @@ def run_lake_import(app: Any, paths: Sequence[Path], lake_url: str, cluster: str
         raise click.ClickException(str(exc)) from exc
 
 
+# A run over a folder of many files shows this many inputs (those with a refusal or a failed task
+# first) and a line for the rest; --json has every one.
+LAKE_ROWS_SHOWN = 20
+
+
 def print_lake_import(app: Any, done: Any) -> None:
     table = Table(title=f"Lake import: {len(done.results)} tasks in {done.seconds:.1f} s", title_justify="left")
-    for column in ("input", "tasks", "records", "kept", "errors", "task seconds", "failed tasks"):
-        table.add_column(column, justify="left" if column == "input" else "right")
+    for column in ("input", "tasks", "records", "kept", "errors", "task s", "failed"):
+        # A long path wraps instead of being cut to "/tmp/data/ma…" (every input read the same).
+        table.add_column(column, justify="left" if column == "input" else "right",
+                         overflow="fold" if column == "input" else "ellipsis")
+    by_path: dict[str, list[Any]] = {}
+    for r in done.results:
+        by_path.setdefault(r.path, []).append(r)
+    rows = []
     for entry in done.entries:
         if entry.refused:
-            table.add_row(literal(entry.name), "0", "", "", "", "", Text(entry.refused, style="red"))
+            refused = Text(entry.refused, style="red")
+            rows.append((True, [literal(_shown_path(entry.name)), "0", "", "", "", "", refused]))
             continue
-        mine = [r for r in done.results if r.path == entry.tasks[0].path]
+        mine = by_path.get(entry.tasks[0].path, [])
         failed = sum(1 for r in mine if r.error)
-        table.add_row(literal(entry.name), str(len(entry.tasks)), str(sum(r.records for r in mine)),
-                      str(sum(r.kept for r in mine)), str(sum(r.errors for r in mine)),
-                      f"{sum(r.seconds for r in mine):.1f}", Text(str(failed), style="red" if failed else ""))
+        rows.append((failed > 0, [literal(_shown_path(entry.name)), str(len(entry.tasks)),
+                                  str(sum(r.records for r in mine)), str(sum(r.kept for r in mine)),
+                                  str(sum(r.errors for r in mine)), f"{sum(r.seconds for r in mine):.1f}",
+                                  Text(str(failed), style="red" if failed else "")]))
+    shown = sorted(rows, key=lambda row: not row[0])[:LAKE_ROWS_SHOWN] if len(rows) > LAKE_ROWS_SHOWN else rows
+    for _, cells in shown:
+        table.add_row(*cells)
+    if len(rows) > len(shown):
+        table.add_row(Text(f"… {len(rows) - len(shown)} more (--json)", style="dim"))
+    if len(rows) > 1:
+        failed = sum(1 for r in done.results if r.error)
+        table.add_row(Text(f"all {len(rows)} inputs", style="bold"), str(len(done.results)),
+                      str(sum(r.records for r in done.results)), str(sum(r.kept for r in done.results)),
+                      str(sum(r.errors for r in done.results)), f"{sum(r.seconds for r in done.results):.1f}",
+                      Text(str(failed), style="red" if failed else ""), end_section=False)
     app.console.print(table)
+
+
+def _shown_path(name: str) -> str:
+    """An input as the user named it: relative to the current folder when it is under it."""
+    try:
+        return str(Path(name).relative_to(Path.cwd()))
+    except ValueError:
+        return name
 
 
 @click.group("lake")

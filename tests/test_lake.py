@@ -296,3 +296,28 @@ def test_views_stored_by_an_earlier_version_still_summarise_and_say_so(config, i
     assert status.compute(store, store.data_dir)["lake"]["views_outdated"] and lake_posts > 0
     assert current["targets"] and _figures(earlier) == _figures(current)
     assert earlier["top_authors"] == current["top_authors"] and earlier["most_positive"] == current["most_positive"]
+
+
+def test_the_lake_import_table_of_many_inputs_shows_whole_names_failures_first_and_a_total(
+        tmp_path: Path, monkeypatch) -> None:
+    """A folder of 1,000 files printed 1,000 rows whose names were all cut to "/tmp/s17/ma…"."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from monitor.lake_cli import LAKE_ROWS_SHOWN, print_lake_import
+
+    monkeypatch.chdir(tmp_path)
+    paths = [str(tmp_path / "daily-exports" / f"day-{i:04d}.jsonl") for i in range(LAKE_ROWS_SHOWN + 5)]
+    results = [SimpleNamespace(path=p, records=10, kept=4, errors=0, seconds=0.1, error="boom" if i == 23 else None)
+               for i, p in enumerate(paths)]
+    entries = [SimpleNamespace(name=p, refused=None, tasks=[SimpleNamespace(path=p)]) for p in paths]
+    out = io.StringIO()
+    print_lake_import(SimpleNamespace(console=Console(file=out, width=100)),
+                      SimpleNamespace(results=results, entries=entries, seconds=1.0))
+    lines = out.getvalue().splitlines()
+    rows = [line for line in lines if "day-" in line]
+    assert len(rows) == LAKE_ROWS_SHOWN and "daily-exports/day-0023.jsonl" in rows[0]  # the failed one first
+    assert any("… 5 more (--json)" in line for line in lines)
+    assert any("all 25 inputs" in line and "250" in line and "100" in line for line in lines)
