@@ -380,6 +380,26 @@ def print_import_reports(app: AppContext, reports: list[Any]) -> None:
                                "(monitor sql \"SELECT * FROM import_errors\")", style="yellow"))
         if r.skipped:
             app.err.print(Text("    " + safe(r.skipped), style="red"))
+    if len(reports) > 1:  # a folder of many files: its sum, not only a line per file
+        _print_import_total(app, reports)
+
+
+def _print_import_total(app: AppContext, reports: list[Any]) -> None:
+    read = [r for r in reports if r.records or r.errors]
+    failed = sum(1 for r in reports if r.failed)
+    unchanged = sum(1 for r in reports if r.skipped and r.skipped.startswith("already imported"))
+    parts: list[str | tuple[str, str]] = [(f"{len(read)} of {len(reports)} inputs read", "bold")]
+    if read:
+        parts += [f": {sum(r.records for r in read):,} records, ", (f"{sum(r.posts_new for r in read):,} new", "green"),
+                  f", {sum(r.posts_seen for r in read):,} already stored, "
+                  f"{sum(r.unmatched for r in read):,} without a target"]
+        if any(r.errors for r in read):
+            parts.append((f", {sum(r.errors for r in read):,} bad records", "yellow"))
+    if unchanged:
+        parts.append(f"; {unchanged} already imported")
+    if failed:
+        parts.append((f"; {failed} failed", "red"))
+    app.err.print(Text.assemble(*parts))
 
 
 def _mapping(values: tuple[str, ...]) -> dict[str, str]:

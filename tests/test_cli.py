@@ -310,7 +310,10 @@ def test_import_exit_status(cli, tmp_path: Path) -> None:
     good = write_jsonl(tmp_path / "good.jsonl", [post(1, "Musk"), post(2, "Altman")])
     result = cli("import", str(tmp_path / "missing.jsonl"), str(good))
     assert result.exit_code == 1 and "does not exist" in result.output
+    assert result.output.strip().endswith("1 of 2 inputs read: 2 records, 2 new, 0 already stored, 0 without a "
+                                          "target; 1 failed")  # the sum of many inputs, last
     assert json.loads(cli("sql", "SELECT count(*) AS n FROM posts", "--format", "json").output) == [{"n": 2}]
+    assert cli("import", str(good), str(good)).output.strip().endswith("0 of 2 inputs read; 2 already imported")
     (tmp_path / "notes.txt").write_text("hello\nworld\n", encoding="utf-8")
     assert cli("import", str(tmp_path / "notes.txt")).exit_code == 1
     with_bad_line = tmp_path / "bad.jsonl"
