@@ -1132,12 +1132,13 @@ def score_record(post_id: Any, result: Any, analyzer: str) -> dict[str, Any]:
 # Commands that live in their own modules register here, the way a plugin's would.
 def _register_commands() -> None:
     from monitor.alerts_cli import alerts_group
+    from monitor.delete_cli import delete_command
     from monitor.eval_cli import eval_command, label_command, stance_group
     from monitor.lake_cli import lake_group
     from monitor.report.commands import report_command, serve_command
 
     for command in (eval_command, stance_group, label_command, alerts_group, report_command, serve_command,
-                    lake_group):
+                    lake_group, delete_command):
         main.add_command(command)
 
 
