@@ -1123,8 +1123,16 @@ def _bucket_dates(window: dict[str, Any]) -> tuple[str, str, str]:
     short = seconds * TREND_BUCKETS > 2 * 86400  # dates alone, unless the window is two days or less
     first = _when(window["start"], short) if short else window["start"][5:16].replace("T", " ")
     last = _when(window["end"], short) if short else window["end"][5:16].replace("T", " ")
-    size = f"{seconds / 86400:.3g} days" if seconds >= 86400 else f"{seconds / 3600:.3g} h"
-    return first, last, size
+    return first, last, bucket_size_text(seconds)
+
+
+def bucket_size_text(seconds: float) -> str:
+    """A sparkline bucket's length: '6 h', '1.5 days', '365 days', '3.94 years' (a window over
+    decades printed '1.44e+03 days')."""
+    days = seconds / 86400
+    if days >= 1000:
+        return f"{days / 365.25:,.3g} years"
+    return f"{days:.3g} days" if days >= 1 else f"{seconds / 3600:.3g} h"
 
 
 def _targets_table(targets: list[dict[str, Any]], window: dict[str, Any]) -> Table:

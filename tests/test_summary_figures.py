@@ -86,6 +86,12 @@ def test_parse_window_keeps_todays_results_and_reads_dates_and_calendar_spans() 
     assert summary.parse_bound(None, NOW) is None
 
 
+def test_a_sparkline_bucket_reads_as_hours_days_or_years() -> None:
+    """A window over decades printed its bucket as '1.44e+03 days'."""
+    assert [summary.bucket_size_text(s) for s in (3600 * 6, 86400 * 1.5, 86400 * 365, 86400 * 1440)] == [
+        "6 h", "1.5 days", "365 days", "3.94 years"]
+
+
 @pytest.mark.parametrize("value", ["99999999d", "999999999999d", "5000y", "99999999999w"])
 def test_an_enormous_window_is_a_clear_error(value: str) -> None:
     with pytest.raises(ValueError, match="before the year 1: use --since all"):
