@@ -104,16 +104,17 @@ def test_jsonl_missing_text_is_reported_with_line_and_field(tmp_path: Path) -> N
 
 def test_a_post_dated_in_the_future_is_a_bad_record(tmp_path: Path) -> None:
     """A post dated 2099 (a placeholder, a wrong unit) was stored, and every "since all" window and
-    trend stretched to 2099. More than a day ahead of the clock is refused, naming line and field."""
+    trend stretched to 2099. More than a day ahead of the clock is refused, naming line and field; so is
+    the Unix epoch itself (a missing time written as 0)."""
     soon = datetime.now(UTC).timestamp() + 3600  # an hour ahead: a clock a little off, kept
     rows = [record(1, created_at="2099-01-01T00:00:00Z"), record(2, created_at=soon),
-            record(3, created_at=int(soon * 1000) + 10 * 86_400_000), record(4)]
+            record(3, created_at=int(soon * 1000) + 10 * 86_400_000), record(4), record(5, created_at=0)]
     path = tmp_path / "posts.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     posts, errors = split(list(read_jsonl(ArchiveInput(path))))
     assert [p.id for p in posts] == ["2", "4"]
-    assert [(e.line, e.field) for e in errors] == [(1, "created_at"), (3, "created_at")]
-    assert "2099-01-01 00:00 UTC is in the future" in errors[0].reason
+    assert [(e.line, e.field) for e in errors] == [(1, "created_at"), (3, "created_at"), (5, "created_at")]
+    assert "2099-01-01 00:00 UTC is in the future" in errors[0].reason and "Unix epoch" in errors[2].reason
 
 
 def test_csv_missing_text_column_value(tmp_path: Path) -> None:

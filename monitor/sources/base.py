@@ -610,8 +610,11 @@ FUTURE_TOLERANCE_SECONDS = 86_400
 
 def parse_time(value: Any, field: str = "created_at") -> datetime:
     """Epoch seconds (int, float or numeric string), ISO 8601, or RFC 822/Twitter style -> UTC.
-    A time more than a day ahead of now is refused (FieldError)."""
+    A time more than a day ahead of now, or the Unix epoch itself (a placeholder 0), is refused
+    (FieldError)."""
     parsed = _parse_time(value, field)
+    if parsed.timestamp() == 0:
+        raise FieldError(field, "1970-01-01 00:00 UTC, the Unix epoch itself: a missing time written as 0?")
     if parsed.timestamp() > time.time() + FUTURE_TOLERANCE_SECONDS:
         raise FieldError(field, f"{parsed:%Y-%m-%d %H:%M} UTC is in the future (this machine's clock says "
                                 f"{datetime.now(UTC):%Y-%m-%d %H:%M}): a wrong time zone or unit?")
