@@ -9,7 +9,11 @@ import io
 import json
 import logging
 import re
+import shutil
 import sys
+import tempfile
+import textwrap
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import duckdb
@@ -790,7 +794,15 @@ class _SqlCommand(click.Command):
 class QueryResult:
     statement: str
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]]  # the first rows, those shown (all of them with --limit 0)
+    total: int = 0  # rows in the result
+
+
+# csv and json are written to a file beside the database first (in memory up to this size), so that a
+# big result neither fills the memory (all rows of 100k posts took 850 MB, 10M would not fit) nor holds
+# the database open while a slow reader (| less) takes it: the daemon's writes would wait in the spool.
+SQL_OUTPUT_IN_MEMORY = 64 << 20
+SQL_FETCH_ROWS = 10_000
 
 
 @main.command(cls=_SqlCommand)
@@ -814,89 +826,122 @@ def sql(app: AppContext, query: str, fmt: str, as_json: bool, params: tuple[str,
       monitor sql "SELECT * FROM posts LIMIT 3" --format line
     """
     fmt = "json" if as_json else fmt
+    if fmt in ("csv", "json"):
+        _write_data(app, query, list(params), fmt)
+        return
     with app.store.read() as con:
-        results = _run_statements(con, query, list(params), several_ok=fmt in ("table", "line"))
-    if fmt == "json":
-        result = results[-1]
-        click.echo(json.dumps([dict(zip(result.columns, r, strict=True)) for r in result.rows], indent=2,
-                              default=json_value))
-    elif fmt == "csv":
-        _echo_csv(results[-1])
-    else:
-        for index, result in enumerate(results):
-            if len(results) > 1:
-                app.console.print(Text.assemble(("" if index == 0 else "\n") + "-- ",
-                                                literal(result.statement, limit=200), style="dim"))
-            (_print_lines if fmt == "line" else _print_table)(app, result, limit)
+        results = _run_statements(con, query, list(params), limit)
+    for index, result in enumerate(results):
+        if len(results) > 1:
+            app.console.print(Text.assemble(("" if index == 0 else "\n") + "-- ",
+                                            literal(result.statement, limit=200), style="dim"))
+        (_print_lines if fmt == "line" else _print_table)(app, result)
 
 
-def _run_statements(con: Any, query: str, params: list[str], several_ok: bool) -> list[QueryResult]:
+def _statements(con: Any, query: str, params: list[str], several_ok: bool) -> list[str]:
+    statements = [s.query.strip() for s in con.extract_statements(query)]
+    if not statements:
+        raise click.BadParameter("no SQL statement given", param_hint="QUERY")
+    if len(statements) > 1 and not several_ok:
+        raise click.BadParameter(f"csv and json output take one statement; this has {len(statements)} "
+                                 "(use --format table or line to see each result)", param_hint="QUERY")
+    if len(statements) > 1 and params:
+        raise click.BadParameter("--param goes with a single statement", param_hint="--param")
+    return statements
+
+
+def _run_statements(con: Any, query: str, params: list[str], limit: int) -> list[QueryResult]:
+    """Each statement's columns, its first ``limit`` rows (0: all) and its number of rows (the rest are
+    counted as Arrow batches, not made into Python rows)."""
     try:
-        statements = [s.query.strip() for s in con.extract_statements(query)]
-        if not statements:
-            raise click.BadParameter("no SQL statement given", param_hint="QUERY")
-        if len(statements) > 1 and not several_ok:
-            raise click.BadParameter(f"csv and json output take one statement; this has {len(statements)} "
-                                     "(use --format table or line to see each result)", param_hint="QUERY")
-        if len(statements) > 1 and params:
-            raise click.BadParameter("--param goes with a single statement", param_hint="--param")
         results = []
-        for statement in statements:
+        for statement in _statements(con, query, params, several_ok=True):
             cursor = con.execute(statement, params) if params else con.execute(statement)
             columns = [d[0] for d in cursor.description] if cursor.description else []
-            results.append(QueryResult(statement, columns, cursor.fetchall() if columns else []))
+            rows = (cursor.fetchall() if limit == 0 else cursor.fetchmany(limit)) if columns else []
+            total = len(rows)
+            if columns and limit and len(rows) == limit:
+                with warnings.catch_warnings():  # "an extra copy of the rows": of a batch at a time
+                    warnings.simplefilter("ignore")
+                    total += sum(batch.num_rows for batch in cursor.to_arrow_reader(100_000))
+            results.append(QueryResult(statement, columns, rows, total))
         return results
     except duckdb.Error as exc:
         raise click.ClickException(f"query failed: {safe(exc, one_line=True)}") from exc
 
 
-def _echo_csv(result: QueryResult) -> None:
+def _write_data(app: AppContext, query: str, params: list[str], fmt: str) -> None:
+    """csv or json of one statement, SQL_FETCH_ROWS rows at a time, to standard output."""
+    with tempfile.SpooledTemporaryFile(max_size=SQL_OUTPUT_IN_MEMORY, mode="w+", encoding="utf-8", newline="",
+                                       dir=app.data_dir) as out:
+        with app.store.read() as con:
+            try:
+                [statement] = _statements(con, query, params, several_ok=False)
+                cursor = con.execute(statement, params) if params else con.execute(statement)
+                columns = [d[0] for d in cursor.description] if cursor.description else []
+                chunks = iter(lambda: cursor.fetchmany(SQL_FETCH_ROWS) if columns else [], [])
+                (_csv_into if fmt == "csv" else _json_into)(out, columns, chunks)
+            except duckdb.Error as exc:
+                raise click.ClickException(f"query failed: {safe(exc, one_line=True)}") from exc
+        out.seek(0)
+        # Not click.echo: it strips ANSI sequences from output that is not a terminal, changing the data.
+        shutil.copyfileobj(out, sys.stdout)
+        sys.stdout.flush()
+
+
+def _csv_into(out: IO[str], columns: list[str], chunks: Iterator[list[tuple[Any, ...]]]) -> None:
     """CSV is data for other programs: values go out exactly as stored (a carriage return stays one;
     the csv module quotes it). Only when it goes straight to a terminal are control characters shown
     as escapes, so a post cannot send the terminal commands."""
     to_terminal = sys.stdout.isatty()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([safe(c) if to_terminal else c for c in result.columns])
-    for row in result.rows:
-        values = ["" if v is None else data_value(v) for v in row]
-        writer.writerow([safe(v) for v in values] if to_terminal else values)
-    # Not click.echo: it strips ANSI sequences from output that is not a terminal, changing the data.
-    sys.stdout.write(buffer.getvalue())
-    sys.stdout.flush()
+    writer = csv.writer(out)
+    writer.writerow([safe(c) if to_terminal else c for c in columns])
+    for rows in chunks:
+        for row in rows:
+            values = ["" if v is None else data_value(v) for v in row]
+            writer.writerow([safe(v) for v in values] if to_terminal else values)
 
 
-def _print_table(app: AppContext, result: QueryResult, limit: int) -> None:
+def _json_into(out: IO[str], columns: list[str], chunks: Iterator[list[tuple[Any, ...]]]) -> None:
+    """The rows as a JSON array of objects, indented as json.dumps(rows, indent=2) writes it."""
+    first = True
+    for rows in chunks:
+        for row in rows:
+            item = json.dumps(dict(zip(columns, row, strict=True)), indent=2, default=json_value)
+            out.write(("[\n" if first else ",\n") + textwrap.indent(item, "  "))
+            first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+def _print_table(app: AppContext, result: QueryResult) -> None:
     table = Table(show_lines=False)
-    shown = result.rows if limit == 0 else result.rows[:limit]
     for i, c in enumerate(result.columns):
-        values = [r[i] for r in shown if r[i] is not None]
+        values = [r[i] for r in result.rows if r[i] is not None]
         numeric = bool(values) and all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values)
         table.add_column(literal(c), overflow="fold", justify="right" if numeric else "left")
-    for r in shown:
+    for r in result.rows:
         table.add_row(*[Text("NULL", style="dim") if v is None else literal(v, limit=500) for v in r])
     app.console.print(table)
-    _say_rows(app, result, shown)
+    _say_rows(app, result)
 
 
-def _print_lines(app: AppContext, result: QueryResult, limit: int) -> None:
+def _print_lines(app: AppContext, result: QueryResult) -> None:
     """One 'column = value' line per value and a blank line between rows: wide rows stay readable."""
-    shown = result.rows if limit == 0 else result.rows[:limit]
     width = max((len(c) for c in result.columns), default=0)
-    for index, row in enumerate(shown):
+    for index, row in enumerate(result.rows):
         if index:
             app.console.print()
         for column, value in zip(result.columns, row, strict=True):
             shown_value = Text("NULL", style="dim") if value is None else literal(value, limit=2000)
             app.console.print(Text.assemble(literal(column.rjust(width), style="bold"), " = ", shown_value),
                               soft_wrap=True)
-    _say_rows(app, result, shown)
+    _say_rows(app, result)
 
 
-def _say_rows(app: AppContext, result: QueryResult, shown: list[tuple[Any, ...]]) -> None:
-    if len(shown) < len(result.rows):
-        app.err.print(f"{len(result.rows) - len(shown)} more rows not shown (use --limit 0 or --format csv)")
-    app.err.print(f"{len(result.rows)} rows", style="dim")
+def _say_rows(app: AppContext, result: QueryResult) -> None:
+    if len(result.rows) < result.total:
+        app.err.print(f"{result.total - len(result.rows)} more rows not shown (use --limit 0 or --format csv)")
+    app.err.print(f"{result.total} rows", style="dim")
 
 
 @main.command()
