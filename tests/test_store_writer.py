@@ -227,7 +227,8 @@ def test_deletions_of_posts_never_stored_and_an_edit(data_dir: Path) -> None:
     assert (result.posts_new, result.posts_seen) == (1, 0)
     assert rows(store, "SELECT post_key, text FROM posts ORDER BY 1") == [
         ("x:0", make_post(0).text), ("x:1", "edited text"), ("x:2", make_post(2).text)]
-    assert rows(store, "SELECT count(*) FROM deletions") == [(3,)]
+    # Only the deletion of a stored post is kept (the firehose reports every deletion on the network).
+    assert rows(store, "SELECT post_key FROM deletions") == [("x:1",)]
 
 
 def test_a_reader_in_the_same_process_makes_the_writer_wait_then_spool(data_dir: Path) -> None:
@@ -359,3 +360,27 @@ def test_two_writers_taking_turns_scan_instead_of_reloading_every_time(
         assert writer.write(batch_of(range(b * 10 - 5 if b else 0, b * 10 + 10))).posts_new == 10
     assert len(loads) <= 4  # each writer: at its first write and 4 writes later (12 without the limit)
     assert rows(daemon, "SELECT count(*), count(DISTINCT post_key) FROM posts") == [(120, 120)]
+
+
+def test_migration_drops_the_deletions_of_posts_never_stored(data_dir: Path) -> None:
+    """A database the firehose filled with deletions of posts it never stored keeps those of stored posts:
+    still stored (an edit), collected then deleted (it has sightings), and `monitor delete`'s."""
+    old = [name for name, _ in MIGRATIONS].index("deletions of stored posts")
+    path = data_dir / DB_NAME
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{path}' AS monitor (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute("USE monitor")
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        for version, (name, sql) in enumerate(MIGRATIONS[:old], start=1):
+            sql(con) if callable(sql) else con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name])
+        con.register("old_posts", posts_table([make_post(1)]))
+        con.execute("INSERT INTO posts BY NAME SELECT * FROM old_posts")
+        con.execute("INSERT INTO sightings (post_key, run_id, source, query, seen_at) "
+                    "VALUES ('x:5', 1, 'x', 'q', now()::TIMESTAMP)")
+        for key, source in (("x:1", "x"), ("x:5", "x"), ("bluesky:never", "bluesky_jetstream"),
+                            ("x:7", "monitor delete")):
+            con.execute("INSERT INTO deletions VALUES (?, ?, now()::TIMESTAMP)", [key, source])
+    store = Store(data_dir)
+    store.ensure()
+    assert rows(store, "SELECT post_key FROM deletions ORDER BY 1") == [("x:1",), ("x:5",), ("x:7",)]

@@ -174,6 +174,7 @@ class _Prepared:
     deleted_keys: set[str] = field(default_factory=set)
     hashes: dict[str, int] = field(default_factory=dict)  # key hash of each post and deletion key
     simple: bool = False  # each post key once, analysis rows only for the batch's posts
+    gone: str = ""  # the temp table of the stored posts the batch deletes ("" when none)
     words: str = ""  # the batch's mention words (rollups.mention_words_sql's columns), as a relation
 
     def temp(self, what: str) -> str:
@@ -701,7 +702,7 @@ class Store:
             # Honour deletions at the source; an edit is a deletion plus the new version in this
             # batch. A stream reports deletions of posts we never stored: only the deletion of a
             # stored post costs scans of the tables.
-            table = self._keys_table(con, p, "gone", gone)
+            table = p.gone = self._keys_table(con, p, "gone", gone)
             rollups.add(con, self._stored_mentions_sql(table), sign=-1)  # while the posts are there
             rollups.remove_facts(con, table)
             deleted = _count(con, f"DELETE FROM posts WHERE key_hash IN (SELECT key_hash FROM {table}) "
@@ -797,7 +798,13 @@ class Store:
             mode = TABLE_MODES[table]
             if table in COUNTED_ROWS:
                 name = Store._counted_rows(p, table, name, result, statements)
-            if table in ANALYSIS_TABLES:
+            if table == "deletions":
+                # Only the deletions of stored posts: the Bluesky firehose reports every deletion on
+                # the network (~100,000s a day, nearly all of posts never stored), and each was kept.
+                if p.gone:
+                    statements.append(f"INSERT INTO deletions BY NAME SELECT * FROM {name} "
+                                      f"SEMI JOIN {p.gone} USING (post_key)")
+            elif table in ANALYSIS_TABLES:
                 # Analysis of a post is stored with the post, once (only for posts new in this
                 # batch); rescore deletes the old rows above before inserting the new ones.
                 semi = f" SEMI JOIN {new_keys} USING (post_key)" if new_keys else ""

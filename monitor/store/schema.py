@@ -497,6 +497,12 @@ def _summary_aliases(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append(("summary aliases", _summary_aliases))
+# The deletions of posts never stored, which the Bluesky firehose reported by the hundred thousand a day
+# (the writer keeps only those of stored posts now): a deleted post that was collected has sightings.
+MIGRATIONS.append(("deletions of stored posts", """
+DELETE FROM deletions WHERE source <> 'monitor delete'
+  AND post_key NOT IN (SELECT post_key FROM sightings) AND post_key NOT IN (SELECT post_key FROM posts)
+"""))
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
