@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -151,17 +153,23 @@ def test_maintenance_merges_the_row_groups_writes_leave(config, data_dir: Path) 
     assert store.checkpoint() is False  # nothing left to do
 
 
-def test_migration_adds_and_fills_the_key_hash_on_an_old_database(data_dir: Path) -> None:
-    # A database as the version before the key hash left it: migrations up to "post rules version".
-    old = [name for name, _ in MIGRATIONS].index("post rules version") + 1
-    path = data_dir / DB_NAME
+@contextmanager
+def _database_before(data_dir: Path, migration: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A database file as the versions before ``migration`` left it, open to add rows."""
+    old = [name for name, _ in MIGRATIONS].index(migration)
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{path}' AS monitor (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute(f"ATTACH '{data_dir / DB_NAME}' AS monitor (STORAGE_VERSION '{STORAGE_VERSION}')")
         con.execute("USE monitor")
         con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
         for version, (name, sql) in enumerate(MIGRATIONS[:old], start=1):
-            con.execute(sql)
+            sql(con) if callable(sql) else con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name])
+        yield con
+
+
+def test_migration_adds_and_fills_the_key_hash_on_an_old_database(data_dir: Path) -> None:
+    # A database as the version before the key hash left it: migrations up to "post rules version".
+    with _database_before(data_dir, "post key hash") as con:
         con.register("old_posts", posts_table([make_post(i) for i in range(20)]))
         con.execute("INSERT INTO posts BY NAME SELECT * FROM old_posts")
     store = Store(data_dir)
@@ -365,15 +373,7 @@ def test_two_writers_taking_turns_scan_instead_of_reloading_every_time(
 def test_migration_drops_the_deletions_of_posts_never_stored(data_dir: Path) -> None:
     """A database the firehose filled with deletions of posts it never stored keeps those of stored posts:
     still stored (an edit), collected then deleted (it has sightings), and `monitor delete`'s."""
-    old = [name for name, _ in MIGRATIONS].index("deletions of stored posts")
-    path = data_dir / DB_NAME
-    with duckdb.connect() as con:
-        con.execute(f"ATTACH '{path}' AS monitor (STORAGE_VERSION '{STORAGE_VERSION}')")
-        con.execute("USE monitor")
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-        for version, (name, sql) in enumerate(MIGRATIONS[:old], start=1):
-            sql(con) if callable(sql) else con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name])
+    with _database_before(data_dir, "deletions of stored posts") as con:
         con.register("old_posts", posts_table([make_post(1)]))
         con.execute("INSERT INTO posts BY NAME SELECT * FROM old_posts")
         con.execute("INSERT INTO sightings (post_key, run_id, source, query, seen_at) "
