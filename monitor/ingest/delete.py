@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from monitor.store import Store, WriteBatch
 from monitor.store.rows import utcnow_naive
@@ -19,7 +21,7 @@ DELETED_BY = "monitor delete"  # the deletions rows' source
 class Selection:
     """What ``monitor delete`` was asked for, and what it found."""
 
-    imports: list[dict] = field(default_factory=list)  # the imports rows (import_id, path, ...)
+    imports: list[dict[str, Any]] = field(default_factory=list)  # the imports rows (import_id, path, ...)
     keys: list[str] = field(default_factory=list)  # the stored posts to delete
     unknown: list[str] = field(default_factory=list)  # asked-for imports, files or keys not stored
 
@@ -69,7 +71,7 @@ def delete(store: Store, chosen: Selection, progress: Callable[[int, int], None]
     return done
 
 
-def _mark_deleted(store: Store, import_ids: list[int], now: object) -> None:
+def _mark_deleted(store: Store, import_ids: list[int], now: datetime) -> None:
     """The imports' rows say their posts were deleted (status 'deleted': no longer 'already imported')."""
     with store.read() as con:
         result = con.execute("SELECT * FROM imports WHERE import_id IN (SELECT unnest(?::BIGINT[]))", [import_ids])
