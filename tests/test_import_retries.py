@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from monitor.ingest.imports import Importer, ImportOptionError
+from monitor.sources.base import NOT_TEXT
 from monitor.store import Store
-from tests.conftest import stored
+from tests.conftest import post, stored, write_jsonl
 
 CP1252_CSV = ("id,text,created_at,author\n"
               "1,Caf\xe9 talk: Sam Altman on OpenAI,2025-01-10T12:00:00Z,alice\n"
@@ -71,6 +72,20 @@ def test_a_program_is_not_read_as_csv(config, data_dir: Path, tmp_path: Path) ->
         report = importer(config, data_dir).import_paths([binary], fmt=fmt)[0]
         assert report.failed and report.records == 0 and report.errors == 0
         assert "not a text file" in (report.skipped or "")
+
+
+def test_an_image_beside_the_data_in_a_folder_is_skipped_not_failed(config, data_dir: Path, tmp_path: Path) -> None:
+    """A folder of exports with a chart image in it failed the whole import (exit status 1) every time;
+    named on its own, the image still fails."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_jsonl(folder / "day1.jsonl", [post(1, "Elon Musk")])
+    (folder / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    reports = importer(config, data_dir).import_paths([folder])
+    assert [(Path(r.path).name, r.failed, NOT_TEXT in (r.skipped or "")) for r in reports] == [
+        ("chart.png", False, True), ("day1.jsonl", False, False)]
+    [named] = importer(config, data_dir).import_paths([folder / "chart.png"])
+    assert named.failed
 
 
 def test_utf16_text_is_not_mistaken_for_binary(config, data_dir: Path, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from monitor.ingest.write import Origin, PendingPosts, Written, analyse_posts, a
 from monitor.models import Post
 from monitor.sources.api import Reader, load_sources
 from monitor.sources.base import (
+    NOT_TEXT,
     NOTHING_TO_IMPORT,
     ArchiveInput,
     RecordError,
@@ -255,7 +256,10 @@ class Importer:
                     reports.append(ImportReport(str(path), skipped=f"{path} does not exist", failed=True))
                     continue
                 for source in expand_inputs(path):
-                    reports.append(self.import_input(source, fmt, force, **options))
+                    report = self.import_input(source, fmt, force, **options)
+                    if report.failed and source.name != str(path) and (report.skipped or "").startswith(NOT_TEXT):
+                        report.failed = False  # an image or a program beside the data in a folder or .zip: skipped
+                    reports.append(report)
                 if not reports:
                     reports.append(ImportReport(str(path), skipped=f"no files to import in {path}", failed=True))
         finally:

@@ -205,6 +205,9 @@ def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
     yield ArchiveInput(path)
 
 
+NOT_TEXT = "not a text file"  # how not_text_reason's answer starts
+
+
 def not_text_reason(sample: bytes, encoding: str = "utf-8") -> str | None:
     """Why the start of a (decompressed) input is not text, or None when it may be: NUL bytes (unless
     the encoding is UTF-16/32, where they are normal) or many control bytes mean an executable, an
@@ -214,7 +217,7 @@ def not_text_reason(sample: bytes, encoding: str = "utf-8") -> str | None:
     wide = _is_wide(encoding) or sample.startswith((b"\xff\xfe", b"\xfe\xff"))
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if (b"\x00" in sample and not wide) or (not wide and controls > len(sample) // 20):
-        return ("not a text file (binary content such as a program, image or database); expected JSON Lines, "
+        return (f"{NOT_TEXT} (binary content such as a program, image or database); expected JSON Lines, "
                 "CSV, XML or a platform's JSON archive")
     return None
 
