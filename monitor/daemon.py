@@ -120,6 +120,19 @@ def settled_files(inbox: Path, min_age: float = 2.0) -> list[Path]:
 # --- the daemon -------------------------------------------------------------------------------
 
 
+FAILURE_REPEAT_SECONDS = 3600  # a source failing the same way is said again this often
+
+
+@dataclass
+class _Failing:
+    """A source whose runs fail the same way: since when, how many runs, when it was last said."""
+
+    reason: str
+    since: datetime
+    said: datetime
+    runs: int = 1
+
+
 @dataclass
 class Daemon:
     config: Config
@@ -133,6 +146,7 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     _pools: threading.local = field(default_factory=threading.local)
     _status: dict[str, Any] = field(default_factory=dict)
+    _failing: dict[str, _Failing] = field(default_factory=dict)  # sources whose last run failed
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _intervals: dict[str, float] = field(default_factory=dict)
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
@@ -160,11 +174,39 @@ class Daemon:
         started = utcnow_naive()
         reports = run_collector(collector, self.config, self.store, self.pool(), should_stop=self.stopping.is_set)
         ok, line = summarise(collector, reports, collector.settings(self.config).interval_minutes)
-        (log.info if ok else log.warning)("%s", line)
-        if not ok:
-            self.say(line)
+        self._tell(collector.name, ok, line)
         self._record(collector.name, {"last_run": started.isoformat(), "ok": ok, "summary": line,
                                       "posts_new": sum(r.posts_new for r in reports)})
+
+    def _tell(self, source: str, ok: bool, line: str) -> None:
+        """A run's line to the log, and a failure to the console, once: a source failing the same way
+        again (offline, Jetstream every minute: 60 lines an hour) is logged at info and said again
+        each FAILURE_REPEAT_SECONDS with how long it has lasted; its recovery is said too."""
+        failing = self._failing.get(source)
+        if ok:
+            log.info("%s", line)
+            if failing is not None:
+                del self._failing[source]
+                self._say_and_log(f"{source}: back after {failing.runs} failed runs since "
+                                  f"{failing.since:%Y-%m-%d %H:%M} UTC", log.info)
+            return
+        reason = line.split(" — next try")[0]
+        now = utcnow_naive()
+        if failing is None or failing.reason != reason:
+            self._failing[source] = _Failing(reason, since=now, said=now)
+            self._say_and_log(line, log.warning)
+            return
+        failing.runs += 1
+        if (now - failing.said).total_seconds() >= FAILURE_REPEAT_SECONDS:
+            failing.said = now
+            self._say_and_log(f"{line} (failing so since {failing.since:%Y-%m-%d %H:%M} UTC, {failing.runs} runs)",
+                              log.warning)
+        else:
+            log.info("%s (again)", line)
+
+    def _say_and_log(self, line: str, level: Callable[..., None]) -> None:
+        level("%s", line)
+        self.say(line)
 
     def scan_inbox(self) -> None:
         """Import the settled inbox files whose content is new, a chunk at a time (a stop waits for one

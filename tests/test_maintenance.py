@@ -266,3 +266,34 @@ def test_many_voices_at_once_are_counted_not_listed(config, data_dir: Path, tmp_
     assert len(events) == 7
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("voice:")]
     assert len(lines) == 6 and lines[-1] == "voice: 2 more posts of tracked accounts (monitor status)"
+
+
+def test_a_source_failing_the_same_way_is_said_once_an_hour_and_its_recovery_once(config, data_dir: Path,
+                                                                                   monkeypatch) -> None:
+    """Offline, Jetstream fails every minute: 60 console lines an hour, each the same. The first is said,
+    the repeats are logged at info, one line an hour says how long it has lasted, and the recovery is said."""
+    from types import SimpleNamespace
+
+    import monitor.daemon as daemon_module
+
+    said: list[str] = []
+    daemon = Daemon(config, Store(data_dir), data_dir, say=said.append)
+    clock = [datetime(2026, 12, 7, 12, 0)]
+    outcome = [(False, "jetstream: offline: cannot connect — next try 12:01 UTC")]
+    monkeypatch.setattr(daemon_module, "utcnow_naive", lambda: clock[0])
+    monkeypatch.setattr(daemon_module, "run_collector", lambda *a, **k: [])
+    monkeypatch.setattr(daemon_module, "summarise", lambda *a: outcome[0])
+    jetstream = SimpleNamespace(name="jetstream", settings=lambda cfg: SimpleNamespace(interval_minutes=1))
+    for minute in range(0, 90):
+        clock[0] = datetime(2026, 12, 7, 12, 0) + timedelta(minutes=minute)
+        daemon.collect(jetstream)
+    assert said == ["jetstream: offline: cannot connect — next try 12:01 UTC",
+                    "jetstream: offline: cannot connect — next try 12:01 UTC (failing so since 2026-12-07 12:00 UTC, "
+                    "61 runs)"]
+    outcome[0] = (False, "jetstream: HTTP 500 — next try 13:31 UTC")  # another failure: said at once
+    daemon.collect(jetstream)
+    outcome[0] = (True, "jetstream: 1 queries, 1 requests, 3 new posts, 0 seen before")
+    daemon.collect(jetstream)
+    daemon.collect(jetstream)
+    assert said[2:] == ["jetstream: HTTP 500 — next try 13:31 UTC",
+                        "jetstream: back after 1 failed runs since 2026-12-07 13:29 UTC"]
