@@ -378,3 +378,16 @@ def test_import_of_standard_input_says_what_to_do(cli) -> None:
     result = cli("import", "-", input='{"id": "1", "text": "Elon Musk", "created_at": "2025-01-01"}\n')
     assert result.exit_code == 1
     assert "standard input cannot be imported; save it to a file" in result.output
+
+
+def test_progress_shows_the_rate_and_the_time_left() -> None:
+    """A long import or rescore said how many posts were done, not how fast nor how long is left."""
+    from types import SimpleNamespace
+
+    from monitor.cli import _RateColumn
+
+    column = _RateColumn()
+    task = SimpleNamespace(finished_speed=None, speed=1234.4, total=1_000_000, completed=100_000)
+    assert str(column.render(task)) == "1,234/s · 0:12:09 left"
+    assert str(column.render(SimpleNamespace(finished_speed=None, speed=50.0, total=None, completed=7))) == "50/s"
+    assert str(column.render(SimpleNamespace(finished_speed=None, speed=None, total=None, completed=0))) == ""
