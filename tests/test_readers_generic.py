@@ -10,7 +10,7 @@ from pathlib import Path
 from monitor.models import Post
 from monitor.sources.api import detect_format
 from monitor.sources.base import ArchiveInput, RecordError
-from monitor.sources.generic import read_csv, read_jsonl
+from monitor.sources.generic import read_csv, read_jsonl, read_parquet
 
 
 def split(items: list[Post | RecordError]) -> tuple[list[Post], list[RecordError]]:
@@ -233,3 +233,38 @@ def test_a_json_array_cut_into_chunks_inside_numbers_and_literals(tmp_path: Path
     for chunk in (1, 2, 3, 5):
         monkeypatch.setattr(base, "TEXT_CHUNK", chunk)
         assert [v for _, v in base.iter_json_array(ArchiveInput(tmp_path / "n.json"))] == values, chunk
+
+
+def test_parquet_posts_with_typed_columns_a_field_map_and_a_bad_row(config, data_dir: Path, tmp_path: Path) -> None:
+    """Parquet (what DuckDB, pandas and dataset hubs write) was refused as "not a text file"."""
+    import zipfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from monitor.ingest.imports import Importer
+    from monitor.store import Store
+    from tests.conftest import stored
+
+    table = pa.table({
+        "tweet_id": pa.array([11, 12, 13], pa.int64()),
+        "body": ["Elon Musk on Stargate", None, "Sam Altman replies"],
+        "created_at": pa.array([datetime(2025, 1, 21, 12), datetime(2025, 1, 22), datetime(2025, 1, 23)],
+                               pa.timestamp("us")),
+        "user": [{"handle": "ann"}, {"handle": "bob"}, {"handle": "cy"}],  # a struct column
+    })
+    path = tmp_path / "posts.parquet"
+    pq.write_table(table, path, row_group_size=2)
+    posts, errors = split(list(read_parquet(ArchiveInput(path), mapping={"id": "tweet_id", "text": "body",
+                                                                        "author": "user"}, platform="x")))
+    assert [(p.id, p.text, p.created_at, p.author.handle, p.provenance.line) for p in posts] == [
+        ("11", "Elon Musk on Stargate", datetime(2025, 1, 21, 12, tzinfo=UTC), "ann", 1),
+        ("13", "Sam Altman replies", datetime(2025, 1, 23, tzinfo=UTC), "cy", 3)]
+    assert [(e.line, e.field) for e in errors] == [(2, "body")]  # the column, as the file names it
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as zf:  # detected by its first bytes, also in a .zip
+        zf.write(path, "data/posts.parquet")
+    [report] = Importer(config, Store(data_dir)).import_paths([tmp_path / "export.zip"], mapping={
+        "id": "tweet_id", "text": "body", "author": "user"}, platform="x")
+    assert (report.format, report.records, report.posts_new, report.errors) == ("parquet", 2, 2, 1)
+    assert stored(Store(data_dir), "SELECT post_key, source FROM posts ORDER BY 1") == [
+        ("x:11", "parquet"), ("x:13", "parquet")]

@@ -207,10 +207,13 @@ def choose_reader(source: ArchiveInput, fmt: str, encoding: str) -> tuple[Reader
         return None, "nothing could be read from it (corrupt or truncated compressed data?)"
     if not sample.strip():
         return None, "the file is empty: nothing to import"
+    registry = load_sources()
+    binary = registry.binary_reader(sample)
+    if binary is not None and fmt in ("auto", binary.name):
+        return binary, ""
     why_not_text = not_text_reason(sample, encoding)
     if why_not_text:
         return None, why_not_text
-    registry = load_sources()
     reader = registry.detect_format(source) if fmt == "auto" else registry.reader(fmt)
     if reader is None:
         return None, "format not recognised; pass --format (see `monitor import --help` for the list)"

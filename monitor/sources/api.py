@@ -141,6 +141,9 @@ class Reader:
     # reader takes ``line_filter=`` (a prefilter, monitor/analysis/prefilter.py) and may then
     # yield SkippedLines for lines it did not parse.
     takes_prefilter: bool = False
+    # A binary format is known by its first bytes (Parquet's b"PAR1"), not by a text sample: an input
+    # that starts with them goes to this reader before it could be refused as "not a text file".
+    magic: bytes | None = None
 
 
 # --- the registry -------------------------------------------------------------------------------
@@ -165,6 +168,10 @@ class Registry:
     def settings_models(self) -> dict[str, type[SourceSettings]]:
         return {name: c.settings_model for name, c in self.collectors.items()}
 
+    def binary_reader(self, sample: bytes) -> Reader | None:
+        """The reader of a binary format whose first bytes (``magic``) these are."""
+        return next((r for r in self.readers.values() if r.magic and sample.startswith(r.magic)), None)
+
     def detect_format(self, source: ArchiveInput) -> Reader | None:
         """Pick a reader from the content (and, as a hint, the name)."""
         text = decode_sample(source.sample()).lstrip("\ufeff")
@@ -181,12 +188,12 @@ REGISTRY = Registry()
 
 
 def register_reader(name: str, *, description: str, sniff: Sniffer, priority: int = 50,
-                    takes_prefilter: bool = False) -> Callable[[ReadFunc], ReadFunc]:
+                    takes_prefilter: bool = False, magic: bytes | None = None) -> Callable[[ReadFunc], ReadFunc]:
     """Register an archive reader. Built-in readers use this exactly as a plugin would."""
 
     def decorate(func: ReadFunc) -> ReadFunc:
         REGISTRY.readers[name] = Reader(name=name, description=description, read=func, sniff=sniff, priority=priority,
-                                        takes_prefilter=takes_prefilter)
+                                        takes_prefilter=takes_prefilter, magic=magic)
         return func
 
     return decorate

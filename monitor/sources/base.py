@@ -627,6 +627,8 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
 def _parse_time(value: Any, field: str) -> datetime:
     if value is None or value == "":
         raise FieldError(field, "missing")
+    if isinstance(value, datetime):  # a typed column (Parquet): naive is UTC
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, str) and value[:1].isdigit() and len(value) >= 10 and value[4:5] == "-":
         try:  # the common case first: ISO 8601
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
