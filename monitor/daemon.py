@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts import AlertDispatcher, SpikeEvent, VoiceEvent, recent_stance_shifts
 from monitor.config import Config
+from monitor.ingest import load_checked_config
 from monitor.ingest.collect import run_collector, summarise
 from monitor.ingest.cycle import import_configured_archives
 from monitor.ingest.imports import Importer
@@ -149,6 +150,7 @@ class Daemon:
     _failing: dict[str, _Failing] = field(default_factory=dict)  # sources whose last run failed
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _intervals: dict[str, float] = field(default_factory=dict)
+    _config_digest: str | None = None  # the config file's content when the daemon started
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     _alerts: AlertDispatcher | None = None
 
@@ -269,8 +271,33 @@ class Daemon:
         self.watch_spikes()
         self.watch_voices()
         self.watch_stance()
+        self.watch_config()
         self.alerts.flush()  # new events, retries that are due, alerts held through quiet hours
         self._write_status()
+
+    def watch_config(self) -> None:
+        """Say once when the config file changed since the daemon started (an added target, a source
+        turned on): the daemon goes on with the config it started with until it is restarted, which
+        an edit alone gave no sign of. Says whether the new file loads, before the restart needs it."""
+        path = self.config.path
+        if path is None or not Path(path).exists():
+            return
+        digest = content_hash(Path(path))
+        if self._config_digest is None:
+            self._config_digest = digest
+        changed = digest != self._config_digest
+        if not changed or self._status.get("config", {}).get("digest") == digest:
+            return
+        try:
+            load_checked_config(path)
+            verdict, problem = "it loads: restart the daemon (Ctrl-C, then `monitor run`) to use it", None
+        except Exception as exc:  # ConfigError and whatever else the file would raise at the restart
+            problem = str(exc)
+            verdict = f"as it is now it does not load ({problem}): fix it before the daemon is restarted"
+        self._say_and_log(f"config {path} changed since the daemon started; it goes on with the targets and "
+                          f"sources it started with. The new file: {verdict}", log.warning)
+        self._record("config", {"changed_at": utcnow_naive().isoformat(), "digest": digest, "path": str(path),
+                                "loads": problem is None, "error": problem})
 
     def watch_spikes(self, now: datetime | None = None) -> None:
         """Log and record each spike as it happens (an hour with 3x a target's 24 h average), once.
@@ -394,6 +421,7 @@ class Daemon:
     # main loop
 
     def build_scheduler(self) -> BlockingScheduler:
+        self.watch_config()  # the config's content now: maintenance says when it changes
         # Polling sources and maintenance share one thread; long-running streams get their own.
         self._executors = {"default": ThreadPoolExecutor(1), "stream": ThreadPoolExecutor(1)}
         scheduler = BlockingScheduler(

@@ -41,7 +41,8 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None,
                    if p.exists())
     result: dict[str, Any] = {
         "generated_at": _iso(now),
-        "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at")},
+        "daemon": {"running": pid is not None, "pid": pid, "status_updated_at": daemon_status.get("updated_at"),
+                   "config_changed": jobs.get("config") if pid is not None else None},
         "database": {"path": str(store.path), "bytes": db_bytes},
         "spool": {"batches": batches, "bytes": spool_bytes},
         "sources": [], "posts_per_hour": None, "posts_last_hour": None, "gaps": [],
@@ -204,6 +205,11 @@ def render(data: dict[str, Any], console: Console) -> None:
     state = Text(f"running (pid {daemon['pid']})", style="green") if daemon["running"] else Text("not running",
                                                                                                 style="yellow")
     console.print(Text.assemble("Daemon: ", state))
+    changed = daemon.get("config_changed")
+    if changed:
+        console.print(Text.assemble(("! ", "yellow"), literal(changed["path"]), (
+            " changed since the daemon started; it goes on with the config it started with until restarted"
+            + ("" if changed["loads"] else "; as it is now the file does not load"), "yellow")))
     console.print(f"Database: {data['database']['path']} ({data['database']['bytes'] / 1e6:.1f} MB); "
                   f"spool: {data['spool']['batches']} batches ({data['spool']['bytes'] / 1e6:.1f} MB)", markup=False)
     if "error" in data:

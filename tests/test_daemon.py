@@ -212,7 +212,7 @@ def test_one_daemon_per_data_dir_and_second_signal_exits_at_once(tmp_path: Path,
         status = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "--data-dir",
                                  str(data_dir), "status", "--json"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=60)
-        assert json.loads(status.stdout)["daemon"] == {"running": True, "pid": proc.pid,
+        assert json.loads(status.stdout)["daemon"] == {"running": True, "pid": proc.pid, "config_changed": None,
                                                        "status_updated_at": json.loads(status.stdout)["daemon"][
                                                            "status_updated_at"]}
         proc.send_signal(signal.SIGTERM)

@@ -297,3 +297,26 @@ def test_a_source_failing_the_same_way_is_said_once_an_hour_and_its_recovery_onc
     daemon.collect(jetstream)
     assert said[2:] == ["jetstream: HTTP 500 — next try 13:31 UTC",
                         "jetstream: back after 1 failed runs since 2026-12-07 13:29 UTC"]
+
+
+def test_the_daemon_says_when_its_config_file_changed_and_whether_it_loads(data_dir: Path, tmp_path: Path) -> None:
+    """An edit of the config (a new target) while the daemon runs changed nothing, without a word: it
+    goes on with the config it started with. Now it says so once per edit, and whether the new file loads."""
+    from monitor.config import load_config
+    from tests.conftest import config_file
+
+    path = config_file(tmp_path / "monitor.toml", lambda data: None)
+    said: list[str] = []
+    daemon = Daemon(load_config(path), Store(data_dir), data_dir, say=said.append)
+    daemon.watch_config()  # at start: the content it runs with
+    daemon.watch_config()
+    assert said == []
+    text = path.read_text(encoding="utf-8")
+    new_target = '\n[[targets]]\nid = "huang"\nname = "Jensen Huang"\nkind = "person"\naliases = ["Jensen Huang"]\n'
+    path.write_text(text + new_target, encoding="utf-8")
+    daemon.watch_config()
+    daemon.watch_config()  # the same edit: said once
+    assert len(said) == 1 and "changed since the daemon started" in said[0] and "it loads: restart" in said[0]
+    path.write_text(text + '\n[[targets]]\nid = "bad id!"\n', encoding="utf-8")
+    daemon.watch_config()
+    assert len(said) == 2 and "does not load" in said[1] and daemon._status["config"]["loads"] is False
