@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,32 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 CONFIG_PATH = ROOT / "config" / "monitor.toml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A new database file, as Store.ensure makes it, made once per test process and copied where a
+    test's store is about to create its file: creating one runs every migration (~0.14 s, and some 450
+    tests create one: a fifth of the suite's time). Migrations still run on the copy (finding nothing
+    to do), and on old files in the migration tests."""
+    from monitor.store import db as store_db
+
+    template_dir = tmp_path_factory.mktemp("template")
+    template_store = store_db.Store(template_dir)
+    template_store.ensure()
+    template_store.close()
+    template = template_dir / store_db.DB_NAME
+    original = store_db.Store.ensure
+
+    def ensure(self: store_db.Store) -> None:
+        if not self._ready and not self.path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, self.path)
+        original(self)
+
+    store_db.Store.ensure = ensure  # type: ignore[method-assign]
+    yield
+    store_db.Store.ensure = original  # type: ignore[method-assign]
 
 
 # Most tests check the exact VADER path (numbers, rule stance), which stays as the fast analyzer
