@@ -386,8 +386,28 @@ def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bo
         return importer.import_paths(paths, fmt=fmt, force=force, **options)
 
 
-def print_import_reports(app: AppContext, reports: list[Any]) -> None:
+# Inputs listed one by one at most; past that, those with a problem first, then a line for the rest
+# (a folder of 1,000 files printed 1,000 lines). --json lists every one.
+IMPORT_LINES_SHOWN = 30
+
+
+def _inputs_to_list(reports: list[Any]) -> tuple[list[Any], int]:
+    """The reports to print a line for, in their order, and how many others there are."""
+    if len(reports) <= IMPORT_LINES_SHOWN:
+        return reports, 0
+    problems = {id(r) for r in reports if r.failed or r.errors or r.spooled}
+    chosen = {id(r) for r in reports if id(r) in problems}
     for r in reports:
+        if len(chosen) >= IMPORT_LINES_SHOWN:
+            break
+        chosen.add(id(r))
+    shown = [r for r in reports if id(r) in chosen]
+    return shown, len(reports) - len(shown)
+
+
+def print_import_reports(app: AppContext, reports: list[Any]) -> None:
+    shown, others = _inputs_to_list(reports)
+    for r in shown:
         if r.skipped and not r.records:
             app.err.print(Text.assemble(literal(r.path), (f": skipped, {r.skipped}", "dim")))
             continue
@@ -404,6 +424,8 @@ def print_import_reports(app: AppContext, reports: list[Any]) -> None:
                                "(monitor sql \"SELECT * FROM import_errors\")", style="yellow"))
         if r.skipped:
             app.err.print(Text("    " + safe(r.skipped), style="red"))
+    if others:
+        app.err.print(Text(f"… {others:,} more inputs, none with a problem (--json lists every input)", style="dim"))
     if len(reports) > 1:  # a folder of many files: its sum, not only a line per file
         _print_import_total(app, reports)
 

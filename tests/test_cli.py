@@ -391,3 +391,22 @@ def test_progress_shows_the_rate_and_the_time_left() -> None:
     assert str(column.render(task)) == "1,234/s · 0:12:09 left"
     assert str(column.render(SimpleNamespace(finished_speed=None, speed=50.0, total=None, completed=7))) == "50/s"
     assert str(column.render(SimpleNamespace(finished_speed=None, speed=None, total=None, completed=0))) == ""
+
+
+def test_a_folder_of_many_files_lists_those_with_a_problem_and_sums_the_rest(cli, tmp_path: Path) -> None:
+    """1,000 files printed 1,000 lines and no total; a bad record in file 990 was lost among them."""
+    from monitor.cli import IMPORT_LINES_SHOWN
+
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    for i in range(IMPORT_LINES_SHOWN + 10):
+        write_jsonl(folder / f"day{i:03d}.jsonl", [post(i, f"Elon Musk, day {i}")])
+    bad = folder / f"day{IMPORT_LINES_SHOWN + 5:03d}.jsonl"
+    bad.write_text(bad.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    lines = cli("import", str(folder)).output.splitlines()
+    listed = [line for line in lines if "[jsonl]" in line]
+    assert len(listed) == IMPORT_LINES_SHOWN and any(bad.name in line and "1 bad records" in line for line in listed)
+    assert "… 10 more inputs, none with a problem (--json lists every input)" in lines
+    assert lines[-1] == (f"{IMPORT_LINES_SHOWN + 10} of {IMPORT_LINES_SHOWN + 10} inputs read: "
+                         f"{IMPORT_LINES_SHOWN + 10} records, {IMPORT_LINES_SHOWN + 10} new, 0 already stored, "
+                         "0 without a target, 1 bad records")
