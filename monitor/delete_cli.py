@@ -25,11 +25,16 @@ from monitor.terminal import literal
               help="The posts of every import of this file, its path as it was given to `monitor import` (repeatable).")
 @click.option("--post", "post_keys", multiple=True, metavar="KEY",
               help="One post by its key, platform:id as in posts.post_key (repeatable).")
+@click.option("--before", default=None, metavar="WHEN",
+              help="The posts created before this: a date (2024-01-01, UTC) or a span back from now (1y keeps the "
+                   "last year). With --platform: of those platforms only.")
+@click.option("--platform", "platforms", multiple=True, metavar="NAME",
+              help="The posts of this platform (repeatable); with --before, only those created before it.")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was (or would be) deleted as JSON.")
-def delete_command(import_ids: tuple[int, ...], files: tuple[str, ...], post_keys: tuple[str, ...], yes: bool,
-                   dry_run: bool, as_json: bool) -> None:
+def delete_command(import_ids: tuple[int, ...], files: tuple[str, ...], post_keys: tuple[str, ...],
+                   before: str | None, platforms: tuple[str, ...], yes: bool, dry_run: bool, as_json: bool) -> None:
     """Delete stored posts: those of a wrong import, or single posts. Their scores, mentions and the
     summary's figures go with them; an import's row is marked deleted, so its file is not "already
     imported" any more: import it again, as it was or with other options (`monitor import --map ...`).
@@ -41,14 +46,21 @@ def delete_command(import_ids: tuple[int, ...], files: tuple[str, ...], post_key
       monitor delete --file exports/wrong-columns.csv --dry-run
       monitor delete --import 1733580000123456 --yes
       monitor delete --post x:1882012345678901234
+      monitor delete --before 1y --platform reddit     # keep the last year of Reddit
     """
     from monitor.ingest.delete import delete, select
+    from monitor.summary import parse_bound
 
-    if not (import_ids or files or post_keys):
-        raise click.UsageError("say what to delete: --import ID, --file PATH or --post KEY")
+    if not (import_ids or files or post_keys or before or platforms):
+        raise click.UsageError("say what to delete: --import ID, --file PATH, --post KEY, --before WHEN or "
+                               "--platform NAME")
+    try:
+        cutoff = parse_bound(before)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--before") from exc
     app = click.get_current_context().obj
     try:
-        chosen = select(app.store, import_ids, files, post_keys)
+        chosen = select(app.store, import_ids, files, post_keys, cutoff, platforms)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     _describe(app, chosen, as_json, dry_run)

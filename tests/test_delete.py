@@ -54,4 +54,15 @@ def test_delete_single_posts_says_which_are_not_stored(cli, data_dir: Path, tmp_
     asked = cli("delete", "--post", "x:2", input="n\n")  # asked first; "no" deletes nothing
     assert asked.exit_code == 1 and stored(Store(data_dir)) == [(1,)]
     nothing = cli("delete")
-    assert nothing.exit_code == 2 and "--import ID, --file PATH or --post KEY" in nothing.output
+    assert nothing.exit_code == 2 and "--import ID, --file PATH, --post KEY, --before WHEN" in nothing.output
+
+
+def test_delete_old_posts_of_a_platform(cli, data_dir: Path, tmp_path: Path) -> None:
+    """Keeping a window (a year of one platform) for a daemon that runs for months."""
+    posts = [post(i, f"Elon Musk, day {i}", platform="reddit" if i % 2 else "x") for i in range(10)]
+    cli("import", str(write_jsonl(tmp_path / "a.jsonl", posts)))  # days 2025-01-10 .. 2025-01-19
+    result = cli("delete", "--before", "2025-01-15", "--platform", "reddit", "--yes")
+    assert result.exit_code == 0 and "deleted 2 posts" in result.output  # reddit:1 and reddit:3
+    assert stored(Store(data_dir), "SELECT count(*), count(*) FILTER (WHERE platform = 'reddit') FROM posts") == [
+        (8, 3)]
+    assert cli("delete", "--before", "soonish").exit_code == 2

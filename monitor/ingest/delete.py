@@ -27,9 +27,11 @@ class Selection:
 
 
 def select(store: Store, import_ids: Sequence[int] = (), files: Sequence[str] = (),
-           post_keys: Sequence[str] = ()) -> Selection:
-    """The stored posts of the imports (by id, or every import of a file as its path was given), and
-    the posts of ``post_keys`` that are stored. A post belongs to the import that stored it first."""
+           post_keys: Sequence[str] = (), before: datetime | None = None, platforms: Sequence[str] = ()) -> Selection:
+    """The stored posts of the imports (by id, or every import of a file as its path was given), the
+    posts of ``post_keys`` that are stored, and, when ``before`` (naive UTC) or ``platforms`` is given,
+    the posts created before it and from those platforms (both, when both are given: keeping a year of
+    one platform). A post belongs to the import that stored it first."""
     chosen = Selection()
     with store.read() as con:
         rows = con.execute(
@@ -46,6 +48,11 @@ def select(store: Store, import_ids: Sequence[int] = (), files: Sequence[str] = 
             "SELECT post_key FROM posts WHERE import_id IN (SELECT unnest(?::BIGINT[])) "
             "UNION SELECT post_key FROM posts WHERE post_key IN (SELECT unnest(?::VARCHAR[]))",
             [sorted(found_ids), list(post_keys)]).fetchall()}
+        if before is not None or platforms:
+            keys.update(k for (k,) in con.execute(
+                "SELECT post_key FROM posts WHERE (CAST(? AS TIMESTAMP) IS NULL OR created_at < ?) "
+                "AND (len(?::VARCHAR[]) = 0 OR platform IN (SELECT unnest(?::VARCHAR[])))",
+                [before, before, list(platforms), list(platforms)]).fetchall())
     chosen.unknown += [f"post {k}" for k in post_keys if k not in keys]
     chosen.keys = sorted(keys)
     return chosen
