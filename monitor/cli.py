@@ -509,11 +509,9 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
     """
     if fmt != "auto" and fmt not in _format_names():
         _fail(f"unknown format '{fmt}'. Known formats: {', '.join(_format_names())}")
-    if Path("-") in paths and not Path("-").exists():
-        # An input is read more than once (its format sniffed, then read; big files by ranges).
-        _fail("'-': standard input cannot be imported; save it to a file and import that (.gz, .zst and .zip are "
-              "read as they are, no need to decompress)")
     _check_encoding(encoding)
+    if Path("-") in paths and not Path("-").exists():
+        paths = tuple(_save_stdin(app) if p == Path("-") else p for p in paths)
     empty = _folders_without_files(paths)
     for folder in empty:
         app.err.print(Text.assemble(literal(folder), (": no files to import in this folder", "red")))
@@ -532,6 +530,28 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str, maps: tuple[s
         print_import_reports(app, reports)
     if empty or any(r.failed for r in reports):
         sys.exit(1)
+
+
+# The first bytes of the compressed streams an input may come in: the saved copy is named for its
+# compression, which the readers take from the name.
+_STDIN_SUFFIXES = {b"\x1f\x8b": ".gz", b"\x28\xb5\x2f\xfd": ".zst", b"PK\x03\x04": ".zip"}
+
+
+def _save_stdin(app: AppContext) -> Path:
+    """Standard input, saved under DATA_DIR/stdin/ to be imported as a file: an input is read more than
+    once (its format sniffed, then read; big files by ranges), and the copy stays as the record of what
+    was imported (its lines are the ones bad records name)."""
+    folder = app.data_dir / "stdin"
+    folder.mkdir(parents=True, exist_ok=True)
+    head = sys.stdin.buffer.read(4)
+    suffix = next((ext for magic, ext in _STDIN_SUFFIXES.items() if head.startswith(magic)), "")
+    path = folder / f"stdin-{datetime.now(UTC):%Y%m%dT%H%M%S%f}{suffix}"
+    with open(path, "wb") as out:
+        out.write(head)
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    app.err.print(Text.assemble("standard input saved to ", literal(str(path)),
+                                f" ({path.stat().st_size / 1e6:.1f} MB; remove it when you no longer need it)"))
+    return path
 
 
 def _import_to_lake(app: AppContext, paths: list[Path], lake_url: str | None, cluster: str | None, fmt: str,

@@ -373,11 +373,19 @@ def test_status_warns_while_the_contact_is_the_placeholder(cli, tmp_path: Path) 
     assert "placeholder" not in cli("status", config=mine).output
 
 
-def test_import_of_standard_input_says_what_to_do(cli) -> None:
-    """`monitor import -` said "- does not exist"."""
-    result = cli("import", "-", input='{"id": "1", "text": "Elon Musk", "created_at": "2025-01-01"}\n')
-    assert result.exit_code == 1
-    assert "standard input cannot be imported; save it to a file" in result.output
+def test_import_of_standard_input(cli, data_dir: Path) -> None:
+    """`monitor import -` (zstd -dc dump.zst | jq ... | monitor import -) was refused: the input is saved
+    under DATA_DIR/stdin/, named for its compression, and imported from there; bad records name its lines."""
+    import gzip
+
+    lines = '{"id": "1", "text": "Elon Musk", "created_at": "2025-01-01"}\n{not json\n'
+    result = cli("import", "-", input=lines)
+    assert result.exit_code == 0 and "standard input saved to" in result.output and "1 new" in result.output
+    [saved] = (data_dir / "stdin").iterdir()
+    assert saved.read_text(encoding="utf-8") == lines and f"{saved}:2" in result.output
+    packed = cli("import", "-", input=gzip.compress(b'{"id": "2", "text": "Sam Altman", "created_at": "2025-01-02"}\n'))
+    assert packed.exit_code == 0 and "1 new" in packed.output
+    assert sorted(p.suffix for p in (data_dir / "stdin").iterdir()) == ["", ".gz"]
 
 
 def test_progress_shows_the_rate_and_the_time_left() -> None:
