@@ -912,14 +912,19 @@ def _statements(con: Any, query: str, params: list[str], several_ok: bool) -> li
     return statements
 
 
+def _execute(con: Any, statement: str, params: list[str]) -> tuple[Any, list[str]]:
+    """The statement's cursor and its columns (none for a statement that returns no rows)."""
+    cursor = con.execute(statement, params) if params else con.execute(statement)
+    return cursor, [d[0] for d in cursor.description] if cursor.description else []
+
+
 def _run_statements(con: Any, query: str, params: list[str], limit: int) -> list[QueryResult]:
     """Each statement's columns, its first ``limit`` rows (0: all) and its number of rows (the rest are
     counted as Arrow batches, not made into Python rows)."""
     try:
         results = []
         for statement in _statements(con, query, params, several_ok=True):
-            cursor = con.execute(statement, params) if params else con.execute(statement)
-            columns = [d[0] for d in cursor.description] if cursor.description else []
+            cursor, columns = _execute(con, statement, params)
             rows = (cursor.fetchall() if limit == 0 else cursor.fetchmany(limit)) if columns else []
             total = len(rows)
             if columns and limit and len(rows) == limit:
@@ -939,8 +944,7 @@ def _write_data(app: AppContext, query: str, params: list[str], fmt: str) -> Non
         with app.store.read() as con:
             try:
                 [statement] = _statements(con, query, params, several_ok=False)
-                cursor = con.execute(statement, params) if params else con.execute(statement)
-                columns = [d[0] for d in cursor.description] if cursor.description else []
+                cursor, columns = _execute(con, statement, params)
                 chunks = iter(lambda: cursor.fetchmany(SQL_FETCH_ROWS) if columns else [], [])
                 (_csv_into if fmt == "csv" else _json_into)(out, columns, chunks)
             except duckdb.Error as exc:
