@@ -162,7 +162,7 @@ def _parquet_records(source: ArchiveInput) -> Iterator[tuple[int, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    plain = source.member is None and source.path.suffix.lower() == ".parquet"
+    plain = source.member is None and not source.path.name.lower().endswith((".gz", ".zst", ".zstd"))
     with (open(source.path, "rb") if plain else source.open()) as fh:
         parquet = pq.ParquetFile(fh if plain else pa.BufferReader(fh.read()))
         row = 0
