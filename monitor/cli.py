@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -939,8 +940,9 @@ def _run_statements(con: Any, query: str, params: list[str], limit: int) -> list
 
 def _write_data(app: AppContext, query: str, params: list[str], fmt: str) -> None:
     """csv or json of one statement, SQL_FETCH_ROWS rows at a time, to standard output."""
+    spill = app.data_dir if os.access(app.data_dir, os.W_OK) else None  # a read-only copy: the system's temp
     with tempfile.SpooledTemporaryFile(max_size=SQL_OUTPUT_IN_MEMORY, mode="w+", encoding="utf-8", newline="",
-                                       dir=app.data_dir) as out:
+                                       dir=spill) as out:
         with app.store.read() as con:
             try:
                 [statement] = _statements(con, query, params, several_ok=False)
