@@ -360,5 +360,5 @@ def test_post_texts_are_found_by_hash_then_row_id_and_confirmed_on_the_key(store
         con.execute("UPDATE posts SET key_hash = ? WHERE post_key = 'x:3'", [key_hash("x:2")])
         expected = dict(con.execute("SELECT post_key, text FROM posts WHERE post_key IN ('x:2', 'x:5')").fetchall())
     with store.read() as con:
-        found = summary._post_texts(con, ["x:2", "x:hand", "x:5", "x:2", "x:none"])
+        found = summary.post_texts(con, ["x:2", "x:hand", "x:5", "x:2", "x:none"])
     assert {k: text for k, (text, _url) in found.items()} == {**expected, "x:hand": "typed by hand"}
