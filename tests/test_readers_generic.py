@@ -268,3 +268,16 @@ def test_parquet_posts_with_typed_columns_a_field_map_and_a_bad_row(config, data
     assert (report.format, report.records, report.posts_new, report.errors) == ("parquet", 2, 2, 1)
     assert stored(Store(data_dir), "SELECT post_key, source FROM posts ORDER BY 1") == [
         ("x:11", "parquet"), ("x:13", "parquet")]
+
+
+def test_a_text_of_more_than_a_million_characters_is_a_bad_record(tmp_path: Path, monkeypatch) -> None:
+    """A document or a dump in one field (100 MB) stalled the learned analyzer for most of an hour."""
+    from monitor.sources import base
+
+    monkeypatch.setattr(base, "MAX_TEXT_CHARS", 1000)
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [record(1), record(2, text="Musk " * 201), record(3)]),
+                    encoding="utf-8")
+    posts, errors = split(list(read_jsonl(ArchiveInput(path))))
+    assert [p.id for p in posts] == ["1", "3"]
+    assert [(e.line, e.field) for e in errors] == [(2, "text")] and "1,005 characters is not a post" in errors[0].reason
