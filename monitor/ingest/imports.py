@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,11 @@ class _Tail:
     tables: dict[str, pa.Table]
     written: Written
 
+    @cached_property
+    def keys(self) -> list[str]:
+        posts = self.tables.get("posts")
+        return posts.column("post_key").to_pylist() if posts is not None else []
+
 
 @dataclass
 class _FileGroup:
@@ -184,18 +190,16 @@ class _FileGroup:
 
     def fits(self, tail: _Tail | None) -> bool:
         """Whether a file's tail can join: the group stays within its limits, and a post is in it once."""
-        posts = tail.tables.get("posts") if tail is not None else None
-        if posts is None:
+        if tail is None or not tail.keys:
             return len(self.files) < GROUP_FILES
-        return (self.batch.post_count + posts.num_rows <= GROUP_POSTS and len(self.files) < GROUP_FILES
-                and self.keys.isdisjoint(posts.column("post_key").to_pylist()))
+        return (self.batch.post_count + len(tail.keys) <= GROUP_POSTS and len(self.files) < GROUP_FILES
+                and self.keys.isdisjoint(tail.keys))
 
     def add(self, errors: _ErrorLog, tail: _Tail | None) -> None:
         if tail is not None:
             for table, data in tail.tables.items():
                 self.batch.add(table, data)
-            if "posts" in tail.tables:
-                self.keys.update(tail.tables["posts"].column("post_key").to_pylist())
+            self.keys.update(tail.keys)
         self.rows["import_errors"] += errors.take_rows()
         self.rows["imports"].append(errors.meta)
         self.files.append((errors.report, errors.import_id, tail.written if tail is not None else Written()))
