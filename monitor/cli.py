@@ -396,8 +396,7 @@ def _inputs_to_list(reports: list[Any]) -> tuple[list[Any], int]:
     """The reports to print a line for, in their order, and how many others there are."""
     if len(reports) <= IMPORT_LINES_SHOWN:
         return reports, 0
-    problems = {id(r) for r in reports if r.failed or r.errors or r.spooled}
-    chosen = {id(r) for r in reports if id(r) in problems}
+    chosen = {id(r) for r in reports if r.failed or r.errors or r.spooled}
     for r in reports:
         if len(chosen) >= IMPORT_LINES_SHOWN:
             break
@@ -1059,9 +1058,10 @@ def export(app: AppContext, file: str | None, output: str | None, fmt: str | Non
             raise click.BadParameter(str(exc), param_hint="--target") from exc
     where = ExportFilter(targets, platforms, _bound(since, "--since"), _bound(until, "--until"))
     if where.start is not None and where.end is not None and where.end <= where.start:
-        raise click.BadParameter(f"the window ends ({where.end:%Y-%m-%d %H:%M}) before it starts "
-                                 f"({where.start:%Y-%m-%d %H:%M}): --until must be later than --since",
-                                 param_hint="--since/--until")  # it wrote an empty file, as if nothing were said
+        from monitor.summary import backwards_window
+
+        # It wrote an empty file, as if nothing were said.
+        raise click.BadParameter(backwards_window(where.start, where.end), param_hint="--since/--until")
     with app.store.read() as con:
         _check_platforms(con, platforms)
         destination = sys.stdout.buffer if output == "-" else Path(output)

@@ -151,6 +151,9 @@ class Daemon:
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _intervals: dict[str, float] = field(default_factory=dict)
     _config_digest: str | None = None  # the config file's content when the daemon started
+    # The inbox files' content hashes by (path, mtime, size): each scan (every minute) hashed every file
+    # still in the inbox whole, imported or not (a 2 GB dump left there: seconds of reading a minute).
+    _inbox_digests: dict[tuple[str, int, int], str] = field(default_factory=dict)
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     _alerts: AlertDispatcher | None = None
 
@@ -223,10 +226,15 @@ class Daemon:
     def _new_inbox_files(self, inbox: Path) -> list[tuple[Path, str]]:
         """(path, content hash) of the settled files not imported yet; one path per content."""
         found: dict[str, Path] = {}
+        digests: dict[tuple[str, int, int], str] = {}
         for path in settled_files(inbox):
             if self.stopping.is_set():
                 break
-            found.setdefault(content_hash(path), path)
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size)
+            digests[key] = self._inbox_digests.get(key) or content_hash(path)
+            found.setdefault(digests[key], path)
+        self._inbox_digests = digests  # the files still there
         seen = inbox_seen(self.store, list(found))
         return [(path, digest) for digest, path in found.items() if digest not in seen]
 

@@ -102,7 +102,7 @@ def print_lake_import(app: Any, done: Any) -> None:
         table.add_row(Text(f"all {len(rows)} inputs", style="bold"), str(len(done.results)),
                       str(sum(r.records for r in done.results)), str(sum(r.kept for r in done.results)),
                       str(sum(r.errors for r in done.results)), f"{sum(r.seconds for r in done.results):.1f}",
-                      Text(str(failed), style="red" if failed else ""), end_section=False)
+                      Text(str(failed), style="red" if failed else ""))
     app.console.print(table)
 
 

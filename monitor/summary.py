@@ -197,6 +197,12 @@ class _Window:
         return (filters or self.filters).sql(self.prev_start, self.start, end_inclusive=False)
 
 
+def backwards_window(start: datetime, end: datetime) -> str:
+    """What a --since/--until window that ends before it starts says (summary, export, report)."""
+    return (f"the window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M}): "
+            "--until must be later than --since")
+
+
 def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filters: Filters,
             now: datetime | None) -> _Window:
     now = now or utcnow_naive()
@@ -212,8 +218,7 @@ def _window(con: duckdb.DuckDBPyConnection, since: str, until: str | None, filte
     if until is None and end < start:
         raise ValueError(f"--since ({start:%Y-%m-%d %H:%M}) is in the future (now {end:%Y-%m-%d %H:%M} UTC)")
     if end < start or (until is not None and end == start):
-        raise ValueError(f"the window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M}): "
-                         "--until must be later than --since")
+        raise ValueError(backwards_window(start, end))
     prev_start = None if since.strip().lower() == "all" else start - (end - start)
     where, params = filters.sql(start, end, end_inclusive=until is None)
     return _Window(start, end, until is None, prev_start, filters, where, params)

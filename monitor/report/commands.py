@@ -73,7 +73,9 @@ def _filters(since: str, until: str | None, targets: tuple[str, ...], platforms:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--until") from exc
     if start is not None and end is not None and end <= start:
-        raise click.BadParameter("--until must be later than --since", param_hint="--until")
+        from monitor.summary import backwards_window
+
+        raise click.BadParameter(backwards_window(start, end), param_hint="--since/--until")
     return Filters(since=start, until=end, targets=targets, platforms=platforms)
 
 

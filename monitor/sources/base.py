@@ -203,9 +203,8 @@ def expand_inputs(path: Path) -> Iterator[ArchiveInput]:
             yield from expand_inputs(child)
         return
     if path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if not n.endswith("/")]
+        try:  # the archive its members are then read from: its directory is read once
+            names = [n for n in zip_archive(path).namelist() if not n.endswith("/")]
         except (zipfile.BadZipFile, OSError):  # damaged or cut short: the importer reports it, the rest goes on
             yield ArchiveInput(path)
             return
@@ -628,9 +627,10 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
     A time more than a day ahead of now, or the Unix epoch itself (a placeholder 0), is refused
     (FieldError)."""
     parsed = _parse_time(value, field)
-    if parsed.timestamp() == 0:
+    stamp = parsed.timestamp()
+    if stamp == 0:
         raise FieldError(field, "1970-01-01 00:00 UTC, the Unix epoch itself: a missing time written as 0?")
-    if parsed.timestamp() > time.time() + FUTURE_TOLERANCE_SECONDS:
+    if stamp > time.time() + FUTURE_TOLERANCE_SECONDS:
         raise FieldError(field, f"{parsed:%Y-%m-%d %H:%M} UTC is in the future (this machine's clock says "
                                 f"{datetime.now(UTC):%Y-%m-%d %H:%M}): a wrong time zone or unit?")
     return parsed

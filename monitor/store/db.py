@@ -853,10 +853,10 @@ class Store:
         if table in result.counted:  # several rows: each its own posts' counts (integers only)
             values = ", ".join(f"({int(k)}, {int(n)}, {int(m)})" for k, (n, m) in result.counted[table].items()
                                if k is not None)
-            added_new, added_seen = "coalesce(c.batch_new, 0)", "coalesce(c.batch_seen, 0)"
-            per_row = (f" LEFT JOIN (VALUES {values}) c({key}, batch_new, batch_seen) USING ({key})" if values
-                       else f" LEFT JOIN (SELECT NULL::BIGINT AS {key}, 0 AS batch_new, 0 AS batch_seen) c "
-                            f"USING ({key})")
+            added_new = added_seen = "0"  # no post of the batch is theirs
+            if values:
+                added_new, added_seen = "coalesce(c.batch_new, 0)", "coalesce(c.batch_seen, 0)"
+                per_row = f" LEFT JOIN (VALUES {values}) c({key}, batch_new, batch_seen) USING ({key})"
         statements.append(
             f"CREATE OR REPLACE TEMP TABLE {counted} AS SELECT {kept}"
             f"coalesce(s.posts_new, 0) + {added_new} AS posts_new, "
