@@ -92,7 +92,8 @@ class LearnedHead:
 
 
 def _floats(values: np.ndarray) -> list[float]:
-    return [round(float(v), 6) for v in np.asarray(values).ravel()]
+    # nine significant digits give back every float32 exactly (six decimals moved a probability by 2e-5)
+    return [float(f"{v:.9g}") for v in np.asarray(values, dtype=np.float32).ravel()]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

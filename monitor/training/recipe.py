@@ -21,8 +21,6 @@ from typing import Any
 from monitor.analysis.learned import MANIFEST_FILE, SENTIMENT_LABELS, STANCE_LABELS
 from monitor.training import data
 from monitor.training.evaluate import evaluate, sentiment_report
-from monitor.training.export import write_manifest, write_weights
-from monitor.training.train import Recipe, base_model_dir, train
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +75,10 @@ def _excluded_words(exclude_target: str | None) -> tuple[str, ...]:
 
 
 def build_and_ship(eval_dir: Path, out: Path, work: Path, smoke: bool = False) -> dict[str, Any]:
+    # torch comes with the [train] extra; imported here so that the data selection above needs only numpy
+    from monitor.training.export import write_manifest, write_weights
+    from monitor.training.train import Recipe, base_model_dir, train
+
     recipe = Recipe(epochs=EPOCHS)
     scale = 0.02 if smoke else 1.0
     sentiment, stance, holdout = training_sets(eval_dir, recipe.seed, scale, smoke=smoke)
