@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from monitor.analysis.learned import MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE
+from monitor.training.quantize import quantize
 from monitor.training.train import TwoHeadModel
 
 OUTPUT_NAMES = ["pooled", "sentiment_logits", "stance_logits"]
@@ -26,13 +27,6 @@ def export_onnx(model: TwoHeadModel, path: Path) -> None:
     with torch.no_grad():
         torch.onnx.export(model, example, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                           dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
-
-
-def quantize(fp32: Path, int8: Path) -> None:
-    """Dynamic int8 quantisation of the weights (MatMul/Gemm), activations quantised at run time."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def write_weights(model: TwoHeadModel, base_dir: Path, out: Path, work: Path, manifest: dict[str, Any]) -> Path:
