@@ -689,6 +689,10 @@ def _stance_scorer(config: Config, models_dir: Path, analyzer: str, target_id: s
                 row["note"] = f"model {path.name} unreadable ({safe(exc, one_line=True)}); not used"
             else:
                 if learned.base_version in (None, base):
+                    if learned.encoder is not None and learned.encoder.cpu_dependent:
+                        row["note"] = ("its encoder has 8-bit weights (trained before they were 7-bit), which CPUs "
+                                       "without VNNI score differently: train it again for the same scores "
+                                       "everywhere (monitor stance train)")
                     return row | _trained_row(learned.name, learned.version, learned.meta, path)
                 row["note"] = (f"model {path.name} was trained on learned model {learned.base_version}, not "
                                f"{base}: not used; train it again (monitor stance train)")

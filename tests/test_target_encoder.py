@@ -115,6 +115,8 @@ def test_stance_train_fine_tunes_the_targets_own_encoder(cli, tmp_path: Path, da
     assert report["scorer"] == ENCODER_NAME and report["version"].startswith("lh-")
     folder = data_dir / "models" / trained_stance.FOLDER / "altman"
     assert len(list(folder.glob("encoder-*/" + MODEL_FILE))) == 1
+    assert trained_stance.load(trained_stance.current_path(data_dir / "models", "altman")).encoder.meta[
+        "weight_bits"] == 7  # saturation-free on every CPU (training/quantize.py)
     analyzer = make_analyzer(load_config(CONFIG_PATH), data_dir / "models", "learned")
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == ENCODER_NAME and target.stance.version == report["version"]
@@ -137,3 +139,16 @@ def test_a_target_with_its_own_encoder_is_not_read_by_the_shared_pass(tmp_path: 
     assert {t.target_id for t in result.targets} == {"altman", "musk", "stargate"}
     stance_passes = [targets for targets in pairs if targets is not None]
     assert len(stance_passes) == 1 and sorted(stance_passes[0]) == ["Elon Musk", "Stargate"]  # no "Sam Altman"
+
+
+@pytest.mark.parametrize("bits", [None, 7])
+def test_stance_list_says_an_encoder_with_8_bit_weights_scores_by_cpu(cli, tmp_path: Path, data_dir: Path,
+                                                                      bits: int | None) -> None:
+    model = _stand_in_model(tmp_path)
+    if bits is not None:
+        model.encoder.meta["weight_bits"] = bits
+    trained_stance.save(model, data_dir / "models")
+    result = cli("stance", "list", "--json", config=CONFIG_PATH)
+    [altman] = [row for row in json.loads(result.stdout)["targets"] if row["target"] == "altman"]
+    assert altman["scorer"] == ENCODER_NAME
+    assert (altman["note"] is not None and "8-bit weights" in altman["note"]) == (bits is None)

@@ -34,6 +34,9 @@ FOLDER_PREFIX = "encoder-"
 # 0.804) at a quarter of the time, and the encoder better with the whole set (6,362: 0.808 / 0.822;
 # Biden 5,805 and Bernie 5,056 too). README "Accuracy".
 MIN_EXAMPLES = 5000
+# Encoders from session 18 on have 7-bit weights (training/quantize.py), which every CPU computes alike; with
+# 8-bit ones onnxruntime's int8 kernel saturates on CPUs without VNNI, so their scores depend on the CPU.
+WEIGHT_BITS = 7
 
 
 def weights_hash(folder: Path) -> str:
@@ -65,6 +68,11 @@ class TargetEncoder:
                 shutil.rmtree(destination)
             shutil.copytree(self.folder, destination)
         return TargetEncoder(self.target_id, self.target_name, destination, self.sha256, self.meta)
+
+    @property
+    def cpu_dependent(self) -> bool:
+        """Trained before the weights were 7-bit (WEIGHT_BITS): its scores differ on CPUs without VNNI."""
+        return self.meta.get("weight_bits") != WEIGHT_BITS
 
     @property
     def folder_name(self) -> str:

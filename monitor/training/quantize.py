@@ -32,10 +32,10 @@ def quantize(fp32: Path, int8: Path) -> None:
 
 
 def reduce_weight_range(path: Path) -> int:
-    """Requantise, in place, the 8-bit MatMul weights of a graph (from quantize_dynamic; the shipped l4 graph, or a
-    target's encoder from `monitor stance train` before session 18) to 7 bits: each column's weights, as the 8-bit
-    graph holds them, over a new scale of max|w| / 63, rounded. Returns the number of weight tensors changed (0 for
-    a graph within the range already)."""
+    """Requantise, in place, the 8-bit MatMul weights of a graph from quantize_dynamic (the shipped l4 graph) to 7
+    bits: each column's weights, as the 8-bit graph holds them, over a new scale of max|w| / 63, rounded. Returns
+    the number of weight tensors changed (0 for a graph within the range already). A target's encoder from `monitor
+    stance train` is checked against its hash when loaded: train it again instead."""
     import numpy as np
     import onnx
     from onnx import numpy_helper

