@@ -42,7 +42,6 @@ _MENTION = re.compile(r"(?<![\w@])@\w{1,30}")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
 _ENTITY = re.compile("|".join(map(re.escape, _ENTITIES)))
-_SPACES = re.compile(r"\s+")
 _SYMBOL_RUN = re.compile(r"([\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF])(?:\1|\uFE0F|\u200D)*")
 
 
@@ -61,8 +60,10 @@ def normalize_text(text: str) -> str:
     text = _SYMBOL_RUN.sub(_spell_symbol, text)
     # Control and format characters (terminal escapes, zero-width joiners, bidi marks) carry nothing for the model;
     # a lone surrogate (half an emoji) is not even text the tokenizer takes.
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text)
-    return _SPACES.sub(" ", text).strip()
+    # isprintable() is False wherever one of them is (and for some others): most texts skip the loop in C.
+    if not text.isprintable():
+        text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text)
+    return " ".join(text.split())  # runs of whitespace as one space (split() and re's \s agree on every character)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
