@@ -47,11 +47,13 @@ class GrowingIndex:
 
 def daemon_config(tmp_path: Path, server: ReplayServer, lock_timeout: float = 0.3,
                   more_sources: dict[str, dict] | None = None) -> Path:
-    """Only Hacker News, from the replay server, every 0.6 s; every post kept; a short lock wait."""
+    """Only Hacker News, from the replay server, every 0.6 s; every post kept; a short lock wait. The VADER
+    analyzer: these tests are about the daemon's writes and signals (the quick-start test runs the default)."""
 
     def edit(data: dict) -> None:
         data["archives"] = []
         data["analysis"]["store_unmatched"] = True
+        data["analysis"]["analyzer"] = "vader"
         data["daemon"] = {"lock_timeout_seconds": lock_timeout, "inbox_interval_seconds": 1,
                           "maintenance_interval_seconds": 1}
         data["sources"] = {name: {"enabled": False} for name in load_sources().collectors}
