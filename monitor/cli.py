@@ -375,10 +375,12 @@ def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
 
         pool = AnalysisPool(app.config, app.data_dir / "models", analyzer=analyzer)
         importer = Importer(app.config, app.store, pool=pool, progress=tick)
+        finished = False
         try:
             yield importer
+            finished = True
         finally:
-            importer.pool.close()
+            importer.pool.close(abandon=not finished)  # stopped: the workers' chunks in hand are not waited for
 
 
 def run_imports(app: AppContext, paths: list[Path], fmt: str = "auto", force: bool = False,

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import config_file
@@ -100,6 +101,12 @@ def test_sigterm_stops_the_workers(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGTERM)
     _assert_all_end(proc, tree)
     assert proc.returncode != 0  # stopped, not finished
+    # The workers were stopped, not waited for, and the import still recorded itself as interrupted.
+    con = duckdb.connect(str(tmp_path / "data" / "monitor.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT status, message FROM imports").fetchall() == [("partial", "interrupted")]
+    finally:
+        con.close()
 
 
 def test_ctrl_c_stops_the_workers(tmp_path: Path) -> None:
