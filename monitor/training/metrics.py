@@ -86,8 +86,13 @@ def fit_offsets(log_probs: np.ndarray, gold: Sequence[int]) -> tuple[float, floa
     """Offsets (negative, 0, positive) for calibrated log-probabilities that maximise AvgRec."""
     g = np.asarray(gold)
     grid = np.round(np.arange(-1.0, 1.0 + 1e-9, OFFSET_STEP), 2)
-    scored = [(avg_recall(g, (log_probs + np.array([neg, 0.0, pos])).argmax(axis=1)), neg, pos)
-              for neg in grid for pos in grid]
+    present = [c for c in range(3) if (g == c).any()]
+    scored = []
+    for neg in grid:  # every positive offset at once: avg_recall's figures, ~10x faster than one at a time
+        shifts = np.stack([np.full(len(grid), neg), np.zeros(len(grid)), grid], axis=1)
+        pred = (log_probs[None, :, :] + shifts[:, None, :]).argmax(axis=2)
+        recalls = np.mean([(pred[:, g == c] == c).mean(axis=1) for c in present], axis=0)
+        scored += [(float(r), neg, pos) for r, pos in zip(recalls, grid, strict=True)]
     best = max(score for score, _, _ in scored)
     _, neg, pos = min((abs(neg) + abs(pos), neg, pos) for score, neg, pos in scored
                       if score >= best - OFFSET_TOLERANCE)
