@@ -127,3 +127,39 @@ def test_reader_waits_briefly_then_names_the_lock(config, data_dir: Path, tmp_pa
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_read_starts_from_the_files_own_settings_and_leaves_nothing_behind(config, data_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    """Reads attach the file to an in-memory DuckDB instance kept for the next read (db.IDLE_READERS): what a
+    read set or made (a memory cap, a folder to spill to, temp tables) is not there for the next one, two
+    threads read at once, and the file is free for the writer between reads."""
+    import threading
+
+    store = _import(config, data_dir, tmp_path, n=3)
+    with store.read() as con:
+        defaults = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+        con.execute("SET memory_limit = '64MB'; SET temp_directory = '/nonexistent'; CREATE TEMP TABLE scratch (x INT)")
+    with store.read() as con:
+        assert con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall() \
+            == defaults
+        assert defaults[0][1] == str(store.path) + ".tmp"  # beside the file, as a connection to it spills
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scratch'").fetchone() == (0,)
+        assert con.execute("SELECT current_database(), count(*) FROM posts GROUP BY 1").fetchall() == [("monitor", 3)]
+    counts: list[int] = []
+    both_in = threading.Barrier(2, timeout=10)
+
+    def read() -> None:
+        with store.read() as con:
+            both_in.wait()  # the two reads hold the file at the same time
+            counts.append(con.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == [3, 3]
+    batch = WriteBatch()
+    batch.add("targets", targets_table(config.targets))
+    assert not store.write(batch, spool_on_lock=False).spooled  # no reader left the file attached

@@ -82,6 +82,12 @@ DUCKDB_MAX_VACUUM_TASKS = 100  # DuckDB's default: lets a checkpoint merge small
 # A long-lived DuckDB instance keeps a few hundred bytes per ATTACH and per registered Arrow table
 # (bench/daemon_memory.py saw ~6 KB a cycle): the writer starts a fresh one after this many attaches.
 ENGINE_ATTACHES = 1000
+# A read attaches the file read-only to an in-memory DuckDB instance and detaches it after; the instance is kept
+# for the next read (at most IDLE_READERS of them). Opening the file as an instance of its own cost ~20 ms a read
+# (DuckDB 2.0 builds its catalog of functions for every instance; 12 ms with 1.5), an ATTACH ~1.5 ms. The settings a
+# reader may change (a memory cap, a folder to spill to) are put back before the instance is kept.
+IDLE_READERS = 2
+READER_SETTINGS = ("memory_limit", "threads", "temp_directory")
 # Every checkpointed write stores the rows it added to each table as a new row group in blocks of
 # its own, which no later write fills: ~3 fresh blocks a write, whatever its size (bench/db_growth.py:
 # 0.8 MB a poll of a few posts with 256 KB blocks). Only merging the small row groups frees them for
@@ -204,6 +210,8 @@ class Store:
         self._write_lock = threading.RLock()
         self._engine_con: duckdb.DuckDBPyConnection | None = None
         self._engine_attaches = 0
+        self._idle_readers: list[duckdb.DuckDBPyConnection] = []
+        self._readers_lock = threading.Lock()
         self._seq = 0  # names the temp objects of each prepared batch
         self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
         self._writes = 0  # batches with posts or deletions this writer applied
@@ -251,9 +259,14 @@ class Store:
                 log.exception("closing the writer's DuckDB instance")
 
     def close(self) -> None:
-        """Release the writer's in-memory DuckDB instance (the file itself is never left open)."""
+        """Release the writer's and the readers' in-memory DuckDB instances (the file itself is never
+        left open)."""
         with self._write_lock:
             self._drop_engine()
+        with self._readers_lock:
+            idle, self._idle_readers = self._idle_readers, []
+        for engine in idle:
+            engine.close()
 
     def _retry_open(self, open_once: Callable[[], T], timeout: float) -> T:
         deadline = time.monotonic() + timeout
@@ -279,11 +292,11 @@ class Store:
         to the writer's instance as the default catalog for the block (without a WAL), checkpointed,
         then detached."""
         if read_only:
-            con = self._retry_open(lambda: duckdb.connect(str(self.path), read_only=True), timeout)
+            engine, con = self._retry_open(self._attach_reader, timeout)
             try:
                 yield con
             finally:
-                con.close()
+                self._detach_reader(engine, con)
             return
         with self._write_lock:
             engine = self._engine()
@@ -305,6 +318,47 @@ class Store:
                     self._detach(engine)
                 if self._engine_attaches >= ENGINE_ATTACHES:
                     self._drop_engine()  # the file is detached: this no longer holds the lock
+
+    def _attach_reader(self) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
+        """An idle reader instance (or a new one) with the file attached read-only, and a connection
+        of its own to it, whose temp tables and registered tables go when it closes."""
+        with self._readers_lock:
+            engine = self._idle_readers.pop() if self._idle_readers else None
+        if engine is None:
+            engine = duckdb.connect(":memory:")
+            self._reset_reader(engine)
+        con = engine.cursor()
+        try:
+            con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
+        except BaseException:
+            con.close()
+            self._keep_reader(engine)  # nothing attached: ready for the next read
+            raise
+        return engine, con
+
+    def _reset_reader(self, engine: duckdb.DuckDBPyConnection) -> None:
+        """A reader instance's settings as a connection to the file has them (it spills beside the file)."""
+        for setting in READER_SETTINGS:
+            engine.execute(f"RESET {setting}")
+        engine.execute(f"SET temp_directory = {sql_string(str(self.path) + '.tmp')}")
+
+    def _detach_reader(self, engine: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            con.close()
+            engine.execute(f"DETACH {ATTACH_AS}")
+            self._reset_reader(engine)
+        except duckdb.Error:
+            log.exception("detaching %s from a reader: its DuckDB instance is closed", self.path)
+            engine.close()  # closing the instance closes the file
+            return
+        self._keep_reader(engine)
+
+    def _keep_reader(self, engine: duckdb.DuckDBPyConnection) -> None:
+        with self._readers_lock:
+            if len(self._idle_readers) < IDLE_READERS:
+                self._idle_readers.append(engine)
+                return
+        engine.close()
 
     @staticmethod
     def _persist(engine: duckdb.DuckDBPyConnection) -> None:
