@@ -163,3 +163,20 @@ def test_a_read_starts_from_the_files_own_settings_and_leaves_nothing_behind(con
     batch = WriteBatch()
     batch.add("targets", targets_table(config.targets))
     assert not store.write(batch, spool_on_lock=False).spooled  # no reader left the file attached
+
+
+def test_a_reader_instance_is_replaced_after_its_attaches(config, data_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ATTACH leaves a little behind in an instance: a daemon's reader instance is replaced after
+    ENGINE_ATTACHES of them, as the writer's is."""
+    from monitor.store import db
+
+    monkeypatch.setattr(db, "ENGINE_ATTACHES", 3)
+    store = _import(config, data_dir, tmp_path, n=1)
+    store.close()
+    seen = []
+    for _ in range(4):
+        with store.read() as con:
+            con.execute("SELECT count(*) FROM posts").fetchall()
+        seen.append(store._idle_readers[0][0] if store._idle_readers else None)  # held: no id is reused
+    assert seen[0] is seen[1] and seen[2] is None and seen[3] is not None and seen[3] is not seen[0]

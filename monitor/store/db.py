@@ -210,7 +210,7 @@ class Store:
         self._write_lock = threading.RLock()
         self._engine_con: duckdb.DuckDBPyConnection | None = None
         self._engine_attaches = 0
-        self._idle_readers: list[duckdb.DuckDBPyConnection] = []
+        self._idle_readers: list[tuple[duckdb.DuckDBPyConnection, int]] = []  # with the attaches each has done
         self._readers_lock = threading.Lock()
         self._seq = 0  # names the temp objects of each prepared batch
         self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
@@ -265,7 +265,7 @@ class Store:
             self._drop_engine()
         with self._readers_lock:
             idle, self._idle_readers = self._idle_readers, []
-        for engine in idle:
+        for engine, _ in idle:
             engine.close()
 
     def _retry_open(self, open_once: Callable[[], T], timeout: float) -> T:
@@ -292,11 +292,11 @@ class Store:
         to the writer's instance as the default catalog for the block (without a WAL), checkpointed,
         then detached."""
         if read_only:
-            engine, con = self._retry_open(self._attach_reader, timeout)
+            engine, attaches, con = self._retry_open(self._attach_reader, timeout)
             try:
                 yield con
             finally:
-                self._detach_reader(engine, con)
+                self._detach_reader(engine, attaches + 1, con)
             return
         with self._write_lock:
             engine = self._engine()
@@ -319,11 +319,12 @@ class Store:
                 if self._engine_attaches >= ENGINE_ATTACHES:
                     self._drop_engine()  # the file is detached: this no longer holds the lock
 
-    def _attach_reader(self) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
-        """An idle reader instance (or a new one) with the file attached read-only, and a connection
-        of its own to it, whose temp tables and registered tables go when it closes."""
+    def _attach_reader(self) -> tuple[duckdb.DuckDBPyConnection, int, duckdb.DuckDBPyConnection]:
+        """An idle reader instance (or a new one) and the attaches it has done, with the file attached
+        read-only, and a connection of its own to it, whose temp tables and registered tables go when it
+        closes."""
         with self._readers_lock:
-            engine = self._idle_readers.pop() if self._idle_readers else None
+            engine, attaches = self._idle_readers.pop() if self._idle_readers else (None, 0)
         if engine is None:
             engine = duckdb.connect(":memory:")
             self._reset_reader(engine)
@@ -332,9 +333,9 @@ class Store:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
         except BaseException:
             con.close()
-            self._keep_reader(engine)  # nothing attached: ready for the next read
+            self._keep_reader(engine, attaches)  # nothing attached: ready for the next read
             raise
-        return engine, con
+        return engine, attaches, con
 
     def _reset_reader(self, engine: duckdb.DuckDBPyConnection) -> None:
         """A reader instance's settings as a connection to the file has them (it spills beside the file)."""
@@ -342,7 +343,7 @@ class Store:
             engine.execute(f"RESET {setting}")
         engine.execute(f"SET temp_directory = {sql_string(str(self.path) + '.tmp')}")
 
-    def _detach_reader(self, engine: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection) -> None:
+    def _detach_reader(self, engine: duckdb.DuckDBPyConnection, attaches: int, con: duckdb.DuckDBPyConnection) -> None:
         try:
             con.close()
             engine.execute(f"DETACH {ATTACH_AS}")
@@ -351,12 +352,14 @@ class Store:
             log.exception("detaching %s from a reader: its DuckDB instance is closed", self.path)
             engine.close()  # closing the instance closes the file
             return
-        self._keep_reader(engine)
+        self._keep_reader(engine, attaches)
 
-    def _keep_reader(self, engine: duckdb.DuckDBPyConnection) -> None:
+    def _keep_reader(self, engine: duckdb.DuckDBPyConnection, attaches: int) -> None:
+        """Keep an instance for the next read; a fresh one replaces it after ENGINE_ATTACHES (each ATTACH
+        leaves a few hundred bytes behind in an instance, and a daemon reads every minute for months)."""
         with self._readers_lock:
-            if len(self._idle_readers) < IDLE_READERS:
-                self._idle_readers.append(engine)
+            if len(self._idle_readers) < IDLE_READERS and attaches < ENGINE_ATTACHES:
+                self._idle_readers.append((engine, attaches))
                 return
         engine.close()
 
