@@ -333,7 +333,12 @@ class Store:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
         except BaseException:
             con.close()
-            self._keep_reader(engine, attaches)  # nothing attached: ready for the next read
+            try:
+                engine.execute(f"DETACH DATABASE IF EXISTS {ATTACH_AS}")  # kept, it must not hold the file
+            except duckdb.Error:
+                engine.close()
+                raise
+            self._keep_reader(engine, attaches)
             raise
         return engine, attaches, con
 
