@@ -87,7 +87,7 @@ ENGINE_ATTACHES = 1000
 # (DuckDB 2.0 builds its catalog of functions for every instance; 12 ms with 1.5), an ATTACH ~1.5 ms. The settings a
 # reader may change (a memory cap, a folder to spill to) are put back before the instance is kept.
 IDLE_READERS = 2
-READER_SETTINGS = ("memory_limit", "threads", "temp_directory")
+READER_SETTINGS = ("memory_limit", "threads")  # and temp_directory, set beside the file
 # Every checkpointed write stores the rows it added to each table as a new row group in blocks of
 # its own, which no later write fills: ~3 fresh blocks a write, whatever its size (bench/db_growth.py:
 # 0.8 MB a poll of a few posts with 256 KB blocks). Only merging the small row groups frees them for
