@@ -27,16 +27,6 @@ from typing import IO, Any
 import click
 import duckdb
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -55,6 +45,7 @@ from monitor.config import (
     user_config_path,
     valid_contact,
 )
+from monitor.progress import posts_progress
 from monitor.store import Store, StoreError
 from monitor.terminal import literal, safe
 
@@ -279,31 +270,6 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-class _RateColumn(ProgressColumn):
-    """Posts a second, and the time left when the total is known: an import of millions of posts
-    with the learned analyzer takes hours, and the count alone did not say how many."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        if not speed:
-            return Text("")
-        left = f" · {_duration((task.total - task.completed) / speed)} left" if task.total else ""
-        return Text(f"{speed:,.0f}/s{left}", style="progress.data.speed")
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _progress(console: Console) -> Progress:
-    # markup=False: the description names the file being read, and a file name is not markup ("[red]x.jsonl")
-    return Progress(SpinnerColumn(), TextColumn("{task.description}", style="progress.description", markup=False),
-                    BarColumn(), MofNCompleteColumn(), TextColumn("posts"), _RateColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
-
-
 # --- init ------------------------------------------------------------------------------------
 
 
@@ -367,7 +333,7 @@ def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
     from monitor.ingest.pool import AnalysisPool, sigterm_as_interrupt
 
     # SIGTERM stops an import the way Ctrl-C does: the batch in hand is recorded, workers end.
-    with _progress(app.err) as progress, sigterm_as_interrupt():
+    with posts_progress(app.err) as progress, sigterm_as_interrupt():
         task = progress.add_task("importing", total=None)
 
         def tick(path: str, n: int) -> None:
@@ -1126,7 +1092,7 @@ def rescore(app: AppContext, everything: bool, analyzer: str | None, as_json: bo
 
     pool = AnalysisPool(app.config, app.data_dir / "models", analyzer=analyzer)
     try:
-        with _progress(app.err) as progress:
+        with posts_progress(app.err) as progress:
             task = progress.add_task("rescoring", total=None)
             report = run_rescore(app.store, pool, everything,
                                  progress=lambda done, total: progress.update(task, completed=done, total=total))

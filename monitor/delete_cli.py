@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from monitor.progress import posts_progress
 from monitor.store import StoreError
 from monitor.terminal import literal
 
@@ -68,8 +68,7 @@ def delete_command(import_ids: tuple[int, ...], files: tuple[str, ...], post_key
         return
     if not yes and not click.confirm(f"Delete {len(chosen.keys):,} posts?", err=True):
         raise click.Abort()
-    progress = Progress(TextColumn("deleting"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
-                        TimeElapsedColumn(), console=app.err, transient=True)
+    progress = posts_progress(app.err)
     try:
         with progress:
             task = progress.add_task("deleting", total=len(chosen.keys))

@@ -392,9 +392,9 @@ def test_progress_shows_the_rate_and_the_time_left() -> None:
     """A long import or rescore said how many posts were done, not how fast nor how long is left."""
     from types import SimpleNamespace
 
-    from monitor.cli import _RateColumn
+    from monitor.progress import RateColumn
 
-    column = _RateColumn()
+    column = RateColumn()
     task = SimpleNamespace(finished_speed=None, speed=1234.4, total=1_000_000, completed=100_000)
     assert str(column.render(task)) == "1,234/s · 0:12:09 left"
     assert str(column.render(SimpleNamespace(finished_speed=None, speed=50.0, total=None, completed=7))) == "50/s"
