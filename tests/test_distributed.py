@@ -15,22 +15,23 @@ from pathlib import Path
 import duckdb
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from monitor.ingest.distributed import DistributedImport, LakeImport  # noqa: E402
-from monitor.ingest.imports import Importer  # noqa: E402
-from monitor.ingest.pool import AnalysisPool  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.store.lake import Lake, attach  # noqa: E402
-from tests.conftest import config_file  # noqa: E402
-from tests.lake_archive import build  # noqa: E402
-from tests.test_lake import TABLES, rows  # noqa: E402
+from monitor.ingest.distributed import DistributedImport, LakeImport
+from monitor.ingest.imports import Importer
+from monitor.ingest.pool import AnalysisPool
+from monitor.store import Store
+from monitor.store.lake import Lake, attach
+from tests.conftest import config_file
+from tests.lake_archive import build
+from tests.test_lake import TABLES, rows
 
 SPLIT = 24 << 10
 
 
 @pytest.fixture(scope="module")
 def client():
+    # Imported here, not at the top: dask.distributed takes ~0.7 s to import, and every test worker
+    # collects this file while only one runs it.
+    distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client

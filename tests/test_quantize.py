@@ -4,17 +4,21 @@ on every x86 CPU: with 8-bit weights its u8s8 kernel saturates on CPUs without V
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from monitor.analysis.learned import MODEL_FILE, WEIGHTS_DIR
 
-onnx = pytest.importorskip("onnx")
-numpy_helper = pytest.importorskip("onnx.numpy_helper")
+
+def _onnx() -> tuple[Any, Any]:
+    """onnx and its numpy_helper, imported when a test runs (~1.2 s: every test worker collects this file)."""
+    return pytest.importorskip("onnx"), pytest.importorskip("onnx.numpy_helper")
 
 
 def _matmul_weights(path: Path) -> list[np.ndarray]:
+    onnx, numpy_helper = _onnx()
     graph = onnx.load(str(path)).graph
     initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     return [initializers[node.input[1]] for node in graph.node if node.op_type == "MatMulInteger"]
@@ -27,6 +31,7 @@ def test_the_shipped_graph_has_7_bit_weights() -> None:
 
 
 def _tiny_graph(path: Path, weights: np.ndarray) -> None:
+    onnx, numpy_helper = _onnx()
     from onnx import TensorProto, helper
 
     node = helper.make_node("MatMul", ["x", "w"], ["y"])
@@ -39,6 +44,7 @@ def _tiny_graph(path: Path, weights: np.ndarray) -> None:
 def _exact(path: Path, x: np.ndarray) -> np.ndarray:
     """What the quantised graph means, in numpy integers: DynamicQuantizeLinear of x (ONNX's definition), then
     (x_q - x_zp) @ (w_q - w_zp) in int64, then times the product of the scales."""
+    onnx, numpy_helper = _onnx()
     graph = onnx.load(str(path)).graph
     init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     matmul = next(node for node in graph.node if node.op_type == "MatMulInteger")

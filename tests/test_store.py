@@ -178,5 +178,6 @@ def test_a_reader_instance_is_replaced_after_its_attaches(config, data_dir: Path
     for _ in range(4):
         with store.read() as con:
             con.execute("SELECT count(*) FROM posts").fetchall()
-        seen.append(store._idle_readers[0][0] if store._idle_readers else None)  # held: no id is reused
+        idle = db._IDLE_READERS._idle
+        seen.append(idle[0][0] if idle else None)  # held: no id is reused
     assert seen[0] is seen[1] and seen[2] is None and seen[3] is not None and seen[3] is not seen[0]

@@ -195,6 +195,37 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # while a result is unfinished
 
 
+class _IdleReaders:
+    """The reader instances kept for the next read, shared by every Store of the process: one that opens
+    many stores pays for an instance (~16 ms) once, not once per Store (the test suite made ~340)."""
+
+    def __init__(self) -> None:
+        self._idle: list[tuple[duckdb.DuckDBPyConnection, int]] = []  # with the attaches each has done
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[duckdb.DuckDBPyConnection | None, int]:
+        with self._lock:
+            return self._idle.pop() if self._idle else (None, 0)
+
+    def keep(self, engine: duckdb.DuckDBPyConnection, attaches: int) -> None:
+        """Keep an instance for the next read; a fresh one replaces it after ENGINE_ATTACHES (each ATTACH
+        leaves a few hundred bytes behind in an instance, and a daemon reads every minute for months)."""
+        with self._lock:
+            if len(self._idle) < IDLE_READERS and attaches < ENGINE_ATTACHES:
+                self._idle.append((engine, attaches))
+                return
+        engine.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for engine, _ in idle:
+            engine.close()
+
+
+_IDLE_READERS = _IdleReaders()
+
+
 class Store:
     def __init__(self, data_dir: Path | str, lock_timeout: float = 10.0):
         self.data_dir = Path(data_dir)
@@ -210,8 +241,6 @@ class Store:
         self._write_lock = threading.RLock()
         self._engine_con: duckdb.DuckDBPyConnection | None = None
         self._engine_attaches = 0
-        self._idle_readers: list[tuple[duckdb.DuckDBPyConnection, int]] = []  # with the attaches each has done
-        self._readers_lock = threading.Lock()
         self._seq = 0  # names the temp objects of each prepared batch
         self._known: KnownKeys | None = None  # key hashes of the stored posts (known_keys.py)
         self._writes = 0  # batches with posts or deletions this writer applied
@@ -259,14 +288,11 @@ class Store:
                 log.exception("closing the writer's DuckDB instance")
 
     def close(self) -> None:
-        """Release the writer's and the readers' in-memory DuckDB instances (the file itself is never
+        """Release the writer's and the idle readers' in-memory DuckDB instances (the file itself is never
         left open)."""
         with self._write_lock:
             self._drop_engine()
-        with self._readers_lock:
-            idle, self._idle_readers = self._idle_readers, []
-        for engine, _ in idle:
-            engine.close()
+        _IDLE_READERS.close()
 
     def _retry_open(self, open_once: Callable[[], T], timeout: float) -> T:
         deadline = time.monotonic() + timeout
@@ -323,11 +349,12 @@ class Store:
         """An idle reader instance (or a new one) and the attaches it has done, with the file attached
         read-only, and a connection of its own to it, whose temp tables and registered tables go when it
         closes."""
-        with self._readers_lock:
-            engine, attaches = self._idle_readers.pop() if self._idle_readers else (None, 0)
+        engine, attaches = _IDLE_READERS.take()
         if engine is None:
             engine = duckdb.connect(":memory:")
             self._reset_reader(engine)
+        else:  # another Store's may have spilled beside its own file
+            engine.execute(f"SET temp_directory = {sql_string(str(self.path) + '.tmp')}")
         con = engine.cursor()
         try:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
@@ -338,7 +365,7 @@ class Store:
             except duckdb.Error:
                 engine.close()
                 raise
-            self._keep_reader(engine, attaches)
+            _IDLE_READERS.keep(engine, attaches)
             raise
         return engine, attaches, con
 
@@ -357,16 +384,7 @@ class Store:
             log.exception("detaching %s from a reader: its DuckDB instance is closed", self.path)
             engine.close()  # closing the instance closes the file
             return
-        self._keep_reader(engine, attaches)
-
-    def _keep_reader(self, engine: duckdb.DuckDBPyConnection, attaches: int) -> None:
-        """Keep an instance for the next read; a fresh one replaces it after ENGINE_ATTACHES (each ATTACH
-        leaves a few hundred bytes behind in an instance, and a daemon reads every minute for months)."""
-        with self._readers_lock:
-            if len(self._idle_readers) < IDLE_READERS and attaches < ENGINE_ATTACHES:
-                self._idle_readers.append((engine, attaches))
-                return
-        engine.close()
+        _IDLE_READERS.keep(engine, attaches)
 
     @staticmethod
     def _persist(engine: duckdb.DuckDBPyConnection) -> None:
