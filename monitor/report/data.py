@@ -397,7 +397,7 @@ def _spikes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], bucke
         )
         SELECT target_id, name, b, n, mood, sum(n) OVER (PARTITION BY target_id) / ? AS average
         FROM per_bucket QUALIFY n >= ? AND n >= ? * average
-        ORDER BY n / average DESC, n DESC, b LIMIT ?
+        ORDER BY n / average DESC, n DESC, b, target_id LIMIT ?
     """, [*params, buckets, SPIKE_MIN_POSTS, SPIKE_FACTOR, SPIKES_SHOWN]).fetchall()
     return [Spike(target_id=tid, name=name or tid, bucket=_iso(b) or "", posts=n, average=round(average, 2),
                   ratio=round(n / average, 1), mean_sentiment=_round(mood),
@@ -492,7 +492,7 @@ def _scorers(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> l
         UNION ALL
         SELECT 'post sentiment', post_scorer, post_scorer_version, count(DISTINCT post_key) FROM m
         WHERE post_scorer IS NOT NULL GROUP BY ALL
-        ORDER BY 1, 4 DESC
+        ORDER BY 1, 4 DESC, 2, 3
     """, [*params]).fetchall()
     return [ScorerUse(kind=k, scorer=s, version=v, rows=n) for k, s, v, n in rows]
 
