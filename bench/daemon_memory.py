@@ -12,7 +12,8 @@ cycle stores new posts, advances the cursor and writes its run.
 
 Every cycle samples VmRSS (/proc/self/status); every ``--every`` cycles it prints RSS, Python heap
 objects, open file descriptors, threads, the cycle time and the database size. At the end it
-compares the first and last quarters. If RSS grew (or with --tracemalloc), it runs more cycles under
+compares the first and last quarters, and the quarters of the second half (growth that levels off is
+bounded; growth that goes on is a leak). If RSS grew (or with --tracemalloc), it runs more cycles under
 tracemalloc and prints the allocation sites that grew.
 
     python bench/daemon_memory.py [--cycles 2000] [--every 250] [--hits-per-cycle 1] [--tracemalloc]
@@ -299,6 +300,11 @@ def main() -> None:
         print(f"RSS median, first quarter {q1:.1f} MB -> last quarter {q4:.1f} MB: {growth:+.1f} MB "
               f"({growth * per_k:+.2f} MB per 1,000 cycles); min {min(samples):.1f}, max {max(samples):.1f} MB "
               f"-> {'FLAT' if flat else 'GROWING'} (flat: under {FLAT_MB:.0f} MB and 5 %)")
+        # Growth that stops (caches filling, an instance's attaches until it is replaced) is bounded; growth
+        # that goes on in the second half as in the first is a leak.
+        s1, s4 = quarter_medians(samples[len(samples) // 2:])
+        print(f"RSS in the second half alone: {s1:.1f} -> {s4:.1f} MB, {s4 - s1:+.1f} MB "
+              f"-> {'LEVELLED OFF' if s4 - s1 < FLAT_MB / 2 else 'STILL GROWING'} (under {FLAT_MB / 2:.1f} MB)")
         print(f"malloc heap in use, first quarter {h1:.1f} MB -> last quarter {h4:.1f} MB: {h4 - h1:+.1f} MB "
               f"({(h4 - h1) * per_k:+.2f} MB per 1,000 cycles)")
         if LIBC is not None:
