@@ -168,9 +168,24 @@ def test_report_in_chromium(browser, report_file: tuple[Path, dict[str, Any]], t
     page.close()
 
 
+def _page(path: Path) -> str:
+    return re.sub(r"generated \S+ UTC", "", path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def default_cap_report(report_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The whole report under the default cap: what each capped run must equal (made once for them)."""
+    from monitor.config import load_config
+    from tests.conftest import CONFIG_PATH
+
+    out = tmp_path_factory.mktemp("default-cap") / "a.html"
+    return _run_report(report_db, load_config(CONFIG_PATH), "--out", str(out)), _page(out)
+
+
 @pytest.mark.parametrize("cap, again", [("64MB", False), ("8MB", True)])
-def test_the_report_runs_with_duckdb_capped(report_db: Path, config, tmp_path: Path, cap: str, again: bool,
-                                            monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_report_runs_with_duckdb_capped(report_db: Path, default_cap_report: tuple[dict[str, Any], str], config,
+                                            tmp_path: Path, cap: str, again: bool, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
     """`monitor report` caps DuckDB's memory (REPORT_MEMORY_LIMIT; 10M posts took 7.1 GB uncapped),
     with a folder to spill to; under a cap too small for what cannot spill it computes again
     uncapped. The same report either way."""
@@ -178,14 +193,12 @@ def test_the_report_runs_with_duckdb_capped(report_db: Path, config, tmp_path: P
 
     from monitor.report import commands
 
-    uncapped = _run_report(report_db, config, "--out", str(tmp_path / "a.html"))
+    uncapped, uncapped_page = default_cap_report
     monkeypatch.setattr(commands, "REPORT_MEMORY_LIMIT", cap)
     with caplog.at_level(logging.INFO, logger="monitor.report.commands"):
         capped = _run_report(report_db, config, "--out", str(tmp_path / "b.html"))
     assert capped["mentions"] == uncapped["mentions"] > 100
-    pages = [re.sub(r"generated \S+ UTC", "", (tmp_path / name).read_text(encoding="utf-8"))
-             for name in ("a.html", "b.html")]
-    assert pages[0] == pages[1]
+    assert _page(tmp_path / "b.html") == uncapped_page
     assert ("computed again uncapped" in caplog.text) is again
 
 

@@ -4,6 +4,7 @@ hashtags and terms, on every code point and on real and awkward posts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -19,7 +20,11 @@ from monitor import word_classes, words
 from monitor.store import Store, WriteBatch, rollups
 from monitor.store.rows import MENTIONS_SCHEMA, POST_WORDS_SCHEMA, POSTS_SCHEMA
 
-CODE_POINTS = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+
+@functools.cache
+def code_points() -> list[int]:
+    """Every code point but the surrogates (made when a test asks: every test worker collects this file)."""
+    return [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
 
 
 def _expand(ranges: str) -> set[int]:
@@ -44,7 +49,7 @@ def _ranges(points: list[int]) -> str:
 def duckdb_classes() -> dict[str, list]:
     """DuckDB's verdict on every code point: \\p{L}, \\p{N}, and lower()."""
     con = duckdb.connect()
-    con.register("cps", pa.table({"cp": CODE_POINTS, "c": [chr(c) for c in CODE_POINTS]}))
+    con.register("cps", pa.table({"cp": code_points(), "c": [chr(c) for c in code_points()]}))
     rows = con.execute(r"SELECT regexp_full_match(c, '\p{L}'), regexp_full_match(c, '\p{N}'), lower(c) "
                        "FROM cps ORDER BY cp").fetchall()
     return {"letter": [r[0] for r in rows], "number": [r[1] for r in rows], "lower": [r[2] for r in rows]}
@@ -53,13 +58,13 @@ def duckdb_classes() -> dict[str, list]:
 def test_the_classes_are_duckdbs(duckdb_classes: dict[str, list]) -> None:
     for name, table in (("letter", word_classes.LETTERS), ("number", word_classes.NUMBERS)):
         ours = _expand(table)
-        theirs = [c for c, yes in zip(CODE_POINTS, duckdb_classes[name], strict=True) if yes]
+        theirs = [c for c, yes in zip(code_points(), duckdb_classes[name], strict=True) if yes]
         assert ours == set(theirs), f"DuckDB's {name} class changed; put this in word_classes.py:\n{_ranges(theirs)}"
 
 
 def test_lower_case_is_duckdbs_on_every_character(duckdb_classes: dict[str, list]) -> None:
-    ours = [words.lower(chr(c)) for c in CODE_POINTS]
-    differ = [hex(c) for c, a, b in zip(CODE_POINTS, ours, duckdb_classes["lower"], strict=True) if a != b]
+    ours = [words.lower(chr(c)) for c in code_points()]
+    differ = [hex(c) for c, a, b in zip(code_points(), ours, duckdb_classes["lower"], strict=True) if a != b]
     assert differ == []
     # In context too: Python lower-cases a word-final capital sigma to 'ς', DuckDB does not.
     assert words.lower("ΟΔΟΣ İSTANBUL") == "οδοσ istanbul"
@@ -70,7 +75,7 @@ def test_lower_case_is_duckdbs_on_every_character(duckdb_classes: dict[str, list
 def test_unsure_holds_every_character_where_pythons_classes_differ() -> None:
     letters, numbers = _expand(word_classes.LETTERS), _expand(word_classes.NUMBERS)
     word, letter = re.compile(r"\w"), re.compile(r"[^\W\d_]")
-    differ = [c for c in CODE_POINTS
+    differ = [c for c in code_points()
               if bool(word.match(chr(c))) != (c in letters or c in numbers or c == 0x5F)
               or bool(letter.match(chr(c))) != (c in letters)]
     assert set(differ) <= _expand(word_classes.UNSURE)
