@@ -85,7 +85,7 @@ ENGINE_ATTACHES = 1000
 # A read attaches the file read-only to an in-memory DuckDB instance and detaches it after; the instance is kept
 # for the next read (at most IDLE_READERS of them). Opening the file as an instance of its own cost ~20 ms a read
 # (DuckDB 2.0 builds its catalog of functions for every instance; 12 ms with 1.5), an ATTACH ~1.5 ms. The settings a
-# reader may change (a memory cap, a folder to spill to) are put back before the instance is kept.
+# reader may change (a memory cap, a folder to spill to) are put back when an instance is taken for a read.
 IDLE_READERS = 2
 READER_SETTINGS = ("memory_limit", "threads")  # and temp_directory, set beside the file
 # Every checkpointed write stores the rows it added to each table as a new row group in blocks of
@@ -352,9 +352,7 @@ class Store:
         engine, attaches = _IDLE_READERS.take()
         if engine is None:
             engine = duckdb.connect(":memory:")
-            self._reset_reader(engine)
-        else:  # another Store's may have spilled beside its own file
-            engine.execute(f"SET temp_directory = {sql_string(str(self.path) + '.tmp')}")
+        self._reset_reader(engine)  # the last read may have been another Store's, of another file
         con = engine.cursor()
         try:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
@@ -379,7 +377,6 @@ class Store:
         try:
             con.close()
             engine.execute(f"DETACH {ATTACH_AS}")
-            self._reset_reader(engine)
         except duckdb.Error:
             log.exception("detaching %s from a reader: its DuckDB instance is closed", self.path)
             engine.close()  # closing the instance closes the file
