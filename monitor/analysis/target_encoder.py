@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.analysis.learned import LearnedModel
+from monitor.analysis.learned import WEIGHT_BITS, LearnedModel
 from monitor.analysis.stamps import MODEL_FILE, file_sha256
 
 FORMAT = "target-encoder-1"
@@ -34,9 +34,6 @@ FOLDER_PREFIX = "encoder-"
 # 0.804) at a quarter of the time, and the encoder better with the whole set (6,362: 0.808 / 0.822;
 # Biden 5,805 and Bernie 5,056 too). README "Accuracy".
 MIN_EXAMPLES = 5000
-# Encoders from session 18 on have 7-bit weights (training/quantize.py), which every CPU computes alike; with
-# 8-bit ones onnxruntime's int8 kernel saturates on CPUs without VNNI, so their scores depend on the CPU.
-WEIGHT_BITS = 7
 
 
 def weights_hash(folder: Path) -> str:

@@ -19,7 +19,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-WEIGHT_LOW, WEIGHT_HIGH = -64, 63  # 7-bit
+from monitor.analysis.learned import WEIGHT_BITS
+
+WEIGHT_LOW, WEIGHT_HIGH = -(2 ** (WEIGHT_BITS - 1)), 2 ** (WEIGHT_BITS - 1) - 1  # [-64, 63]
 
 
 def quantize(fp32: Path, int8: Path) -> None:

@@ -19,8 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis.learned import STANCE_LABELS, normalize_text
-from monitor.analysis.target_encoder import WEIGHT_BITS, TargetEncoder, weights_hash
+from monitor.analysis.learned import STANCE_LABELS, WEIGHT_BITS, normalize_text
+from monitor.analysis.target_encoder import TargetEncoder, weights_hash
 from monitor.training.data import Example
 from monitor.training.export import write_weights
 from monitor.training.train import Recipe, base_model_dir, train
