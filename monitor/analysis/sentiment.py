@@ -157,21 +157,10 @@ class VaderEngine(SentimentIntensityAnalyzer):
     """VADER, one pass, returning per-word valences (see the module docstring)."""
 
     def __init__(self, extras: bool = True) -> None:
-        super().__init__()
-        if extras:
-            self.lexicon.update(SENTIMENT_LEXICON)
-            for emoji, valence in EMOJI_VALENCE.items():
-                token = emoji_token(emoji)  # one word, so VADER's rules treat it like any other word
-                self.emojis[emoji] = token
-                self.lexicon[token] = valence
-            for emoji in LAUGHING_EMOJI:
-                # Same sentiment as VADER's reading of the emoji's name ("face with tears of joy"), but
-                # as one word of our own, so stance scoring can tell laughter from joy.
-                described = self.emojis.get(emoji, "")
-                token = emoji_token(emoji)
-                self.lexicon[token] = round(sum(self._valences(described.split(), described.lower().split(),
-                                                               False)), 3)
-                self.emojis[emoji] = token
+        # Not SentimentIntensityAnalyzer.__init__: it reads and parses its lexicon files (~20 ms)
+        # for every analyzer; those dicts are made once a process (_vader_dicts) and copied here.
+        lexicon, emojis = _vader_dicts(extras)
+        self.lexicon, self.emojis = dict(lexicon), dict(emojis)
 
     def _emoji_to_words(self, text: str) -> str:
         if text.isascii():
@@ -333,6 +322,35 @@ def _least_check(valence: float, lower: list[str], i: int, lexicon: dict[str, fl
     elif i > 0 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
         valence = valence * N_SCALAR
     return valence
+
+
+_VADER_DICTS: dict[bool, tuple[dict[str, float], dict[str, str]]] = {}
+
+
+def _vader_dicts(extras: bool) -> tuple[dict[str, float], dict[str, str]]:
+    """VADER's lexicon and emoji descriptions, with our additions if ``extras``: made once a process
+    and never changed after (each VaderEngine takes copies)."""
+    made = _VADER_DICTS.get(extras)
+    if made is not None:
+        return made
+    stock = SentimentIntensityAnalyzer()
+    lexicon, emojis = stock.lexicon, stock.emojis
+    if extras:
+        lexicon.update(SENTIMENT_LEXICON)
+        for emoji, valence in EMOJI_VALENCE.items():
+            token = emoji_token(emoji)  # one word, so VADER's rules treat it like any other word
+            emojis[emoji] = token
+            lexicon[token] = valence
+        for emoji in LAUGHING_EMOJI:
+            # Same sentiment as VADER's reading of the emoji's name ("face with tears of joy"), but
+            # as one word of our own, so stance scoring can tell laughter from joy.
+            described = emojis.get(emoji, "")
+            token = emoji_token(emoji)
+            valences = _word_valences(lexicon, described.split(), described.lower().split(), False, True)
+            lexicon[token] = round(sum(valences), 3)
+            emojis[emoji] = token
+    _VADER_DICTS[extras] = lexicon, emojis
+    return lexicon, emojis
 
 
 class SentimentScorer:
