@@ -183,15 +183,15 @@ def test_a_reader_instance_is_replaced_after_its_attaches(config, data_dir: Path
     assert seen[0] is seen[1] and seen[2] is None and seen[3] is not None and seen[3] is not seen[0]
 
 
-def test_a_read_after_one_that_spilled_for_another_file_spills_beside_its_own(tmp_path: Path) -> None:
-    """DuckDB cannot give an instance another temp directory once it has spilled into one: a kept reader
-    instance that spilled beside one file is replaced, not reused, for a read of another (the report suite
-    failed "Cannot switch temporary directory" when a capped report ran before a read of another copy)."""
+def test_a_read_after_one_that_spilled_spills_beside_its_own_file(tmp_path: Path) -> None:
+    """DuckDB cannot set an instance's temp directory again once it has spilled into it (not even to the
+    same one): a kept reader instance that spilled is replaced for the next read, of any file (the report
+    suite failed "Cannot switch temporary directory" when a capped report ran before a read of a copy)."""
     first, second = Store(tmp_path / "first"), Store(tmp_path / "second")
     first.ensure()
     second.ensure()
     spill = "SELECT count(*) FROM (SELECT range, random() AS r FROM range(1500000) ORDER BY r)"
-    for store in (first, second):
+    for store in (first, second, first):
         with store.read() as con:
             con.execute("SET memory_limit = '40MB'")
             assert con.execute(spill).fetchone() == (1500000,)

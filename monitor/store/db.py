@@ -200,33 +200,26 @@ class _IdleReaders:
     many stores pays for an instance (~16 ms) once, not once per Store (the test suite made ~340)."""
 
     def __init__(self) -> None:
-        # Each with the attaches it has done and the temp directory it was last given.
-        self._idle: list[tuple[duckdb.DuckDBPyConnection, int, str]] = []
+        self._idle: list[tuple[duckdb.DuckDBPyConnection, int]] = []  # with the attaches each has done
         self._lock = threading.Lock()
 
-    def take(self, temp_directory: str) -> tuple[duckdb.DuckDBPyConnection | None, int]:
-        """An idle instance, one last used with ``temp_directory`` if any: DuckDB cannot give an instance
-        another temp directory once it has spilled into its own."""
+    def take(self) -> tuple[duckdb.DuckDBPyConnection | None, int]:
         with self._lock:
-            if not self._idle:
-                return None, 0
-            same = [i for i, (_, _, temp) in enumerate(self._idle) if temp == temp_directory]
-            engine, attaches, _ = self._idle.pop(same[-1] if same else -1)
-            return engine, attaches
+            return self._idle.pop() if self._idle else (None, 0)
 
-    def keep(self, engine: duckdb.DuckDBPyConnection, attaches: int, temp_directory: str) -> None:
+    def keep(self, engine: duckdb.DuckDBPyConnection, attaches: int) -> None:
         """Keep an instance for the next read; a fresh one replaces it after ENGINE_ATTACHES (each ATTACH
         leaves a few hundred bytes behind in an instance, and a daemon reads every minute for months)."""
         with self._lock:
             if len(self._idle) < IDLE_READERS and attaches < ENGINE_ATTACHES:
-                self._idle.append((engine, attaches, temp_directory))
+                self._idle.append((engine, attaches))
                 return
         engine.close()
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for engine, _, _ in idle:
+        for engine, _ in idle:
             engine.close()
 
 
@@ -356,7 +349,7 @@ class Store:
         """An idle reader instance (or a new one) and the attaches it has done, with the file attached
         read-only, and a connection of its own to it, whose temp tables and registered tables go when it
         closes."""
-        engine, attaches = self._reset_reader(*_IDLE_READERS.take(self._reader_temp))
+        engine, attaches = self._reset_reader(*_IDLE_READERS.take())
         con = engine.cursor()
         try:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
@@ -367,7 +360,7 @@ class Store:
             except duckdb.Error:
                 engine.close()
                 raise
-            _IDLE_READERS.keep(engine, attaches, self._reader_temp)
+            _IDLE_READERS.keep(engine, attaches)
             raise
         return engine, attaches, con
 
@@ -378,8 +371,8 @@ class Store:
     def _reset_reader(self, engine: duckdb.DuckDBPyConnection | None,
                       attaches: int) -> tuple[duckdb.DuckDBPyConnection, int]:
         """A reader instance with the settings a connection to the file has (it spills beside the file):
-        the idle one given, or a new one where there is none or the one given has spilled for another file
-        (its temp directory can no longer change)."""
+        the idle one given, or a new one where there is none or the one given has spilled (DuckDB cannot
+        set the temp directory of an instance again once it has spilled into it, even to the same one)."""
         if engine is not None:
             for setting in READER_SETTINGS:
                 engine.execute(f"RESET {setting}")
@@ -400,7 +393,7 @@ class Store:
             log.exception("detaching %s from a reader: its DuckDB instance is closed", self.path)
             engine.close()  # closing the instance closes the file
             return
-        _IDLE_READERS.keep(engine, attaches, self._reader_temp)
+        _IDLE_READERS.keep(engine, attaches)
 
     @staticmethod
     def _persist(engine: duckdb.DuckDBPyConnection) -> None:
