@@ -252,3 +252,44 @@ def test_daemon_reports_each_failure_once(tmp_path: Path, server: ReplayServer) 
     assert "mastodon:" in log_text
     if "X_BEARER_TOKEN" not in os.environ:
         assert out.count("x: not started, needs X_BEARER_TOKEN") == 1 and "x: not started" in log_text
+
+
+ARENAS_AFTER_THREADS = """
+import ctypes, os, sys, tempfile, threading
+if sys.argv[1] == "capped":
+    from monitor.daemon import limit_malloc_arenas
+    assert limit_malloc_arenas()
+libc = ctypes.CDLL(None)
+libc.fdopen.restype, libc.fdopen.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+together = threading.Barrier(8)
+def allocate():
+    together.wait()
+    kept = [bytes(2000) for _ in range(100)]  # past Python's small-object allocator: malloc's
+    together.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+with tempfile.TemporaryFile() as out:
+    stream = libc.fdopen(os.dup(out.fileno()), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    out.seek(0)
+    print(out.read().decode().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ,
+                    reason="glibc's malloc arenas, uncapped by the environment")
+def test_the_daemon_caps_mallocs_arenas() -> None:
+    """`monitor run` caps glibc's malloc arenas (daemon.MALLOC_ARENAS): one per thread let its memory grow
+    for as long as it ran (bench/daemon_memory.py). Eight threads allocating at once get two arenas, not
+    eight or more."""
+    def arenas(mode: str) -> int:
+        run = subprocess.run([sys.executable, "-c", ARENAS_AFTER_THREADS, mode], capture_output=True, text=True,
+                             timeout=60, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    assert arenas("capped") == 2
+    assert arenas("uncapped") > 2
