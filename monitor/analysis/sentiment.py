@@ -20,6 +20,7 @@ import math
 import re
 import string
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 
 from vaderSentiment.vaderSentiment import (
@@ -324,15 +325,10 @@ def _least_check(valence: float, lower: list[str], i: int, lexicon: dict[str, fl
     return valence
 
 
-_VADER_DICTS: dict[bool, tuple[dict[str, float], dict[str, str]]] = {}
-
-
+@cache
 def _vader_dicts(extras: bool) -> tuple[dict[str, float], dict[str, str]]:
     """VADER's lexicon and emoji descriptions, with our additions if ``extras``: made once a process
     and never changed after (each VaderEngine takes copies)."""
-    made = _VADER_DICTS.get(extras)
-    if made is not None:
-        return made
     stock = SentimentIntensityAnalyzer()
     lexicon, emojis = stock.lexicon, stock.emojis
     if extras:
@@ -349,7 +345,6 @@ def _vader_dicts(extras: bool) -> tuple[dict[str, float], dict[str, str]]:
             valences = _word_valences(lexicon, described.split(), described.lower().split(), False, True)
             lexicon[token] = round(sum(valences), 3)
             emojis[emoji] = token
-    _VADER_DICTS[extras] = lexicon, emojis
     return lexicon, emojis
 
 

@@ -349,7 +349,7 @@ class Store:
         """An idle reader instance (or a new one) and the attaches it has done, with the file attached
         read-only, and a connection of its own to it, whose temp tables and registered tables go when it
         closes."""
-        engine, attaches = self._reset_reader(*_IDLE_READERS.take())
+        engine, attaches = self._ready_reader(*_IDLE_READERS.take())
         con = engine.cursor()
         try:
             con.execute(f"ATTACH {sql_string(self.path)} AS {ATTACH_AS} (READ_ONLY); USE {ATTACH_AS}")
@@ -364,25 +364,22 @@ class Store:
             raise
         return engine, attaches, con
 
-    @property
-    def _reader_temp(self) -> str:
-        return str(self.path) + ".tmp"
-
-    def _reset_reader(self, engine: duckdb.DuckDBPyConnection | None,
+    def _ready_reader(self, engine: duckdb.DuckDBPyConnection | None,
                       attaches: int) -> tuple[duckdb.DuckDBPyConnection, int]:
         """A reader instance with the settings a connection to the file has (it spills beside the file):
         the idle one given, or a new one where there is none or the one given has spilled (DuckDB cannot
         set the temp directory of an instance again once it has spilled into it, even to the same one)."""
+        beside = f"SET temp_directory = {sql_string(str(self.path) + '.tmp')}"
         if engine is not None:
-            for setting in READER_SETTINGS:
-                engine.execute(f"RESET {setting}")
             try:
-                engine.execute(f"SET temp_directory = {sql_string(self._reader_temp)}")
+                for setting in READER_SETTINGS:
+                    engine.execute(f"RESET {setting}")
+                engine.execute(beside)
                 return engine, attaches
             except duckdb.NotImplementedException:
                 engine.close()
         engine = duckdb.connect(":memory:")
-        engine.execute(f"SET temp_directory = {sql_string(self._reader_temp)}")
+        engine.execute(beside)
         return engine, 0
 
     def _detach_reader(self, engine: duckdb.DuckDBPyConnection, attaches: int, con: duckdb.DuckDBPyConnection) -> None:
