@@ -20,8 +20,8 @@ tracemalloc and prints the allocation sites that grew.
                                   [--uncapped-arenas]
 
 Like `monitor run`, it caps glibc's malloc arenas first (daemon.limit_malloc_arenas); with
---uncapped-arenas it does not, and the RSS grows for as long as it runs while malloc's heap in use
-stays flat (2,000 cycles: +20.8 MB first to last quarter, against +3.4 MB capped).
+--uncapped-arenas it does not, and the RSS grows more while malloc's heap in use stays flat (2,000
+cycles, first to last quarter: +20.8 and +5.1 MB in two runs, against +3.4 and +3.7 MB capped).
 
 A cycle takes ~95 ms here (writes, each checkpointed, and reads), and more as the posts
 table grows (see bench/writer_lock.py): 2,000 cycles take about 3 minutes.

@@ -173,13 +173,10 @@ def _page(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def default_cap_report(report_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+def default_cap_report(report_db: Path, config, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     """The whole report under the default cap: what each capped run must equal (made once for them)."""
-    from monitor.config import load_config
-    from tests.conftest import CONFIG_PATH
-
     out = tmp_path_factory.mktemp("default-cap") / "a.html"
-    return _run_report(report_db, load_config(CONFIG_PATH), "--out", str(out)), _page(out)
+    return _run_report(report_db, config, "--out", str(out)), _page(out)
 
 
 @pytest.mark.parametrize("cap, again", [("64MB", False), ("8MB", True)])

@@ -85,7 +85,8 @@ ENGINE_ATTACHES = 1000
 # A read attaches the file read-only to an in-memory DuckDB instance and detaches it after; the instance is kept
 # for the next read (at most IDLE_READERS of them). Opening the file as an instance of its own cost ~20 ms a read
 # (DuckDB 2.0 builds its catalog of functions for every instance; 12 ms with 1.5), an ATTACH ~1.5 ms. The settings a
-# reader may change (a memory cap, a folder to spill to) are put back when an instance is taken for a read.
+# reader may change (a memory cap, a folder to spill to) are put back when an instance is taken for a read; one
+# that spilled is replaced (Store._ready_reader).
 IDLE_READERS = 2
 READER_SETTINGS = ("memory_limit", "threads")  # and temp_directory, set beside the file
 # Every checkpointed write stores the rows it added to each table as a new row group in blocks of
