@@ -95,3 +95,15 @@ def test_ruff_is_clean() -> None:
         pytest.skip("ruff is not installed (pip install '.[test]')")
     result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_read_side_starts_without_the_write_sides_libraries() -> None:
+    """`monitor status`, `summary`, `sql` and reports start in a fresh process on every call (and the
+    DuckDB CLI's users run them beside the daemon): the HTTP client, the scheduler, Arrow, the
+    learned model's runtime and the sources stay unloaded until a command needs them."""
+    heavy = ["httpx", "apscheduler", "pyarrow", "onnxruntime", "tokenizers", "torch", "dask", "jinja2",
+             "monitor.sources", "monitor.ingest", "monitor.daemon"]
+    code = ("import sys, monitor.cli, monitor.status, monitor.summary, monitor.report.commands\n"
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == ""
