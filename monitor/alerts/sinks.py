@@ -195,8 +195,8 @@ def _http_request(sink: WebhookSink | SlackSink | NtfySink, event: BaseEvent,
 
 
 def send_http(sink: WebhookSink | SlackSink | NtfySink, event: BaseEvent) -> Attempt:
-    # Imported here, not at the top: `status` and `summary` read alert state and send nothing, and
-    # importing the HTTP client took ~0.18 s of their start-up.
+    # Imported here, not at the top: `monitor status` reads alert state and sends nothing, and
+    # importing the HTTP client took ~0.18 s of its start-up.
     import httpx
 
     secrets: list[str] = []
