@@ -98,9 +98,9 @@ def test_ruff_is_clean() -> None:
 
 
 def test_the_read_commands_start_without_libraries_they_do_not_use() -> None:
-    """`monitor status`, `summary`, `sql` and `report` start a process at every call: the HTTP client,
-    the scheduler, Arrow, the learned model's runtime, the templates, the sources and the daemon are
-    imported by the commands that use them, not at start-up (the HTTP client was: ~0.18 s of `status`)."""
+    """`monitor status`, `summary`, `sql` and `report` start a process at every call. Importing their
+    modules loads no HTTP client, scheduler, Arrow, model runtime, templates, sources or daemon: the
+    commands that use them import them (the HTTP client was imported for `status`: ~0.18 s of its start)."""
     heavy = ["httpx", "apscheduler", "pyarrow", "onnxruntime", "tokenizers", "torch", "dask", "jinja2",
              "monitor.sources", "monitor.ingest", "monitor.daemon"]
     code = ("import sys, monitor.cli, monitor.status, monitor.summary, monitor.report.commands\n"
