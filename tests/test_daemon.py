@@ -282,9 +282,9 @@ with tempfile.TemporaryFile() as out:
 @pytest.mark.skipif(not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ,
                     reason="glibc's malloc arenas, uncapped by the environment")
 def test_the_daemon_caps_mallocs_arenas() -> None:
-    """`monitor run` caps glibc's malloc arenas (daemon.MALLOC_ARENAS): one per thread let its memory grow
-    for as long as it ran (bench/daemon_memory.py). Eight threads allocating at once get two arenas, not
-    eight or more."""
+    """`monitor run` caps glibc's malloc arenas (daemon.MALLOC_ARENAS): with an arena per thread its RSS grew
+    by up to 20.8 MB over 2,000 cycles of bench/daemon_memory.py while malloc's heap in use stayed flat. Eight
+    threads allocating at once get two arenas, not eight or more."""
     def arenas(mode: str) -> int:
         run = subprocess.run([sys.executable, "-c", ARENAS_AFTER_THREADS, mode], capture_output=True, text=True,
                              timeout=60, cwd=ROOT)
