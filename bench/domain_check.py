@@ -1,11 +1,14 @@
 """Both analyzers on the domain check set (tests/domain_check/posts.jsonl: real posts about our
-targets, labelled by careful reading; see its README).
+targets, labelled by careful reading; see its README), or on the tuning set of long posts
+(tests/domain_tune/posts.jsonl, where choices are made: --set tune).
 
-    python bench/domain_check.py [--markdown]
+    python bench/domain_check.py [--set check|tune] [--markdown]
 
 Sentiment: AvgRec (macro recall), macro-F1 and accuracy over every post. Stance: F_avg (mean F1
 of favor and against, SemEval-2016's measure) pooled over every labelled (post, target) pair, and
-per target where a target has at least 10 labels (the rest pooled as "other"). Every labelled
+per target where a target has at least 10 labels (the rest pooled as "other"), and over the posts
+longer than ``analysis.long_text_chars`` from social platforms ("long": comments, blog posts; news
+items aside, stored as none). Every labelled
 target is scored, also where the post names it only implicitly ("he", "this $500bn"), the way
 `monitor score --target ID` does.
 """
@@ -25,11 +28,12 @@ from monitor.analysis.analyzers import ANALYZER_NAMES, make_analyzer  # noqa: E4
 from monitor.analysis.metrics import sentiment_metrics, stance_metrics  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 
-CHECK_SET = ROOT / "tests" / "domain_check" / "posts.jsonl"
+SETS = {"check": ROOT / "tests" / "domain_check" / "posts.jsonl",
+        "tune": ROOT / "tests" / "domain_tune" / "posts.jsonl"}
 MIN_PER_TARGET = 10
 
 
-def load_posts(path: Path = CHECK_SET) -> list[dict]:
+def load_posts(path: Path = SETS["check"]) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -48,8 +52,9 @@ def score(name: str, posts: list[dict]) -> dict[str, dict]:
         found = {t.target_id: t.stance.label for t in result.targets if t.stance is not None}
         if post["platform"] in reporting:  # stored as none, as an import does (analysis.reporting_platforms)
             found = {target: "none" for target in found}
+        long = post["platform"] not in reporting and len(post["text"]) > config.analysis.long_text_chars
         for target, gold in post["stance"].items():
-            for key in ("all", target):
+            for key in ("all", target, *(["long"] if long else [])):
                 stance_pairs[key][0].append(gold)
                 stance_pairs[key][1].append(found.get(target, "none"))
     figures = {"sentiment": sentiment_metrics(gold_sentiment, pred_sentiment)}
@@ -60,14 +65,18 @@ def score(name: str, posts: list[dict]) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=sorted(SETS), default="check",
+                        help="the check set (default) or the tuning set of long posts")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
-    posts = load_posts()
+    posts = load_posts(SETS[args.set])
     results = {name: score(name, posts) for name in ANALYZER_NAMES}
-    per_target = sorted(k for k in results["vader"] if k.startswith("stance:") and k != "stance:all"
+    pooled = ["stance:all", *(["stance:long"] if "stance:long" in results["vader"] else [])]
+    per_target = sorted(k for k in results["vader"] if k.startswith("stance:") and k not in pooled
                         and results["vader"][k]["n"] >= MIN_PER_TARGET)
-    keys = ["sentiment", "stance:all", *per_target]
-    print(f"domain check set: {len(posts)} posts, {results['vader']['stance:all']['n']} (post, target) stance labels")
+    keys = ["sentiment", *pooled, *per_target]
+    labels = results["vader"]["stance:all"]["n"]
+    print(f"domain {args.set} set: {len(posts)} posts, {labels} (post, target) stance labels")
     header = ["measure", "n", *ANALYZER_NAMES]
     rows = []
     for key in keys:

@@ -74,20 +74,23 @@ def test_a_long_post_is_read_to_its_end(config: Config) -> None:
     assert got[0][0] > model.sentiment([text])[0][0]  # more negative than the first 62 pieces alone
 
 
-def test_a_long_posts_zero_shot_stance_reads_the_target_and_not_the_rules(config: Config) -> None:
-    """A post longer than long_text_chars: the zero-shot head reads the sentences that name the
-    target, without the rules' shift (tuned on tweets, they read every sentence of a comment as
-    said about the target); a short post keeps both."""
+def test_a_long_posts_zero_shot_stance_is_the_sentiment_of_the_sentences_that_name_the_target(config: Config) -> None:
+    """A post longer than long_text_chars (reading z3): its zero-shot stance is the sentiment of the
+    sentences that name the target, negative as against; a short post keeps the stance head, shifted
+    by the rules."""
     from monitor.analysis.learned import softmax, with_rules
 
     learned = make_analyzer(config, name="learned")
     other = "The weather was lovely and everyone in the room seemed delighted with the catering. " * 3
     about = "Elon Musk keeps breaking his promises about self-driving cars."
     text = other + about
-    assert len(text) > learned.long_text_chars and learned._rule_scores([text], ["musk"]) == [0.0]
-    [musk] = learned.analyse(text, "en").targets
-    head = softmax(learned.model.encode([about], ["Elon Musk"]).stance_logits, learned.model.temperature("stance"))[0]
-    assert musk.stance.score == round(float(head[2] - head[0]), 4)
+    assert len(text) > learned.long_text_chars
+    analysis = learned.analyse(text, "en")
+    [musk] = analysis.targets
+    sentiment = learned._sentiment([about])[0]
+    assert musk.stance.score == round(float(sentiment[2] - sentiment[0]), 4) == musk.sentiment
+    assert musk.stance.label == "against" and analysis.label == "positive"  # the post is cheerful, not about him
+    assert musk.stance.version.endswith("-z3")
     short = "Elon Musk keeps breaking his promises, what a wonderful guy"
     rule = learned._rule_scores([short], ["musk"])[0]
     assert rule != 0.0

@@ -1,6 +1,8 @@
-"""The domain check set (tests/domain_check/posts.jsonl) stays well-formed: real labels, known
-targets, no duplicates, and every labelled target is either found by the bundled config's matcher
-or flagged as an implicit mention (named only by a pronoun, a first name, or the thread)."""
+"""The domain check set (tests/domain_check/posts.jsonl) and the tuning set of long posts
+(tests/domain_tune/posts.jsonl) stay well-formed: real labels, known targets, no duplicates, and
+every labelled target is either found by the bundled config's matcher or flagged as an implicit
+mention (named only by a pronoun, a first name, or the thread). The tuning set shares no post with
+the check set: choices are made on it, and the check set measures them."""
 from __future__ import annotations
 
 import json
@@ -13,16 +15,27 @@ from monitor.analysis.matching import Matcher
 from monitor.config import load_config
 
 ROOT = Path(__file__).parents[1]
-POSTS = ROOT / "tests" / "domain_check" / "posts.jsonl"
+CHECK_SET = ROOT / "tests" / "domain_check" / "posts.jsonl"
+TUNING_SET = ROOT / "tests" / "domain_tune" / "posts.jsonl"
+MIN_POSTS = {CHECK_SET: 300, TUNING_SET: 100}
 SENTIMENTS = {"negative", "neutral", "positive"}
 STANCES = {"against", "none", "favor"}
 REQUIRED = {"id", "platform", "source", "text", "sentiment", "stance"}
 
 
-@pytest.fixture(scope="module")
-def posts() -> list[dict[str, Any]]:
-    with POSTS.open(encoding="utf-8") as fh:
+def read(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.fixture(scope="module", params=[CHECK_SET, TUNING_SET], ids=["check", "tune"])
+def labelled(request: pytest.FixtureRequest) -> tuple[Path, list[dict[str, Any]]]:
+    return request.param, read(request.param)
+
+
+@pytest.fixture(scope="module")
+def posts(labelled: tuple[Path, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return labelled[1]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +43,9 @@ def matcher() -> Matcher:
     return Matcher(load_config(ROOT / "config" / "monitor.toml"))
 
 
-def test_at_least_300_posts_with_unique_ids(posts: list[dict[str, Any]]) -> None:
-    assert len(posts) >= 300
+def test_enough_posts_with_unique_ids(labelled: tuple[Path, list[dict[str, Any]]]) -> None:
+    path, posts = labelled
+    assert len(posts) >= MIN_POSTS[path]
     ids = [p["id"] for p in posts]
     assert len(ids) == len(set(ids)), "duplicate ids"
 
@@ -63,3 +77,12 @@ def test_labelled_targets_are_matched_or_flagged_implicit(posts: list[dict[str, 
 def test_every_class_is_present(posts: list[dict[str, Any]]) -> None:
     assert {p["sentiment"] for p in posts} == SENTIMENTS
     assert {s for p in posts for s in p["stance"].values()} == STANCES
+
+
+def test_the_tuning_set_is_long_posts_apart_from_the_check_set() -> None:
+    config = load_config(ROOT / "config" / "monitor.toml")
+    tune, check = read(TUNING_SET), read(CHECK_SET)
+    assert all(len(p["text"]) > config.analysis.long_text_chars for p in tune)
+    check_texts = " ".join(" ".join(p["text"].split()) for p in check)
+    shared = [p["id"] for p in tune if " ".join(p["text"].split())[:200] in check_texts]
+    assert not shared and not {p["id"] for p in tune} & {p["id"] for p in check}
