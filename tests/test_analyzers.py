@@ -166,6 +166,9 @@ def test_stance_train_builds_on_the_learned_model(cli, tmp_path: Path, data_dir:
     analyzer = make_analyzer(config, data_dir / "models", "learned")
     [target] = analyzer.analyse("Sam Altman is a visionary, grateful for his work", "en").targets
     assert target.stance.scorer == "stance-learned-head" and target.stance.label == "favor"
+    long = "The keynote hall was cold and the coffee ran out long before noon, which nobody enjoyed. " * 3
+    [target] = analyzer.analyse(long + "Sam Altman is a visionary, grateful for his work", "en").targets
+    assert target.stance.scorer == "stance-learned-head"  # a long post: the trained model still decides (not z3)
     assert analyzer.stance_version("altman").startswith("lh-")
     assert analyzer.stance_version("musk") == analyzer.zero_shot_stance_version
     # One version everywhere: printed at training, in the file's name, on the scores, in `stance list`.
