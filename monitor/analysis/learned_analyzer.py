@@ -118,13 +118,13 @@ class LearnedAnalyzer(Analyzer):
         sentiment = self._sentiment(texts)
         pairs = [(i, m) for i in scored for m in started[i][1]]
         post_row = {i: row for row, i in enumerate(scored)}
-        rows = [directed.get((i, m.target_id), post_row[i]) for i, m in pairs]  # each pair's sentiment row
+        # each pair's sentiment: of the sentences that name its target, else of the whole post
+        pair_sentiment = sentiment[[directed.get((i, m.target_id), post_row[i]) for i, m in pairs]]
         stances = self._pair_stances([items[i][0] for i, _ in pairs], [m.target_id for _, m in pairs],
-                                     sentiment[rows])
+                                     pair_sentiment)
         for i, row in post_row.items():
             self._set_sentiment(started[i][0], sentiment[row])
-        for (i, mention), stance, row in zip(pairs, stances, rows, strict=True):
-            sentiment_row = sentiment[row]
+        for (i, mention), stance, sentiment_row in zip(pairs, stances, pair_sentiment, strict=True):
             started[i][0].targets.append(TargetResult(
                 mention.target_id, mention.alias, self._compound(sentiment_row),
                 SENTIMENT_LABELS[int(np.argmax(sentiment_row))], stance))
@@ -169,7 +169,9 @@ class LearnedAnalyzer(Analyzer):
         for k, result in zip(rest, self._stances([texts[k] for k in rest], [target_ids[k] for k in rest]),
                              strict=True):
             results[k] = result
-        return [r for r in results if r is not None]
+        done = [r for r in results if r is not None]
+        assert len(done) == len(texts), "every pair is read from its sentiment or scored by _stances"
+        return done
 
     def _stances(self, texts: list[str], target_ids: list[str]) -> list[StanceResult]:
         """Stance of each (text, target): one pass of the model over the pairs; a target's model
