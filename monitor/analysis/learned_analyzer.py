@@ -160,18 +160,13 @@ class LearnedAnalyzer(Analyzer):
         sentiment (reading z3): the stance head, trained on tweets, read the sentences of a comment or
         a blog post that name the target little better than chance (tests/domain_tune, 217 long posts:
         F_avg 0.429 against 0.473; README "Accuracy"). Tweets keep the head."""
-        results: list[StanceResult | None] = [None] * len(texts)
-        for k, (text, target_id) in enumerate(zip(texts, target_ids, strict=True)):
-            if self._long(text) and target_id not in self.trained and target_id not in self.models:
-                # negative / neutral / positive read as against / none / favor (the same column order)
-                results[k] = self._stance(target_id, text, sentiment[k])
-        rest = [k for k, r in enumerate(results) if r is None]
-        for k, result in zip(rest, self._stances([texts[k] for k in rest], [target_ids[k] for k in rest]),
-                             strict=True):
-            results[k] = result
-        done = [r for r in results if r is not None]
-        assert len(done) == len(texts), "every pair is read from its sentiment or scored by _stances"
-        return done
+        by_sentiment = [self._long(text) and target_id not in self.trained and target_id not in self.models
+                        for text, target_id in zip(texts, target_ids, strict=True)]
+        rest = [k for k, read in enumerate(by_sentiment) if not read]
+        scored = iter(self._stances([texts[k] for k in rest], [target_ids[k] for k in rest]))
+        # negative / neutral / positive read as against / none / favor (the same column order)
+        return [self._stance(target_ids[k], texts[k], sentiment[k]) if read else next(scored)
+                for k, read in enumerate(by_sentiment)]
 
     def _stances(self, texts: list[str], target_ids: list[str]) -> list[StanceResult]:
         """Stance of each (text, target): one pass of the model over the pairs; a target's model
