@@ -352,3 +352,31 @@ def test_a_key_seen_again_keeps_its_first_post(config, data_dir: Path, tmp_path:
     assert stored(store, "SELECT text FROM posts WHERE post_id = '1'") == [("Benioff 1",)]
     for table in ("mentions", "post_sentiment", "target_scores"):
         assert stored(store, f"SELECT count(*), count(DISTINCT post_key) FROM {table}") == [(30, 30)]
+
+
+def test_progress_counts_posts_as_they_are_analysed_and_each_record_once(config, data_dir: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """With one analysis process (the learned analyzer's), a 5,000-post batch showed "0/? posts" for a
+    minute, then all at once: now its posts count as they are analysed, in chunks that store the same
+    rows as one call, and each record read counts once in all."""
+    from monitor.ingest.pool import AnalysisPool
+
+    monkeypatch.setattr(AnalysisPool, "LOCAL_CHUNK_ITEMS", 10)
+    names = ["Elon Musk", "Sam Altman", "Satya Nadella"]
+    posts = [post(i, f"{names[i % 3]} is {'right' if i % 2 else 'wrong'}, {i}") for i in range(35)]
+    posts += [post(100 + i, f"nothing to see here, {i}") for i in range(5)] + [post(3, "a second post x:3")]
+    path = write_jsonl(tmp_path / "posts.jsonl", posts)
+    path.write_text(path.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    one_process = config.model_copy(update={"analysis": config.analysis.model_copy(update={"workers": 1})})
+    rows = "SELECT COLUMNS(lambda c: c <> 'scored_at') FROM {} ORDER BY ALL"  # the time each was scored aside
+
+    ticks: list[int] = []
+    counted = Store(data_dir / "counted")
+    report = Importer(one_process, counted, progress=lambda _path, n: ticks.append(n)).import_paths([path])[0]
+    whole = Store(data_dir / "whole")
+    Importer(one_process, whole).import_paths([path])
+    # 40 posts analysed, ten at a time (the second x:3 is the same key: read once), then nothing left to count
+    assert (report.posts_new, report.records, report.errors) == (35, 40, 1)
+    assert ticks == [10, 10, 10, 10, 0]
+    for table in ("mentions", "post_sentiment", "target_scores"):
+        assert stored(counted, rows.format(table)) == stored(whole, rows.format(table))

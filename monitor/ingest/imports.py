@@ -371,7 +371,7 @@ class Importer:
         """Batches of posts: each is analysed while the next one is read, then stored."""
         pending: tuple[PendingPosts, int] | None = None
         for batch in _batches(reader.read(source, **options), errors.add):
-            analysing = analyse_posts(self.pool, batch.posts)
+            analysing = analyse_posts(self.pool, batch.posts, self._analysed_ticks(errors.report.path))
             if pending is not None:
                 self._save_pending(*pending, errors)
             pending = analysing, batch.skipped
@@ -446,9 +446,17 @@ class Importer:
         passed over count as records without a target."""
         report.records += tail.written.records + skipped
         report.unmatched += tail.written.unmatched + skipped
-        if self.progress:
-            self.progress(report.path, tail.written.records + skipped)
+        if self.progress:  # less the posts it counted while they were analysed (_analysed_ticks)
+            self.progress(report.path, tail.written.records + skipped - tail.written.shown)
         return tail
+
+    def _analysed_ticks(self, path: str) -> Callable[[int], None] | None:
+        """The progress counts a batch's posts as they are analysed, where that takes long (the learned
+        analyzer), and the rest of what was read when the batch is done (_counted_read)."""
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda n: progress(path, n)
 
     @staticmethod
     def _counted_write(report: ImportReport, written: Written) -> None:

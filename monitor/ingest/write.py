@@ -33,6 +33,7 @@ class Written:
     posts_seen: int = 0
     spooled: bool = False
     posts_spooled: int = 0  # kept posts waiting in the spool: new or seen is counted when it drains
+    shown: int = 0  # posts a progress bar counted while they were analysed (analyse_posts)
 
     @property
     def unmatched(self) -> int:
@@ -45,12 +46,29 @@ class PendingPosts:
 
     posts: list[Post]
     result: Callable[[], AnalysedBatch]
+    shown: int = 0  # posts counted by ``progress`` as they were analysed
 
 
-def analyse_posts(pool: AnalysisPool, posts: Sequence[Post]) -> PendingPosts:
-    """Start analysing posts (one of each key); the caller reads the next batch meanwhile."""
+def analyse_posts(pool: AnalysisPool, posts: Sequence[Post],
+                  progress: Callable[[int], None] | None = None) -> PendingPosts:
+    """Start analysing posts (one of each key); the caller reads the next batch meanwhile.
+    ``progress(n)``: n more posts analysed, where the pool analyses in this process."""
     unique = dedupe_posts(posts)
-    return PendingPosts(unique, pool.submit([(p.key, p.text, p.lang) for p in unique], words=True))
+    items = [(p.key, p.text, p.lang) for p in unique]
+    if progress is None:
+        return PendingPosts(unique, pool.submit(items, words=True))
+    pending = PendingPosts(unique, _not_submitted)
+
+    def analysed(n: int) -> None:
+        pending.shown += n
+        progress(n)
+
+    pending.result = pool.submit(items, words=True, progress=analysed)
+    return pending
+
+
+def _not_submitted() -> AnalysedBatch:
+    raise RuntimeError("the posts' analysis was not submitted")
 
 
 def write_posts(store: Store, pending: PendingPosts, origin: Origin,
@@ -69,7 +87,7 @@ def analysed_rows(pending: PendingPosts, origin: Origin) -> tuple[dict[str, pa.T
     kept = [post for post, keep in zip(pending.posts, analysed.keep, strict=True) if keep]
     tables = {"posts": posts_table(kept, import_id=origin.import_id, run_id=origin.run_id),
               **analysed.tables} if kept else {}
-    return tables, kept, Written(records=len(pending.posts), kept=len(kept))
+    return tables, kept, Written(records=len(pending.posts), kept=len(kept), shown=pending.shown)
 
 
 def write_rows(store: Store, tables: dict[str, pa.Table], written: Written,
