@@ -45,6 +45,21 @@ def test_rescore_after_adding_an_alias(config, data_dir: Path, tmp_path: Path) -
     assert rescore(store, AnalysisPool(changed, workers=1)).candidates == 0
 
 
+def test_rescore_progress_counts_posts_as_they_are_analysed(config, data_dir: Path, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """A rescore with the learned analyzer (one process) said nothing for minutes: its progress moved once
+    per 50,000-post chunk. Now it counts the posts as they are analysed, up to all of them."""
+    monkeypatch.setattr(AnalysisPool, "LOCAL_CHUNK_ITEMS", 4)
+    store = Store(data_dir)
+    Importer(config, store).import_paths([write_jsonl(tmp_path / "a.jsonl",
+                                                      [post(i, f"Elon Musk, take {i}") for i in range(10)])])
+    seen: list[tuple[int, int]] = []
+    report = rescore(store, AnalysisPool(config, workers=1), everything=True,
+                     progress=lambda done, total: seen.append((done, total)))
+    assert report.rescored == 10
+    assert seen == [(4, 10), (8, 10), (10, 10), (10, 10)]  # three chunks analysed, then the chunk written
+
+
 def test_rescore_removes_the_copy_a_killed_rescore_left(config, data_dir: Path, tmp_path: Path) -> None:
     """A rescore copies the stale posts' texts beside the database; one killed with SIGKILL left its
     folder behind for good. The next rescore removes it, and leaves the folder of one still running."""

@@ -90,7 +90,7 @@ class AnalysisPool:
         return lambda: _joined([fut.result() for fut in futures])
 
     # Items analysed at a time in this process when someone follows the progress: the learned analyzer
-    # (one process) scores ~100-500 posts a second here, and a 5,000-post batch in one call showed no
+    # (one process) scores ~75-500 posts a second here (2 cores), and a 5,000-post batch in one call showed no
     # progress for a minute ("0/? posts"). Rows are per item: chunks give the same rows as one call.
     LOCAL_CHUNK_ITEMS = 250
 
