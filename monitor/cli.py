@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -334,13 +335,20 @@ def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
 
     # SIGTERM stops an import the way Ctrl-C does: the batch in hand is recorded, workers end.
     with posts_progress(app.err) as progress, sigterm_as_interrupt():
-        task = progress.add_task("importing", total=None)
+        task = progress.add_task("importing", total=None, share=None, since=None, share_at=None)
+        reading = [""]  # the input the share is of
 
         def tick(path: str, n: int) -> None:
             progress.update(task, advance=n, description=f"importing {Path(path.split('!')[0]).name}")
 
+        def read(path: str, share: float) -> None:  # the time left for the file (progress.RateColumn)
+            if reading[0] != path:
+                reading[0] = path
+                progress.update(task, since=time.monotonic())
+            progress.update(task, share=share, share_at=time.monotonic())
+
         pool = AnalysisPool(app.config, app.data_dir / "models", analyzer=analyzer)
-        importer = Importer(app.config, app.store, pool=pool, progress=tick)
+        importer = Importer(app.config, app.store, pool=pool, progress=tick, share=read)
         finished = False
         try:
             yield importer

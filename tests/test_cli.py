@@ -395,10 +395,29 @@ def test_progress_shows_the_rate_and_the_time_left() -> None:
     from monitor.progress import RateColumn
 
     column = RateColumn()
-    task = SimpleNamespace(finished_speed=None, speed=1234.4, total=1_000_000, completed=100_000)
+    task = SimpleNamespace(finished_speed=None, speed=1234.4, total=1_000_000, completed=100_000, fields={})
     assert str(column.render(task)) == "1,234/s · 0:12:09 left"
-    assert str(column.render(SimpleNamespace(finished_speed=None, speed=50.0, total=None, completed=7))) == "50/s"
-    assert str(column.render(SimpleNamespace(finished_speed=None, speed=None, total=None, completed=0))) == ""
+    unknown = {"finished_speed": None, "total": None, "fields": {}}
+    assert str(column.render(SimpleNamespace(speed=50.0, completed=7, **unknown))) == "50/s"
+    assert str(column.render(SimpleNamespace(speed=None, completed=0, **unknown))) == ""
+
+
+def test_an_imports_progress_shows_the_time_left_for_the_file(monkeypatch) -> None:
+    """An import knows how much of a file it has read, not how many posts it holds: the time left for
+    the file at the pace so far, counting down between the updates of the share; the bar shows the share."""
+    from types import SimpleNamespace
+
+    from monitor import progress
+
+    monkeypatch.setattr(progress.time, "monotonic", lambda: 1030.0)
+    fields = {"since": 1000.0, "share_at": 1020.0, "share": 0.25}  # a quarter in 20 s: 60 s to go, 10 of them gone
+    task = SimpleNamespace(finished_speed=None, speed=500.0, total=None, completed=5000, fields=fields)
+    assert str(progress.RateColumn().render(task)) == "500/s · 0:00:50 left"
+    task.fields = {**fields, "share": 1.0}
+    assert str(progress.RateColumn().render(task)) == "500/s"
+    task.fields = fields
+    bar = progress.ShareBar().render(SimpleNamespace(**vars(task), get_time=lambda: 1030.0))
+    assert (bar.total, bar.completed) == (1.0, 0.25)
 
 
 def test_a_folder_of_many_files_lists_those_with_a_problem_and_sums_the_rest(cli, tmp_path: Path) -> None:

@@ -371,12 +371,44 @@ def test_progress_counts_posts_as_they_are_analysed_and_each_record_once(config,
     rows = "SELECT COLUMNS(lambda c: c <> 'scored_at') FROM {} ORDER BY ALL"  # the time each was scored aside
 
     ticks: list[int] = []
+    shares: list[float] = []
     counted = Store(data_dir / "counted")
-    report = Importer(one_process, counted, progress=lambda _path, n: ticks.append(n)).import_paths([path])[0]
+    report = Importer(one_process, counted, progress=lambda _path, n: ticks.append(n),
+                      share=lambda _path, s: shares.append(s)).import_paths([path])[0]
     whole = Store(data_dir / "whole")
     Importer(one_process, whole).import_paths([path])
     # 40 posts analysed, ten at a time (the second x:3 is the same key: read once), then nothing left to count
     assert (report.posts_new, report.records, report.errors) == (35, 40, 1)
     assert ticks == [10, 10, 10, 10, 0]
+    # how much of the file is done: from 0, as the posts are analysed, to all of it
+    assert len(shares) == 6 and shares[0] == 0.0
+    assert 0 < shares[1] < shares[2] < shares[3] < shares[4] < shares[5] == 1.0
     for table in ("mentions", "post_sentiment", "target_scores"):
         assert stored(counted, rows.format(table)) == stored(whole, rows.format(table))
+
+
+def test_an_input_says_how_much_of_it_was_read(tmp_path: Path) -> None:
+    """What a progress bar shows of a file whose number of posts is not known: the share of its bytes
+    (as stored: compressed, or a zip member's) the reader has read, then all of it once it is done."""
+    import zipfile
+
+    from monitor.sources.base import ArchiveInput
+
+    words = random.Random(7)  # texts that do not compress to nothing: the .zst is read a piece at a time
+    lines = b"".join(json.dumps(post(i, "Elon Musk " + "".join(words.choices(string.ascii_letters, k=60)))).encode()
+                     + b"\n" for i in range(20_000))
+    plain = tmp_path / "posts.jsonl"
+    plain.write_bytes(lines)
+    packed = tmp_path / "posts.jsonl.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(lines))
+    with zipfile.ZipFile(tmp_path / "posts.zip", "w") as archive:
+        archive.writestr("posts.jsonl", lines)
+    for source in (ArchiveInput(plain), ArchiveInput(packed), ArchiveInput(tmp_path / "posts.zip", "posts.jsonl")):
+        assert source.share_read() is None  # not opened yet
+        with source.open() as stream:
+            stream.read(len(lines) // 2)
+            halfway = source.share_read()
+            assert halfway is not None and 0 < halfway < 1, source.name
+            stream.read()
+            assert source.share_read() == 1.0
+        assert source.share_read() == 1.0  # closed: its reader is done with it

@@ -235,11 +235,13 @@ class Importer:
     """Imports inputs into a store with one analysis pool (reused across files)."""
 
     def __init__(self, config: Config, store: Store, pool: AnalysisPool | None = None,
-                 progress: Callable[[str, int], None] | None = None, prefilter: bool = True):
+                 progress: Callable[[str, int], None] | None = None, prefilter: bool = True,
+                 share: Callable[[str, float], None] | None = None):
         self.config = config
         self.store = store
         self.pool = pool or AnalysisPool(config, store.data_dir / "models")
-        self.progress = progress
+        self.progress = progress  # (input, n): n more records read
+        self.share = share  # (input, s): s (0 to 1) of the input's bytes read, where that is known
         # Line-oriented readers skip, unparsed, the lines that cannot mention a target (None: the
         # config stores unmatched posts, or has a name the prefilter cannot look for).
         self.prefilter = Prefilter.from_config(config) if prefilter else None
@@ -369,15 +371,23 @@ class Importer:
     def _read_and_store(self, reader: Reader, source: ArchiveInput, options: dict[str, Any],
                         errors: _ErrorLog) -> None:
         """Batches of posts: each is analysed while the next one is read, then stored."""
-        pending: tuple[PendingPosts, int] | None = None
+        path = errors.report.path
+        pending: tuple[PendingPosts, int, float | None] | None = None  # with the share of the input it ends at
+        share = 0.0  # of the input's bytes, read up to the batch before
+        self._read_share(path, share)
         for batch in _batches(reader.read(source, **options), errors.add):
-            analysing = analyse_posts(self.pool, batch.posts, self._analysed_ticks(errors.report.path))
+            read_to = source.share_read()
+            analysing = analyse_posts(self.pool, batch.posts, self._analysed_ticks(path, share, read_to,
+                                                                                  len(batch.posts)))
+            share = read_to if read_to is not None else share
             if pending is not None:
-                self._save_pending(*pending, errors)
-            pending = analysing, batch.skipped
+                self._save_pending(pending[0], pending[1], errors)
+                self._read_share(path, pending[2])
+            pending = analysing, batch.skipped, read_to
         if pending is not None:  # the last batch is written with the input's end row (_add_to_group)
             tables, _kept, written = analysed_rows(pending[0], Origin(import_id=errors.import_id))
             self._tail = self._counted_read(_Tail(tables, written), pending[1], errors.report)
+            self._read_share(path, pending[2])
 
     def _read_ranges_and_store(self, reader: Reader, source: ArchiveInput, ranges: list[tuple[int, int]],
                                options: dict[str, Any], use_prefilter: bool, errors: _ErrorLog) -> None:
@@ -390,10 +400,12 @@ class Importer:
         in_flight: deque[Future[RangeRows]] = deque()
         batch = RangeBatch()
         newlines = 0
+        self._read_share(errors.report.path, 0.0)
         for index in range(len(ranges)):
             while queued and len(in_flight) <= self.pool.workers:  # each worker busy, and one range ahead
                 in_flight.append(self.pool.run(read_range, *queued.popleft()))
             rows = in_flight.popleft().result()
+            self._read_share(errors.report.path, ranges[index][1] / max(1, ranges[-1][1]))
             # A range numbers its lines from 1 (see lake_input.RangeInput): the file's line numbers follow.
             rows.shift_lines(newlines + 1 if index else 0)
             newlines += rows.newlines
@@ -450,13 +462,28 @@ class Importer:
             self.progress(report.path, tail.written.records + skipped - tail.written.shown)
         return tail
 
-    def _analysed_ticks(self, path: str) -> Callable[[int], None] | None:
+    def _read_share(self, path: str, share: float | None) -> None:
+        if self.share is not None and share is not None:
+            self.share(path, share)
+
+    def _analysed_ticks(self, path: str, share_from: float, share_to: float | None,
+                        posts: int) -> Callable[[int], None] | None:
         """The progress counts a batch's posts as they are analysed, where that takes long (the learned
-        analyzer), and the rest of what was read when the batch is done (_counted_read)."""
+        analyzer), and the rest of what was read when the batch is done (_counted_read). The share of
+        the input done moves from where the batch starts in the file to where it ends, as its posts are."""
         progress = self.progress
         if progress is None:
             return None
-        return lambda n: progress(path, n)
+        done = 0
+
+        def analysed(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(path, n)
+            if share_to is not None:
+                self._read_share(path, share_from + (share_to - share_from) * min(1.0, done / max(1, posts)))
+
+        return analysed
 
     @staticmethod
     def _counted_write(report: ImportReport, written: Written) -> None:

@@ -17,6 +17,7 @@ import queue
 import re
 import threading
 import time
+import weakref
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -94,8 +95,27 @@ class ArchiveInput:
         """Binary stream of the decompressed content."""
         if self.member is not None:
             raw: IO[bytes] = zip_archive(self.path).open(self.member)
+            _reading(self.name, raw, zip_archive(self.path).getinfo(self.member).file_size)
             return _decompress(raw, self.member)
-        return _decompress(open(self.path, "rb"), str(self.path))
+        raw = open(self.path, "rb")
+        _reading(self.name, raw, self.path.stat().st_size)
+        return _decompress(raw, str(self.path))
+
+    def share_read(self) -> float | None:
+        """How much of the input its latest ``open()`` has read, 0 to 1, in the bytes of the file (or
+        of the zip member) as stored, compressed or not; 1 once that stream is closed or gone (its
+        reader is done with it); None where nothing was opened or the size is unknown. For a
+        progress bar: a reader is a generator of posts and says nothing of where it is."""
+        ref, size = _READING.get(self.name, (None, 0))
+        if ref is None or size <= 0:
+            return None
+        raw = ref()
+        if raw is None or raw.closed:
+            return 1.0
+        try:
+            return min(1.0, raw.tell() / size)
+        except (OSError, ValueError):  # a stream that cannot tell
+            return None
 
     def sibling(self, name: str) -> ArchiveInput | None:
         """Another file in the same folder or zip folder (e.g. account.js next to tweets.js)."""
@@ -120,6 +140,19 @@ class ArchiveInput:
             except Exception:  # a truncated stream is still sniffed from what could be read
                 pass
         return b"".join(chunks)
+
+
+# The stream the latest open() of each of the last few inputs reads from, and the size it has
+# (ArchiveInput.share_read). Weak references: the stream goes with the reader that holds it.
+_READING: dict[str, tuple[weakref.ref[IO[bytes]], int]] = {}
+_READING_KEPT = 16
+
+
+def _reading(name: str, raw: IO[bytes], size: int) -> None:
+    _READING.pop(name, None)
+    _READING[name] = (weakref.ref(raw), size)
+    while len(_READING) > _READING_KEPT:  # a daemon's inbox reads files for months
+        del _READING[next(iter(_READING))]
 
 
 def zip_archive(path: Path) -> zipfile.ZipFile:
