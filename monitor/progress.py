@@ -20,6 +20,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column
 from rich.text import Text
 
+from monitor.terminal import clock
+
 
 class RateColumn(ProgressColumn):
     """Posts a second, and the time left when the total is known: an import of millions of posts
@@ -32,12 +34,12 @@ class RateColumn(ProgressColumn):
         speed = task.finished_speed or task.speed
         if not speed:
             return Text("")
-        left = f" · {_duration((task.total - task.completed) / speed)} left" if task.total else ""
+        left = f" · {clock((task.total - task.completed) / speed)} left" if task.total else ""
         share, since, share_at = (task.fields.get(name) for name in ("share", "since", "share_at"))
         if not task.total and share and since is not None and share_at is not None and share < 1:
             # as of the share's last update, counting down since
             spent = share_at - since
-            left = f" · {_duration(max(0.0, spent * (1 - share) / share - (time.monotonic() - share_at)))} left"
+            left = f" · {clock(max(0.0, spent * (1 - share) / share - (time.monotonic() - share_at)))} left"
         return Text(f"{speed:,.0f}/s{left}", style="progress.data.speed")
 
 
@@ -53,12 +55,6 @@ class ShareBar(BarColumn):
                            width=None if self.bar_width is None else max(1, self.bar_width),
                            animation_time=task.get_time(), style=self.style, complete_style=self.complete_style,
                            finished_style=self.finished_style, pulse_style=self.pulse_style)
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def posts_progress(console: Console) -> Progress:

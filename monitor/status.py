@@ -16,7 +16,9 @@ from monitor.alerts import alert_status, render_alert_status
 from monitor.store import Store, StoreError, lake_read
 from monitor.store.daemon_state import read_status, running_pid
 from monitor.summary import SPIKE_FACTOR, spike_ratio, spike_when
-from monitor.terminal import ago, literal
+from monitor.terminal import ago, clock, literal
+
+IMPORTS_SHOWN = 8  # the newest imports `monitor status` lists (the imports table has them all)
 
 
 def _iso(value: Any) -> Any:
@@ -73,6 +75,11 @@ def compute(store: Store, data_dir: Path, now: datetime | None = None,
     result["voices_24h"] = [{"speaker_id": tid, "speaker": name, **detail} for tid, name, detail in figures["voices"]]
     result["alerts"] = figures["alerts"]
     result["lake"] = figures["lake"]
+    result["imports"] = [{"path": path, "format": fmt, "status": state, "started_at": _iso(started),
+                          "finished_at": _iso(finished), "records": records, "posts_new": new, "posts_seen": seen,
+                          "errors": errors, "message": message}
+                         for path, fmt, state, started, finished, records, new, seen, errors, message
+                         in figures["imports"]]
     result["sentiment_analyzer"], result["sentiment_scorers"] = _versions(sentiment_stamp, figures["scorers"], "posts")
     result["zero_shot_stance"], result["zero_shot_stance_scorers"] = _versions(stance_stamp, figures["stance_scorers"],
                                                                                "scores")
@@ -118,7 +125,15 @@ def _read_figures(con: duckdb.DuckDBPyConnection, now: datetime, zero_shot_score
         SELECT event_at, kind, job, detail FROM daemon_events
         WHERE kind IN ('job-error', 'job-missed') ORDER BY event_at DESC LIMIT 5
     """).fetchall()
+    # The imports under way (their row says so from the first batch; one killed with SIGKILL says so for
+    # good) and those of the last week, newest first.
+    imports = con.execute("""
+        SELECT path, format, status, started_at, finished_at, records, posts_new, posts_seen, errors, message
+        FROM imports WHERE status = 'running' OR started_at >= ?
+        ORDER BY started_at DESC, import_id DESC LIMIT ?
+    """, [now - timedelta(days=7), IMPORTS_SHOWN]).fetchall()
     return {"runs": runs, "last_errors": last_errors, "stored": stored, "gaps": gaps, "events": events,
+            "imports": imports,
             "spikes": _target_events(con, "spike", day_ago),
             "voices": _target_events(con, "voice", day_ago, then_by="$.created_at"),
             "alerts": alert_status(con, now), "lake": _lake(con),
@@ -243,6 +258,17 @@ def render(data: dict[str, Any], console: Console) -> None:
         for g in data["gaps"]:
             gaps.add_row(literal(g["source"]), str(g["hours_7d"]), str(g["first"])[:16], str(g["last"])[:16])
         console.print(gaps)
+    _print_imports(data.get("imports", []), console, now)
+    _print_target_events(data, console)
+    if data.get("alerts"):
+        render_alert_status(data["alerts"], console)
+    for problem in data.get("recent_job_problems", []):
+        console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
+                              style="yellow"))
+
+
+def _print_target_events(data: dict[str, Any], console: Console) -> None:
+    """The daemon's spikes and targets' voices of the last 24 hours."""
     if data.get("spikes_24h"):
         console.print(Text(f"Spikes in the last 24 h (an hour with ≥{SPIKE_FACTOR:g}x the target's 24 h average):"))
         for spike in data["spikes_24h"]:
@@ -255,8 +281,25 @@ def render(data: dict[str, Any], console: Console) -> None:
             console.print(Text.assemble((f"{voice['created_at'][:16].replace('T', ' ')} UTC ", "bold"),
                                         literal(f"{voice['speaker']} on {', '.join(voice['targets'])}"), "  ",
                                         literal(voice.get("url") or voice["post_key"], style="blue")))
-    if data.get("alerts"):
-        render_alert_status(data["alerts"], console)
-    for problem in data.get("recent_job_problems", []):
-        console.print(literal(f"{problem['at']} {problem['kind']} {problem['job']}: {problem['detail']}",
-                              style="yellow"))
+
+
+IMPORT_STYLES = {"complete": "green", "running": "cyan"}  # partial, failed: yellow
+
+
+def _print_imports(imports: list[dict[str, Any]], console: Console, now: datetime) -> None:
+    """Imports under way and those of the last week: a long one (the learned analyzer takes ~20 minutes
+    for 100,000 posts) can be followed from another terminal."""
+    if not imports:
+        return
+    table = Table(title="Imports (under way, and the last 7 days)", title_justify="left")
+    for col in ("file", "started", "status", "records", "new", "bad", "took"):
+        table.add_column(col, no_wrap=col != "file", justify="right" if col in ("records", "new", "bad") else "left")
+    for row in imports:
+        started = datetime.fromisoformat(row["started_at"]).astimezone(UTC).replace(tzinfo=None)
+        end = (datetime.fromisoformat(row["finished_at"]).astimezone(UTC).replace(tzinfo=None)
+               if row["finished_at"] else now)
+        took = clock((end - started).total_seconds()) + ("" if row["finished_at"] else " so far")
+        table.add_row(literal(Path(row["path"].split("!")[0]).name), ago(row["started_at"], now),
+                      Text(row["status"], style=IMPORT_STYLES.get(row["status"], "yellow")),
+                      f"{row['records'] or 0:,}", f"{row['posts_new'] or 0:,}", f"{row['errors'] or 0:,}", took)
+    console.print(table)

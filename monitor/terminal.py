@@ -1,4 +1,4 @@
-"""Showing untrusted text in the terminal.
+"""Showing untrusted text in the terminal (and times, alike everywhere).
 
 Post text is data: it must never become rich markup or terminal control sequences. Everything
 that came from a post goes through ``safe`` (control characters become visible escapes) and is
@@ -70,3 +70,10 @@ def ago(value: str | datetime | None, now: datetime) -> str:
     else:
         amount = f"{int(span // 86400)} days"
     return f"{amount} ago" if seconds >= 0 else f"in {amount}"
+
+
+def clock(seconds: float) -> str:
+    """A duration as h:mm:ss ("0:12:09"): the time an import took, or has left."""
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"

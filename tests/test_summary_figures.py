@@ -283,6 +283,37 @@ def test_status_counts_new_posts_by_when_they_were_stored(db, data_dir: Path) ->
     json.dumps(data)  # plain data
 
 
+def test_status_lists_the_imports_under_way_and_of_the_last_week(db, data_dir: Path) -> None:
+    """A long import (the learned analyzer: ~20 minutes for 100,000 posts) could not be followed from
+    another terminal: `monitor status` said nothing of imports. Now it lists those under way (however
+    old) and those of the last week, newest first; a file's name is text, never markup."""
+    from monitor import status
+
+    con, _posts = db
+    rows = [(1, "/dumps/old.zst", "complete", NOW - timedelta(days=9), timedelta(minutes=5), 900, 0),
+            (2, "/dumps/[red]big.jsonl", "running", NOW - timedelta(minutes=12), None, 40_000, 3),
+            (3, "/dumps/week.zip!a/b.jsonl", "partial", NOW - timedelta(days=2), timedelta(seconds=95), 120, 0),
+            (4, "/dumps/stale.jsonl", "running", NOW - timedelta(days=30), None, 10, 0)]
+    for import_id, path, state, started, took, records, errors in rows:
+        con.execute("INSERT INTO imports (import_id, path, started_at, finished_at, status, records, posts_new, "
+                    "errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [import_id, path, started, started + took if took else None, state, records, records, errors])
+    con.close()
+    data = status.compute(Store(data_dir), data_dir, now=NOW)
+    assert [(i["path"], i["status"]) for i in data["imports"]] == [
+        ("/dumps/[red]big.jsonl", "running"), ("/dumps/week.zip!a/b.jsonl", "partial"),
+        ("/dumps/stale.jsonl", "running")]
+    console = Console(width=100, record=True, file=io.StringIO())
+    status.render(data, console)
+    lines = console.export_text().splitlines()
+    [big] = [line for line in lines if "[red]big.jsonl" in line]
+    assert "running" in big and "40,000" in big and "0:12:00 so far" in big
+    [week] = [line for line in lines if "week.zip" in line]
+    assert "partial" in week and "0:01:35" in week
+    assert not any("old.zst" in line for line in lines)
+    json.dumps(data)
+
+
 # --- the command (#15.9) -----------------------------------------------------------------------
 
 
