@@ -64,4 +64,9 @@ def posts_progress(console: Console) -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}", style="progress.description", markup=False,
                                                 table_column=Column(**one_line)),
                     ShareBar(bar_width=20), MofNCompleteColumn(), TextColumn("posts"),
-                    RateColumn(table_column=Column(**one_line)), TimeElapsedColumn(), console=console, transient=True)
+                    RateColumn(table_column=Column(**one_line)), TimeElapsedColumn(), console=console, transient=True,
+                    # stdout stays the command's own: `monitor score` writes its results there while the bar
+                    # runs (rich would send them to the bar's console, standard error, on a terminal)
+                    redirect_stdout=False,
+                    # a bar is for a terminal: elsewhere (a log, a pipe, 2>&1) it left an empty line behind
+                    disable=not console.is_terminal)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -123,6 +125,49 @@ def test_score_jsonl(cli) -> None:
     forced = [json.loads(x) for x in cli("score", "--target", "musk", input=lines).output.splitlines()]
     assert forced[2]["stance"]["musk"]["label"] == "against"
     assert forced[2]["mentions"] == []
+
+
+def test_score_shows_its_progress_on_a_terminal_and_keeps_stdout_for_the_results(tmp_path: Path) -> None:
+    """A file of 100,000 lines was scored in silence for minutes. Now a bar runs on standard error where
+    that is a terminal (here a pseudo-terminal), and the results still go to stdout, every one, in order
+    (rich's bar sends stdout to its own console unless told not to)."""
+    import os
+    import pty
+
+    from tests.conftest import CONFIG_PATH
+
+    lines = [json.dumps({"id": i, "text": f"Sam Altman is doing a great job, part {i}"}) for i in range(600)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    shown: list[bytes] = []
+
+    def drain() -> None:  # read the terminal as it is written: a full one would stop the command
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # closed: the command ended
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    with (tmp_path / "out.jsonl").open("w", encoding="utf-8") as out:
+        done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(CONFIG_PATH), "--data-dir",
+                               str(tmp_path / "data"), "score", "--analyzer", "vader", str(source)],
+                              stdout=out, stderr=terminal, env=env, timeout=60)
+    os.close(terminal)
+    reader.join(timeout=5)
+    os.close(controller)
+    assert done.returncode == 0
+    results = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in results] == list(range(600)) and all("sentiment" in r for r in results)
+    bar = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(shown).decode("utf-8", errors="replace"))
+    assert "scoring" in bar and "600/? posts" in bar
 
 
 def test_score_correlates_with_vader_human_ratings(cli, tmp_path: Path) -> None:
