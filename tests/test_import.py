@@ -385,6 +385,16 @@ def test_progress_counts_posts_as_they_are_analysed_and_each_record_once(config,
     assert 0 < shares[1] < shares[2] < shares[3] < shares[4] < shares[5] == 1.0
     for table in ("mentions", "post_sentiment", "target_scores"):
         assert stored(counted, rows.format(table)) == stored(whole, rows.format(table))
+    # Batches of 15: a batch's posts move the share before the batch ahead of it is written, which
+    # says where that one ended: the share only moves forward.
+    import monitor.ingest.imports as importer_module
+
+    monkeypatch.setattr(importer_module, "BATCH_SIZE", 15)
+    shares.clear()
+    Importer(one_process, Store(data_dir / "batches"), progress=lambda _path, n: None,
+             share=lambda _path, s: shares.append(s)).import_paths([path])
+    assert shares[0] == 0.0 and shares[-1] == 1.0 and len(shares) > 4
+    assert shares == sorted(set(shares)), shares  # each step forward
 
 
 def test_an_input_says_how_much_of_it_was_read(tmp_path: Path) -> None:

@@ -242,6 +242,7 @@ class Importer:
         self.pool = pool or AnalysisPool(config, store.data_dir / "models")
         self.progress = progress  # (input, n): n more records read
         self.share = share  # (input, s): s (0 to 1) of the input's bytes read, where that is known
+        self._shared = ("", 0.0)  # the input and share last given to ``share``
         # Line-oriented readers skip, unparsed, the lines that cannot mention a target (None: the
         # config stores unmatched posts, or has a name the prefilter cannot look for).
         self.prefilter = Prefilter.from_config(config) if prefilter else None
@@ -374,7 +375,7 @@ class Importer:
         path = errors.report.path
         pending: tuple[PendingPosts, int, float | None] | None = None  # with the share of the input it ends at
         share = 0.0  # of the input's bytes, read up to the batch before
-        self._read_share(path, share)
+        self._start_share(path)
         for batch in _batches(reader.read(source, **options), errors.add):
             read_to = source.share_read()
             analysing = analyse_posts(self.pool, batch.posts, self._analysed_ticks(path, share, read_to,
@@ -400,7 +401,7 @@ class Importer:
         in_flight: deque[Future[RangeRows]] = deque()
         batch = RangeBatch()
         newlines = 0
-        self._read_share(errors.report.path, 0.0)
+        self._start_share(errors.report.path)
         for index in range(len(ranges)):
             while queued and len(in_flight) <= self.pool.workers:  # each worker busy, and one range ahead
                 in_flight.append(self.pool.run(read_range, *queued.popleft()))
@@ -462,8 +463,16 @@ class Importer:
             self.progress(report.path, tail.written.records + skipped - tail.written.shown)
         return tail
 
+    def _start_share(self, path: str) -> None:
+        self._shared = (path, 0.0)
+        if self.share is not None:
+            self.share(path, 0.0)
+
     def _read_share(self, path: str, share: float | None) -> None:
-        if self.share is not None and share is not None:
+        """Forward only: a batch's posts move it as they are analysed, before the batch ahead of them is
+        written (which says where that one ended)."""
+        if self.share is not None and share is not None and path == self._shared[0] and share > self._shared[1]:
+            self._shared = (path, share)
             self.share(path, share)
 
     def _analysed_ticks(self, path: str, share_from: float, share_to: float | None,

@@ -106,7 +106,8 @@ class ArchiveInput:
         of the zip member) as stored, compressed or not; 1 once that stream is closed or gone (its
         reader is done with it); None where nothing was opened or the size is unknown. For a
         progress bar: a reader is a generator of posts and says nothing of where it is."""
-        ref, size = _READING.get(self.name, (None, 0))
+        with _READING_LOCK:
+            ref, size = _READING.get(self.name, (None, 0))
         if ref is None or size <= 0:
             return None
         raw = ref()
@@ -146,13 +147,15 @@ class ArchiveInput:
 # (ArchiveInput.share_read). Weak references: the stream goes with the reader that holds it.
 _READING: dict[str, tuple[weakref.ref[IO[bytes]], int]] = {}
 _READING_KEPT = 16
+_READING_LOCK = threading.Lock()  # the daemon's jobs import in threads of their own
 
 
 def _reading(name: str, raw: IO[bytes], size: int) -> None:
-    _READING.pop(name, None)
-    _READING[name] = (weakref.ref(raw), size)
-    while len(_READING) > _READING_KEPT:  # a daemon's inbox reads files for months
-        del _READING[next(iter(_READING))]
+    with _READING_LOCK:
+        _READING.pop(name, None)
+        _READING[name] = (weakref.ref(raw), size)
+        while len(_READING) > _READING_KEPT:  # a daemon's inbox reads files for months
+            del _READING[next(iter(_READING))]
 
 
 def zip_archive(path: Path) -> zipfile.ZipFile:
