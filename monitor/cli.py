@@ -337,14 +337,15 @@ def _importer(app: AppContext, analyzer: str | None = None) -> Iterator[Any]:
     # SIGTERM stops an import the way Ctrl-C does: the batch in hand is recorded, workers end.
     with posts_progress(app.err) as progress, sigterm_as_interrupt():
         task = progress.add_task("importing", total=None, share=None, since=None, share_at=None)
-        reading = [""]  # the input the share is of
+        reading = ""  # the input the share is of
 
         def tick(path: str, n: int) -> None:
             progress.update(task, advance=n, description=f"importing {Path(path.split('!')[0]).name}")
 
         def read(path: str, share: float) -> None:  # the time left for the file (progress.RateColumn)
-            if reading[0] != path:
-                reading[0] = path
+            nonlocal reading
+            if reading != path:
+                reading = path
                 progress.update(task, since=time.monotonic())
             progress.update(task, share=share, share_at=time.monotonic())
 
@@ -1166,12 +1167,14 @@ def score(app: AppContext, source: io.TextIOBase, texts: tuple[str, ...], target
     lines: Iterable[str] = (json.dumps({"id": i, "text": t}) for i, t in enumerate(texts, 1)) if texts else source
     # On standard error, while stdout takes the results: the learned analyzer scores ~75-500 lines a
     # second here, and a file of 100,000 said nothing for minutes. A file's share read gives the time left.
+    from monitor.sources.base import share_of
+
     size = None if texts else _file_size(source)
     with posts_progress(app.err) as progress:
         task = progress.add_task("scoring", total=None, share=None, since=time.monotonic(), share_at=None)
 
         def scored(n: int) -> None:
-            share = _share_read(source, size)
+            share = None if size is None else share_of(getattr(source, "buffer", None), size)
             read = {} if share is None else {"share": share, "share_at": time.monotonic()}
             progress.update(task, advance=n, **read)
 
@@ -1207,17 +1210,6 @@ def _file_size(source: io.TextIOBase) -> int | None:
     except (OSError, ValueError, io.UnsupportedOperation):
         return None
     return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
-
-
-def _share_read(source: io.TextIOBase, size: int | None) -> float | None:
-    """How much of a file of ``size`` bytes was read (its buffer's position: a text file being iterated
-    cannot tell its own)."""
-    if size is None:
-        return None
-    try:
-        return min(1.0, source.buffer.tell() / size)  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def _score_input(line: str) -> tuple[dict[str, Any], str | None]:

@@ -108,15 +108,7 @@ class ArchiveInput:
         progress bar: a reader is a generator of posts and says nothing of where it is."""
         with _READING_LOCK:
             ref, size = _READING.get(self.name, (None, 0))
-        if ref is None or size <= 0:
-            return None
-        raw = ref()
-        if raw is None or raw.closed:
-            return 1.0
-        try:
-            return min(1.0, raw.tell() / size)
-        except (OSError, ValueError):  # a stream that cannot tell
-            return None
+        return None if ref is None else share_of(ref(), size)
 
     def sibling(self, name: str) -> ArchiveInput | None:
         """Another file in the same folder or zip folder (e.g. account.js next to tweets.js)."""
@@ -156,6 +148,20 @@ def _reading(name: str, raw: IO[bytes], size: int) -> None:
         _READING[name] = (weakref.ref(raw), size)
         while len(_READING) > _READING_KEPT:  # a daemon's inbox reads files for months
             del _READING[next(iter(_READING))]
+
+
+def share_of(stream: IO[bytes] | None, size: int) -> float | None:
+    """How much of a binary stream of ``size`` bytes was read, 0 to 1 (its position: a text stream
+    being iterated cannot tell its own, its buffer can); 1 once it is closed or gone; None where the
+    size is unknown or the stream cannot tell."""
+    if size <= 0:
+        return None
+    if stream is None or stream.closed:
+        return 1.0
+    try:
+        return min(1.0, stream.tell() / size)
+    except (OSError, ValueError):
+        return None
 
 
 def zip_archive(path: Path) -> zipfile.ZipFile:
