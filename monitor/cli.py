@@ -1043,7 +1043,10 @@ def export(app: AppContext, file: str | None, output: str | None, fmt: str | Non
     with app.store.read() as con:
         _check_platforms(con, platforms)
         destination = sys.stdout.buffer if output == "-" else Path(output)
-        count = export_posts(con, destination, fmt, where, flat=flat)
+        with posts_progress(app.err) as progress:  # 1M posts take ~14 s, in windows of 100,000
+            task = progress.add_task("exporting", total=None)
+            count = export_posts(con, destination, fmt, where, flat=flat,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
     app.err.print(Text(f"wrote {count} posts to {'standard output' if output == '-' else safe(output)} ({fmt})"))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -113,9 +113,11 @@ EXPORT_MEMORY_LIMIT = "512MB"
 
 
 def export_posts(con: duckdb.DuckDBPyConnection, output: Path | BinaryIO, fmt: str,
-                 where: ExportFilter | None = None, flat: bool = False) -> int:
+                 where: ExportFilter | None = None, flat: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> int:
     """Write the posts ``where`` selects to ``output`` (a path, or a binary stream such as stdout);
-    the number of posts written (not rows: a flat export has a row per mentioned target)."""
+    the number of posts written (not rows: a flat export has a row per mentioned target).
+    ``progress(done, total)``: after each window, about how many of the posts are written."""
     where = where or ExportFilter()
     condition, params = where.sql()
     count = int(con.execute(f"SELECT count(DISTINCT p.post_key) FROM posts p WHERE {condition}", params)
@@ -125,6 +127,8 @@ def export_posts(con: duckdb.DuckDBPyConnection, output: Path | BinaryIO, fmt: s
         output.parent.mkdir(parents=True, exist_ok=True)
     if len(windows) == 1 and isinstance(output, Path):
         _copy(con, posts_query(condition, fmt, flat), params, output, fmt)
+        if progress is not None:
+            progress(count, count)
         return count
     # COPY writes files: each window to a part, the parts joined in order (a stream gets the bytes).
     # Capped, DuckDB drops the blocks of earlier windows from its cache instead of keeping them all.
@@ -136,6 +140,8 @@ def export_posts(con: duckdb.DuckDBPyConnection, output: Path | BinaryIO, fmt: s
             part_condition, part_params = window.sql()
             _copy(con, posts_query(part_condition, fmt, flat), part_params, part, fmt, header=i == 0)
             parts.append(part)
+            if progress is not None:  # windows hold about as many posts each
+                progress(count * (i + 1) // len(windows), count)
         if fmt == "parquet":
             joined = output if isinstance(output, Path) else Path(tmp) / "export.parquet"
             files = ", ".join(sql_string(part) for part in parts)

@@ -91,7 +91,8 @@ def test_unknown_targets_and_platforms_are_refused(cli, stored: None, tmp_path: 
     assert duckdb.sql(f"SELECT post_id FROM read_csv('{only}')").fetchall() == [(2,)]
 
 
-def test_a_big_export_is_written_in_windows_with_the_same_bytes(cli, tmp_path: Path, monkeypatch) -> None:
+def test_a_big_export_is_written_in_windows_with_the_same_bytes(cli, data_dir: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
     """In one query DuckDB held the whole export in memory (1M posts: 2.6 GB; its per-post lists of
     mentions cannot spill to disk). It is written in windows of created_at, joined in order: the
     same file, byte for byte, as one query (measured on 1M posts too: 582 MB)."""
@@ -109,3 +110,11 @@ def test_a_big_export_is_written_in_windows_with_the_same_bytes(cli, tmp_path: P
         assert _export(cli, tmp_path / f"windows-{run[0]}", *run[1:]).read_bytes() == whole[run[0]], run
     assert pq.read_table(_export(cli, tmp_path / "windows.parquet")).to_pylist() == whole_parquet
     assert cli("export", "-o", "-", "--format", "jsonl").stdout_bytes == whole["all.jsonl"]
+    # a big export says how far it is, window by window (1M posts take ~14 s)
+    steps: list[tuple[int, int]] = []
+    from monitor.store import Store
+
+    with Store(data_dir).read() as con:
+        export.export_posts(con, tmp_path / "counted.csv", "csv", progress=lambda *step: steps.append(step))
+    assert (tmp_path / "counted.csv").read_bytes() == whole["all.csv"]
+    assert steps == [(4 * k, 40) for k in range(1, 11)]
