@@ -42,7 +42,7 @@ from monitor.sources.base import (
     zip_archive,
 )
 from monitor.store import Store, WriteBatch
-from monitor.store.queries import already_imported, imported_inputs
+from monitor.store.queries import already_imported, imported_inputs, stored_post_keys
 from monitor.store.rows import new_id, targets_table, utcnow_naive
 
 log = logging.getLogger(__name__)
@@ -378,8 +378,10 @@ class Importer:
         self._start_share(path)
         for batch in _batches(reader.read(source, **options), errors.add):
             read_to = source.share_read()
+            # posts stored already (a resumed import) are not analysed again where that costs
+            stored = stored_post_keys(self.store, [p.key for p in batch.posts]) if self.pool.costly else set()
             analysing = analyse_posts(self.pool, batch.posts, self._analysed_ticks(path, share, read_to,
-                                                                                  len(batch.posts)))
+                                                                                  len(batch.posts)), stored)
             share = read_to if read_to is not None else share
             if pending is not None:
                 self._save_pending(pending[0], pending[1], errors)

@@ -4,7 +4,7 @@ one transaction (or spooled when the database is locked)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -49,26 +49,36 @@ class PendingPosts:
     shown: int = 0  # posts counted by ``progress`` as they were analysed
 
 
-def analyse_posts(pool: AnalysisPool, posts: Sequence[Post],
-                  progress: Callable[[int], None] | None = None) -> PendingPosts:
+def analyse_posts(pool: AnalysisPool, posts: Sequence[Post], progress: Callable[[int], None] | None = None,
+                  stored: Collection[str] = ()) -> PendingPosts:
     """Start analysing posts (one of each key); the caller reads the next batch meanwhile.
-    ``progress(n)``: n more posts analysed, where the pool analyses in this process."""
+    ``progress(n)``: n more posts analysed, where the pool analyses in this process. ``stored``: keys
+    of posts stored already, kept without analysis: the store keeps a post's first analysis (`monitor
+    rescore` replaces it), so analysing them again was work thrown away (a resumed import with the
+    learned analyzer spent minutes on it)."""
     unique = dedupe_posts(posts)
-    items = [(p.key, p.text, p.lang) for p in unique]
-    if progress is None:
-        return PendingPosts(unique, pool.submit(items, words=True))
+    items = [(p.key, p.text, p.lang) for p in unique if p.key not in stored]
     pending = PendingPosts(unique, _not_submitted)
 
     def analysed(n: int) -> None:
         pending.shown += n
-        progress(n)
+        if progress is not None:
+            progress(n)
 
-    pending.result = pool.submit(items, words=True, progress=analysed)
+    result = pool.submit(items, words=True, progress=analysed if progress is not None else None)
+    pending.result = result if len(items) == len(unique) else lambda: _stored_kept(unique, stored, result())
     return pending
 
 
 def _not_submitted() -> AnalysedBatch:
     raise RuntimeError("the posts' analysis was not submitted")
+
+
+def _stored_kept(posts: list[Post], stored: Collection[str], analysed: AnalysedBatch) -> AnalysedBatch:
+    """The analysis of the posts not stored yet, with the stored ones kept (the writer counts them as
+    seen, and adds no analysis for them)."""
+    fresh = iter(analysed.keep)
+    return AnalysedBatch([True if post.key in stored else next(fresh) for post in posts], analysed.tables)
 
 
 def write_posts(store: Store, pending: PendingPosts, origin: Origin,

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from monitor.store.db import Store, StoreError, StoreLocked
+from monitor.store.schema import key_hash
 
 
 def spooled_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
@@ -45,6 +46,23 @@ def inbox_seen(store: Store, digests: Sequence[str]) -> set[str]:
     except StoreError:
         pass
     return found | {row["content_hash"] for row in spooled_rows(store, "inbox_files") if row["content_hash"] in wanted}
+
+
+def stored_post_keys(store: Store, keys: Sequence[str]) -> set[str]:
+    """Which of these post keys are stored (in the file; the spool's are not looked at). Empty where
+    it cannot tell now (no database yet, or locked): the caller then treats every post as new, as the
+    writer will not (it keeps each post once). One scan of ``posts.key_hash``, as the writer's own."""
+    if not keys or not store.path.exists():
+        return set()
+    hashes = sorted({key_hash(key) for key in keys})
+    try:
+        with store.read(timeout=1.0) as con:
+            found = {key for (key,) in con.execute(
+                "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
+                "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hashes]).fetchall()}
+    except StoreError:
+        return set()
+    return found & set(keys)
 
 
 IMPORTED_SQL = ("SELECT fingerprint, rules_version, path, options FROM imports WHERE status = 'complete' "
