@@ -123,6 +123,12 @@ DUCKDB_INTERRUPTED = "Query interrupted"  # the RuntimeError DuckDB raises for a
 WRITE_TEMP_DIR = "duckdb_tmp"
 
 
+# The stored posts' keys among those of some key hashes (?: a UBIGINT list), and those of rows without a
+# hash (written by hand): the caller keeps the keys it asked about (two keys can share a hash).
+STORED_KEYS_SQL = ("SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
+                   "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL")
+
+
 class StoreError(Exception):
     pass
 
@@ -776,9 +782,7 @@ class Store:
         # the copy). One scan of posts.key_hash, in which DuckDB pushes a Bloom filter of the hashes,
         # so post_key is read only for the rows that pass (and for rows without a hash: the
         # column's statistics skip row groups that have none).
-        stored = {key for (key,) in con.execute(
-            "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
-            "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hits]).fetchall()}
+        stored = {key for (key,) in con.execute(STORED_KEYS_SQL, [hits]).fetchall()}
         return stored & p.hashes.keys()
 
     def _apply_deletions(self, con: duckdb.DuckDBPyConnection, p: _Prepared, stored: set[str]) -> int:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from monitor.store.db import Store, StoreError, StoreLocked
+from monitor.store.db import STORED_KEYS_SQL, Store, StoreError, StoreLocked
 from monitor.store.schema import key_hash
 
 
@@ -57,9 +57,7 @@ def stored_post_keys(store: Store, keys: Sequence[str]) -> set[str]:
     hashes = sorted({key_hash(key) for key in keys})
     try:
         with store.read(timeout=1.0) as con:
-            found = {key for (key,) in con.execute(
-                "SELECT post_key FROM posts WHERE key_hash IN (SELECT unnest(?::UBIGINT[])) "
-                "UNION ALL SELECT post_key FROM posts WHERE key_hash IS NULL", [hashes]).fetchall()}
+            found = {key for (key,) in con.execute(STORED_KEYS_SQL, [hashes]).fetchall()}
     except StoreError:
         return set()
     return found & set(keys)
