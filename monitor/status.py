@@ -258,7 +258,7 @@ def render(data: dict[str, Any], console: Console) -> None:
         for g in data["gaps"]:
             gaps.add_row(literal(g["source"]), str(g["hours_7d"]), str(g["first"])[:16], str(g["last"])[:16])
         console.print(gaps)
-    _print_imports(data.get("imports", []), console, now)
+    _print_imports(data.get("imports", []), console, data["generated_at"], now)
     _print_target_events(data, console)
     if data.get("alerts"):
         render_alert_status(data["alerts"], console)
@@ -286,7 +286,7 @@ def _print_target_events(data: dict[str, Any], console: Console) -> None:
 IMPORT_STYLES = {"complete": "green", "running": "cyan"}  # partial, failed: yellow
 
 
-def _print_imports(imports: list[dict[str, Any]], console: Console, now: datetime) -> None:
+def _print_imports(imports: list[dict[str, Any]], console: Console, generated_at: str, now: datetime) -> None:
     """Imports under way and those of the last week: a long one (the learned analyzer takes ~20 minutes
     for 100,000 posts) can be followed from another terminal."""
     if not imports:
@@ -295,10 +295,9 @@ def _print_imports(imports: list[dict[str, Any]], console: Console, now: datetim
     for col in ("file", "started", "status", "records", "new", "bad", "took"):
         table.add_column(col, no_wrap=col != "file", justify="right" if col in ("records", "new", "bad") else "left")
     for row in imports:
-        started = datetime.fromisoformat(row["started_at"]).astimezone(UTC).replace(tzinfo=None)
-        end = (datetime.fromisoformat(row["finished_at"]).astimezone(UTC).replace(tzinfo=None)
-               if row["finished_at"] else now)
-        took = clock((end - started).total_seconds()) + ("" if row["finished_at"] else " so far")
+        # times with their zone (compute): a running import's time so far ends at the status's own
+        spent = datetime.fromisoformat(row["finished_at"] or generated_at) - datetime.fromisoformat(row["started_at"])
+        took = clock(spent.total_seconds()) + ("" if row["finished_at"] else " so far")
         table.add_row(literal(Path(row["path"].split("!")[0]).name), ago(row["started_at"], now),
                       Text(row["status"], style=IMPORT_STYLES.get(row["status"], "yellow")),
                       f"{row['records'] or 0:,}", f"{row['posts_new'] or 0:,}", f"{row['errors'] or 0:,}", took)

@@ -154,13 +154,18 @@ class LearnedAnalyzer(Analyzer):
     def _long(self, text: str) -> bool:
         return len(text) > self.long_text_chars
 
+    def _trained_for(self, target_id: str) -> bool:
+        """A model trained on the user's labels decides the target's stance (``monitor stance train``:
+        over this model, or an n-gram model made with the VADER analyzer)."""
+        return target_id in self.trained or target_id in self.models
+
     def _pair_stances(self, texts: list[str], target_ids: list[str], sentiment: np.ndarray) -> list[StanceResult]:
         """Stance of each (text, target), given the sentiment of the sentences that name the target
         (of the whole text where it has no such sentences). A long post's zero-shot stance is that
         sentiment (reading z3): the stance head, trained on tweets, read the sentences of a comment or
         a blog post that name the target little better than chance (tests/domain_tune, 217 long posts:
         F_avg 0.429 against 0.473; README "Accuracy"). Tweets keep the head."""
-        by_sentiment = [self._long(text) and target_id not in self.trained and target_id not in self.models
+        by_sentiment = [self._long(text) and not self._trained_for(target_id)
                         for text, target_id in zip(texts, target_ids, strict=True)]
         rest = [k for k, read in enumerate(by_sentiment) if not read]
         scored = iter(self._stances([texts[k] for k in rest], [target_ids[k] for k in rest]))
@@ -218,7 +223,7 @@ class LearnedAnalyzer(Analyzer):
         passes: dict[str, Scored] = {}
         scores = []
         for target_id, text in zip(target_ids, texts, strict=True):
-            if target_id in self.trained or target_id in self.models:
+            if self._trained_for(target_id):
                 scores.append(0.0)  # a trained model decides
                 continue
             scored = passes.get(text)

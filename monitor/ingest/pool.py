@@ -21,6 +21,7 @@ from monitor.analysis import batch
 from monitor.analysis.analyzers import make_analyzer
 from monitor.analysis.batch import AnalysedBatch, relax_gc
 from monitor.analysis.pipeline import Analyzer
+from monitor.analysis.stamps import LEARNED
 from monitor.config import Config
 from monitor.ingest.rows import TABLE_SCHEMAS
 from monitor.store.rows import utcnow_naive
@@ -62,13 +63,13 @@ class AnalysisPool:
         core, with the GIL released, and each process holds its own copy of the model (~170 MiB):
         two processes took more time than one (75 s against 59 s for 2,000 tweets on 2 busy cores)
         and 535 MiB against 298."""
-        return 1 if analyzer == "learned" else (os.cpu_count() or 1)
+        return 1 if analyzer == LEARNED else (os.cpu_count() or 1)
 
     @property
     def costly(self) -> bool:
         """Whether a post's analysis costs more than looking up whether it is stored already: the learned
         analyzer's ~10-25 ms a post here, against ~20 ms for a batch's look-up; VADER's ~0.1 ms does not."""
-        return (self.analyzer or self.config.analysis.analyzer) == "learned"
+        return (self.analyzer or self.config.analysis.analyzer) == LEARNED
 
     @property
     def local(self) -> Analyzer:
@@ -76,8 +77,9 @@ class AnalysisPool:
             self._local = make_analyzer(self.config, self.models_dir, self.analyzer)
         return self._local
 
-    def analyse(self, items: list[tuple[str, str, str | None]], keep_all: bool = False) -> AnalysedBatch:
-        return self.submit(items, keep_all)()
+    def analyse(self, items: list[tuple[str, str, str | None]], keep_all: bool = False,
+                progress: Callable[[int], None] | None = None) -> AnalysedBatch:
+        return self.submit(items, keep_all, progress=progress)()
 
     def submit(self, items: list[tuple[str, str, str | None]], keep_all: bool = False, words: bool = False,
                progress: Callable[[int], None] | None = None) -> Callable[[], AnalysedBatch]:

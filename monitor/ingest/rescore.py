@@ -105,8 +105,8 @@ def rescore(store: Store, pool: AnalysisPool, everything: bool = False,
         report.candidates = parquet.metadata.num_rows
         for batch in parquet.iter_batches(batch_size=CHUNK, columns=["post_key", "text", "lang"]):
             rows = list(zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True))
-            analysed = pool.submit(rows, keep_all=True, progress=_counting(report, progress))()
-            write_rescored(store, [r[0] for r in rows], analysed)
+            write_rescored(store, [r[0] for r in rows], pool.analyse(rows, keep_all=True,
+                                                                     progress=_counting(report, progress)))
             report.rescored += len(rows)
             if progress:
                 progress(report.rescored, report.candidates)
